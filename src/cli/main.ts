@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { runDemo } from "./demo.js";
+import { runExampleServer } from "./example-server.js";
+import { runServe } from "./serve.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const program = new Command()
+  .name("switchyard")
+  .description("An MCP gateway: session-affine, streaming, for every protocol era")
+  .version(pkg.version);
+
+program
+  .command("serve")
+  .description("Run the gateway")
+  .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
+  .option("--upstream <name=url[,url...]>", "a route and its replicas' MCP URLs (repeatable)", collect, [])
+  .option("--config <file>", "YAML configuration file (flags override it)")
+  .addOption(
+    new Option("--log-level <level>", "log level (default info)").choices([
+      "trace",
+      "debug",
+      "info",
+      "warn",
+      "error",
+      "fatal",
+      "silent",
+    ]),
+  )
+  .action(runServe);
+
+program
+  .command("demo")
+  .description("Run two replicas of the bundled example MCP server behind the gateway (in-memory store)")
+  .option("--listen <host:port>", "gateway address", "127.0.0.1:8080")
+  .action(runDemo);
+
+program
+  .command("example-server")
+  .description("Run one replica of the bundled example MCP server (stateful, Streamable HTTP at /mcp)")
+  .option("--listen <host:port>", "address to listen on", "127.0.0.1:0")
+  .option("--name <name>", "replica name the whoami tool reports", "example")
+  .option("--exit-with-parent", "exit when standard input closes (used by demo and tests)")
+  .action(runExampleServer);
+
+await program.parseAsync();

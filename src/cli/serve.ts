@@ -1,0 +1,54 @@
+import { ConfigError, loadConfig } from "../config/load.js";
+import { createGateway } from "../gateway/server.js";
+import { attachLogger } from "../observability/logger.js";
+
+export interface ServeOptions {
+  listen?: string;
+  upstream: string[];
+  config?: string;
+  logLevel?: string;
+}
+
+export function fail(message: string): never {
+  process.stderr.write(`switchyard: ${message}\n`);
+  process.exit(2);
+}
+
+/** Stop gracefully on SIGTERM/SIGINT; a second signal stops at once. */
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({
+      file: options.config,
+      flags: { listen: options.listen, upstream: options.upstream, logLevel: options.logLevel },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  if (Object.keys(config.upstreams).length === 0) {
+    fail("no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config");
+  }
+  attachLogger(config.logLevel);
+  const gateway = createGateway(config);
+  try {
+    await gateway.listen();
+  } catch (err) {
+    fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
+  }
+  onShutdown(() => gateway.close());
+}

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import { duration, size } from "./units.js";
+
+/**
+ * One schema = every option, its default and its documentation. `docs/config.md` is generated from it
+ * (`npm run docs:config`) and a test keeps the two in step. Objects are strict: an unknown or renamed key
+ * fails loudly at start, naming the key.
+ */
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const replicaUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "";
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an http:// or https:// URL without credentials" },
+);
+
+const upstreamSchema = z
+  .strictObject({
+    replicas: z
+      .array(replicaUrl)
+      .min(1, "needs at least one replica URL")
+      .describe("The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`."),
+    balancer: z
+      .enum(["least-in-flight", "round-robin"])
+      .default("least-in-flight")
+      .describe("How a new session or a session-less request picks a healthy replica."),
+    connections: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe("Maximum open connections from this gateway to each replica."),
+  })
+  .describe("A route served at `/NAME/mcp`.");
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .regex(HOST_PORT, "must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
+      .default("127.0.0.1:8080")
+      .describe("Address the gateway listens on (`HOST:PORT`; port 0 picks a free port)."),
+    logLevel: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info")
+      .describe("Log level. `info` logs one line per request; `warn` is quiet on the hot path."),
+    upstreams: z
+      .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), upstreamSchema)
+      .default({})
+      .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
+    sessions: z
+      .strictObject({
+        idleTtl: duration
+          .prefault("1h")
+          .describe("A session unused for this long is forgotten (sliding; each request renews it)."),
+        maxSessions: z
+          .number()
+          .int()
+          .positive()
+          .default(1_000_000)
+          .describe("Sessions remembered by the in-memory store; past it, the least recently used is forgotten."),
+      })
+      .prefault({}),
+    heartbeat: z
+      .strictObject({
+        interval: duration
+          .prefault("15s")
+          .describe("Idle time on an SSE stream after which a `:` comment is sent between events (0 = never)."),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxBodyBytes: size.prefault("4MiB").describe("Largest request body accepted (larger → 413)."),
+        streamBufferBytes: size
+          .prefault("256KiB")
+          .describe("Bytes held for one slow client before the gateway stops reading that stream's upstream."),
+        slowClientTimeout: duration
+          .prefault("30s")
+          .describe("A client that reads nothing of a full buffer for this long is disconnected."),
+      })
+      .prefault({}),
+    timeouts: z
+      .strictObject({
+        requestHeaders: duration.prefault("10s").describe("Time a client has to send its request headers."),
+        requestBody: duration.prefault("30s").describe("Time a client has to send its whole request body."),
+        upstreamConnect: duration.prefault("5s").describe("Time to connect to a replica (→ 504)."),
+        upstreamHeaders: duration
+          .prefault("120s")
+          .describe("Time for a replica to start its response (→ 504). Streams are not limited once started."),
+        keepAlive: duration
+          .prefault("65s")
+          .describe("Idle keep-alive of client connections; keep it above your load balancer's idle timeout."),
+        shutdownGrace: duration
+          .prefault("10s")
+          .describe("On SIGTERM, time given to in-flight requests before streams are closed."),
+      })
+      .prefault({}),
+    health: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe("Run active health checks."),
+        interval: duration.prefault("5s").describe("Time between two checks of a replica."),
+        timeout: duration.prefault("2s").describe("A check not answered in this time fails."),
+        path: z
+          .string()
+          .startsWith("/")
+          .optional()
+          .describe("Path to probe (default: the replica's MCP path). Any HTTP status below 500 is healthy."),
+        unhealthyThreshold: z.number().int().positive().default(2).describe("Failed checks that mark a replica down."),
+        healthyThreshold: z.number().int().positive().default(1).describe("Passed checks that bring it back."),
+        cooldown: duration
+          .prefault("10s")
+          .describe("With active checks off, a replica marked down by a failed connection is retried after this."),
+      })
+      .prefault({}),
+    security: z
+      .strictObject({
+        allowedOrigins: z
+          .array(z.string())
+          .default([])
+          .describe(
+            "Origins allowed besides the gateway's own (`*` allows all). A request with any other Origin gets 403.",
+          ),
+        allowedHosts: z
+          .array(z.string())
+          .default([])
+          .describe(
+            "Host names accepted besides loopback names on a loopback listener; when set, enforced on any listener.",
+          ),
+        trustProxy: z
+          .boolean()
+          .default(false)
+          .describe("Trust incoming X-Forwarded-* headers (append to them) instead of replacing them."),
+      })
+      .prefault({}),
+  })
+  .describe("Switchyard configuration");
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = Config["upstreams"][string];

@@ -1,0 +1,36 @@
+import { z } from "zod";
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
+const SIZE_BYTES: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** A duration: milliseconds as a number, or a string such as `500ms`, `15s`, `2m`, `1h`. Parsed to ms. */
+export const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = DURATION.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (use e.g. 500ms, 15s, 2m, 1h)` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number));
+});
+
+/** A size: bytes as a number, or a string such as `256KiB`, `4MiB`, `1MB`. Parsed to bytes. */
+export const size = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = SIZE.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a size (use e.g. 256KiB, 4MiB, 1MB)` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * (SIZE_BYTES[(m[2] ?? "b").toLowerCase()] as number));
+});

@@ -1,0 +1,91 @@
+/**
+ * The one table of refusals. Every error the gateway itself produces has a stable `SWY_*` code,
+ * an HTTP status and a JSON-RPC error code (local codes are kept apart from wire codes: the wire code
+ * is what clients see in `error.code`, the `SWY_*` code travels in `error.data.code` and in logs).
+ */
+export const ERRORS = {
+  SWY_PARSE_ERROR: { status: 400, rpc: -32700, message: "Parse error: the body is not valid JSON" },
+  SWY_INVALID_REQUEST: { status: 400, rpc: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+  SWY_BODY_TOO_LARGE: { status: 413, rpc: -32600, message: "Request body too large" },
+  SWY_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    rpc: -32000,
+    message: "Unsupported Media Type: Content-Type must be application/json",
+  },
+  SWY_NOT_ACCEPTABLE: {
+    status: 406,
+    rpc: -32000,
+    message: "Not Acceptable: Accept must allow application/json or text/event-stream",
+  },
+  SWY_NOT_ACCEPTABLE_SSE: {
+    status: 406,
+    rpc: -32000,
+    message: "Not Acceptable: a GET stream needs Accept: text/event-stream",
+  },
+  SWY_METHOD_NOT_ALLOWED: { status: 405, rpc: -32000, message: "Method not allowed" },
+  SWY_BAD_SESSION_ID: {
+    status: 400,
+    rpc: -32000,
+    message: "Bad Request: Mcp-Session-Id must be 1-256 visible ASCII characters",
+  },
+  SWY_BAD_HEADER: { status: 400, rpc: -32000, message: "Bad Request: malformed MCP header" },
+  SWY_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: "Session not found" },
+  SWY_SESSION_REPLICA_GONE: {
+    status: 404,
+    rpc: -32001,
+    message: "Session not found: the replica that held it is gone; re-initialize",
+  },
+  SWY_ORIGIN_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: Origin not allowed" },
+  SWY_HOST_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: Host not allowed" },
+  SWY_ROUTE_NOT_FOUND: { status: 404, rpc: -32000, message: "No MCP route at this path" },
+  SWY_NO_HEALTHY_UPSTREAM: { status: 503, rpc: -32000, message: "No healthy upstream replica" },
+  SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
+  SWY_UPSTREAM_UNREACHABLE: { status: 502, rpc: -32000, message: "Upstream replica unreachable" },
+  SWY_UPSTREAM_CONNECT_TIMEOUT: {
+    status: 504,
+    rpc: -32000,
+    message: "Upstream replica did not accept the connection in time",
+  },
+  SWY_UPSTREAM_TIMEOUT: {
+    status: 504,
+    rpc: -32000,
+    message: "Upstream replica did not answer in time",
+  },
+  SWY_UPSTREAM_PROTOCOL_ERROR: {
+    status: 502,
+    rpc: -32000,
+    message: "Upstream replica closed or broke the connection",
+  },
+} as const satisfies Record<string, { status: number; rpc: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A refusal decided by the gateway. Thrown or returned by stages; turned into a response by `respond`. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly rpc: number;
+  /** Extra response headers (e.g. Allow, Retry-After). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+    const entry = ERRORS[code];
+    super(entry.message, { cause: options.cause });
+    this.name = "SwitchyardError";
+    this.code = code;
+    this.status = entry.status;
+    this.rpc = entry.rpc;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export type JsonRpcId = string | number | null;
+
+/** The JSON-RPC error body for a refusal. */
+export function errorBody(error: SwitchyardError, id: JsonRpcId = null): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    error: { code: error.rpc, message: error.message, data: { code: error.code } },
+  });
+}

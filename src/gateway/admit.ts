@@ -1,0 +1,37 @@
+import { SwitchyardError } from "../errors.js";
+import { accepts, H, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
+import { hostAllowed, originAllowed } from "../security/origin-host.js";
+import type { RequestContext } from "./context.js";
+import type { GatewayState } from "./state.js";
+
+const ALLOW = "GET, POST, DELETE";
+
+/** Checks that need no body: draining, HTTP method, Host and Origin, media types, the session id's shape. */
+export function admit(ctx: RequestContext, gw: GatewayState): void {
+  const { req } = ctx;
+  const h = req.headers;
+  if (gw.draining) {
+    throw new SwitchyardError("SWY_SHUTTING_DOWN", { headers: { "retry-after": "1", connection: "close" } });
+  }
+  const method = req.method;
+  if (method !== "POST" && method !== "GET" && method !== "DELETE") {
+    throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: ALLOW } });
+  }
+  if (!hostAllowed(h.host, gw.policy)) throw new SwitchyardError("SWY_HOST_FORBIDDEN");
+  const origin = h.origin;
+  if (origin !== undefined && !originAllowed(origin, h.host, gw.policy)) {
+    throw new SwitchyardError("SWY_ORIGIN_FORBIDDEN");
+  }
+  const sid = h[H.sessionId];
+  if (sid !== undefined && (Array.isArray(sid) || !isValidSessionId(sid))) {
+    throw new SwitchyardError("SWY_BAD_SESSION_ID");
+  }
+  if (method === "POST") {
+    if (!isJsonContentType(h["content-type"])) throw new SwitchyardError("SWY_UNSUPPORTED_MEDIA_TYPE");
+    if (!accepts(h.accept, "application/json") && !accepts(h.accept, "text/event-stream")) {
+      throw new SwitchyardError("SWY_NOT_ACCEPTABLE");
+    }
+  } else if (method === "GET" && !accepts(h.accept, "text/event-stream")) {
+    throw new SwitchyardError("SWY_NOT_ACCEPTABLE_SSE");
+  }
+}

@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Classification } from "../protocol/classify.js";
+import type { RpcMessage } from "../protocol/jsonrpc.js";
+import type { UpstreamPool } from "../upstream/pool.js";
+import type { Replica } from "../upstream/replica.js";
+
+/** Everything the pipeline learns about one request, stage by stage. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly startedAt: number;
+  /** Path without the query. */
+  readonly path: string;
+  /** The query string including `?`, or "". */
+  readonly query: string;
+  /** Who is asking. Until the gateway authenticates, every client is the same principal. */
+  principal: string;
+  pool: UpstreamPool | undefined;
+  body: Buffer | undefined;
+  messages: RpcMessage[];
+  info: Classification | undefined;
+  replica: Replica | undefined;
+  /** The refusal code, for the request log. */
+  code: string | undefined;
+}
+
+export function createContext(req: IncomingMessage, res: ServerResponse): RequestContext {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return {
+    req,
+    res,
+    startedAt: performance.now(),
+    path: q >= 0 ? url.slice(0, q) : url,
+    query: q >= 0 ? url.slice(q) : "",
+    principal: "anonymous",
+    pool: undefined,
+    body: undefined,
+    messages: [],
+    info: undefined,
+    replica: undefined,
+    code: undefined,
+  };
+}

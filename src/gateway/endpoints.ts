@@ -1,0 +1,26 @@
+import type { RequestContext } from "./context.js";
+import { respondJson } from "./respond.js";
+import type { GatewayState } from "./state.js";
+
+/**
+ * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: every route has at least
+ * one healthy replica (and the gateway is not draining). Neither touches sessions.
+ */
+export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
+  if (ctx.path === "/healthz") {
+    respondJson(ctx, 200, { status: "ok" });
+    return true;
+  }
+  if (ctx.path === "/readyz") {
+    const routes: Record<string, { healthy: number; replicas: number }> = {};
+    let ready = !gw.draining;
+    for (const [name, pool] of gw.pools) {
+      const healthy = pool.replicas.filter((r) => r.healthy).length;
+      routes[name] = { healthy, replicas: pool.replicas.length };
+      if (healthy === 0) ready = false;
+    }
+    respondJson(ctx, ready ? 200 : 503, { status: ready ? "ready" : gw.draining ? "draining" : "unready", routes });
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,222 @@
+import type { Dispatcher } from "undici";
+import { SwitchyardError } from "../errors.js";
+import { publish } from "../observability/events.js";
+import { isEventStream } from "../protocol/headers.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "../security/header-policy.js";
+import { SseRelay } from "../sse/relay.js";
+import type { Replica } from "../upstream/replica.js";
+import type { RequestContext } from "./context.js";
+import { forgetSession, learnFromResponse } from "./learn.js";
+import { respondError } from "./respond.js";
+import { retryAfter } from "./route.js";
+import type { GatewayState } from "./state.js";
+
+/** Errors raised before the request could reach the replica: safe to retry elsewhere, and a sign it is down. */
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/**
+ * Send the request to `ctx.replica` and stream the answer back: headers once learned from, then the
+ * body chunk by chunk (SSE through a relay that adds heartbeats between events). The upstream is paused
+ * while the client's buffer is full, and aborted when the client leaves or stalls too long.
+ */
+export function forward(ctx: RequestContext, gw: GatewayState): void {
+  const replica = ctx.replica;
+  if (!replica) throw new Error("forward before route");
+  new Exchange(ctx, gw).send(replica);
+}
+
+class Exchange implements Dispatcher.DispatchHandler {
+  private replica!: Replica;
+  private controller: Dispatcher.DispatchController | undefined;
+  private inFlight = false;
+  private responseStarted = false;
+  private headWritten = false;
+  private pending: Buffer[] = [];
+  private endPending = false;
+  private relay: SseRelay | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private clientGone = false;
+  private readonly headers: Record<string, string | string[]>;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly gw: GatewayState,
+  ) {
+    const { req, res } = ctx;
+    this.headers = upstreamRequestHeaders(req.headers, {
+      clientAddress: req.socket.remoteAddress,
+      proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
+      trustProxy: gw.config.security.trustProxy,
+    });
+    res.once("close", this.onClientClose);
+  }
+
+  send(replica: Replica): void {
+    this.replica = replica;
+    this.ctx.replica = replica;
+    this.controller = undefined;
+    this.responseStarted = false;
+    replica.inFlight++;
+    this.inFlight = true;
+    const q = this.ctx.query;
+    const path = q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`;
+    replica.pool.dispatch(
+      {
+        path,
+        method: this.ctx.req.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.ctx.body ?? null,
+        headersTimeout: this.gw.config.timeouts.upstreamHeaders,
+        bodyTimeout: 0,
+      },
+      this,
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error("client went away"));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
+    if (status < 200) return;
+    this.responseStarted = true;
+    const learning = learnFromResponse(this.ctx, this.gw, status, headers);
+    if (!learning) {
+      this.writeHead(status, headers);
+      return;
+    }
+    controller.pause();
+    learning
+      .catch((err: Error) => publish("fault", { where: "learn", code: "SWY_STORE_ERROR", message: err.message }))
+      .then(() => {
+        this.writeHead(status, headers);
+        const pending = this.pending;
+        this.pending = [];
+        for (const chunk of pending) this.onResponseData(controller, chunk);
+        if (this.endPending) this.finish();
+        else if (!this.stallTimer) controller.resume();
+      });
+  }
+
+  private writeHead(status: number, upstream: Headers): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    const headers = clientResponseHeaders(upstream);
+    const sse = isEventStream(upstream["content-type"]);
+    if (sse) {
+      headers["x-accel-buffering"] = "no";
+      this.relay = new SseRelay(res, this.gw.config.heartbeat.interval);
+    }
+    res.writeHead(status, headers);
+    if (sse) res.flushHeaders();
+    this.headWritten = true;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.headWritten) {
+      this.pending.push(chunk);
+      return;
+    }
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    const ok = this.relay ? this.relay.write(chunk) : res.write(chunk);
+    if (!ok && !this.stallTimer) {
+      controller.pause();
+      this.stallTimer = setTimeout(this.onSlowClient, this.gw.config.limits.slowClientTimeout);
+      res.once("drain", this.onDrain);
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.controller?.resume();
+  };
+
+  private readonly onSlowClient = (): void => {
+    this.stallTimer = undefined;
+    publish("fault", {
+      where: "forward",
+      code: "SWY_SLOW_CLIENT",
+      message: `client read nothing for ${this.gw.config.limits.slowClientTimeout} ms with a full buffer`,
+    });
+    this.ctx.res.destroy();
+  };
+
+  onResponseEnd(): void {
+    this.release();
+    if (!this.headWritten) this.endPending = true;
+    else this.finish();
+  }
+
+  private finish(): void {
+    this.relay?.stop();
+    if (!this.ctx.res.destroyed) this.ctx.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.release();
+    this.relay?.stop();
+    clearTimeout(this.stallTimer);
+    if (this.clientGone) return;
+    if (this.responseStarted) {
+      // The answer broke midway: the client must see a broken response, not a complete one.
+      this.ctx.res.destroy();
+      return;
+    }
+    this.failedBeforeResponse(err);
+  }
+
+  private failedBeforeResponse(err: Error): void {
+    const code = (err as { code?: string }).code ?? "";
+    const { ctx, gw, replica } = this;
+    if (!CONNECT_ERRORS.has(code)) {
+      const swy = code === "UND_ERR_HEADERS_TIMEOUT" ? "SWY_UPSTREAM_TIMEOUT" : "SWY_UPSTREAM_PROTOCOL_ERROR";
+      respondError(ctx, new SwitchyardError(swy, { cause: err }));
+      return;
+    }
+    gw.health.passiveFailure(replica, code);
+    const sid = ctx.info?.sessionId;
+    const pool = ctx.pool;
+    if (sid !== undefined && pool) {
+      forgetSession(gw, pool.name, sid, replica.id, "replica unreachable").then(
+        () => respondError(ctx, new SwitchyardError("SWY_SESSION_REPLICA_GONE")),
+        () => respondError(ctx, new SwitchyardError("SWY_SESSION_REPLICA_GONE")),
+      );
+      return;
+    }
+    // Nothing reached the replica: a session-less request may try another one.
+    const next = pool?.pick(replica);
+    if (next) {
+      this.send(next);
+      return;
+    }
+    const swy = code === "UND_ERR_CONNECT_TIMEOUT" ? "SWY_UPSTREAM_CONNECT_TIMEOUT" : "SWY_NO_HEALTHY_UPSTREAM";
+    respondError(ctx, new SwitchyardError(swy, { headers: retryAfter(gw), cause: err }));
+  }
+
+  private release(): void {
+    if (!this.inFlight) return;
+    this.inFlight = false;
+    this.replica.inFlight--;
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.ctx.res.writableFinished) return;
+    this.clientGone = true;
+    this.relay?.stop();
+    clearTimeout(this.stallTimer);
+    this.controller?.abort(new Error("client went away"));
+  };
+}

@@ -1,0 +1,64 @@
+import { publish } from "../observability/events.js";
+import { hashId } from "../observability/hash.js";
+import { H, isValidSessionId } from "../protocol/headers.js";
+import type { RequestContext } from "./context.js";
+import type { GatewayState } from "./state.js";
+
+export async function forgetSession(
+  gw: GatewayState,
+  route: string,
+  sessionId: string,
+  replica: string,
+  reason: string,
+): Promise<void> {
+  await gw.store.forget(route, sessionId);
+  publish("session", { route, session: hashId(sessionId), replica, action: "forgotten", reason });
+}
+
+/**
+ * What the response teaches, before the client sees it (so that its next request, on any gateway,
+ * already routes): a new `Mcp-Session-Id` → session learned on this replica; DELETE accepted or the
+ * upstream's own 404 for a session → forgotten. Returns undefined when there is nothing to do.
+ */
+export function learnFromResponse(
+  ctx: RequestContext,
+  gw: GatewayState,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): Promise<void> | undefined {
+  const pool = ctx.pool;
+  const replica = ctx.replica;
+  const sid = ctx.info?.sessionId;
+  if (!pool || !replica) return undefined;
+  if (sid === undefined) {
+    const learned = headers[H.sessionId];
+    if (status < 200 || status >= 300 || typeof learned !== "string" || !isValidSessionId(learned)) return undefined;
+    const now = Date.now();
+    return gw.store
+      .learn(pool.name, learned, {
+        route: pool.name,
+        replica: replica.id,
+        generation: replica.generation,
+        principal: ctx.principal,
+        era: "legacy",
+        createdAt: now,
+        lastSeenAt: now,
+      })
+      .then((stored) => {
+        if (stored) {
+          publish("session", {
+            route: pool.name,
+            session: hashId(learned),
+            replica: replica.id,
+            action: "learned",
+            reason: ctx.info?.rpcMethod ?? "response",
+          });
+        }
+      });
+  }
+  if (status === 404) return forgetSession(gw, pool.name, sid, replica.id, "upstream 404");
+  if (ctx.req.method === "DELETE" && status >= 200 && status < 300) {
+    return forgetSession(gw, pool.name, sid, replica.id, "deleted");
+  }
+  return undefined;
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { SwitchyardError } from "../errors.js";
+import { hasSubscribers, publish } from "../observability/events.js";
+import { hashId } from "../observability/hash.js";
+import { classify } from "../protocol/classify.js";
+import { parseBody } from "../protocol/jsonrpc.js";
+import { admit } from "./admit.js";
+import { createContext, type RequestContext } from "./context.js";
+import { serveOwnEndpoints } from "./endpoints.js";
+import { forward } from "./forward.js";
+import { matchRoute } from "./match-route.js";
+import { readBody } from "./read-body.js";
+import { respondThrown } from "./respond.js";
+import { routeRequest } from "./route.js";
+import type { GatewayState } from "./state.js";
+
+/**
+ * The pipeline, in the one order that holds for every request:
+ *   own endpoints → match route → admit → read body → classify → route → forward (→ learn on the way back).
+ * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
+ */
+async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
+  if (serveOwnEndpoints(ctx, gw)) return;
+  matchRoute(ctx, gw);
+  admit(ctx, gw);
+  if (ctx.req.method === "POST") {
+    ctx.body = await readBody(ctx, gw.config.limits.maxBodyBytes);
+    const parsed = parseBody(ctx.body.toString("utf8"));
+    if (!parsed.ok) {
+      ctx.info = classify("POST", ctx.req.headers);
+      ctx.info.rpcId = parsed.id;
+      throw new SwitchyardError(parsed.reason === "parse" ? "SWY_PARSE_ERROR" : "SWY_INVALID_REQUEST");
+    }
+    ctx.messages = parsed.messages;
+  }
+  ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
+  await routeRequest(ctx, gw);
+  forward(ctx, gw);
+}
+
+function observe(ctx: RequestContext): void {
+  ctx.res.once("close", () => {
+    if (!hasSubscribers("request")) return;
+    const sid = ctx.info?.sessionId;
+    publish("request", {
+      method: ctx.req.method ?? "",
+      path: ctx.path,
+      route: ctx.pool?.name,
+      status: ctx.res.statusCode,
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+      rpcMethod: ctx.info?.rpcMethod,
+      toolName: ctx.info?.toolName,
+      session: sid === undefined ? undefined : hashId(sid),
+      replica: ctx.replica?.id,
+      code: ctx.code,
+      aborted: !ctx.res.writableFinished,
+    });
+  });
+}
+
+const noop = () => {};
+
+export function createHandler(gw: GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    req.on("error", noop);
+    res.on("error", noop);
+    const ctx = createContext(req, res);
+    observe(ctx);
+    run(ctx, gw).catch((err) => respondThrown(ctx, err));
+  };
+}

@@ -1,0 +1,34 @@
+import { SwitchyardError } from "../errors.js";
+import type { RequestContext } from "./context.js";
+import { forgetSession } from "./learn.js";
+import type { GatewayState } from "./state.js";
+
+/** Retry-After for "no healthy replica": about one health-check interval. */
+export function retryAfter(gw: GatewayState): Record<string, string> {
+  return { "retry-after": String(Math.max(1, Math.ceil(gw.config.health.interval / 1000))) };
+}
+
+/**
+ * A session → the replica that created it, or 404 (unknown, another principal's, or its replica gone:
+ * never a silent move). No session → the balancer's pick among healthy replicas.
+ */
+export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<void> {
+  const pool = ctx.pool;
+  const info = ctx.info;
+  if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
+  const sid = info.sessionId;
+  if (sid !== undefined) {
+    const record = await gw.store.get(pool.name, sid);
+    if (!record || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    const replica = pool.get(record.replica);
+    if (!replica?.healthy || replica.generation !== record.generation) {
+      await forgetSession(gw, pool.name, sid, record.replica, "replica gone");
+      throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
+    }
+    ctx.replica = replica;
+    return;
+  }
+  const replica = pool.pick();
+  if (!replica) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
+  ctx.replica = replica;
+}

@@ -1,0 +1,114 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Config } from "../config/schema.js";
+import { errorBody, SwitchyardError } from "../errors.js";
+import { publish } from "../observability/events.js";
+import { isLoopbackAddress } from "../security/origin-host.js";
+import { MemorySessionStore } from "../sessions/memory-store.js";
+import type { SessionStore } from "../sessions/store.js";
+import { HealthChecker } from "../upstream/health.js";
+import { UpstreamPool } from "../upstream/pool.js";
+import { createHandler } from "./pipeline.js";
+import type { GatewayState } from "./state.js";
+
+export interface Gateway {
+  /** Start listening; resolves with the base URL (`http://HOST:PORT`). */
+  listen(): Promise<string>;
+  /** Graceful: stop accepting, let in-flight requests finish within `shutdownGrace`, then close the rest. */
+  close(): Promise<void>;
+  readonly state: GatewayState;
+}
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+const BAD_REQUEST = (() => {
+  const body = errorBody(new SwitchyardError("SWY_INVALID_REQUEST"));
+  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+})();
+
+export function createGateway(config: Config, options: { store?: SessionStore } = {}): Gateway {
+  const { host, port } = splitHostPort(config.listen);
+  const replicaOptions = {
+    connectTimeoutMs: config.timeouts.upstreamConnect,
+    headersTimeoutMs: config.timeouts.upstreamHeaders,
+  };
+  const pools = new Map(
+    Object.entries(config.upstreams).map(([name, up]) => [name, new UpstreamPool(name, up, replicaOptions)]),
+  );
+  const health = new HealthChecker(
+    [...pools.values()].flatMap((p) => p.replicas),
+    config.health,
+  );
+  const store =
+    options.store ??
+    new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions });
+  const state: GatewayState = {
+    config,
+    pools,
+    store,
+    health,
+    policy: {
+      loopbackListener: isLoopbackAddress(host),
+      allowedHosts: config.security.allowedHosts,
+      allowedOrigins: config.security.allowedOrigins,
+    },
+    draining: false,
+  };
+
+  const server: Server = createServer(
+    {
+      highWaterMark: config.limits.streamBufferBytes,
+      headersTimeout: config.timeouts.requestHeaders,
+      requestTimeout: config.timeouts.requestBody,
+      keepAliveTimeout: config.timeouts.keepAlive,
+      maxHeaderSize: 16 * 1024,
+    },
+    createHandler(state),
+  );
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && !socket.destroyed && err.code !== "ECONNRESET") socket.end(BAD_REQUEST);
+    else socket.destroy();
+  });
+  server.on("error", (err) => publish("fault", { where: "server", code: "SWY_SERVER_ERROR", message: err.message }));
+
+  let closing: Promise<void> | undefined;
+
+  return {
+    state,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const addr = server.address() as AddressInfo;
+          const h = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+          const url = `http://${h}:${addr.port}`;
+          health.start();
+          publish("lifecycle", { event: "listening", url, routes: [...pools.keys()] });
+          resolve(url);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        state.draining = true;
+        publish("lifecycle", { event: "draining" });
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.timeouts.shutdownGrace).unref());
+        await Promise.race([closed, deadline]);
+        server.closeAllConnections();
+        await closed;
+        health.stop();
+        await Promise.all([...pools.values()].map((p) => p.close()));
+        await store.close();
+        publish("lifecycle", { event: "closed" });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import type { Config } from "../config/schema.js";
+import type { OriginHostPolicy } from "../security/origin-host.js";
+import type { SessionStore } from "../sessions/store.js";
+import type { HealthChecker } from "../upstream/health.js";
+import type { UpstreamPool } from "../upstream/pool.js";
+
+/** What the stages share: configuration, routes, the session store, health. */
+export interface GatewayState {
+  readonly config: Config;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  readonly store: SessionStore;
+  readonly health: HealthChecker;
+  readonly policy: OriginHostPolicy;
+  draining: boolean;
+}

@@ -1,0 +1,33 @@
+import { pino } from "pino";
+import { subscribe } from "./events.js";
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+/**
+ * The process log: JSON lines on stdout, subscribed to the gateway's events. Request lines are `info`
+ * (so `warn` keeps the hot path quiet); refusals of the gateway's own are `info` too, faults `warn`.
+ */
+export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: () => void } {
+  const logger = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const offs: Array<() => void> = [];
+  if (logger.isLevelEnabled("info")) {
+    offs.push(subscribe("request", (e) => logger.info({ ...e, msg: undefined }, "request")));
+    offs.push(subscribe("session", (e) => logger.info(e, `session ${e.action}`)));
+  }
+  offs.push(subscribe("replica", (e) => (e.healthy ? logger.info(e, "replica up") : logger.warn(e, "replica down"))));
+  offs.push(
+    subscribe("lifecycle", (e) => {
+      // Written even when the level is above info: harnesses and operators read the listening address.
+      const line = { level: 30, time: new Date().toISOString(), pid: process.pid, ...e, msg: e.event };
+      if (logger.isLevelEnabled("info")) logger.info(e, e.event);
+      else if (e.event === "listening") process.stdout.write(`${JSON.stringify(line)}\n`);
+    }),
+  );
+  offs.push(subscribe("fault", (e) => logger.warn(e, "fault")));
+  return {
+    logger,
+    detach: () => {
+      for (const off of offs) off();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type { JsonRpcId } from "../errors.js";
+
+/** What the gateway needs to know of one JSON-RPC message. */
+export interface RpcMessage {
+  kind: "request" | "notification" | "response";
+  id: JsonRpcId;
+  method: string | undefined;
+  params: Record<string, unknown> | undefined;
+}
+
+export type ParsedBody =
+  | { ok: true; messages: RpcMessage[]; batch: boolean }
+  | { ok: false; reason: "parse" | "invalid"; id: JsonRpcId };
+
+function isId(v: unknown): v is string | number {
+  return typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+}
+
+function toMessage(value: unknown): RpcMessage | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== "2.0") return undefined;
+  const params =
+    m.params !== null && typeof m.params === "object" && !Array.isArray(m.params)
+      ? (m.params as Record<string, unknown>)
+      : undefined;
+  if (typeof m.method === "string") {
+    if (m.params !== undefined && (m.params === null || typeof m.params !== "object")) return undefined;
+    if ("id" in m) {
+      if (!isId(m.id)) return undefined;
+      return { kind: "request", id: m.id, method: m.method, params };
+    }
+    return { kind: "notification", id: null, method: m.method, params };
+  }
+  if ("result" in m || "error" in m) {
+    if (!(isId(m.id) || m.id === null)) return undefined;
+    return { kind: "response", id: m.id as JsonRpcId, method: undefined, params: undefined };
+  }
+  return undefined;
+}
+
+/** Parse a POST body: one JSON-RPC message, or a batch (2025-03-26). Pure. */
+export function parseBody(text: string): ParsedBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: "parse", id: null };
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return { ok: false, reason: "invalid", id: null };
+    const messages: RpcMessage[] = [];
+    for (const item of value) {
+      const m = toMessage(item);
+      if (!m) return { ok: false, reason: "invalid", id: null };
+      messages.push(m);
+    }
+    return { ok: true, messages, batch: true };
+  }
+  const m = toMessage(value);
+  if (!m) {
+    const id = value && typeof value === "object" ? (value as { id?: unknown }).id : undefined;
+    return { ok: false, reason: "invalid", id: isId(id) ? id : null };
+  }
+  return { ok: true, messages: [m], batch: false };
+}

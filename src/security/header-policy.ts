@@ -1,0 +1,88 @@
+import type { IncomingHttpHeaders } from "node:http";
+
+/** Which headers cross the gateway, in each direction. Pure. */
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Request headers the gateway sets itself or that must not travel upstream. */
+const REQUEST_DROP = new Set([
+  ...HOP_BY_HOP,
+  "host",
+  "content-length",
+  "expect",
+  // The gateway never asks for compression: SSE must not be compressed and bytes pass through as they are.
+  "accept-encoding",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "forwarded",
+]);
+
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = Array.isArray(value) ? value.join(",") : value;
+  return joined
+    .split(",")
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== "");
+}
+
+export interface ForwardedFor {
+  clientAddress: string | undefined;
+  proto: "http" | "https";
+  trustProxy: boolean;
+}
+
+/**
+ * Headers for the upstream request: every end-to-end header of the client (MCP headers, `Accept`,
+ * `Content-Type`, `Last-Event-ID`, `Authorization` and the rest) minus hop-by-hop ones and those named
+ * by `Connection`, plus `X-Forwarded-For/-Proto/-Host` (appended to when the previous hop is trusted).
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  fwd: ForwardedFor,
+): Record<string, string | string[]> {
+  const drop = connectionTokens(incoming.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || REQUEST_DROP.has(name) || drop.includes(name)) continue;
+    out[name] = value;
+  }
+  const priorFor = fwd.trustProxy ? incoming["x-forwarded-for"] : undefined;
+  const client = fwd.clientAddress ?? "unknown";
+  out["x-forwarded-for"] = priorFor ? `${String(priorFor)}, ${client}` : client;
+  const priorProto = fwd.trustProxy ? incoming["x-forwarded-proto"] : undefined;
+  out["x-forwarded-proto"] = typeof priorProto === "string" ? priorProto : fwd.proto;
+  const priorHost = fwd.trustProxy ? incoming["x-forwarded-host"] : undefined;
+  const host = typeof priorHost === "string" ? priorHost : incoming.host;
+  if (host !== undefined) out["x-forwarded-host"] = host;
+  return out;
+}
+
+/**
+ * Headers for the client's response: the upstream's minus hop-by-hop ones (and those named by its
+ * `Connection`). Node frames the body itself.
+ */
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const drop = connectionTokens(upstream.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import type { SessionRecord, SessionStore } from "./store.js";
+
+/** Re-ordering the LRU on every hit costs; within this window a hit only updates the timestamp. */
+const TOUCH_REORDER_MS = 1000;
+
+/**
+ * In-process session store: a Map kept in least-recently-used order, with a sliding idle TTL
+ * (checked on read and swept in the background) and a cap on the number of sessions.
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly map = new Map<string, SessionRecord>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: { idleTtlMs: number; maxSessions: number; now?: () => number }) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(options.idleTtlMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  private now(): number {
+    return this.options.now ? this.options.now() : Date.now();
+  }
+
+  private key(route: string, sessionId: string): string {
+    return `${route}\u0000${sessionId}`;
+  }
+
+  async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
+    const key = this.key(route, sessionId);
+    const record = this.map.get(key);
+    if (!record) return undefined;
+    const now = this.now();
+    if (now - record.lastSeenAt >= this.options.idleTtlMs) {
+      this.map.delete(key);
+      return undefined;
+    }
+    if (now - record.lastSeenAt >= TOUCH_REORDER_MS) {
+      this.map.delete(key);
+      this.map.set(key, record);
+    }
+    record.lastSeenAt = now;
+    return record;
+  }
+
+  async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
+    const key = this.key(route, sessionId);
+    const existing = this.map.get(key);
+    if (existing && this.now() - existing.lastSeenAt < this.options.idleTtlMs) return false;
+    this.map.delete(key);
+    this.map.set(key, { ...record });
+    while (this.map.size > this.options.maxSessions) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) break;
+      this.map.delete(oldest.value);
+    }
+    return true;
+  }
+
+  async forget(route: string, sessionId: string): Promise<void> {
+    this.map.delete(this.key(route, sessionId));
+  }
+
+  async size(): Promise<number> {
+    return this.map.size;
+  }
+
+  /** Drop expired sessions; the map is in LRU order, so stop at the first live one. */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, record] of this.map) {
+      if (now - record.lastSeenAt < this.options.idleTtlMs) break;
+      this.map.delete(key);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.map.clear();
+  }
+}

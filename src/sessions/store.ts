@@ -1,0 +1,30 @@
+/** What the gateway remembers of one stateful session. Never holds the raw session id. */
+export interface SessionRecord {
+  /** Route name (`/NAME/mcp`). */
+  route: string;
+  /** Id of the upstream replica that created the session. */
+  replica: string;
+  /** The replica's generation when the session was learned: a replica that went down since has a newer one. */
+  generation: number;
+  /** Who created the session; another principal presenting the id gets 404. */
+  principal: string;
+  era: "legacy";
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+/**
+ * Session → replica, with a sliding idle TTL. One small interface, implemented by the memory store
+ * (this package) and shared stores (Redis); one contract suite tests them all.
+ */
+export interface SessionStore {
+  /** The record, renewing its idle TTL; undefined if unknown or expired. */
+  get(route: string, sessionId: string): Promise<SessionRecord | undefined>;
+  /** Remember a new session unless the id is already known (set-if-absent). True if stored. */
+  learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean>;
+  /** Forget a session (DELETE, upstream 404, owner gone). */
+  forget(route: string, sessionId: string): Promise<void>;
+  /** Number of sessions held, where the store can tell cheaply. */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}

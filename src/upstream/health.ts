@@ -1,0 +1,92 @@
+import type { Config } from "../config/schema.js";
+import type { Replica } from "./replica.js";
+
+type HealthConfig = Config["health"];
+
+/**
+ * Active health checks (an HTTP request per interval; any status below 500 is healthy) with thresholds,
+ * and the recovery of replicas that passive checks (a failed connection) marked down.
+ */
+export class HealthChecker {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly failures = new Map<Replica, number>();
+  private readonly passes = new Map<Replica, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly replicas: readonly Replica[],
+    private readonly config: HealthConfig,
+  ) {}
+
+  start(): void {
+    if (!this.config.enabled) return;
+    for (const replica of this.replicas) this.schedule(replica, this.config.interval);
+  }
+
+  /** Called when a request failed to connect: the replica is down at once. */
+  passiveFailure(replica: Replica, reason: string): void {
+    const wasHealthy = replica.healthy;
+    replica.markDown(reason);
+    this.passes.set(replica, 0);
+    if (wasHealthy && !this.config.enabled && !this.stopped) {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        replica.markUp();
+      }, this.config.cooldown);
+      t.unref();
+      this.timers.add(t);
+    }
+  }
+
+  private schedule(replica: Replica, delay: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(async () => {
+      this.timers.delete(t);
+      const ok = await this.probe(replica);
+      this.record(replica, ok);
+      this.schedule(replica, this.config.interval);
+    }, delay);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private record(replica: Replica, ok: boolean): void {
+    if (ok) {
+      this.failures.set(replica, 0);
+      const passes = (this.passes.get(replica) ?? 0) + 1;
+      this.passes.set(replica, passes);
+      if (!replica.healthy && passes >= this.config.healthyThreshold) replica.markUp();
+    } else {
+      this.passes.set(replica, 0);
+      const failures = (this.failures.get(replica) ?? 0) + 1;
+      this.failures.set(replica, failures);
+      if (replica.healthy && failures >= this.config.unhealthyThreshold) replica.markDown("health check failed");
+    }
+  }
+
+  async probe(replica: Replica): Promise<boolean> {
+    const path = this.config.path ?? replica.path;
+    try {
+      const res = await replica.pool.request({
+        path,
+        method: "GET",
+        headers: { accept: "application/json, text/event-stream", "user-agent": "switchyard-health" },
+        headersTimeout: this.config.timeout,
+        bodyTimeout: this.config.timeout,
+        signal: AbortSignal.timeout(this.config.timeout),
+      });
+      // An SSE answer may never end: the status is all a probe needs.
+      if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) res.body.destroy();
+      else await res.body.dump();
+      return res.statusCode < 500;
+    } catch {
+      return false;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}

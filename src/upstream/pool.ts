@@ -1,0 +1,38 @@
+import type { UpstreamConfig } from "../config/schema.js";
+import { type Balancer, createBalancer } from "./balancer.js";
+import { Replica, type ReplicaOptions } from "./replica.js";
+
+/** A route's replicas and the strategy that picks among them. */
+export class UpstreamPool {
+  readonly replicas: readonly Replica[];
+  private readonly byId: Map<string, Replica>;
+  private readonly balancer: Balancer;
+
+  constructor(
+    readonly name: string,
+    config: UpstreamConfig,
+    options: Omit<ReplicaOptions, "connections">,
+  ) {
+    this.replicas = config.replicas.map(
+      (url) => new Replica(name, url, { ...options, connections: config.connections }),
+    );
+    this.byId = new Map(this.replicas.map((r) => [r.id, r]));
+    this.balancer = createBalancer(config.balancer);
+  }
+
+  get(id: string): Replica | undefined {
+    return this.byId.get(id);
+  }
+
+  pick(exclude?: Replica): Replica | undefined {
+    return this.balancer.pick(this.replicas, exclude);
+  }
+
+  hasHealthy(): boolean {
+    return this.replicas.some((r) => r.healthy);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.close()));
+  }
+}
