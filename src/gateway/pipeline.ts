@@ -66,6 +66,10 @@ export function createHandler(gw: GatewayState): (req: IncomingMessage, res: Ser
     res.on("error", noop);
     const ctx = createContext(req, res);
     observe(ctx);
+    if (req.method !== "GET") {
+      gw.inFlight.enter();
+      res.once("close", () => gw.inFlight.leave());
+    }
     run(ctx, gw).catch((err) => respondThrown(ctx, err));
   };
 }

@@ -8,6 +8,7 @@ import { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionStore } from "../sessions/store.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
+import { InFlight } from "./drain.js";
 import { createHandler } from "./pipeline.js";
 import type { GatewayState } from "./state.js";
 
@@ -56,6 +57,7 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
       allowedHosts: config.security.allowedHosts,
       allowedOrigins: config.security.allowedOrigins,
     },
+    inFlight: new InFlight(),
     draining: false,
   };
 
@@ -100,7 +102,8 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.timeouts.shutdownGrace).unref());
-        await Promise.race([closed, deadline]);
+        // Requests that will end get until the deadline; open-ended streams are closed after them.
+        await Promise.race([state.inFlight.idle(), deadline]);
         server.closeAllConnections();
         await closed;
         health.stop();

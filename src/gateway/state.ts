@@ -3,6 +3,7 @@ import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
+import type { InFlight } from "./drain.js";
 
 /** What the stages share: configuration, routes, the session store, health. */
 export interface GatewayState {
@@ -11,5 +12,7 @@ export interface GatewayState {
   readonly store: SessionStore;
   readonly health: HealthChecker;
   readonly policy: OriginHostPolicy;
+  /** Requests that are expected to end (not GET streams), for graceful shutdown. */
+  readonly inFlight: InFlight;
   draining: boolean;
 }

@@ -1,0 +1,37 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+
+export interface Session {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  whoami(): Promise<{ replica: string; sessionCalls: number }>;
+  close(): Promise<void>;
+}
+
+/** A real SDK client (legacy Streamable HTTP) connected to `url`. */
+export async function connect(url: string, name = "test-client"): Promise<Session> {
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  const client = new Client({ name, version: "1.0.0" });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    async whoami() {
+      const result = await client.callTool({ name: "whoami", arguments: {} });
+      return result.structuredContent as { replica: string; sessionCalls: number };
+    },
+    close: () => client.close(),
+  };
+}
+
+export const INIT_BODY = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
+
+export const MCP_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};

@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** The built CLI, exactly as `npx switchyard` runs it. */
+export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+export interface Managed {
+  child: ChildProcess;
+  /** Every stdout line so far. */
+  lines: string[];
+  stderr: string[];
+  /** Resolves with the first stdout line (now or later) that the predicate accepts. */
+  waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** SIGTERM (or the given signal); resolves with the exit code once the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Spawn a process that this test file owns: it is killed when the file ends, whatever happens. */
+export function spawnManaged(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Managed {
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+  live.add(child);
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  const waiters: Array<{ predicate: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).on("line", (line) => {
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.predicate(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  createInterface({ input: child.stderr as NonNullable<typeof child.stderr> }).on("line", (l) => stderr.push(l));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
+  return {
+    child,
+    lines,
+    stderr,
+    exited,
+    waitForLine(predicate, timeoutMs = 15_000) {
+      const found = lines.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for output; stderr: ${stderr.join("\n")}`)),
+          timeoutMs,
+        );
+        child.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`process exited (${code}) before the expected output; stderr: ${stderr.join("\n")}`));
+        });
+        waiters.push({
+          predicate,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+function listeningUrl(line: string): string | undefined {
+  try {
+    const msg = JSON.parse(line) as { msg?: string; url?: string };
+    return msg.msg === "listening" ? msg.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Replica extends Managed {
+  url: string;
+  name: string;
+}
+
+/** One replica of the bundled SDK example server, as a real child process. */
+export async function startReplica(name: string, listen = "127.0.0.1:0"): Promise<Replica> {
+  const proc = spawnManaged(process.execPath, [CLI, "example-server", "--listen", listen, "--name", name]);
+  const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
+  return Object.assign(proc, { url: listeningUrl(line) as string, name });
+}
+
+export interface GatewayProc extends Managed {
+  /** `http://127.0.0.1:PORT` */
+  base: string;
+  /** MCP URL of a route. */
+  route(name: string): string;
+}
+
+/** Write a YAML config file into a fresh temporary directory. */
+export function writeConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "swy-"));
+  const file = join(dir, "switchyard.yaml");
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** `switchyard serve ...` as a real child process on a free port. */
+export async function startGateway(args: string[]): Promise<GatewayProc> {
+  const hasListen = args.includes("--listen");
+  const proc = spawnManaged(process.execPath, [
+    CLI,
+    "serve",
+    ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]),
+    ...args,
+  ]);
+  const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
+  const base = listeningUrl(line) as string;
+  return Object.assign(proc, { base, route: (name: string) => `${base}/${name}/mcp` });
+}
+
+/** A port that was free a moment ago (for servers that cannot listen on port 0). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Resident memory of a process in bytes (Linux). */
+export async function rssOf(pid: number): Promise<number> {
+  const { readFile } = await import("node:fs/promises");
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+  return Number(kb) * 1024;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
