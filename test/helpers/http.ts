@@ -1,0 +1,34 @@
+import { request } from "node:http";
+import { MCP_HEADERS } from "./mcp.js";
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** A plain HTTP request (node:http, no client-side processing), body collected whole. */
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? "POST", headers: options.headers ?? MCP_HEADERS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+export function rpc(method: string, params: Record<string, unknown> = {}, id: number | null = 1): string {
+  return JSON.stringify(id === null ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id, method, params });
+}
+
+export function errorCode(res: RawResponse): { rpc: number; swy: string | undefined } {
+  const body = JSON.parse(res.body.toString("utf8")) as { error: { code: number; data?: { code?: string } } };
+  return { rpc: body.error.code, swy: body.error.data?.code };
+}
