@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { freePort, type GatewayProc, type Managed, ROOT, spawnManaged, startGateway } from "../helpers/procs.js";
+
+/** The conformance suite needs Node >= 22: the `node` dev dependency provides that binary. */
+const NODE22 = join(ROOT, "node_modules/node/bin/node");
+const CONFORMANCE = join(ROOT, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
+const EVERYTHING = join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+
+/**
+ * Checks the gateway deliberately makes pass where the server alone fails them: it rejects DNS-rebinding
+ * Hosts/Origins itself, and answers 404 for a session it saw terminated (server-everything answers 400).
+ */
+const GATEWAY_FIXES = new Set([
+  "localhost-host-rebinding-rejected",
+  "localhost-host-valid-accepted",
+  "server-session-terminated-returns-404",
+]);
+
+type Results = Map<string, Array<{ id: string; status: string }>>;
+
+/** Run the official server scenarios against `url`; scenario → its checks' ids and outcomes. */
+function runConformance(url: string): Results {
+  const out = mkdtempSync(join(tmpdir(), "swy-conformance-"));
+  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, "-o", out], { encoding: "utf8", timeout: 180_000 });
+  assert.equal(run.error, undefined, String(run.error));
+  const results: Results = new Map();
+  for (const dir of readdirSync(out)) {
+    const scenario = /^server-(.+)-\d{4}-\d\d-\d\dT/.exec(dir)?.[1];
+    const file = join(out, dir, "checks.json");
+    if (!scenario || !existsSync(file)) continue;
+    const checks = JSON.parse(readFileSync(file, "utf8")) as Array<{ id: string; status: string }>;
+    results.set(
+      scenario,
+      checks.map((c) => ({ id: c.id, status: c.status })),
+    );
+  }
+  return results;
+}
+
+describe("official MCP conformance suite, direct vs through the gateway", () => {
+  let server: Managed;
+  let gateway: GatewayProc;
+  let direct: string;
+
+  before(async () => {
+    assert.ok(existsSync(NODE22), "the node@22 dev dependency is installed (npm ci)");
+    const port = await freePort();
+    server = spawnManaged(process.execPath, [EVERYTHING, "streamableHttp"], { PORT: String(port) });
+    await new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (server.stderr.some((l) => l.includes("listening"))) {
+          clearInterval(poll);
+          resolve();
+        } else if (Date.now() - started > 15_000) {
+          clearInterval(poll);
+          reject(new Error(`server-everything did not start: ${server.stderr.join("\n")}`));
+        }
+      }, 50);
+    });
+    direct = `http://127.0.0.1:${port}/mcp`;
+    gateway = await startGateway(["--upstream", `everything=${direct}`, "--log-level", "warn"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await server?.stop();
+  });
+
+  it("gives the same outcome, check by check, and passes dns-rebinding-protection", () => {
+    const a = runConformance(direct);
+    const b = runConformance(gateway.route("everything"));
+    assert.ok(a.size >= 20, `the suite ran (${a.size} scenarios)`);
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), "the same scenarios ran");
+    const passed = [...a.values()].flat().filter((c) => c.status === "SUCCESS").length;
+    assert.ok(passed >= 30, `the direct run is meaningful (${passed} checks passed)`);
+    for (const [scenario, checks] of a) {
+      const through = b.get(scenario) ?? [];
+      assert.deepEqual(
+        through.map((c) => c.id),
+        checks.map((c) => c.id),
+        `scenario ${scenario} ran other checks through the gateway`,
+      );
+      checks.forEach((check, i) => {
+        const got = (through[i] as { status: string }).status;
+        if (GATEWAY_FIXES.has(check.id)) assert.equal(got, "SUCCESS", `${scenario}/${check.id} through the gateway`);
+        else assert.equal(got, check.status, `${scenario}/${check.id} changed through the gateway`);
+      });
+    }
+    const rebinding = b.get("dns-rebinding-protection") ?? [];
+    assert.ok(rebinding.length >= 2);
+    for (const check of rebinding) assert.equal(check.status, "SUCCESS", `dns-rebinding-protection: ${check.id}`);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import type { IncomingHttpHeaders } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { rawRequest, rpc } from "../helpers/http.js";
+import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
+import { type FixtureServer, startFixture } from "../helpers/upstream.js";
+
+describe("header policy", () => {
+  let upstream: FixtureServer;
+  let gateway: GatewayProc;
+  let trusting: GatewayProc;
+  let seen: IncomingHttpHeaders = {};
+
+  before(async () => {
+    upstream = await startFixture((req, res, body) => {
+      seen = req.headers;
+      const isInit = body.toString().includes('"initialize"');
+      res.writeHead(isInit ? 200 : 401, {
+        "content-type": "application/json",
+        ...(isInit ? { "mcp-session-id": "sess-123" } : { "www-authenticate": 'Bearer resource_metadata="https://as/x"' }),
+        connection: "x-upstream-hop",
+        "x-upstream-hop": "1",
+        "proxy-authenticate": "Basic",
+        "x-upstream-end": "kept",
+      });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    gateway = await startGateway(["--upstream", `h=${upstream.url}`, "--log-level", "warn"]);
+    trusting = await startGateway([
+      "--upstream",
+      `h=${upstream.url}`,
+      "--config",
+      writeConfig("logLevel: warn\nsecurity:\n  trustProxy: true\n"),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([gateway?.stop(), trusting?.stop()]);
+    await upstream?.close();
+  });
+
+  it("forwards MCP and end-to-end headers, strips hop-by-hop ones, sets X-Forwarded-*", async () => {
+    const init = await rawRequest(gateway.route("h"), { body: JSON.stringify(INIT_BODY) });
+    assert.equal(init.headers["mcp-session-id"], "sess-123", "Mcp-Session-Id comes back");
+    const res = await rawRequest(gateway.route("h"), {
+      headers: {
+        ...MCP_HEADERS,
+        "mcp-session-id": "sess-123",
+        "mcp-protocol-version": "2025-11-25",
+        "last-event-id": "ev-42",
+        authorization: "Bearer upstream-token",
+        "mcp-method": "tools/call",
+        "mcp-name": "echo",
+        "mcp-param-region": "eu-west-1",
+        "mcp-param-note": "=?base64?SGVsbG8gw6k=?=",
+        "x-custom": "yes",
+        connection: "keep-alive, x-drop-me",
+        "x-drop-me": "secret-hop",
+        te: "trailers",
+        "proxy-authorization": "Basic Zm9vOmJhcg==",
+        "x-forwarded-for": "6.6.6.6",
+        "accept-encoding": "gzip, br",
+      },
+      body: rpc("tools/call", { name: "echo", arguments: {} }),
+    });
+    for (const [name, value] of Object.entries({
+      "mcp-session-id": "sess-123",
+      "mcp-protocol-version": "2025-11-25",
+      accept: MCP_HEADERS.accept,
+      "content-type": "application/json",
+      "last-event-id": "ev-42",
+      authorization: "Bearer upstream-token",
+      "mcp-method": "tools/call",
+      "mcp-name": "echo",
+      "mcp-param-region": "eu-west-1",
+      "mcp-param-note": "=?base64?SGVsbG8gw6k=?=",
+      "x-custom": "yes",
+    })) {
+      assert.equal(seen[name], value, `${name} reaches the upstream`);
+    }
+    for (const name of ["x-drop-me", "te", "proxy-authorization", "accept-encoding"]) {
+      assert.equal(seen[name], undefined, `${name} must not reach the upstream`);
+    }
+    assert.equal(seen["x-forwarded-for"], "127.0.0.1", "an untrusted X-Forwarded-For is replaced");
+    assert.equal(seen["x-forwarded-proto"], "http");
+    assert.equal(seen["x-forwarded-host"], new URL(gateway.base).host);
+    assert.match(String(seen.host), /^127\.0\.0\.1:\d+$/, "Host names the upstream");
+    // And back.
+    assert.equal(res.status, 401);
+    assert.equal(res.headers["www-authenticate"], 'Bearer resource_metadata="https://as/x"');
+    assert.equal(res.headers["x-upstream-end"], "kept");
+    assert.equal(res.headers["x-upstream-hop"], undefined, "headers named by the upstream's Connection are dropped");
+    assert.equal(res.headers["proxy-authenticate"], undefined);
+  });
+
+  it("appends to X-Forwarded-* when the previous hop is trusted", async () => {
+    await rawRequest(trusting.route("h"), {
+      headers: { ...MCP_HEADERS, "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", "x-forwarded-host": "mcp.example.com" },
+      body: rpc("ping"),
+    });
+    assert.equal(seen["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert.equal(seen["x-forwarded-proto"], "https");
+    assert.equal(seen["x-forwarded-host"], "mcp.example.com");
+  });
+});
