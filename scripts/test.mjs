@@ -18,7 +18,7 @@ function collect(dir) {
 const files = process.argv.length > 2 ? process.argv.slice(2) : collect("test");
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files],
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", "--test-timeout=180000", ...files],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

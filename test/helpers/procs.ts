@@ -15,6 +15,12 @@ const live = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const child of live) child.kill("SIGKILL");
+    process.exit(130);
+  });
+}
 
 export interface Managed {
   child: ChildProcess;
