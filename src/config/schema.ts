@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { duration, size } from "./units.js";
+import { durationOption, sizeOption } from "./units.js";
 
 /**
  * One schema = every option, its default and its documentation. `docs/config.md` is generated from it
@@ -58,9 +58,7 @@ export const configSchema = z
       .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
     sessions: z
       .strictObject({
-        idleTtl: duration
-          .prefault("1h")
-          .describe("A session unused for this long is forgotten (sliding; each request renews it)."),
+        idleTtl: durationOption("1h", "A session unused for this long is forgotten (sliding; each request renews it)."),
         maxSessions: z
           .number()
           .int()
@@ -71,43 +69,46 @@ export const configSchema = z
       .prefault({}),
     heartbeat: z
       .strictObject({
-        interval: duration
-          .prefault("15s")
-          .describe("Idle time on an SSE stream after which a `:` comment is sent between events (0 = never)."),
+        interval: durationOption(
+          "15s",
+          "Idle time on an SSE stream after which a `:` comment is sent between events (0 = never).",
+        ),
       })
       .prefault({}),
     limits: z
       .strictObject({
-        maxBodyBytes: size.prefault("4MiB").describe("Largest request body accepted (larger → 413)."),
-        streamBufferBytes: size
-          .prefault("256KiB")
-          .describe("Bytes held for one slow client before the gateway stops reading that stream's upstream."),
-        slowClientTimeout: duration
-          .prefault("30s")
-          .describe("A client that reads nothing of a full buffer for this long is disconnected."),
+        maxBodyBytes: sizeOption("4MiB", "Largest request body accepted (larger → 413)."),
+        streamBufferBytes: sizeOption(
+          "64KiB",
+          "Bytes held for one slow client before the gateway stops reading that stream's upstream.",
+        ),
+        slowClientTimeout: durationOption(
+          "30s",
+          "A client that reads nothing of a full buffer for this long is disconnected.",
+        ),
       })
       .prefault({}),
     timeouts: z
       .strictObject({
-        requestHeaders: duration.prefault("10s").describe("Time a client has to send its request headers."),
-        requestBody: duration.prefault("30s").describe("Time a client has to send its whole request body."),
-        upstreamConnect: duration.prefault("5s").describe("Time to connect to a replica (→ 504)."),
-        upstreamHeaders: duration
-          .prefault("120s")
-          .describe("Time for a replica to start its response (→ 504). Streams are not limited once started."),
-        keepAlive: duration
-          .prefault("65s")
-          .describe("Idle keep-alive of client connections; keep it above your load balancer's idle timeout."),
-        shutdownGrace: duration
-          .prefault("10s")
-          .describe("On SIGTERM, time given to in-flight requests before streams are closed."),
+        requestHeaders: durationOption("10s", "Time a client has to send its request headers."),
+        requestBody: durationOption("30s", "Time a client has to send its whole request body."),
+        upstreamConnect: durationOption("5s", "Time to connect to a replica (→ 504)."),
+        upstreamHeaders: durationOption(
+          "120s",
+          "Time for a replica to start its response (→ 504). Streams are not limited once started.",
+        ),
+        keepAlive: durationOption(
+          "65s",
+          "Idle keep-alive of client connections; keep it above your load balancer's idle timeout.",
+        ),
+        shutdownGrace: durationOption("10s", "On SIGTERM, time given to in-flight requests before streams are closed."),
       })
       .prefault({}),
     health: z
       .strictObject({
         enabled: z.boolean().default(true).describe("Run active health checks."),
-        interval: duration.prefault("5s").describe("Time between two checks of a replica."),
-        timeout: duration.prefault("2s").describe("A check not answered in this time fails."),
+        interval: durationOption("5s", "Time between two checks of a replica."),
+        timeout: durationOption("2s", "A check not answered in this time fails."),
         path: z
           .string()
           .startsWith("/")
@@ -115,9 +116,10 @@ export const configSchema = z
           .describe("Path to probe (default: the replica's MCP path). Any HTTP status below 500 is healthy."),
         unhealthyThreshold: z.number().int().positive().default(2).describe("Failed checks that mark a replica down."),
         healthyThreshold: z.number().int().positive().default(1).describe("Passed checks that bring it back."),
-        cooldown: duration
-          .prefault("10s")
-          .describe("With active checks off, a replica marked down by a failed connection is retried after this."),
+        cooldown: durationOption(
+          "10s",
+          "With active checks off, a replica marked down by a failed connection is retried after this.",
+        ),
       })
       .prefault({}),
     security: z

@@ -34,3 +34,13 @@ export const size = z.union([z.number().int().nonnegative(), z.string()]).transf
   }
   return Math.round(Number(m[1]) * (SIZE_BYTES[(m[2] ?? "b").toLowerCase()] as number));
 });
+
+/** A duration option with its default and documentation (typed as `duration` in the reference). */
+export function durationOption(fallback: string, description: string) {
+  return duration.prefault(fallback).meta({ title: "duration", description });
+}
+
+/** A size option with its default and documentation (typed as `size` in the reference). */
+export function sizeOption(fallback: string, description: string) {
+  return size.prefault(fallback).meta({ title: "size", description });
+}

@@ -46,7 +46,7 @@ export class MemorySessionStore implements SessionStore {
     const existing = this.map.get(key);
     if (existing && this.now() - existing.lastSeenAt < this.options.idleTtlMs) return false;
     this.map.delete(key);
-    this.map.set(key, { ...record });
+    this.map.set(key, { ...record, lastSeenAt: this.now() });
     while (this.map.size > this.options.maxSessions) {
       const oldest = this.map.keys().next();
       if (oldest.done) break;

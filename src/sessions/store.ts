@@ -20,7 +20,7 @@ export interface SessionRecord {
 export interface SessionStore {
   /** The record, renewing its idle TTL; undefined if unknown or expired. */
   get(route: string, sessionId: string): Promise<SessionRecord | undefined>;
-  /** Remember a new session unless the id is already known (set-if-absent). True if stored. */
+  /** Remember a new session unless the id is already known (set-if-absent); the store stamps `lastSeenAt`. True if stored. */
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean>;
   /** Forget a session (DELETE, upstream 404, owner gone). */
   forget(route: string, sessionId: string): Promise<void>;

@@ -80,14 +80,20 @@ health:
     assert.equal(upstreamBody.error.data, undefined, "the upstream's body passes untouched");
     const second = await fetch(gateway.route("svc"), { method: "POST", headers, body });
     assert.equal(second.status, 404);
-    assert.equal(((await second.json()) as { error: { data: { code: string } } }).error.data.code, "SWY_SESSION_NOT_FOUND");
+    assert.equal(
+      ((await second.json()) as { error: { data: { code: string } } }).error.data.code,
+      "SWY_SESSION_NOT_FOUND",
+    );
   });
 
   it("kills a replica: its sessions get 404 and re-initialize elsewhere; the others are untouched", async () => {
     const sessions = await Promise.all(Array.from({ length: 9 }, (_, i) => connect(gateway.route("svc"), `k${i}`)));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
     const victim = replicas[0] as Replica;
-    assert.ok(owners.some((o) => o.replica === victim.name), "some session lives on the victim");
+    assert.ok(
+      owners.some((o) => o.replica === victim.name),
+      "some session lives on the victim",
+    );
     await victim.stop("SIGKILL");
     for (const [i, s] of sessions.entries()) {
       const owner = (owners[i] as { replica: string }).replica;
@@ -114,10 +120,14 @@ health:
     const listen = new URL(target.url).host;
     await target.stop("SIGKILL");
     // Wait until the health checks have seen it down, then bring it back on the same port.
-    await waitFor(async () => ((await (await fetch(`${gateway.base}/readyz`)).json()) as ReadyBody).routes.svc?.healthy === 1);
+    await waitFor(
+      async () => ((await (await fetch(`${gateway.base}/readyz`)).json()) as ReadyBody).routes.svc?.healthy === 1,
+    );
     const reborn = await startReplica("r2-reborn", listen);
     replicas[1] = reborn;
-    await waitFor(async () => ((await (await fetch(`${gateway.base}/readyz`)).json()) as ReadyBody).routes.svc?.healthy === 2);
+    await waitFor(
+      async () => ((await (await fetch(`${gateway.base}/readyz`)).json()) as ReadyBody).routes.svc?.healthy === 2,
+    );
     for (const [i, s] of sessions.entries()) {
       if ((owners[i] as { replica: string }).replica === target.name) {
         await assert.rejects(s.whoami(), is404);
@@ -137,7 +147,10 @@ health:
     });
     assert.equal(res.status, 503);
     assert.ok(Number(res.headers.get("retry-after")) >= 1);
-    assert.equal(((await res.json()) as { error: { data: { code: string } } }).error.data.code, "SWY_NO_HEALTHY_UPSTREAM");
+    assert.equal(
+      ((await res.json()) as { error: { data: { code: string } } }).error.data.code,
+      "SWY_NO_HEALTHY_UPSTREAM",
+    );
     assert.equal((await fetch(`${gateway.base}/healthz`)).status, 200, "the process itself is fine");
   });
 });

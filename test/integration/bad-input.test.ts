@@ -49,14 +49,18 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
     },
     {
       name: "an oversized body",
-      send: () => rawRequest(url, { body: `{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"${"a".repeat(5 * 1024 * 1024)}"}}` }),
+      send: () =>
+        rawRequest(url, {
+          body: `{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"${"a".repeat(5 * 1024 * 1024)}"}}`,
+        }),
       status: 413,
       rpc: -32600,
       swy: "SWY_BODY_TOO_LARGE",
     },
     {
       name: "an Accept that allows neither JSON nor SSE",
-      send: () => rawRequest(url, { headers: { ...MCP_HEADERS, accept: "text/html" }, body: JSON.stringify(INIT_BODY) }),
+      send: () =>
+        rawRequest(url, { headers: { ...MCP_HEADERS, accept: "text/html" }, body: JSON.stringify(INIT_BODY) }),
       status: 406,
       rpc: -32000,
       swy: "SWY_NOT_ACCEPTABLE",
@@ -84,14 +88,16 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
     },
     {
       name: "an absurdly long session id",
-      send: () => rawRequest(url, { headers: { ...MCP_HEADERS, "mcp-session-id": "a".repeat(4000) }, body: rpc("ping") }),
+      send: () =>
+        rawRequest(url, { headers: { ...MCP_HEADERS, "mcp-session-id": "a".repeat(4000) }, body: rpc("ping") }),
       status: 400,
       rpc: -32000,
       swy: "SWY_BAD_SESSION_ID",
     },
     {
       name: "an unknown session id",
-      send: () => rawRequest(url, { headers: { ...MCP_HEADERS, "mcp-session-id": "no-such-session" }, body: rpc("ping") }),
+      send: () =>
+        rawRequest(url, { headers: { ...MCP_HEADERS, "mcp-session-id": "no-such-session" }, body: rpc("ping") }),
       status: 404,
       rpc: -32001,
       swy: "SWY_SESSION_NOT_FOUND",
@@ -128,7 +134,10 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
   });
 
   it("answers the request's own id in a refusal where it can", async () => {
-    const res = await rawRequest(url, { headers: { ...MCP_HEADERS, "mcp-session-id": "unknown" }, body: rpc("ping", {}, 42) });
+    const res = await rawRequest(url, {
+      headers: { ...MCP_HEADERS, "mcp-session-id": "unknown" },
+      body: rpc("ping", {}, 42),
+    });
     assert.equal((JSON.parse(res.body.toString()) as { id: number }).id, 42);
   });
 
@@ -164,7 +173,9 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
     for (let i = 0; i < 20; i++) {
       const s = netConnect(Number(port), "127.0.0.1");
       await new Promise((r) => s.once("connect", r));
-      s.write(`POST /svc/mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc"`);
+      s.write(
+        `POST /svc/mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"jsonrpc"`,
+      );
       s.destroy();
     }
     await stillServing();
@@ -177,12 +188,7 @@ describe("Origin and Host checks (DNS rebinding)", () => {
 
   before(async () => {
     replica = await startReplica("only");
-    gateway = await startGateway([
-      "--upstream",
-      `svc=${replica.url}`,
-      "--log-level",
-      "warn",
-    ]);
+    gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "warn"]);
   });
   after(async () => {
     await gateway?.stop();

@@ -42,7 +42,9 @@ timeouts:
   });
 
   it("lets flags override the file", async () => {
-    const file = writeConfig("listen: 127.0.0.1:1\nlogLevel: debug\nupstreams:\n  svc:\n    replicas: [http://127.0.0.1:9/mcp]\n");
+    const file = writeConfig(
+      "listen: 127.0.0.1:1\nlogLevel: debug\nupstreams:\n  svc:\n    replicas: [http://127.0.0.1:9/mcp]\n",
+    );
     const proc = spawnManaged(process.execPath, [
       CLI,
       "serve",
@@ -68,7 +70,10 @@ timeouts:
     const line = await demo.waitForLine((l) => l.includes("MCP URL:"));
     const url = /(http:\/\/\S+\/demo\/mcp)/.exec(line)?.[1] as string;
     assert.ok(url, "prints the gateway's MCP URL");
-    assert.ok(demo.lines.some((l) => l.includes("curl")), "prints a one-line way to try it");
+    assert.ok(
+      demo.lines.some((l) => l.includes("curl")),
+      "prints a one-line way to try it",
+    );
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) {
       const s = await connect(url);

@@ -26,7 +26,10 @@ type Results = Map<string, Array<{ id: string; status: string }>>;
 /** Run the official server scenarios against `url`; scenario → its checks' ids and outcomes. */
 function runConformance(url: string): Results {
   const out = mkdtempSync(join(tmpdir(), "swy-conformance-"));
-  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, "-o", out], { encoding: "utf8", timeout: 180_000 });
+  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, "-o", out], {
+    encoding: "utf8",
+    timeout: 180_000,
+  });
   assert.equal(run.error, undefined, String(run.error));
   const results: Results = new Map();
   for (const dir of readdirSync(out)) {

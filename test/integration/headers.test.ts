@@ -18,7 +18,9 @@ describe("header policy", () => {
       const isInit = body.toString().includes('"initialize"');
       res.writeHead(isInit ? 200 : 401, {
         "content-type": "application/json",
-        ...(isInit ? { "mcp-session-id": "sess-123" } : { "www-authenticate": 'Bearer resource_metadata="https://as/x"' }),
+        ...(isInit
+          ? { "mcp-session-id": "sess-123" }
+          : { "www-authenticate": 'Bearer resource_metadata="https://as/x"' }),
         connection: "x-upstream-hop",
         "x-upstream-hop": "1",
         "proxy-authenticate": "Basic",
@@ -95,7 +97,12 @@ describe("header policy", () => {
 
   it("appends to X-Forwarded-* when the previous hop is trusted", async () => {
     await rawRequest(trusting.route("h"), {
-      headers: { ...MCP_HEADERS, "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https", "x-forwarded-host": "mcp.example.com" },
+      headers: {
+        ...MCP_HEADERS,
+        "x-forwarded-for": "203.0.113.9",
+        "x-forwarded-proto": "https",
+        "x-forwarded-host": "mcp.example.com",
+      },
       body: rpc("ping"),
     });
     assert.equal(seen["x-forwarded-for"], "203.0.113.9, 127.0.0.1");

@@ -45,7 +45,10 @@ describe("streaming through the gateway", () => {
     });
     gateway = await startGateway([
       "--config",
-      gatewayConfig(upstream.url, "heartbeat:\n  interval: 100ms\nlimits:\n  streamBufferBytes: 64KiB\n  slowClientTimeout: 3s\n"),
+      gatewayConfig(
+        upstream.url,
+        "heartbeat:\n  interval: 100ms\nlimits:\n  streamBufferBytes: 64KiB\n  slowClientTimeout: 3s\n",
+      ),
     ]);
     plain = await startGateway(["--config", gatewayConfig(upstream.url, "heartbeat:\n  interval: 0\n")]);
   });

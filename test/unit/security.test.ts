@@ -37,7 +37,12 @@ describe("Host and Origin policy", () => {
     assert.ok(!originAllowed("http://evil.example.com", "127.0.0.1:8080", loopback));
     assert.ok(!originAllowed("null", "127.0.0.1:8080", loopback));
     assert.ok(!originAllowed("file://x", "127.0.0.1:8080", loopback));
-    assert.ok(originAllowed("https://app.example.com", "x", { ...publicListener, allowedOrigins: ["https://app.example.com/"] }));
+    assert.ok(
+      originAllowed("https://app.example.com", "x", {
+        ...publicListener,
+        allowedOrigins: ["https://app.example.com/"],
+      }),
+    );
     assert.ok(originAllowed("https://whatever", "x", { ...publicListener, allowedOrigins: ["*"] }));
   });
 });

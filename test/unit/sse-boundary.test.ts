@@ -30,7 +30,14 @@ describe("SSE event boundaries", () => {
     "id: 0\ndata:\n\n",
     "data: a\n\ndata: b\r\n\r\n",
   ];
-  const unfinished = ["data: x", "data: x\n", "data: x\r\n", "data: x\r", "data: a\n\ndata: b\n", "id: 1\r\nevent: m\r\n"];
+  const unfinished = [
+    "data: x",
+    "data: x\n",
+    "data: x\r\n",
+    "data: x\r",
+    "data: a\n\ndata: b\n",
+    "id: 1\r\nevent: m\r\n",
+  ];
 
   for (const text of complete) {
     it(`is at a boundary after ${JSON.stringify(text)}, however it is chunked`, () => {

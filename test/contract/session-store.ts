@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import type { SessionRecord, SessionStore } from "../../src/sessions/store.js";
+
+export interface StoreHarness {
+  /** A fresh store with the given idle TTL. */
+  create(idleTtlMs: number): Promise<SessionStore>;
+  /** Let time pass for the store (wait, or advance a clock). */
+  advance(ms: number): Promise<void>;
+}
+
+function record(replica: string, now = Date.now()): SessionRecord {
+  return { route: "r", replica, generation: 0, principal: "p", era: "legacy", createdAt: now, lastSeenAt: now };
+}
+
+/** The behaviour every SessionStore must have. Called from one test file per implementation. */
+export function sessionStoreContract(h: StoreHarness): void {
+  it("remembers a learned session and its replica", async () => {
+    const s = await h.create(60_000);
+    assert.equal(await s.learn("r", "sid-1", record("http://a/mcp")), true);
+    const got = await s.get("r", "sid-1");
+    assert.equal(got?.replica, "http://a/mcp");
+    assert.equal(got?.principal, "p");
+    assert.equal(await s.get("r", "other"), undefined);
+    assert.equal(await s.get("other-route", "sid-1"), undefined, "sessions are per route");
+    await s.close();
+  });
+
+  it("learns set-if-absent: the first replica wins", async () => {
+    const s = await h.create(60_000);
+    assert.equal(await s.learn("r", "sid", record("http://a/mcp")), true);
+    assert.equal(await s.learn("r", "sid", record("http://b/mcp")), false);
+    assert.equal((await s.get("r", "sid"))?.replica, "http://a/mcp");
+    await s.close();
+  });
+
+  it("forgets", async () => {
+    const s = await h.create(60_000);
+    await s.learn("r", "sid", record("http://a/mcp"));
+    await s.forget("r", "sid");
+    assert.equal(await s.get("r", "sid"), undefined);
+    await s.forget("r", "never-known");
+    await s.close();
+  });
+
+  it("expires idle sessions, and each read renews the TTL", async () => {
+    const s = await h.create(1_000);
+    await s.learn("r", "busy", record("http://a/mcp"));
+    await s.learn("r", "idle", record("http://a/mcp"));
+    await h.advance(600);
+    assert.ok(await s.get("r", "busy"));
+    await h.advance(600);
+    assert.ok(await s.get("r", "busy"), "renewed by the read 600 ms ago");
+    assert.equal(await s.get("r", "idle"), undefined, "idle for 1200 ms > TTL");
+    await s.close();
+  });
+
+  it("holds the session id only as a key, never in the record", async () => {
+    const s = await h.create(60_000);
+    await s.learn("r", "secret-session-id", record("http://a/mcp"));
+    const got = await s.get("r", "secret-session-id");
+    assert.ok(!JSON.stringify(got).includes("secret-session-id"));
+    await s.close();
+  });
+}

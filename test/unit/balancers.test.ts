@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { createBalancer } from "../../src/upstream/balancer.js";
+import { Replica } from "../../src/upstream/replica.js";
+
+const opts = { connections: 1, connectTimeoutMs: 1000, headersTimeoutMs: 1000 };
+const replicas = ["http://127.0.0.1:1/mcp", "http://127.0.0.1:2/mcp", "http://127.0.0.1:3/mcp"].map(
+  (u) => new Replica("r", u, opts),
+);
+
+describe("balancers", () => {
+  after(() => Promise.all(replicas.map((r) => r.close())));
+
+  it("round-robin visits each healthy replica in turn", () => {
+    const b = createBalancer("round-robin");
+    const picks = Array.from({ length: 6 }, () => b.pick(replicas)?.id);
+    assert.deepEqual(
+      picks,
+      [...replicas, ...replicas].map((r) => r.id),
+    );
+  });
+
+  it("least-in-flight prefers the least busy, and spreads ties", () => {
+    const b = createBalancer("least-in-flight");
+    const [r0, r1, r2] = replicas as [Replica, Replica, Replica];
+    r0.inFlight = 5;
+    r1.inFlight = 1;
+    r2.inFlight = 3;
+    assert.equal(b.pick(replicas), r1);
+    r1.inFlight = 3;
+    const ties = new Set(Array.from({ length: 6 }, () => b.pick(replicas)?.id));
+    assert.deepEqual([...ties].sort(), [r1.id, r2.id].sort());
+    for (const r of replicas) r.inFlight = 0;
+  });
+
+  for (const name of ["round-robin", "least-in-flight"] as const) {
+    it(`${name} skips unhealthy and excluded replicas, and finds none when all are down`, () => {
+      const b = createBalancer(name);
+      const [r0, r1, r2] = replicas as [Replica, Replica, Replica];
+      r0.markDown("test");
+      for (let i = 0; i < 6; i++) {
+        const p = b.pick(replicas, r1);
+        assert.equal(p, r2);
+      }
+      r1.markDown("test");
+      r2.markDown("test");
+      assert.equal(b.pick(replicas), undefined);
+      for (const r of replicas) r.markUp();
+    });
+  }
+
+  it("a replica that goes down gets a new generation", () => {
+    const r = replicas[0] as Replica;
+    const g = r.generation;
+    r.markDown("x");
+    r.markDown("again");
+    r.markUp();
+    assert.equal(r.generation, g + 1);
+  });
+});

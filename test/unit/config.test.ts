@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig, parseUpstreamFlag } from "../../src/config/load.js";
+import { configReference } from "../../src/config/reference.js";
+
+describe("configuration", () => {
+  it("has working defaults", () => {
+    const c = loadConfig({ flags: { upstream: ["a=http://127.0.0.1:1/mcp"] } });
+    assert.equal(c.listen, "127.0.0.1:8080");
+    assert.equal(c.sessions.idleTtl, 3_600_000);
+    assert.equal(c.heartbeat.interval, 15_000);
+    assert.equal(c.limits.maxBodyBytes, 4 * 1024 * 1024);
+    assert.equal(c.upstreams.a?.balancer, "least-in-flight");
+  });
+
+  it("parses durations and sizes", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "swy-unit-")), "c.yaml");
+    for (const [text, ms] of [
+      ["250ms", 250],
+      ["1.5s", 1500],
+      ["2m", 120_000],
+    ] as const) {
+      writeFileSync(file, `timeouts:\n  upstreamConnect: ${text}\nlimits:\n  maxBodyBytes: 1MiB\n`);
+      const parsed = loadConfig({ file });
+      assert.equal(parsed.timeouts.upstreamConnect, ms);
+      assert.equal(parsed.limits.maxBodyBytes, 1024 * 1024);
+    }
+  });
+
+  it("splits --upstream NAME=URL,URL", () => {
+    assert.deepEqual(parseUpstreamFlag("svc=http://a/mcp, http://b/mcp"), ["svc", ["http://a/mcp", "http://b/mcp"]]);
+    assert.throws(() => parseUpstreamFlag("=http://a"), ConfigError);
+    assert.throws(() => parseUpstreamFlag("bad name=http://a"), ConfigError);
+    assert.throws(() => parseUpstreamFlag("svc="), ConfigError);
+  });
+
+  it("refuses bad values and unknown keys, naming them", () => {
+    assert.throws(
+      () => loadConfig({ flags: { listen: "nonsense", upstream: ["a=http://u@h/mcp"] } }),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        /listen: must be HOST:PORT/.test(err.message) &&
+        /upstreams\.a\.replicas\.0: must be an http/.test(err.message),
+    );
+  });
+
+  it("keeps docs/config.md in step with the schema (run `npm run docs:config`)", () => {
+    const onDisk = readFileSync(new URL("../../docs/config.md", import.meta.url), "utf8");
+    assert.equal(onDisk, configReference());
+  });
+});
