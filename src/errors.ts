@@ -28,7 +28,6 @@ export const ERRORS = {
     rpc: -32000,
     message: "Bad Request: Mcp-Session-Id must be 1-256 visible ASCII characters",
   },
-  SWY_BAD_HEADER: { status: 400, rpc: -32000, message: "Bad Request: malformed MCP header" },
   SWY_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: "Session not found" },
   SWY_SESSION_REPLICA_GONE: {
     status: 404,
@@ -40,7 +39,6 @@ export const ERRORS = {
   SWY_ROUTE_NOT_FOUND: { status: 404, rpc: -32000, message: "No MCP route at this path" },
   SWY_NO_HEALTHY_UPSTREAM: { status: 503, rpc: -32000, message: "No healthy upstream replica" },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
-  SWY_UPSTREAM_UNREACHABLE: { status: 502, rpc: -32000, message: "Upstream replica unreachable" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,
     rpc: -32000,
