@@ -1,7 +1,12 @@
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "./context.js";
 
-const TOO_LARGE = () => new SwitchyardError("SWY_BODY_TOO_LARGE", { headers: { connection: "close" } });
+/**
+ * The rest of an oversized body is read and discarded after the 413 (Node does this once the response
+ * ends, bounded by `timeouts.requestBody`), so that the client, still sending, can read the answer
+ * instead of meeting a reset connection.
+ */
+const TOO_LARGE = () => new SwitchyardError("SWY_BODY_TOO_LARGE");
 
 /**
  * Read a POST body, at most `limit` bytes (413 past it, without reading the rest). The body is small
@@ -18,7 +23,6 @@ export function readBody(ctx: RequestContext, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        req.pause();
         reject(TOO_LARGE());
         return;
       }

@@ -58,6 +58,17 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
       swy: "SWY_BODY_TOO_LARGE",
     },
     {
+      name: "an oversized chunked body (no Content-Length)",
+      send: () =>
+        rawRequest(url, {
+          headers: { ...MCP_HEADERS, "transfer-encoding": "chunked" },
+          body: `{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"${"b".repeat(5 * 1024 * 1024)}"}}`,
+        }),
+      status: 413,
+      rpc: -32600,
+      swy: "SWY_BODY_TOO_LARGE",
+    },
+    {
       name: "an Accept that allows neither JSON nor SSE",
       send: () =>
         rawRequest(url, { headers: { ...MCP_HEADERS, accept: "text/html" }, body: JSON.stringify(INIT_BODY) }),
