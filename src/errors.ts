@@ -6,6 +6,9 @@
 export const ERRORS = {
   SWY_PARSE_ERROR: { status: 400, rpc: -32700, message: "Parse error: the body is not valid JSON" },
   SWY_INVALID_REQUEST: { status: 400, rpc: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+  SWY_BAD_HTTP: { status: 400, rpc: -32600, message: "Bad Request: malformed HTTP" },
+  SWY_HEADERS_TOO_LARGE: { status: 431, rpc: -32600, message: "Request header fields too large" },
+  SWY_REQUEST_TIMEOUT: { status: 408, rpc: -32600, message: "Request not received in time" },
   SWY_BODY_TOO_LARGE: { status: 413, rpc: -32600, message: "Request body too large" },
   SWY_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

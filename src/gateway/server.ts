@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config/schema.js";
-import { errorBody, SwitchyardError } from "../errors.js";
+import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
@@ -26,10 +26,18 @@ export function splitHostPort(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(i + 1)) };
 }
 
-const BAD_REQUEST = (() => {
-  const body = errorBody(new SwitchyardError("SWY_INVALID_REQUEST"));
-  return `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
-})();
+/** A whole HTTP response for a connection-level refusal (the request could not even be parsed). */
+function rawRefusal(code: ErrorCode, reason: string): string {
+  const error = new SwitchyardError(code);
+  const body = errorBody(error);
+  return `HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+const CLIENT_ERRORS: Record<string, string> = {
+  ERR_HTTP_REQUEST_TIMEOUT: rawRefusal("SWY_REQUEST_TIMEOUT", "Request Timeout"),
+  HPE_HEADER_OVERFLOW: rawRefusal("SWY_HEADERS_TOO_LARGE", "Request Header Fields Too Large"),
+};
+const BAD_HTTP = rawRefusal("SWY_BAD_HTTP", "Bad Request");
 
 export function createGateway(config: Config, options: { store?: SessionStore } = {}): Gateway {
   const { host, port } = splitHostPort(config.listen);
@@ -68,12 +76,19 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
       requestTimeout: config.timeouts.requestBody,
       keepAliveTimeout: config.timeouts.keepAlive,
       maxHeaderSize: 16 * 1024,
+      // Enforce the two request timeouts to the second (Node checks every 30 s by default).
+      connectionsCheckingInterval: 1000,
     },
     createHandler(state),
   );
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (socket.writable && !socket.destroyed && err.code !== "ECONNRESET") socket.end(BAD_REQUEST);
-    else socket.destroy();
+    // A response already under way on this socket cannot be replaced; otherwise answer and close.
+    const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (socket.writable && !socket.destroyed && !busy && err.code !== "ECONNRESET") {
+      socket.end(CLIENT_ERRORS[err.code ?? ""] ?? BAD_HTTP);
+    } else {
+      socket.destroy();
+    }
   });
   server.on("error", (err) => publish("fault", { where: "server", code: "SWY_SERVER_ERROR", message: err.message }));
 

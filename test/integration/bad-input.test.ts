@@ -175,7 +175,7 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
       s.write("THIS IS NOT HTTP\r\n\r\n");
     });
     assert.match(reply, /^HTTP\/1\.1 400/);
-    assert.match(reply, /SWY_INVALID_REQUEST/);
+    assert.match(reply, /SWY_BAD_HTTP/);
     await stillServing();
   });
 
