@@ -32,6 +32,8 @@ type Headers = Record<string, string | string[] | undefined>;
 export function forward(ctx: RequestContext, gw: GatewayState): void {
   const replica = ctx.replica;
   if (!replica) throw new Error("forward before route");
+  // The client may have left while the body was read or the session looked up: then nothing is sent.
+  if (ctx.res.destroyed || ctx.req.socket.destroyed) return;
   new Exchange(ctx, gw).send(replica);
 }
 
