@@ -36,8 +36,10 @@ const upstreamSchema = z
       .number()
       .int()
       .positive()
-      .default(256)
-      .describe("Maximum open connections from this gateway to each replica."),
+      .optional()
+      .describe(
+        "Cap on open connections from this gateway to each replica (default: none). Each open stream holds one, so a cap also caps concurrent streams; requests past it wait.",
+      ),
   })
   .describe("A route served at `/NAME/mcp`.");
 

@@ -2,7 +2,8 @@ import { Pool } from "undici";
 import { publish } from "../observability/events.js";
 
 export interface ReplicaOptions {
-  connections: number;
+  /** Cap on connections; undefined = no cap (every open SSE stream holds one). */
+  connections: number | undefined;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
 }
@@ -31,7 +32,7 @@ export class Replica {
     this.id = this.url.href;
     this.path = `${this.url.pathname}${this.url.search}`;
     this.pool = new Pool(this.url.origin, {
-      connections: options.connections,
+      connections: options.connections ?? null,
       pipelining: 1,
       connect: { timeout: options.connectTimeoutMs },
       headersTimeout: options.headersTimeoutMs,

@@ -167,6 +167,17 @@ describe("streaming through the gateway", () => {
     assert.ok(at - leftAt < 1000, `upstream closed ${at - leftAt} ms after the client left`);
   });
 
+  it("holds many concurrent streams to one replica (no connection cap by default)", async () => {
+    scripts.set("open", async (res) => {
+      res.writeHead(200, SSE_HEADERS);
+      res.write("data: open\n\n");
+    });
+    const streams = await Promise.all(Array.from({ length: 400 }, () => openStream(plain.route("s"), "open")));
+    await Promise.all(streams.map(({ res }) => new Promise((r) => res.once("data", r))));
+    assert.equal(streams.filter(({ res }) => res.statusCode === 200).length, 400);
+    for (const { req } of streams) req.destroy();
+  });
+
   it("bounds what it holds for a client that never reads, then drops it; others are unaffected", async () => {
     let written = 0;
     let upstreamClosed = false;

@@ -24,14 +24,22 @@ describe("logs never carry secrets", () => {
       body: JSON.stringify(INIT_BODY),
     });
     const sid = init.headers["mcp-session-id"] as string;
-    const headers = { ...MCP_HEADERS, authorization: secretToken, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+    const headers = {
+      ...MCP_HEADERS,
+      authorization: secretToken,
+      "mcp-session-id": sid,
+      "mcp-protocol-version": "2025-11-25",
+    };
     await rawRequest(gateway.route("svc"), { headers, body: rpc("notifications/initialized", {}, null) });
     const call = await rawRequest(gateway.route("svc"), {
       headers,
       body: rpc("tools/call", { name: "echo", arguments: { text: "BODY-MARKER-91c2" } }),
     });
     assert.match(call.body.toString(), /BODY-MARKER-91c2/, "the marker did travel through the gateway");
-    await rawRequest(gateway.route("svc"), { headers: { ...headers, "mcp-session-id": "unknown-RAW-ID-55" }, body: rpc("ping") });
+    await rawRequest(gateway.route("svc"), {
+      headers: { ...headers, "mcp-session-id": "unknown-RAW-ID-55" },
+      body: rpc("ping"),
+    });
     await sleep(200);
     const log = gateway.lines.join("\n");
     const requests = gateway.lines.filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l));
@@ -40,7 +48,10 @@ describe("logs never carry secrets", () => {
     assert.equal(toolCall?.rpcMethod, "tools/call");
     assert.equal(toolCall?.status, 200);
     assert.match(String(toolCall?.session), /^[A-Za-z0-9_-]{12}$/, "a hash of the session id");
-    assert.ok(requests.some((r) => r.code === "SWY_SESSION_NOT_FOUND"), "refusals carry their code");
+    assert.ok(
+      requests.some((r) => r.code === "SWY_SESSION_NOT_FOUND"),
+      "refusals carry their code",
+    );
     for (const secret of [sid, "unknown-RAW-ID-55", "tok-SECRET-7f3a", "BODY-MARKER-91c2", "serverInfo"]) {
       assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
     }
