@@ -81,7 +81,7 @@ export interface ExampleServer {
   close(): Promise<void>;
 }
 
-/** Serve the example at `http://HOST:PORT/mcp`, one SDK transport per session. */
+/** Serve the example at `http://HOST:PORT/mcp` (and any path ending in `/mcp`), one SDK transport per session. */
 export async function startExampleServer(options: {
   host: string;
   port: number;
@@ -90,7 +90,8 @@ export async function startExampleServer(options: {
   const transports = new Map<string, StreamableHTTPServerTransport>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    if (!req.url?.startsWith("/mcp")) return jsonError(res, 404, -32000, "Not found");
+    const path = req.url?.split("?")[0] ?? "";
+    if (!path.endsWith("/mcp")) return jsonError(res, 404, -32000, "Not found");
     const sid = req.headers["mcp-session-id"];
     const body = req.method === "POST" ? await readJson(req).catch(() => Symbol.for("bad")) : undefined;
     if (body === Symbol.for("bad")) return jsonError(res, 400, -32700, "Parse error");

@@ -76,8 +76,12 @@ export class HealthChecker {
         signal: AbortSignal.timeout(this.config.timeout),
       });
       // An SSE answer may never end: the status is all a probe needs.
-      if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) res.body.destroy();
-      else await res.body.dump();
+      if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
+        res.body.on("error", () => {});
+        res.body.destroy();
+      } else {
+        await res.body.dump();
+      }
       return res.statusCode < 500;
     } catch {
       return false;

@@ -2,8 +2,47 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { errorCode, rawRequest, rpc } from "../helpers/http.js";
 import { connect } from "../helpers/mcp.js";
-import { freePort, type GatewayProc, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import {
+  freePort,
+  type GatewayProc,
+  type Replica,
+  sleep,
+  startGateway,
+  startReplica,
+  writeConfig,
+} from "../helpers/procs.js";
 import { type FixtureServer, startFixture } from "../helpers/upstream.js";
+
+describe("active health checks", () => {
+  it("probe replicas whose GET answers with SSE (endless, or with a length) without harm", async () => {
+    const streaming = await startFixture((req, res) => {
+      if (req.url?.includes("endless")) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write("data: open\n\n");
+      } else {
+        const body = "event: message\ndata: {}\n\n".repeat(3);
+        res.writeHead(200, { "content-type": "text/event-stream", "content-length": Buffer.byteLength(body) });
+        res.end(body);
+      }
+    });
+    const gateway = await startGateway([
+      "--upstream",
+      `s=${streaming.url}?endless`,
+      "--upstream",
+      `t=${streaming.url}`,
+      "--config",
+      writeConfig("logLevel: warn\nhealth:\n  interval: 100ms\n"),
+    ]);
+    try {
+      await sleep(1000);
+      const ready = await fetch(`${gateway.base}/readyz`);
+      assert.equal(ready.status, 200, "the replica is healthy and the gateway alive");
+    } finally {
+      await gateway.stop();
+      await streaming.close();
+    }
+  });
+});
 
 describe("upstream failures", () => {
   let silent: FixtureServer;

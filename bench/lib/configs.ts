@@ -1,0 +1,137 @@
+/** Configurations of the contenders and of the stub upstream, written for one run. */
+
+export interface Route {
+  /** Served at `/NAME/mcp` by every contender. */
+  name: string;
+  /** `127.0.0.1:PORT` of the upstream. */
+  upstream: string;
+}
+
+const SSE_BODY = [1, 2, 3]
+  .map(
+    (i) =>
+      `event: message\\ndata: {\\"jsonrpc\\":\\"2.0\\",\\"method\\":\\"notifications/progress\\",\\"params\\":{\\"n\\":${i}}}\\n\\n`,
+  )
+  .join("");
+const RESULT =
+  '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"result\\":{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}]}}';
+
+/**
+ * The stub MCP upstream: nginx answering at once with canned JSON-RPC. `/json/mcp` keeps one fixed
+ * session id; `/churn/mcp` gives a new one per response; `/sse/mcp` answers with a 3-event SSE stream.
+ */
+export function stubNginx(port: number, prefix: string): string {
+  return `
+worker_processes 1;
+master_process off;
+daemon off;
+pid ${prefix}/stub.pid;
+error_log stderr error;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /json/mcp {
+      default_type application/json;
+      add_header Mcp-Session-Id stub-session-1 always;
+      return 200 "${RESULT}";
+    }
+    location = /churn/mcp {
+      default_type application/json;
+      add_header Mcp-Session-Id $request_id always;
+      return 200 "${RESULT}";
+    }
+    location = /sse/mcp {
+      default_type text/event-stream;
+      add_header Mcp-Session-Id stub-session-1 always;
+      return 200 "${SSE_BODY}";
+    }
+  }
+}
+`;
+}
+
+/** nginx as a reverse proxy: one worker, keep-alive upstreams, no buffering. */
+export function proxyNginx(port: number, prefix: string, routes: Route[]): string {
+  return `
+worker_processes 1;
+master_process off;
+daemon off;
+pid ${prefix}/proxy.pid;
+error_log stderr error;
+worker_rlimit_nofile 20000;
+events { worker_connections 19500; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+${routes.map((r) => `  upstream ${r.name} { server ${r.upstream}; keepalive 512; }`).join("\n")}
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+${routes
+  .map(
+    (r) => `    location /${r.name}/ {
+      proxy_pass http://${r.name};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 1h;
+    }`,
+  )
+  .join("\n")}
+  }
+}
+`;
+}
+
+/** HAProxy, one thread, sticking sessions by the Mcp-Session-Id learned from responses. */
+export function proxyHaproxy(port: number, routes: Route[]): string {
+  return `
+global
+  nbthread 1
+  maxconn 9900
+  log stderr format raw local0 err
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  timeout http-keep-alive 300s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${port}
+  maxconn 9900
+${routes.map((r) => `  use_backend ${r.name} if { path_beg /${r.name}/ }`).join("\n")}
+${routes
+  .map(
+    (r) => `backend ${r.name}
+  stick-table type string len 128 size 1m expire 1h
+  stick match req.hdr(mcp-session-id)
+  stick store-response res.hdr(mcp-session-id)
+  server s1 ${r.upstream}`,
+  )
+  .join("\n")}
+`;
+}
+
+/** Switchyard's configuration for the run (memory store, quiet logs). */
+export function switchyardConfig(port: number, routes: Route[], heartbeat: string): string {
+  return `
+listen: 127.0.0.1:${port}
+logLevel: warn
+heartbeat:
+  interval: ${heartbeat}
+health:
+  interval: 5s
+upstreams:
+${routes.map((r) => `  ${r.name}:\n    replicas: [http://${r.upstream}/${r.name}/mcp]`).join("\n")}
+`;
+}

@@ -1,0 +1,86 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { CLI, freePort, type Managed, spawnManaged } from "../../test/helpers/procs.js";
+import { proxyHaproxy, proxyNginx, type Route, switchyardConfig } from "./configs.js";
+
+/** Something the load goes through (or, for `direct`, straight to). */
+export interface Contender {
+  name: string;
+  /** URL of a route's MCP endpoint through this contender. */
+  url(route: string): string;
+  /** The process whose memory and descriptors are measured (none for direct). */
+  pid: number | undefined;
+  /** What the process wrote on stderr (for a failure report). */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export async function waitForPort(port: number, proc?: Managed, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (proc && proc.child.exitCode !== null) throw new Error(`exited early: ${proc.stderr.join("\n")}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+function managed(name: string, proc: Managed, base: string): Contender {
+  return {
+    name,
+    url: (route) => `${base}/${route}/mcp`,
+    pid: proc.child.pid,
+    stderr: () => proc.stderr.join("\n"),
+    stop: async () => {
+      await proc.stop("SIGTERM");
+    },
+  };
+}
+
+export function direct(routes: Route[]): Contender {
+  const byName = new Map(routes.map((r) => [r.name, r.upstream]));
+  return {
+    name: "direct",
+    url: (route) => `http://${byName.get(route)}/${route}/mcp`,
+    pid: undefined,
+    stderr: () => "",
+    stop: async () => {},
+  };
+}
+
+export async function startNginxProxy(nginx: string, dir: string, routes: Route[]): Promise<Contender> {
+  const port = await freePort();
+  const prefix = join(dir, "nginx-proxy");
+  mkdirSync(prefix, { recursive: true });
+  writeFileSync(join(prefix, "nginx.conf"), proxyNginx(port, prefix, routes));
+  const proc = spawnManaged(nginx, ["-p", prefix, "-c", join(prefix, "nginx.conf")]);
+  await waitForPort(port, proc);
+  return managed("nginx", proc, `http://127.0.0.1:${port}`);
+}
+
+export async function startHaproxy(haproxy: string, dir: string, routes: Route[]): Promise<Contender> {
+  const port = await freePort();
+  const file = join(dir, "haproxy.cfg");
+  writeFileSync(file, proxyHaproxy(port, routes));
+  const proc = spawnManaged(haproxy, ["-f", file, "-db"]);
+  await waitForPort(port, proc);
+  return managed("haproxy", proc, `http://127.0.0.1:${port}`);
+}
+
+export async function startSwitchyard(dir: string, routes: Route[], heartbeat = "15s"): Promise<Contender> {
+  const port = await freePort();
+  const file = join(dir, "switchyard.yaml");
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat));
+  const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
+  await proc.waitForLine((l) => l.includes('"listening"'));
+  return managed("switchyard", proc, `http://127.0.0.1:${port}`);
+}

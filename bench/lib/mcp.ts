@@ -1,0 +1,34 @@
+export const MCP_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  "mcp-protocol-version": "2025-11-25",
+};
+
+export const CALL_BODY = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 2,
+  method: "tools/call",
+  params: { name: "echo", arguments: { text: "hello" } },
+});
+
+const INIT_BODY = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+});
+
+/** Open a legacy session through `url`; returns its id. */
+export async function openSession(url: string): Promise<string> {
+  const res = await fetch(url, { method: "POST", headers: MCP_HEADERS, body: INIT_BODY });
+  await res.arrayBuffer();
+  const sid = res.headers.get("mcp-session-id");
+  if (res.status !== 200 || !sid) throw new Error(`initialize through ${url} answered ${res.status}`);
+  const ack = await fetch(url, {
+    method: "POST",
+    headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+  });
+  await ack.arrayBuffer();
+  return sid;
+}

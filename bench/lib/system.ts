@@ -1,0 +1,48 @@
+import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+const EXTRA_DIRS = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
+
+/** Path of an executable, looking in PATH and the sbin directories; undefined if absent. */
+export function findBinary(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), ...EXTRA_DIRS]) {
+    if (!dir) continue;
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {}
+  }
+  return undefined;
+}
+
+/** nginx, haproxy and wrk, or a message that says how to get the missing ones. */
+export function requireTools(): { nginx: string; haproxy: string; wrk: string } {
+  const tools = { nginx: findBinary("nginx"), haproxy: findBinary("haproxy"), wrk: findBinary("wrk") };
+  const missing = Object.entries(tools)
+    .filter(([, path]) => !path)
+    .map(([name]) => name);
+  if (missing.length) {
+    throw new Error(
+      `the benchmarks need ${missing.join(", ")}: install the Debian packages with\n  sudo apt-get install ${missing.join(" ")}\n(or run \`bash scripts/test-setup.sh\`, which the test command runs too)`,
+    );
+  }
+  return tools as { nginx: string; haproxy: string; wrk: string };
+}
+
+export function rss(pid: number): number {
+  const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb) * 1024;
+}
+
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** The soft limit on open files of this process (children inherit it). */
+export function fileLimit(): number {
+  const line = readFileSync("/proc/self/limits", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  return Number(line?.split(/\s+/)[3] ?? 1024);
+}

@@ -1,0 +1,311 @@
+// `npm run bench` — Switchyard side by side with direct access, nginx and HAProxy, in one run.
+// Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, spawnManaged } from "../test/helpers/procs.js";
+import { churn } from "./lib/churn.js";
+import type { Route } from "./lib/configs.js";
+import { stubNginx } from "./lib/configs.js";
+import {
+  type Contender,
+  direct,
+  startHaproxy,
+  startNginxProxy,
+  startSwitchyard,
+  waitForPort,
+} from "./lib/contenders.js";
+import { eventLatency, percentile } from "./lib/event-latency.js";
+import { idleStreams } from "./lib/idle-streams.js";
+import { CALL_BODY, MCP_HEADERS, openSession } from "./lib/mcp.js";
+import { fileLimit, requireTools } from "./lib/system.js";
+import { delta, fmt, ratio, table } from "./lib/table.js";
+import { runWrk, type WrkResult } from "./lib/wrk.js";
+
+const args = process.argv.slice(2);
+const mode = args.includes("--tiny") ? "tiny" : args.includes("--quick") ? "quick" : "full";
+const outArg = args.indexOf("--out");
+const outDir = outArg >= 0 ? (args[outArg + 1] as string) : new URL("./results", import.meta.url).pathname;
+
+const PLAN = {
+  full: {
+    callSeconds: 8,
+    conns: [32, 256],
+    sdk: true,
+    sseSeconds: 6,
+    latencySeconds: 5,
+    idle: 10_000,
+    hold: 6000,
+    churnSeconds: 6,
+  },
+  quick: {
+    callSeconds: 3,
+    conns: [32],
+    sdk: true,
+    sseSeconds: 2,
+    latencySeconds: 3,
+    idle: 2000,
+    hold: 3000,
+    churnSeconds: 3,
+  },
+  tiny: {
+    callSeconds: 1,
+    conns: [8],
+    sdk: true,
+    sseSeconds: 1,
+    latencySeconds: 1,
+    idle: 100,
+    hold: 1500,
+    churnSeconds: 1,
+  },
+}[mode];
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function main(): Promise<void> {
+  const tools = requireTools();
+  const dir = mkdtempSync(join(tmpdir(), "swy-bench-"));
+
+  // Upstreams: the nginx stub (answers at once), a real SDK server, and an SSE ticker.
+  const stubPort = await freePort();
+  mkdirSync(join(dir, "stub"), { recursive: true });
+  writeFileSync(join(dir, "stub", "nginx.conf"), stubNginx(stubPort, join(dir, "stub")));
+  const stub = spawnManaged(tools.nginx, ["-p", join(dir, "stub"), "-c", join(dir, "stub", "nginx.conf")]);
+  await waitForPort(stubPort, stub);
+  const { CLI } = await import("../test/helpers/procs.js");
+  const sdk = spawnManaged(process.execPath, [CLI, "example-server", "--name", "sdk", "--exit-with-parent"]);
+  const sdkUrl = new URL(JSON.parse(await sdk.waitForLine((l) => l.includes('"listening"'))).url);
+  const ticker = spawnManaged(process.execPath, [
+    "--import",
+    "tsx",
+    new URL("./upstreams/ticker.ts", import.meta.url).pathname,
+  ]);
+  const tickerUrl = new URL(JSON.parse(await ticker.waitForLine((l) => l.includes('"listening"'))).url);
+
+  const routes: Route[] = [
+    { name: "json", upstream: `127.0.0.1:${stubPort}` },
+    { name: "sse", upstream: `127.0.0.1:${stubPort}` },
+    { name: "churn", upstream: `127.0.0.1:${stubPort}` },
+    { name: "sdk", upstream: sdkUrl.host },
+    { name: "ticker", upstream: tickerUrl.host },
+  ];
+  const heartbeat = mode === "full" ? "5s" : "1s";
+  const contenders: Contender[] = [
+    direct(routes),
+    await startNginxProxy(tools.nginx, dir, routes),
+    await startHaproxy(tools.haproxy, dir, routes),
+    await startSwitchyard(dir, routes, heartbeat),
+  ];
+  const results: Record<string, unknown> = { mode, date: new Date().toISOString(), node: process.version };
+  const sections: string[] = [
+    `# Switchyard benchmark (${mode}, ${new Date().toISOString().slice(0, 16)}Z, Node ${process.version})`,
+  ];
+  const checks: string[] = [];
+
+  try {
+    // Workload 1: session-bound tools/call, small JSON answers (stub), and through a real SDK server.
+    const upstreams = PLAN.sdk ? ["json", "sdk"] : ["json"];
+    for (const route of upstreams) {
+      for (const conns of PLAN.conns) {
+        const rows: Record<string, WrkResult> = {};
+        for (const c of contenders) {
+          const sid = await openSession(c.url(route));
+          log(`W1 ${route} c${conns} ${c.name}`);
+          rows[c.name] = await runWrk(tools.wrk, dir, {
+            url: c.url(route),
+            connections: conns,
+            seconds: PLAN.callSeconds,
+            body: CALL_BODY,
+            headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+          });
+        }
+        results[`w1-${route}-c${conns}`] = rows;
+        sections.push(
+          `## W1 session-bound tools/call — ${route === "json" ? "stub upstream" : "SDK server"}, ${conns} connections`,
+          callTable(rows),
+        );
+        if (route === "json" && conns === 32) {
+          const s = rows.switchyard as WrkResult;
+          const d = rows.direct as WrkResult;
+          const n = rows.nginx as WrkResult;
+          checks.push(target("W1 throughput ≥ 0.5× nginx", s.rps / n.rps >= 0.5, ratio(s.rps, n.rps)));
+          checks.push(target("W1 added p50 ≤ 0.3 ms", s.p50 - d.p50 <= 0.3, `${delta(s.p50, d.p50)} ms`));
+          checks.push(target("W1 added p99 ≤ 1 ms", s.p99 - d.p99 <= 1, `${delta(s.p99, d.p99)} ms`));
+        }
+        for (const [name, r] of Object.entries(rows))
+          if (r.errors) checks.push(target(`W1 ${route} ${name} errors`, false, String(r.errors)));
+      }
+    }
+
+    // Workload 2: POSTs answered with a short SSE stream (3 events).
+    {
+      const rows: Record<string, WrkResult> = {};
+      for (const c of contenders) {
+        log(`W2 ${c.name}`);
+        rows[c.name] = await runWrk(tools.wrk, dir, {
+          url: c.url("sse"),
+          connections: 32,
+          seconds: PLAN.sseSeconds,
+          body: CALL_BODY,
+          headers: { ...MCP_HEADERS, "mcp-session-id": "stub-session-1" },
+        });
+      }
+      await openSession(contenders[3]?.url("sse") as string).catch(() => {});
+      results.w2 = rows;
+      sections.push("## W2 POST answered with a 3-event SSE stream — stub upstream, 32 connections", callTable(rows));
+      for (const [name, r] of Object.entries(rows))
+        if (r.errors) checks.push(target(`W2 ${name} errors`, false, String(r.errors)));
+    }
+
+    // Workload 3: event delivery latency on open SSE streams.
+    {
+      const rows: Array<Array<string | number>> = [];
+      const raw: Record<string, unknown> = {};
+      let directP50 = Number.NaN;
+      let directP99 = Number.NaN;
+      for (const c of contenders) {
+        log(`W3 ${c.name}`);
+        const r = await eventLatency(c.url("ticker"), 16, PLAN.latencySeconds, 10);
+        const p50 = percentile(r.delays, 50);
+        const p99 = percentile(r.delays, 99);
+        if (c.name === "direct") {
+          directP50 = p50;
+          directP99 = p99;
+        }
+        raw[c.name] = { events: r.events, p50, p99, merged: r.merged, late: r.late, errors: r.errors };
+        rows.push([
+          c.name,
+          r.events,
+          p50,
+          p99,
+          delta(p50, directP50),
+          delta(p99, directP99),
+          r.merged,
+          r.late,
+          r.errors,
+        ]);
+        if (c.name === "switchyard") {
+          checks.push(target("W3 added p99 ≤ 1 ms", p99 - directP99 <= 1, `${delta(p99, directP99)} ms`));
+          checks.push(
+            target("W3 no event merged or late", r.merged === 0 && r.late === 0, `${r.merged} merged, ${r.late} late`),
+          );
+        }
+      }
+      results.w3 = raw;
+      sections.push(
+        "## W3 event delivery delay — 16 streams, one event every 10 ms (ms)",
+        table(
+          ["contender", "events", "p50", "p99", "+p50 vs direct", "+p99 vs direct", "merged", "late", "errors"],
+          rows,
+        ),
+      );
+    }
+
+    // Workload 4: many idle SSE streams held open.
+    {
+      // Each stream holds two descriptors in a proxy (client and upstream side): stay under the limit.
+      const n = Math.min(PLAN.idle, Math.floor((fileLimit() - 200) / 2));
+      const rows: Array<Array<string | number>> = [];
+      const raw: Record<string, unknown> = {};
+      for (const c of contenders) {
+        if (c.pid === undefined) continue;
+        log(`W4 ${c.name} (${n} streams)`);
+        const r = await idleStreams(c.url("ticker"), n, PLAN.hold, c.pid);
+        raw[c.name] = r;
+        rows.push([
+          c.name,
+          r.opened,
+          r.dropped,
+          fmt(r.rssPerStream / 1024, 1),
+          r.fds,
+          c.name === "switchyard" ? `${r.withHeartbeat}/${r.opened}` : "n/a",
+        ]);
+        if (c.name === "switchyard") {
+          checks.push(
+            target("W4 ≤ 20 KiB per idle stream", r.rssPerStream <= 20 * 1024, `${fmt(r.rssPerStream / 1024, 1)} KiB`),
+          );
+          checks.push(
+            target(
+              "W4 no stream dropped",
+              r.dropped === 0 && r.opened === n,
+              `${r.opened}/${n} open, ${r.dropped} dropped`,
+            ),
+          );
+          checks.push(target("W4 heartbeats flowing", r.withHeartbeat === r.opened, `${r.withHeartbeat}/${r.opened}`));
+        }
+      }
+      results.w4 = raw;
+      const note =
+        n < PLAN.idle
+          ? `\n\n${n} streams, not ${PLAN.idle}: a proxy holds two descriptors per stream and this machine's open-file limit is ${fileLimit()}.`
+          : "";
+      sections.push(
+        `## W4 idle SSE streams held open — ${n} streams, heartbeat every ${heartbeat}`,
+        table(["contender", "open", "dropped", "RSS KiB/stream", "fds", "heartbeats"], rows) + note,
+      );
+    }
+
+    // Workload 5: session churn.
+    {
+      const rows: Array<Array<string | number>> = [];
+      const raw: Record<string, unknown> = {};
+      const rates: Record<string, number> = {};
+      for (const c of contenders) {
+        log(`W5 ${c.name}`);
+        const r = await churn(c.url("churn"), 16, PLAN.churnSeconds);
+        raw[c.name] = r;
+        rates[c.name] = r.rate;
+        rows.push([c.name, r.rate, ratio(r.rate, rates.nginx), ratio(r.rate, rates.direct), r.errors]);
+        if (r.errors) checks.push(target(`W5 ${c.name} errors`, false, String(r.errors)));
+      }
+      results.w5 = raw;
+      sections.push(
+        "## W5 session churn — initialize → tools/call → DELETE, 16 concurrent loops, stub upstream",
+        table(["contender", "cycles/s", "× nginx", "× direct", "errors"], rows),
+      );
+    }
+  } catch (err) {
+    for (const c of contenders) if (c.stderr()) log(`--- ${c.name} stderr:\n${c.stderr().slice(-3000)}`);
+    throw err;
+  } finally {
+    for (const c of contenders) await c.stop();
+    await Promise.all([stub.stop(), sdk.stop(), ticker.stop()]);
+  }
+
+  sections.push("## Targets (Switchyard, one process, memory store)", checks.map((c) => `- ${c}`).join("\n"));
+  const markdown = `${sections.join("\n\n")}\n`;
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  writeFileSync(join(outDir, `bench-${mode}-${stamp}.json`), JSON.stringify({ ...results, checks }, null, 2));
+  writeFileSync(join(outDir, `bench-${mode}-${stamp}.md`), markdown);
+  process.stdout.write(markdown);
+}
+
+function callTable(rows: Record<string, WrkResult>): string {
+  const d = rows.direct;
+  const n = rows.nginx;
+  return table(
+    ["contender", "req/s", "p50 ms", "p99 ms", "+p50 vs direct", "+p99 vs direct", "× nginx", "× direct", "errors"],
+    Object.entries(rows).map(([name, r]) => [
+      name,
+      r.rps,
+      r.p50,
+      r.p99,
+      delta(r.p50, d?.p50),
+      delta(r.p99, d?.p99),
+      ratio(r.rps, n?.rps),
+      ratio(r.rps, d?.rps),
+      r.errors,
+    ]),
+  );
+}
+
+function target(name: string, ok: boolean, value: string): string {
+  return `${ok ? "PASS" : "MISS"} ${name}: ${value}`;
+}
+
+main().catch((err) => {
+  const cause = (err as Error).cause as Error | undefined;
+  process.stderr.write(`bench: ${(err as Error).message}${cause ? ` (${cause.message})` : ""}\n`);
+  process.exit(1);
+});
