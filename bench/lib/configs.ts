@@ -101,6 +101,7 @@ global
   log stderr format raw local0 err
 defaults
   mode http
+  option http-no-delay
   timeout connect 5s
   timeout client 1h
   timeout server 1h

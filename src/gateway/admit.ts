@@ -1,5 +1,5 @@
 import { SwitchyardError } from "../errors.js";
-import { accepts, H, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
+import { accepts, acceptsJsonOrSse, H, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
 import { hostAllowed, originAllowed } from "../security/origin-host.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
@@ -28,7 +28,7 @@ export function admit(ctx: RequestContext, gw: GatewayState): void {
   }
   if (method === "POST") {
     if (!isJsonContentType(h["content-type"])) throw new SwitchyardError("SWY_UNSUPPORTED_MEDIA_TYPE");
-    if (!accepts(h.accept, "application/json") && !accepts(h.accept, "text/event-stream")) {
+    if (!acceptsJsonOrSse(h.accept)) {
       throw new SwitchyardError("SWY_NOT_ACCEPTABLE");
     }
   } else if (method === "GET" && !accepts(h.accept, "text/event-stream")) {

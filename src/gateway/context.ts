@@ -3,6 +3,7 @@ import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
+import type { Exchange } from "./forward.js";
 
 /** Everything the pipeline learns about one request, stage by stage. */
 export interface RequestContext {
@@ -20,6 +21,8 @@ export interface RequestContext {
   messages: RpcMessage[];
   info: Classification | undefined;
   replica: Replica | undefined;
+  /** The upstream exchange, once forwarded. */
+  exchange: Exchange | undefined;
   /** The refusal code, for the request log. */
   code: string | undefined;
 }
@@ -39,6 +42,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     messages: [],
     info: undefined,
     replica: undefined,
+    exchange: undefined,
     code: undefined,
   };
 }

@@ -34,10 +34,11 @@ export function forward(ctx: RequestContext, gw: GatewayState): void {
   if (!replica) throw new Error("forward before route");
   // The client may have left while the body was read or the session looked up: then nothing is sent.
   if (ctx.res.destroyed || ctx.req.socket.destroyed) return;
-  new Exchange(ctx, gw).send(replica);
+  ctx.exchange = new Exchange(ctx, gw);
+  ctx.exchange.send(replica);
 }
 
-class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler {
   private replica!: Replica;
   private controller: Dispatcher.DispatchController | undefined;
   private inFlight = false;
@@ -48,19 +49,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   private relay: SseRelay | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private clientGone = false;
-  private readonly headers: Record<string, string | string[]>;
+  private readonly headers: string[];
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly gw: GatewayState,
   ) {
-    const { req, res } = ctx;
+    const { req } = ctx;
     this.headers = upstreamRequestHeaders(req.headers, {
       clientAddress: req.socket.remoteAddress,
       proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
       trustProxy: gw.config.security.trustProxy,
     });
-    res.once("close", this.onClientClose);
   }
 
   send(replica: Replica): void {
@@ -117,7 +117,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const headers = clientResponseHeaders(upstream);
     const sse = isEventStream(upstream["content-type"]);
     if (sse) {
-      headers["x-accel-buffering"] = "no";
+      headers.push("x-accel-buffering", "no");
       this.relay = new SseRelay(res, this.gw.config.heartbeat.interval);
     }
     res.writeHead(status, headers);
@@ -214,11 +214,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.replica.inFlight--;
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client's response closed (called by the pipeline): if it had not finished, the client left. */
+  clientClosed(): void {
     if (this.ctx.res.writableFinished) return;
     this.clientGone = true;
     this.relay?.stop();
     clearTimeout(this.stallTimer);
     this.controller?.abort(new Error("client went away"));
-  };
+  }
 }

@@ -24,7 +24,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   matchRoute(ctx, gw);
   admit(ctx, gw);
   if (ctx.req.method === "POST") {
-    ctx.body = await readBody(ctx, gw.config.limits.maxBodyBytes);
+    ctx.body = await readBody(ctx.req, gw.config.limits.maxBodyBytes);
     const parsed = parseBody(ctx.body.toString("utf8"));
     if (!parsed.ok) {
       ctx.info = classify("POST", ctx.req.headers);
@@ -38,23 +38,24 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   forward(ctx, gw);
 }
 
-function observe(ctx: RequestContext): void {
-  ctx.res.once("close", () => {
-    if (!hasSubscribers("request")) return;
-    const sid = ctx.info?.sessionId;
-    publish("request", {
-      method: ctx.req.method ?? "",
-      path: ctx.path,
-      route: ctx.pool?.name,
-      status: ctx.res.statusCode,
-      durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
-      rpcMethod: ctx.info?.rpcMethod,
-      toolName: ctx.info?.toolName,
-      session: sid === undefined ? undefined : hashId(sid),
-      replica: ctx.replica?.id,
-      code: ctx.code,
-      aborted: !ctx.res.writableFinished,
-    });
+/** The response closed (finished, or the client left): release what the request held, then log. */
+function closed(ctx: RequestContext, gw: GatewayState): void {
+  if (ctx.req.method !== "GET") gw.inFlight.leave();
+  ctx.exchange?.clientClosed();
+  if (!hasSubscribers("request")) return;
+  const sid = ctx.info?.sessionId;
+  publish("request", {
+    method: ctx.req.method ?? "",
+    path: ctx.path,
+    route: ctx.pool?.name,
+    status: ctx.res.statusCode,
+    durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+    rpcMethod: ctx.info?.rpcMethod,
+    toolName: ctx.info?.toolName,
+    session: sid === undefined ? undefined : hashId(sid),
+    replica: ctx.replica?.id,
+    code: ctx.code,
+    aborted: !ctx.res.writableFinished,
   });
 }
 
@@ -65,11 +66,8 @@ export function createHandler(gw: GatewayState): (req: IncomingMessage, res: Ser
     req.on("error", noop);
     res.on("error", noop);
     const ctx = createContext(req, res);
-    observe(ctx);
-    if (req.method !== "GET") {
-      gw.inFlight.enter();
-      res.once("close", () => gw.inFlight.leave());
-    }
+    if (req.method !== "GET") gw.inFlight.enter();
+    res.once("close", () => closed(ctx, gw));
     run(ctx, gw).catch((err) => respondThrown(ctx, err));
   };
 }

@@ -1,5 +1,5 @@
+import type { IncomingMessage } from "node:http";
 import { SwitchyardError } from "../errors.js";
-import type { RequestContext } from "./context.js";
 
 /**
  * The rest of an oversized body is read and discarded after the 413 (Node does this once the response
@@ -9,43 +9,33 @@ import type { RequestContext } from "./context.js";
 const TOO_LARGE = () => new SwitchyardError("SWY_BODY_TOO_LARGE");
 
 /**
- * Read a POST body, at most `limit` bytes (413 past it, without reading the rest). The body is small
+ * Read a POST body, at most `limit` bytes (413 past it, without keeping the rest). The body is small
  * JSON-RPC; reading it whole is what lets the gateway classify and validate before choosing a replica.
+ * A client that leaves mid-body leaves the promise pending; it is collected with the request.
  */
-export function readBody(ctx: RequestContext, limit: number): Promise<Buffer> {
-  const { req } = ctx;
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(TOO_LARGE());
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let rest: Buffer[] | undefined;
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        cleanup();
+        req.off("data", onData);
         reject(TOO_LARGE());
-        return;
+      } else if (first === undefined) {
+        first = chunk;
+      } else {
+        rest ??= [first];
+        rest.push(chunk);
       }
-      chunks.push(chunk);
     };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("aborted", onAborted);
-    };
-    const onAborted = () => onError(new Error("client aborted the request"));
     req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("aborted", onAborted);
+    req.on("end", () => {
+      if (size > limit) return;
+      resolve(rest ? Buffer.concat(rest, size) : (first ?? Buffer.alloc(0)));
+    });
   });
 }

@@ -33,6 +33,22 @@ export function acceptedRanges(accept: string | undefined): string[] {
   return out;
 }
 
+/**
+ * Whether an Accept header admits JSON or SSE (what a POST's answer may be). Clients send the same
+ * Accept on every request: the last few answers are remembered.
+ */
+const acceptCache = new Map<string, boolean>();
+export function acceptsJsonOrSse(accept: string | undefined): boolean {
+  if (accept === undefined) return true;
+  let ok = acceptCache.get(accept);
+  if (ok === undefined) {
+    ok = accepts(accept, "application/json") || accepts(accept, "text/event-stream");
+    if (acceptCache.size >= 64) acceptCache.clear();
+    acceptCache.set(accept, ok);
+  }
+  return ok;
+}
+
 /** Whether an Accept header admits a media type (exact, `type/*` or `*\/*`). A missing header admits all. */
 export function accepts(accept: string | undefined, mediaType: string): boolean {
   if (accept === undefined || accept.trim() === "") return true;

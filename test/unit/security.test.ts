@@ -3,6 +3,17 @@ import { describe, it } from "node:test";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/security/header-policy.js";
 import { hostAllowed, hostName, originAllowed } from "../../src/security/origin-host.js";
 
+/** A flat [name, value, ...] header list as an object (repeated names collect into arrays). */
+function asObject(list: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const [name, value] = [list[i] as string, list[i + 1] as string];
+    const prior = out[name];
+    out[name] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value];
+  }
+  return out;
+}
+
 const loopback = { loopbackListener: true, allowedHosts: [], allowedOrigins: [] };
 const publicListener = { loopbackListener: false, allowedHosts: [], allowedOrigins: [] };
 
@@ -51,21 +62,23 @@ describe("header policy", () => {
   const fwd = { clientAddress: "192.0.2.1", proto: "http" as const, trustProxy: false };
 
   it("drops hop-by-hop headers, those named by Connection, and what the gateway sets itself", () => {
-    const out = upstreamRequestHeaders(
-      {
-        host: "gw",
-        connection: "close, X-Secret",
-        "x-secret": "1",
-        "keep-alive": "timeout=5",
-        te: "trailers",
-        upgrade: "h2c",
-        "transfer-encoding": "chunked",
-        "content-length": "10",
-        "accept-encoding": "gzip",
-        "mcp-session-id": "s",
-        authorization: "Bearer t",
-      },
-      fwd,
+    const out = asObject(
+      upstreamRequestHeaders(
+        {
+          host: "gw",
+          connection: "close, X-Secret",
+          "x-secret": "1",
+          "keep-alive": "timeout=5",
+          te: "trailers",
+          upgrade: "h2c",
+          "transfer-encoding": "chunked",
+          "content-length": "10",
+          "accept-encoding": "gzip",
+          "mcp-session-id": "s",
+          authorization: "Bearer t",
+        },
+        fwd,
+      ),
     );
     assert.deepEqual(Object.keys(out).sort(), [
       "authorization",
@@ -79,23 +92,26 @@ describe("header policy", () => {
 
   it("replaces untrusted X-Forwarded-* and appends to trusted ones", () => {
     const incoming = { host: "gw", "x-forwarded-for": "1.1.1.1", "x-forwarded-proto": "https" };
-    assert.equal(upstreamRequestHeaders(incoming, fwd)["x-forwarded-for"], "192.0.2.1");
-    assert.equal(upstreamRequestHeaders(incoming, fwd)["x-forwarded-proto"], "http");
-    const trusted = upstreamRequestHeaders(incoming, { ...fwd, trustProxy: true });
+    const untrusted = asObject(upstreamRequestHeaders(incoming, fwd));
+    assert.equal(untrusted["x-forwarded-for"], "192.0.2.1");
+    assert.equal(untrusted["x-forwarded-proto"], "http");
+    const trusted = asObject(upstreamRequestHeaders(incoming, { ...fwd, trustProxy: true }));
     assert.equal(trusted["x-forwarded-for"], "1.1.1.1, 192.0.2.1");
     assert.equal(trusted["x-forwarded-proto"], "https");
   });
 
   it("passes response headers except hop-by-hop ones", () => {
-    const out = clientResponseHeaders({
-      "content-type": "text/event-stream",
-      "mcp-session-id": "s",
-      "www-authenticate": "Bearer",
-      "transfer-encoding": "chunked",
-      connection: "x-a",
-      "x-a": "1",
-      "set-cookie": ["a=1", "b=2"],
-    });
+    const out = asObject(
+      clientResponseHeaders({
+        "content-type": "text/event-stream",
+        "mcp-session-id": "s",
+        "www-authenticate": "Bearer",
+        "transfer-encoding": "chunked",
+        connection: "x-a",
+        "x-a": "1",
+        "set-cookie": ["a=1", "b=2"],
+      }),
+    );
     assert.deepEqual(out, {
       "content-type": "text/event-stream",
       "mcp-session-id": "s",
