@@ -29,9 +29,9 @@ const outDir = outArg >= 0 ? (args[outArg + 1] as string) : new URL("./results",
 
 const PLAN = {
   full: {
+    warmSeconds: 2,
     callSeconds: 8,
     conns: [32, 256],
-    sdk: true,
     sseSeconds: 6,
     latencySeconds: 5,
     idle: 10_000,
@@ -39,9 +39,9 @@ const PLAN = {
     churnSeconds: 6,
   },
   quick: {
+    warmSeconds: 1,
     callSeconds: 3,
     conns: [32],
-    sdk: true,
     sseSeconds: 2,
     latencySeconds: 3,
     idle: 2000,
@@ -49,9 +49,9 @@ const PLAN = {
     churnSeconds: 3,
   },
   tiny: {
+    warmSeconds: 0,
     callSeconds: 1,
     conns: [8],
-    sdk: true,
     sseSeconds: 1,
     latencySeconds: 1,
     idle: 100,
@@ -104,20 +104,22 @@ async function main(): Promise<void> {
 
   try {
     // Workload 1: session-bound tools/call, small JSON answers (stub), and through a real SDK server.
-    const upstreams = PLAN.sdk ? ["json", "sdk"] : ["json"];
+    const upstreams = ["json", "sdk"];
     for (const route of upstreams) {
       for (const conns of PLAN.conns) {
         const rows: Record<string, WrkResult> = {};
         for (const c of contenders) {
           const sid = await openSession(c.url(route));
           log(`W1 ${route} c${conns} ${c.name}`);
-          rows[c.name] = await runWrk(tools.wrk, dir, {
+          const load = {
             url: c.url(route),
             connections: conns,
-            seconds: PLAN.callSeconds,
             body: CALL_BODY,
             headers: { ...MCP_HEADERS, "mcp-session-id": sid },
-          });
+          };
+          // Every contender gets the same warm-up (Node's JIT needs one; nginx and HAProxy lose nothing).
+          if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...load, seconds: PLAN.warmSeconds });
+          rows[c.name] = await runWrk(tools.wrk, dir, { ...load, seconds: PLAN.callSeconds });
         }
         results[`w1-${route}-c${conns}`] = rows;
         sections.push(

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../helpers/procs.js";
+
+const CONTENDERS = ["direct", "nginx", "haproxy", "switchyard"];
+
+describe("npm run bench (a tiny run)", () => {
+  it("starts and stops every contender and prints a well-formed table and JSON", () => {
+    const out = mkdtempSync(join(tmpdir(), "swy-bench-test-"));
+    const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--tiny", "--out", out], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 150_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const md = run.stdout;
+    for (const heading of ["## W1", "## W2", "## W3", "## W4", "## W5", "## Targets"]) {
+      assert.ok(md.includes(heading), `the report has ${heading}`);
+    }
+    // Every table row is complete, and every contender appears in each throughput table.
+    const sections = md.split("\n## ").slice(1);
+    for (const section of sections.filter((s) => s.startsWith("W1") || s.startsWith("W2") || s.startsWith("W5"))) {
+      for (const c of CONTENDERS)
+        assert.match(section, new RegExp(`^\\| ${c} \\|`, "m"), `${c} in ${section.split("\n")[0]}`);
+    }
+    for (const line of md.split("\n").filter((l) => l.startsWith("| "))) {
+      assert.ok(!line.includes("NaN") && !line.includes("undefined"), `a clean row: ${line}`);
+    }
+    const files = readdirSync(out);
+    const json = files.find((f) => f.endsWith(".json"));
+    assert.ok(json && files.some((f) => f.endsWith(".md")), "results written as JSON and Markdown");
+    const results = JSON.parse(readFileSync(join(out, json), "utf8")) as Record<string, unknown>;
+    for (const key of ["w1-json-c8", "w1-sdk-c8", "w2", "w3", "w4", "w5", "checks"]) assert.ok(key in results, key);
+    const w1 = results["w1-json-c8"] as Record<string, { rps: number; errors: number }>;
+    for (const c of CONTENDERS) {
+      assert.ok((w1[c]?.rps ?? 0) > 0, `${c} carried load`);
+      assert.equal(w1[c]?.errors, 0, `${c} answered every request`);
+    }
+    // Nothing left running.
+    const left = spawnSync("pgrep", ["-f", "swy-bench-"], { encoding: "utf8" }).stdout.trim();
+    assert.equal(left, "", "every contender was stopped");
+  });
+});
