@@ -221,6 +221,7 @@ async function main(): Promise<void> {
           fmt(r.rssPerStream / 1024, 1),
           r.fds,
           c.name === "switchyard" ? `${r.withHeartbeat}/${r.opened}` : "n/a",
+          r.leftOpen,
         ]);
         if (c.name === "switchyard") {
           checks.push(
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
             ),
           );
           checks.push(target("W4 heartbeats flowing", r.withHeartbeat === r.opened, `${r.withHeartbeat}/${r.opened}`));
+          checks.push(target("W4 streams released when clients leave", r.leftOpen < 20, `${r.leftOpen} fds left`));
         }
       }
       results.w4 = raw;
@@ -243,7 +245,10 @@ async function main(): Promise<void> {
           : "";
       sections.push(
         `## W4 idle SSE streams held open — ${n} streams, heartbeat every ${heartbeat}`,
-        table(["contender", "open", "dropped", "RSS KiB/stream", "fds", "heartbeats"], rows) + note,
+        table(
+          ["contender", "open", "dropped", "RSS KiB/stream", "fds", "heartbeats", "fds left 2 s after clients left"],
+          rows,
+        ) + note,
       );
     }
 

@@ -17,7 +17,12 @@ const INIT = JSON.stringify({
 /** Workload 5: `concurrency` loops of initialize → tools/call → DELETE for `seconds`. */
 export async function churn(url: string, concurrency: number, seconds: number): Promise<ChurnResult> {
   const u = new URL(url);
-  const pool = new Pool(u.origin, { connections: concurrency, pipelining: 1 });
+  const pool = new Pool(u.origin, {
+    connections: concurrency,
+    pipelining: 1,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const path = u.pathname;
   let cycles = 0;
   let errors = 0;

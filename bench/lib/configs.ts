@@ -105,6 +105,9 @@ defaults
   timeout connect 5s
   timeout client 1h
   timeout server 1h
+  # A client that leaves an idle SSE stream only half-closes it: drop such streams (like nginx does).
+  timeout client-fin 1s
+  timeout server-fin 1s
   timeout http-keep-alive 300s
   http-reuse always
 frontend fe

@@ -10,6 +10,8 @@ export interface IdleResult {
   fds: number;
   /** Streams that received at least one `:` heartbeat while idle. */
   withHeartbeat: number;
+  /** Descriptors the proxy still held 2 s after the clients left, over its count before the run. */
+  leftOpen: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,6 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function idleStreams(url: string, n: number, holdMs: number, pid: number): Promise<IdleResult> {
   await sleep(300);
   const before = rss(pid);
+  const fdsBefore = openFds(pid);
   const reqs: ClientRequest[] = [];
   let opened = 0;
   let dropped = 0;
@@ -58,7 +61,10 @@ export async function idleStreams(url: string, n: number, holdMs: number, pid: n
   const fds = openFds(pid);
   const droppedWhileHeld = dropped;
   for (const req of reqs) req.destroy();
+  await sleep(2000);
+  const leftOpen = Math.max(0, openFds(pid) - fdsBefore);
   return {
+    leftOpen,
     streams: n,
     opened,
     dropped: droppedWhileHeld + (n - opened),
