@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import { publish } from "../observability/events.js";
+import { createConnector } from "./connector.js";
 
 export interface ReplicaOptions {
   /** Cap on connections; undefined = no cap (every open SSE stream holds one). */
@@ -34,7 +35,7 @@ export class Replica {
     this.pool = new Pool(this.url.origin, {
       connections: options.connections ?? null,
       pipelining: 1,
-      connect: { timeout: options.connectTimeoutMs },
+      connect: createConnector(options.connectTimeoutMs),
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: 0,
       keepAliveTimeout: 4_000,

@@ -167,6 +167,23 @@ describe("streaming through the gateway", () => {
     assert.ok(at - leftAt < 1000, `upstream closed ${at - leftAt} ms after the client left`);
   });
 
+  it("leaves no upstream connection behind when clients leave their streams", async () => {
+    const connections = () =>
+      new Promise<number>((resolve) => upstream.server.getConnections((_e, n) => resolve(n)));
+    scripts.set("leave", async (res) => {
+      res.writeHead(200, SSE_HEADERS);
+      res.write("data: open\n\n");
+    });
+    const before = await connections();
+    const streams = await Promise.all(Array.from({ length: 50 }, () => openStream(plain.route("s"), "leave")));
+    await Promise.all(streams.map(({ res }) => new Promise((r) => res.once("data", r))));
+    assert.ok((await connections()) >= before + 50);
+    for (const { req } of streams) req.destroy();
+    await sleep(3000);
+    const after = await connections();
+    assert.ok(after <= before, `${after} upstream connections left open, ${before} before`);
+  });
+
   it("holds many concurrent streams to one replica (no connection cap by default)", async () => {
     scripts.set("open", async (res) => {
       res.writeHead(200, SSE_HEADERS);
