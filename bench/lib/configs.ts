@@ -65,7 +65,7 @@ daemon off;
 pid ${prefix}/proxy.pid;
 error_log stderr error;
 worker_rlimit_nofile 20000;
-events { worker_connections 19500; }
+events { worker_connections 19950; }
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { runDemo } from "./demo.js";
-import { runExampleServer } from "./example-server.js";
-import { runServe } from "./serve.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+// Subcommands load lazily: `serve` never loads the MCP SDK that the bundled example server needs.
 const program = new Command()
   .name("switchyard")
   .description("An MCP gateway: session-affine, streaming, for every protocol era")
@@ -30,13 +28,13 @@ program
       "silent",
     ]),
   )
-  .action(runServe);
+  .action(async (options) => (await import("./serve.js")).runServe(options));
 
 program
   .command("demo")
   .description("Run two replicas of the bundled example MCP server behind the gateway (in-memory store)")
   .option("--listen <host:port>", "gateway address", "127.0.0.1:8080")
-  .action(runDemo);
+  .action(async (options) => (await import("./demo.js")).runDemo(options));
 
 program
   .command("example-server")
@@ -44,6 +42,6 @@ program
   .option("--listen <host:port>", "address to listen on", "127.0.0.1:0")
   .option("--name <name>", "replica name the whoami tool reports", "example")
   .option("--exit-with-parent", "exit when standard input closes (used by demo and tests)")
-  .action(runExampleServer);
+  .action(async (options) => (await import("./example-server.js")).runExampleServer(options));
 
 await program.parseAsync();

@@ -168,8 +168,7 @@ describe("streaming through the gateway", () => {
   });
 
   it("leaves no upstream connection behind when clients leave their streams", async () => {
-    const connections = () =>
-      new Promise<number>((resolve) => upstream.server.getConnections((_e, n) => resolve(n)));
+    const connections = () => new Promise<number>((resolve) => upstream.server.getConnections((_e, n) => resolve(n)));
     scripts.set("leave", async (res) => {
       res.writeHead(200, SSE_HEADERS);
       res.write("data: open\n\n");
