@@ -10,7 +10,7 @@ export interface IdleResult {
   fds: number;
   /** Streams that received at least one `:` heartbeat while idle. */
   withHeartbeat: number;
-  /** Descriptors the proxy still held 2 s after the clients left, over its count before the run. */
+  /** Descriptors the proxy still held 5 s after the clients left, over its count before the run. */
   leftOpen: number;
 }
 
@@ -61,7 +61,7 @@ export async function idleStreams(url: string, n: number, holdMs: number, pid: n
   const fds = openFds(pid);
   const droppedWhileHeld = dropped;
   for (const req of reqs) req.destroy();
-  await sleep(2000);
+  await sleep(5000);
   const leftOpen = Math.max(0, openFds(pid) - fdsBefore);
   return {
     leftOpen,
