@@ -1,4 +1,4 @@
-import type { Dispatcher } from "undici";
+import type { Client, Dispatcher } from "undici";
 import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { isEventStream } from "../protocol/headers.js";
@@ -49,6 +49,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private relay: SseRelay | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private clientGone = false;
+  /** A GET stream's own upstream connection (see `Replica.streamClient`). */
+  private ownClient: Client | undefined;
   private readonly headers: string[];
 
   constructor(
@@ -72,7 +74,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.inFlight = true;
     const q = this.ctx.query;
     const path = q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`;
-    replica.pool.dispatch(
+    const dispatcher = this.ctx.req.method === "GET" ? (this.ownClient = replica.streamClient()) : replica.pool;
+    dispatcher.dispatch(
       {
         path,
         method: this.ctx.req.method as Dispatcher.HttpMethod,
@@ -209,6 +212,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private release(): void {
+    if (this.ownClient) {
+      this.ownClient.destroy().catch(() => {});
+      this.ownClient = undefined;
+    }
     if (!this.inFlight) return;
     this.inFlight = false;
     this.replica.inFlight--;

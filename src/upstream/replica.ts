@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Client, Pool } from "undici";
 import { publish } from "../observability/events.js";
 import { createConnector } from "./connector.js";
 
@@ -20,6 +20,8 @@ export class Replica {
   /** Path and query of the MCP endpoint on the replica. */
   readonly path: string;
   readonly pool: Pool;
+  private readonly connector: ReturnType<typeof createConnector>;
+  private readonly headersTimeoutMs: number;
   inFlight = 0;
   healthy = true;
   generation = 0;
@@ -32,10 +34,12 @@ export class Replica {
     this.url = new URL(url);
     this.id = this.url.href;
     this.path = `${this.url.pathname}${this.url.search}`;
+    this.connector = createConnector(options.connectTimeoutMs);
+    this.headersTimeoutMs = options.headersTimeoutMs;
     this.pool = new Pool(this.url.origin, {
       connections: options.connections ?? null,
       pipelining: 1,
-      connect: createConnector(options.connectTimeoutMs),
+      connect: this.connector,
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: 0,
       keepAliveTimeout: 4_000,
@@ -43,6 +47,22 @@ export class Replica {
     });
     // A pool error with no request attached must never crash the process.
     this.pool.on("connectionError", () => {});
+  }
+
+  /**
+   * A connection of its own for an open-ended stream (a GET), to be destroyed when the stream ends.
+   * Aborting a pooled request whose response streams makes undici reconnect for nothing
+   * (nodejs/undici#5845); destroying a dedicated client does not.
+   */
+  streamClient(): Client {
+    const client = new Client(this.url.origin, {
+      pipelining: 1,
+      connect: this.connector,
+      headersTimeout: this.headersTimeoutMs,
+      bodyTimeout: 0,
+    });
+    client.on("connectionError", () => {});
+    return client;
   }
 
   markDown(reason: string): void {
