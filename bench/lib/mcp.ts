@@ -18,9 +18,18 @@ const INIT_BODY = JSON.stringify({
   params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
 });
 
-/** Open a legacy session through `url`; returns its id. */
+/**
+ * Open a legacy session through `url`; returns its id. A 503 (a backlogged upstream, still busy with the
+ * previous run's queue, failed its health checks) is retried as a client would, for up to 30 s.
+ */
 export async function openSession(url: string): Promise<string> {
-  const res = await fetch(url, { method: "POST", headers: MCP_HEADERS, body: INIT_BODY });
+  const deadline = Date.now() + 30_000;
+  let res = await fetch(url, { method: "POST", headers: MCP_HEADERS, body: INIT_BODY });
+  while (res.status === 503 && Date.now() < deadline) {
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 500));
+    res = await fetch(url, { method: "POST", headers: MCP_HEADERS, body: INIT_BODY });
+  }
   await res.arrayBuffer();
   const sid = res.headers.get("mcp-session-id");
   if (res.status !== 200 || !sid) throw new Error(`initialize through ${url} answered ${res.status}`);
