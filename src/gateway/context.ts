@@ -27,6 +27,8 @@ export interface RequestContext {
   code: string | undefined;
 }
 
+const NO_MESSAGES: RpcMessage[] = [];
+
 export function createContext(req: IncomingMessage, res: ServerResponse): RequestContext {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
@@ -39,7 +41,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     principal: "anonymous",
     pool: undefined,
     body: undefined,
-    messages: [],
+    messages: NO_MESSAGES,
     info: undefined,
     replica: undefined,
     exchange: undefined,

@@ -38,20 +38,26 @@ export function forward(ctx: RequestContext, gw: GatewayState): void {
   ctx.exchange.send(replica);
 }
 
+function onSlowClient(exchange: Exchange): void {
+  exchange.slowClient();
+}
+
 export class Exchange implements Dispatcher.DispatchHandler {
   private replica!: Replica;
   private controller: Dispatcher.DispatchController | undefined;
   private inFlight = false;
   private responseStarted = false;
   private headWritten = false;
-  private pending: Buffer[] = [];
+  /** Chunks that arrived while the response head waited for the session store. */
+  private pending: Buffer[] | undefined;
   private endPending = false;
   private relay: SseRelay | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private clientGone = false;
   /** A GET stream's own upstream connection (see `Replica.streamClient`). */
   private ownClient: Client | undefined;
-  private readonly headers: string[];
+  /** Upstream request headers, kept until a response starts (a retry needs them). */
+  private headers: string[] | undefined;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -96,6 +102,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
     if (status < 200) return;
     this.responseStarted = true;
+    // Memory held for the life of a stream: drop what is only needed before the response starts
+    // (the request headers for a retry, undici's copy of the raw response head).
+    this.headers = undefined;
+    controller.rawHeaders = null;
     const learning = learnFromResponse(this.ctx, this.gw, status, headers);
     if (!learning) {
       this.writeHead(status, headers);
@@ -107,8 +117,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       .then(() => {
         this.writeHead(status, headers);
         const pending = this.pending;
-        this.pending = [];
-        for (const chunk of pending) this.onResponseData(controller, chunk);
+        this.pending = undefined;
+        if (pending) for (const chunk of pending) this.onResponseData(controller, chunk);
         if (this.endPending) this.finish();
         else if (!this.stallTimer) controller.resume();
       });
@@ -130,7 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.headWritten) {
-      this.pending.push(chunk);
+      (this.pending ??= []).push(chunk);
       return;
     }
     const { res } = this.ctx;
@@ -138,18 +148,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const ok = this.relay ? this.relay.write(chunk) : res.write(chunk);
     if (!ok && !this.stallTimer) {
       controller.pause();
-      this.stallTimer = setTimeout(this.onSlowClient, this.gw.config.limits.slowClientTimeout);
-      res.once("drain", this.onDrain);
+      this.stallTimer = setTimeout(onSlowClient, this.gw.config.limits.slowClientTimeout, this);
+      res.once("drain", () => this.onDrain());
     }
   }
 
-  private readonly onDrain = (): void => {
+  private onDrain(): void {
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
     this.controller?.resume();
-  };
+  }
 
-  private readonly onSlowClient = (): void => {
+  /** The client took nothing of a full buffer for `slowClientTimeout`: drop it (the upstream is aborted). */
+  slowClient(): void {
     this.stallTimer = undefined;
     publish("fault", {
       where: "forward",
@@ -157,7 +168,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       message: `client read nothing for ${this.gw.config.limits.slowClientTimeout} ms with a full buffer`,
     });
     this.ctx.res.destroy();
-  };
+  }
 
   onResponseEnd(): void {
     this.release();

@@ -31,10 +31,12 @@ export class SseRelay {
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(this.tick, ms);
+    // A shared function with the relay as argument: no closure per stream.
+    this.timer = setTimeout(tick, ms, this);
   }
 
-  private readonly tick = (): void => {
+  /** Called when the idle timer fires. */
+  tick(): void {
     if (this.res.destroyed || this.res.writableEnded) return;
     const idle = Date.now() - this.lastWrite;
     if (idle < this.intervalMs) {
@@ -47,5 +49,9 @@ export class SseRelay {
       this.lastWrite = Date.now();
     }
     this.arm(this.intervalMs);
-  };
+  }
+}
+
+function tick(relay: SseRelay): void {
+  relay.tick();
 }
