@@ -16,19 +16,24 @@ const SSE_BODY = [1, 2, 3]
 const RESULT =
   '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"result\\":{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}]}}';
 
+/** One nginx process in the foreground (one worker, no master), as large as the file limit allows. */
+function nginxMain(prefix: string, name: string, workerConnections: number): string {
+  return `
+worker_processes 1;
+master_process off;
+daemon off;
+pid ${prefix}/${name}.pid;
+error_log stderr error;
+worker_rlimit_nofile 20000;
+events { worker_connections ${workerConnections}; }`;
+}
+
 /**
  * The stub MCP upstream: nginx answering at once with canned JSON-RPC. `/json/mcp` keeps one fixed
  * session id; `/churn/mcp` gives a new one per response; `/sse/mcp` answers with a 3-event SSE stream.
  */
 export function stubNginx(port: number, prefix: string): string {
-  return `
-worker_processes 1;
-master_process off;
-daemon off;
-pid ${prefix}/stub.pid;
-error_log stderr error;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
+  return `${nginxMain(prefix, "stub", 19000)}
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;
@@ -58,14 +63,7 @@ http {
 
 /** nginx as a reverse proxy: one worker, keep-alive upstreams, no buffering. */
 export function proxyNginx(port: number, prefix: string, routes: Route[]): string {
-  return `
-worker_processes 1;
-master_process off;
-daemon off;
-pid ${prefix}/proxy.pid;
-error_log stderr error;
-worker_rlimit_nofile 20000;
-events { worker_connections 19950; }
+  return `${nginxMain(prefix, "proxy", 19950)}
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;

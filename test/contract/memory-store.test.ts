@@ -13,19 +13,20 @@ describe("MemorySessionStore (contract)", () => {
   });
 });
 
+const rec = {
+  route: "r",
+  replica: "x",
+  generation: 0,
+  principal: "p",
+  era: "legacy" as const,
+  createdAt: 0,
+  lastSeenAt: 0,
+};
+
 describe("MemorySessionStore", () => {
   it("forgets the least recently used session past maxSessions", async () => {
     let now = 0;
     const s = new MemorySessionStore({ idleTtlMs: 60_000, maxSessions: 2, now: () => now });
-    const rec = {
-      route: "r",
-      replica: "x",
-      generation: 0,
-      principal: "p",
-      era: "legacy" as const,
-      createdAt: 0,
-      lastSeenAt: 0,
-    };
     await s.learn("r", "a", rec);
     await s.learn("r", "b", rec);
     now += 2000;
@@ -41,15 +42,6 @@ describe("MemorySessionStore", () => {
   it("sweeps expired sessions in the background", async () => {
     let now = 0;
     const s = new MemorySessionStore({ idleTtlMs: 1000, maxSessions: 10, now: () => now });
-    const rec = {
-      route: "r",
-      replica: "x",
-      generation: 0,
-      principal: "p",
-      era: "legacy" as const,
-      createdAt: 0,
-      lastSeenAt: 0,
-    };
     await s.learn("r", "a", rec);
     now = 5000;
     s.sweep();
