@@ -80,7 +80,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.inFlight = true;
     const q = this.ctx.query;
     const path = q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`;
-    const dispatcher = this.ctx.req.method === "GET" ? (this.ownClient = replica.streamClient()) : replica.pool;
+    if (this.ctx.req.method === "GET") this.ownClient = replica.streamClient();
+    const dispatcher = this.ownClient ?? replica.pool;
     dispatcher.dispatch(
       {
         path,
@@ -140,7 +141,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.headWritten) {
-      (this.pending ??= []).push(chunk);
+      this.pending ??= [];
+      this.pending.push(chunk);
       return;
     }
     const { res } = this.ctx;
