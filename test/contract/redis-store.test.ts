@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createClient } from "@redis/client";
+import { RedisSessionStore } from "../../src/sessions/redis-store.js";
+import { sleep } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { sessionStoreContract } from "./session-store.js";
+
+describe("RedisSessionStore on a real redis-server", () => {
+  let redis: RedisServer;
+  const stores: RedisSessionStore[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close().catch(() => {})));
+    await redis?.stop();
+  });
+
+  describe("contract", () => {
+    let n = 0;
+    sessionStoreContract({
+      create: async (idleTtlMs) => {
+        // Each contract test gets its own namespace on the shared server.
+        const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs, prefix: `t${n++}:` });
+        stores.push(store);
+        return store;
+      },
+      advance: async (ms) => {
+        await sleep(ms);
+      },
+    });
+  });
+
+  it("keys hold a hash of the session id, never the id, and expire on their own", async () => {
+    const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "k:" });
+    stores.push(store);
+    const now = Date.now();
+    await store.learn("svc", "RAW-SESSION-ID-123", {
+      route: "svc",
+      replica: "http://10.0.0.5:3000/mcp",
+      generation: 2,
+      principal: "p",
+      era: "legacy",
+      createdAt: now,
+      lastSeenAt: now,
+    });
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    const keys = await raw.keys("k:*");
+    assert.equal(keys.length, 1);
+    assert.ok(!keys[0]?.includes("RAW-SESSION-ID-123"), "the key does not carry the session id");
+    assert.match(String(keys[0]), /^k:s:svc:[A-Za-z0-9_-]{43}$/);
+    const value = JSON.parse(String(await raw.get(String(keys[0]))));
+    assert.deepEqual(
+      {
+        route: value.route,
+        replica: value.replica,
+        generation: value.generation,
+        principal: value.principal,
+        era: value.era,
+      },
+      { route: "svc", replica: "http://10.0.0.5:3000/mcp", generation: 2, principal: "p", era: "legacy" },
+    );
+    const ttl = await raw.pTTL(String(keys[0]));
+    assert.ok(ttl > 55_000 && ttl <= 60_000, `the idle TTL is set (${ttl} ms)`);
+    assert.equal(await store.size(), 1);
+    await raw.close();
+  });
+
+  it("fails fast while Redis is down, and works again once it is back, without a new store", async () => {
+    const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "down:" });
+    stores.push(store);
+    await redis.stop("SIGKILL");
+    const started = Date.now();
+    await assert.rejects(store.get("svc", "x"));
+    assert.ok(Date.now() - started < 1500, "no request waits on a dead Redis");
+    await redis.restart();
+    const deadline = Date.now() + 10_000;
+    let ok = false;
+    while (!ok && Date.now() < deadline) {
+      ok = await store.get("svc", "x").then(
+        () => true,
+        () => false,
+      );
+      if (!ok) await sleep(100);
+    }
+    assert.ok(ok, "the store reconnected by itself");
+  });
+});
