@@ -38,7 +38,6 @@ export function learnFromResponse(
       .learn(pool.name, learned, {
         route: pool.name,
         replica: replica.id,
-        generation: replica.generation,
         principal: ctx.principal,
         era: "legacy",
         createdAt: now,

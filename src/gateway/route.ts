@@ -21,7 +21,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const record = await gw.store.get(pool.name, sid);
     if (!record || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     const replica = pool.get(record.replica);
-    if (!replica?.healthy || replica.generation !== record.generation) {
+    if (!replica?.holds(record.createdAt)) {
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone");
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     }

@@ -4,8 +4,6 @@ export interface SessionRecord {
   route: string;
   /** Id of the upstream replica that created the session. */
   replica: string;
-  /** The replica's generation when the session was learned: a replica that went down since has a newer one. */
-  generation: number;
   /** Who created the session; another principal presenting the id gets 404. */
   principal: string;
   era: "legacy";

@@ -11,8 +11,9 @@ export interface ReplicaOptions {
 
 /**
  * One upstream replica: its URL, a keep-alive connection pool, its in-flight count and its health.
- * `generation` increases each time the replica goes down, so sessions learned before that are known dead
- * even after the replica comes back.
+ * `downAt` is when the replica was last seen going down: a session created before it died with the
+ * replica, even if the replica is back (a restarted server lost its sessions). A time, unlike a counter,
+ * means the same on every gateway replica, so it can be shared.
  */
 export class Replica {
   readonly id: string;
@@ -24,7 +25,8 @@ export class Replica {
   private readonly headersTimeoutMs: number;
   inFlight = 0;
   healthy = true;
-  generation = 0;
+  /** Epoch ms of the last time this replica went down; 0 if never. */
+  downAt = 0;
 
   constructor(
     readonly route: string,
@@ -65,11 +67,16 @@ export class Replica {
     return client;
   }
 
-  markDown(reason: string): void {
+  markDown(reason: string, at = Date.now()): void {
     if (!this.healthy) return;
     this.healthy = false;
-    this.generation++;
+    this.downAt = Math.max(this.downAt, at);
     publish("replica", { route: this.route, replica: this.id, healthy: false, reason });
+  }
+
+  /** Whether a session created at `createdAt` can still live on this replica. */
+  holds(createdAt: number): boolean {
+    return this.healthy && createdAt > this.downAt;
   }
 
   markUp(): void {

@@ -16,7 +16,6 @@ describe("MemorySessionStore (contract)", () => {
 const rec = {
   route: "r",
   replica: "x",
-  generation: 0,
   principal: "p",
   era: "legacy" as const,
   createdAt: 0,

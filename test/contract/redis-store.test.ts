@@ -39,7 +39,6 @@ describe("RedisSessionStore on a real redis-server", () => {
     await store.learn("svc", "RAW-SESSION-ID-123", {
       route: "svc",
       replica: "http://10.0.0.5:3000/mcp",
-      generation: 2,
       principal: "p",
       era: "legacy",
       createdAt: now,
@@ -56,11 +55,10 @@ describe("RedisSessionStore on a real redis-server", () => {
       {
         route: value.route,
         replica: value.replica,
-        generation: value.generation,
         principal: value.principal,
         era: value.era,
       },
-      { route: "svc", replica: "http://10.0.0.5:3000/mcp", generation: 2, principal: "p", era: "legacy" },
+      { route: "svc", replica: "http://10.0.0.5:3000/mcp", principal: "p", era: "legacy" },
     );
     const ttl = await raw.pTTL(String(keys[0]));
     assert.ok(ttl > 55_000 && ttl <= 60_000, `the idle TTL is set (${ttl} ms)`);

@@ -10,7 +10,7 @@ export interface StoreHarness {
 }
 
 function record(replica: string, now = Date.now()): SessionRecord {
-  return { route: "r", replica, generation: 0, principal: "p", era: "legacy", createdAt: now, lastSeenAt: now };
+  return { route: "r", replica, principal: "p", era: "legacy", createdAt: now, lastSeenAt: now };
 }
 
 /** The behaviour every SessionStore must have. Called from one test file per implementation. */

@@ -49,12 +49,15 @@ describe("balancers", () => {
     });
   }
 
-  it("a replica that goes down gets a new generation", () => {
-    const r = replicas[0] as Replica;
-    const g = r.generation;
-    r.markDown("x");
-    r.markDown("again");
+  it("a replica that went down no longer holds sessions created before, even once back", async () => {
+    const r = new Replica("r", "http://127.0.0.1:4/mcp", opts);
+    const before = Date.now() - 1000;
+    assert.ok(r.holds(before));
+    r.markDown("x", before + 500);
+    assert.ok(!r.holds(Date.now()), "not while down");
     r.markUp();
-    assert.equal(r.generation, g + 1);
+    assert.ok(!r.holds(before), "a session from before the fall is gone");
+    assert.ok(r.holds(Date.now() + 1), "a session created since lives");
+    await r.close();
   });
 });
