@@ -41,6 +41,11 @@ export const ERRORS = {
   SWY_HOST_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: Host not allowed" },
   SWY_ROUTE_NOT_FOUND: { status: 404, rpc: -32000, message: "No MCP route at this path" },
   SWY_NO_HEALTHY_UPSTREAM: { status: 503, rpc: -32000, message: "No healthy upstream replica" },
+  SWY_STORE_UNAVAILABLE: {
+    status: 503,
+    rpc: -32000,
+    message: "Session store unavailable; retry shortly",
+  },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,

@@ -17,6 +17,7 @@ program
   .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
   .option("--upstream <name=url[,url...]>", "a route and its replicas' MCP URLs (repeatable)", collect, [])
   .option("--config <file>", "YAML configuration file (flags override it)")
+  .option("--store <url>", "session store: memory (default) or redis://HOST:PORT[/DB], shared by gateway replicas")
   .addOption(
     new Option("--log-level <level>", "log level (default info)").choices([
       "trace",

@@ -1,12 +1,14 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
 import { attachLogger } from "../observability/logger.js";
+import { createStore } from "../sessions/create-store.js";
 
 export interface ServeOptions {
   listen?: string;
   upstream: string[];
   config?: string;
   logLevel?: string;
+  store?: string;
 }
 
 export function fail(message: string): never {
@@ -34,7 +36,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   try {
     config = loadConfig({
       file: options.config,
-      flags: { listen: options.listen, upstream: options.upstream, logLevel: options.logLevel },
+      flags: { listen: options.listen, upstream: options.upstream, logLevel: options.logLevel, store: options.store },
     });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
@@ -44,7 +46,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     fail("no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config");
   }
   attachLogger(config.logLevel);
-  const gateway = createGateway(config);
+  const gateway = createGateway(config, { store: await createStore(config) });
   try {
     await gateway.listen();
   } catch (err) {

@@ -12,6 +12,8 @@ export class ConfigError extends Error {
 export interface ConfigFlags {
   listen?: string | undefined;
   logLevel?: string | undefined;
+  /** `memory` or `redis://...` */
+  store?: string | undefined;
   /** `NAME=URL[,URL...]`, repeatable. */
   upstream?: string[] | undefined;
 }
@@ -68,6 +70,7 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
   const flags = options.flags ?? {};
   if (flags.listen !== undefined) input.listen = flags.listen;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel as ConfigInput["logLevel"];
+  if (flags.store !== undefined) input.store = { ...(input.store ?? {}), url: flags.store };
   if (flags.upstream?.length) {
     const upstreams = { ...(input.upstreams ?? {}) };
     for (const flag of flags.upstream) {

@@ -58,6 +58,21 @@ export const configSchema = z
       .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), upstreamSchema)
       .default({})
       .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
+    store: z
+      .strictObject({
+        url: z
+          .string()
+          .refine((v) => v === "memory" || /^rediss?:\/\/[^\s]+$/.test(v), {
+            message: "must be `memory` or a redis:// or rediss:// URL",
+          })
+          .default("memory")
+          .describe(
+            "Where sessions live: `memory` (this process only) or `redis://[user:password@]HOST:PORT[/DB]` (`rediss://` for TLS), shared by every gateway replica.",
+          ),
+        prefix: z.string().default("swy:").describe("Namespace of every Redis key."),
+        commandTimeout: durationOption("1s", "A Redis command not answered in this time fails (the request gets 503)."),
+      })
+      .prefault({}),
     sessions: z
       .strictObject({
         idleTtl: durationOption("1h", "A session unused for this long is forgotten (sliding; each request renews it)."),

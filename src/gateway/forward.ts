@@ -8,7 +8,7 @@ import type { Replica } from "../upstream/replica.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession, learnFromResponse } from "./learn.js";
 import { respondError } from "./respond.js";
-import { retryAfter } from "./route.js";
+import { retryAfter, storeUnavailable } from "./route.js";
 import type { GatewayState } from "./state.js";
 
 /** Errors raised before the request could reach the replica: safe to retry elsewhere, and a sign it is down. */
@@ -54,6 +54,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private relay: SseRelay | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private clientGone = false;
+  /** The gateway answered the client itself (the store failed): the upstream's answer is dropped. */
+  private refused = false;
   /** A GET stream's own upstream connection (see `Replica.streamClient`). */
   private ownClient: Client | undefined;
   /** Upstream request headers, kept until a response starts (a retry needs them). */
@@ -113,16 +115,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     controller.pause();
-    learning
-      .catch((err: Error) => publish("fault", { where: "learn", code: "SWY_STORE_ERROR", message: err.message }))
-      .then(() => {
+    learning.then(
+      () => {
         this.writeHead(status, headers);
         const pending = this.pending;
         this.pending = undefined;
         if (pending) for (const chunk of pending) this.onResponseData(controller, chunk);
         if (this.endPending) this.finish();
         else if (!this.stallTimer) controller.resume();
-      });
+      },
+      (err: Error) => {
+        // The new session could not be stored, so no gateway could route it: the client retries instead.
+        this.refused = true;
+        this.pending = undefined;
+        controller.abort(err);
+        respondError(this.ctx, storeUnavailable(err));
+      },
+    );
   }
 
   private writeHead(status: number, upstream: Headers): void {
@@ -174,6 +183,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.release();
+    if (this.refused) return;
     if (!this.headWritten) this.endPending = true;
     else this.finish();
   }
@@ -187,7 +197,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.release();
     this.relay?.stop();
     clearTimeout(this.stallTimer);
-    if (this.clientGone) return;
+    if (this.clientGone || this.refused) return;
     if (this.responseStarted) {
       // The answer broke midway: the client must see a broken response, not a complete one.
       this.ctx.res.destroy();

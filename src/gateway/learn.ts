@@ -16,7 +16,8 @@ export async function forgetSession(
 }
 
 /**
- * What the response teaches, before the client sees it (so that its next request, on any gateway,
+ * What the response teaches (rejects only when a new session could not be stored: the gateway could not
+ * route it, so the answer must not reach the client), before the client sees it (so that its next request, on any gateway,
  * already routes): a new `Mcp-Session-Id` → session learned on this replica; DELETE accepted or the
  * upstream's own 404 for a session → forgotten. Returns undefined when there is nothing to do.
  */
@@ -55,9 +56,12 @@ export function learnFromResponse(
         }
       });
   }
-  if (status === 404) return forgetSession(gw, pool.name, sid, replica.id, "upstream 404");
+  // A session the store fails to forget expires by itself: the answer passes regardless.
+  const unreported = (err: Error) =>
+    publish("fault", { where: "learn", code: "SWY_STORE_ERROR", message: err.message });
+  if (status === 404) return forgetSession(gw, pool.name, sid, replica.id, "upstream 404").catch(unreported);
   if (ctx.req.method === "DELETE" && status >= 200 && status < 300) {
-    return forgetSession(gw, pool.name, sid, replica.id, "deleted");
+    return forgetSession(gw, pool.name, sid, replica.id, "deleted").catch(unreported);
   }
   return undefined;
 }

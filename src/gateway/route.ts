@@ -3,6 +3,10 @@ import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
 
+export function storeUnavailable(cause: unknown): SwitchyardError {
+  return new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause });
+}
+
 /** Retry-After for "no healthy replica": about one health-check interval. */
 export function retryAfter(gw: GatewayState): Record<string, string> {
   return { "retry-after": String(Math.max(1, Math.ceil(gw.config.health.interval / 1000))) };
@@ -18,11 +22,13 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
   const sid = info.sessionId;
   if (sid !== undefined) {
-    const record = await gw.store.get(pool.name, sid);
+    const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
+      throw storeUnavailable(err);
+    });
     if (!record || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {
-      await forgetSession(gw, pool.name, sid, record.replica, "replica gone");
+      await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     }
     ctx.replica = replica;

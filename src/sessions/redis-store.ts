@@ -48,7 +48,9 @@ export class RedisSessionStore implements SessionStore {
     const client = newClient(options);
     // Connection errors are reported here and retried by the client; they must never crash the process.
     client.on("error", () => {});
-    await client.connect();
+    // Start even if Redis is down: commands fail fast (503) until the client has connected by itself.
+    const connecting = client.connect().catch(() => {});
+    await Promise.race([connecting, new Promise((r) => setTimeout(r, 2000).unref())]);
     return new RedisSessionStore(client, options);
   }
 

@@ -1,0 +1,18 @@
+import type { Config } from "../config/schema.js";
+import { MemorySessionStore } from "./memory-store.js";
+import { RedisSessionStore } from "./redis-store.js";
+import type { SessionStore } from "./store.js";
+
+/** The session store the configuration names. */
+export async function createStore(config: Config): Promise<SessionStore> {
+  const { url, prefix, commandTimeout } = config.store;
+  if (url === "memory") {
+    return new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions });
+  }
+  return RedisSessionStore.connect({
+    url,
+    prefix,
+    commandTimeoutMs: commandTimeout,
+    idleTtlMs: config.sessions.idleTtl,
+  });
+}

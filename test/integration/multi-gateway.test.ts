@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { errorCode, rawRequest, rpc } from "../helpers/http.js";
+import { MCP_HEADERS } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+/** An SDK client whose every HTTP request goes to the next gateway in turn. */
+async function roundRobinSession(gateways: GatewayProc[]) {
+  let next = 0;
+  const fetchNext = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const target = new URL((gateways[next++ % gateways.length] as GatewayProc).base);
+    url.host = target.host;
+    return fetch(url, init);
+  };
+  const transport = new StreamableHTTPClientTransport(new URL(gateways[0]?.route("svc") as string), {
+    fetch: fetchNext,
+  });
+  const client = new Client({ name: "rr", version: "1" });
+  await client.connect(transport);
+  return {
+    transport,
+    close: () => client.close(),
+    async whoami() {
+      const r = await client.callTool({ name: "whoami", arguments: {} });
+      return r.structuredContent as { replica: string; sessionCalls: number };
+    },
+  };
+}
+
+const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
+
+describe("three gateways sharing one redis-server", () => {
+  let redis: RedisServer;
+  let replicas: Replica[];
+  let gateways: GatewayProc[];
+
+  before(async () => {
+    redis = await startRedis();
+    replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
+    const config = writeConfig(`
+logLevel: warn
+store:
+  url: ${redis.url}
+upstreams:
+  svc:
+    replicas: [${replicas.map((r) => r.url).join(", ")}]
+health:
+  interval: 300ms
+  unhealthyThreshold: 1
+`);
+    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+  });
+  after(async () => {
+    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  it("routes every request of a session to its replica, whichever gateway it lands on", async () => {
+    const sessions = await Promise.all(Array.from({ length: 12 }, () => roundRobinSession(gateways)));
+    const owners: string[] = [];
+    for (let round = 1; round <= 10; round++) {
+      const answers = await Promise.all(sessions.map((s) => s.whoami()));
+      answers.forEach((a, i) => {
+        if (round === 1) owners[i] = a.replica;
+        assert.equal(a.replica, owners[i], "a call left its session's replica");
+        assert.equal(a.sessionCalls, round);
+      });
+    }
+    assert.equal(new Set(owners).size, 3, "sessions spread over the replicas");
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+
+  it("kills a replica: every gateway answers 404 for its sessions; re-initializing works", async () => {
+    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways)));
+    const owners = await Promise.all(sessions.map((s) => s.whoami()));
+    const victim = replicas[0] as Replica;
+    await victim.stop("SIGKILL");
+    await sleep(700); // a health check or two
+    for (const [i, s] of sessions.entries()) {
+      const sid = s.transport.sessionId as string;
+      if ((owners[i] as { replica: string }).replica !== victim.name) {
+        assert.equal((await s.whoami()).sessionCalls, 2, "sessions on live replicas go on");
+        continue;
+      }
+      for (const g of gateways) {
+        const res = await rawRequest(g.route("svc"), {
+          headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+          body: rpc("tools/list"),
+        });
+        assert.equal(res.status, 404, "every gateway knows the session is gone");
+        assert.equal(errorCode(res).rpc, -32001);
+      }
+      await assert.rejects(s.whoami(), is404);
+    }
+    const fresh = await roundRobinSession(gateways);
+    const a = await fresh.whoami();
+    assert.notEqual(a.replica, victim.name);
+    assert.equal((await fresh.whoami()).replica, a.replica);
+    await fresh.close();
+  });
+
+  it("survives a Redis restart: 503 with Retry-After while it is down, no crash, recovery on its own", async () => {
+    const s = await roundRobinSession(gateways);
+    await s.whoami();
+    const sid = s.transport.sessionId as string;
+    await redis.stop("SIGKILL");
+    for (const g of gateways) {
+      const res = await rawRequest(g.route("svc"), {
+        headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+        body: rpc("tools/list"),
+      });
+      assert.equal(res.status, 503);
+      assert.equal(errorCode(res).swy, "SWY_STORE_UNAVAILABLE");
+      assert.ok(Number(res.headers["retry-after"]) >= 1);
+      const init = await rawRequest(g.route("svc"), {
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } },
+        }),
+      });
+      assert.equal(init.status, 503, "a session that could not be stored is not handed out");
+      assert.equal((await fetch(`${g.base}/healthz`)).status, 200, "the gateway is alive");
+    }
+    await redis.restart();
+    // The restarted Redis is empty: old sessions are unknown (404) and new ones work, on every gateway.
+    const deadline = Date.now() + 10_000;
+    let fresh: Awaited<ReturnType<typeof roundRobinSession>> | undefined;
+    while (!fresh && Date.now() < deadline) {
+      fresh = await roundRobinSession(gateways).catch(() => undefined);
+      if (!fresh) await sleep(200);
+    }
+    assert.ok(fresh, "new sessions work again without restarting the gateways");
+    for (let i = 1; i <= 6; i++) assert.equal((await fresh.whoami()).sessionCalls, i);
+    await assert.rejects(s.whoami(), is404);
+    await fresh.close();
+    for (const g of gateways) assert.equal(g.child.exitCode, null, "no gateway crashed");
+  });
+});
