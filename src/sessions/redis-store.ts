@@ -6,14 +6,16 @@ export interface RedisStoreOptions {
   /** `redis://[user:password@]HOST:PORT[/DB]` or `rediss://` for TLS. */
   url: string;
   idleTtlMs: number;
-  /** Namespace of every key (default `swy:`). */
+  /** Namespace of every key and channel (default `swy:`). */
   prefix?: string;
   /** A command not answered in this time fails (no request waits on a dead Redis). */
   commandTimeoutMs?: number;
+  /** Sessions kept in the in-process cache (least recently used beyond). */
+  cacheSize?: number;
 }
 
 function newClient(options: RedisStoreOptions) {
-  return createClient({
+  const client = createClient({
     url: options.url,
     disableOfflineQueue: true,
     commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
@@ -22,6 +24,9 @@ function newClient(options: RedisStoreOptions) {
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
     },
   });
+  // Connection errors are reported here and retried by the client; they must never crash the process.
+  client.on("error", () => {});
+  return client;
 }
 
 type Client = ReturnType<typeof newClient>;
@@ -29,29 +34,58 @@ type Client = ReturnType<typeof newClient>;
 /** What is stored: the record minus `lastSeenAt`, which Redis's sliding TTL stands for. */
 type Stored = Omit<SessionRecord, "lastSeenAt">;
 
+interface Cached {
+  record: SessionRecord;
+  /** When Redis last confirmed (and renewed) the session. */
+  confirmedAt: number;
+}
+
 /**
  * Session → replica in Redis, shared by every gateway replica. Keys are namespaced and carry a hash of
- * the session id, never the id; learning is SET NX with the idle TTL, every read renews it (GETEX).
- * Commands fail fast while Redis is unreachable (no offline queue) and the client reconnects by itself.
+ * the session id, never the id; learning is SET NX with the idle TTL, a confirming read renews it (GETEX).
+ *
+ * An in-process cache keeps the hot path at zero round trips: a session confirmed less than
+ * `idleTtl / 10` (at most 10 s) ago is answered from memory, older ones are confirmed again (one round
+ * trip, which also slides the TTL). A forget is published on `<prefix>inv`; every gateway drops the
+ * session from its cache at once. While Redis is unreachable, cached sessions are still served and the
+ * rest fails fast (no offline queue); on reconnect the cache is emptied, since invalidations may have
+ * been missed.
  */
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
+  private readonly channel: string;
+  private readonly refreshMs: number;
+  private readonly cacheSize: number;
+  private readonly cache = new Map<string, Cached>();
 
   private constructor(
     private readonly client: Client,
+    private readonly subscriber: Client,
     private readonly options: RedisStoreOptions,
   ) {
     this.prefix = options.prefix ?? "swy:";
+    this.channel = `${this.prefix}inv`;
+    this.refreshMs = Math.min(options.idleTtlMs / 10, 10_000);
+    this.cacheSize = options.cacheSize ?? 100_000;
   }
 
   static async connect(options: RedisStoreOptions): Promise<RedisSessionStore> {
     const client = newClient(options);
-    // Connection errors are reported here and retried by the client; they must never crash the process.
-    client.on("error", () => {});
-    // Start even if Redis is down: commands fail fast (503) until the client has connected by itself.
-    const connecting = client.connect().catch(() => {});
+    const subscriber = newClient(options);
+    const store = new RedisSessionStore(client, subscriber, options);
+    // After any reconnection invalidations may have been missed: forget the cache.
+    subscriber.on("ready", () => store.cache.clear());
+    // Start even if Redis is down: commands fail fast (503) until the clients have connected by themselves.
+    const connecting = Promise.all([
+      client.connect(),
+      subscriber.connect().then(() =>
+        subscriber.subscribe(store.channel, (key) => {
+          store.cache.delete(key);
+        }),
+      ),
+    ]).catch(() => {});
     await Promise.race([connecting, new Promise((r) => setTimeout(r, 2000).unref())]);
-    return new RedisSessionStore(client, options);
+    return store;
   }
 
   /** `swy:s:<route>:<sha256(session id)>` */
@@ -59,23 +93,58 @@ export class RedisSessionStore implements SessionStore {
     return `${this.prefix}s:${route}:${createHash("sha256").update(sessionId).digest("base64url")}`;
   }
 
+  private remember(key: string, record: SessionRecord, now: number): void {
+    this.cache.delete(key);
+    this.cache.set(key, { record, confirmedAt: now });
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+  }
+
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
-    const value = await this.client.getEx(this.key(route, sessionId), { type: "PX", value: this.options.idleTtlMs });
-    if (value === null) return undefined;
-    return { ...(JSON.parse(String(value)) as Stored), lastSeenAt: Date.now() };
+    const key = this.key(route, sessionId);
+    const now = Date.now();
+    const cached = this.cache.get(key);
+    if (cached && now - cached.confirmedAt < this.refreshMs) {
+      cached.record.lastSeenAt = now;
+      return cached.record;
+    }
+    let value: string | null;
+    try {
+      const reply = await this.client.getEx(key, { type: "PX", value: this.options.idleTtlMs });
+      value = reply === null ? null : String(reply);
+    } catch (err) {
+      // Redis unreachable: what this gateway already knows still routes.
+      if (cached) return cached.record;
+      throw err;
+    }
+    if (value === null) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    const record = { ...(JSON.parse(value) as Stored), lastSeenAt: now };
+    this.remember(key, record, now);
+    return record;
   }
 
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     const { lastSeenAt: _, ...stored } = record;
-    const reply = await this.client.set(this.key(route, sessionId), JSON.stringify(stored), {
+    const key = this.key(route, sessionId);
+    const reply = await this.client.set(key, JSON.stringify(stored), {
       condition: "NX",
       expiration: { type: "PX", value: this.options.idleTtlMs },
     });
-    return reply === "OK";
+    if (reply !== "OK") return false;
+    this.remember(key, { ...record }, Date.now());
+    return true;
   }
 
   async forget(route: string, sessionId: string): Promise<void> {
-    await this.client.del(this.key(route, sessionId));
+    const key = this.key(route, sessionId);
+    this.cache.delete(key);
+    await this.client.del(key);
+    await this.client.publish(this.channel, key);
   }
 
   /** Sessions under this store's namespace (a SCAN: for tests and operators, not the hot path). */
@@ -88,6 +157,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    await Promise.all(
+      [this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)),
+    );
+    this.cache.clear();
   }
 }

@@ -66,6 +66,45 @@ describe("RedisSessionStore on a real redis-server", () => {
     await raw.close();
   });
 
+  it("a session one gateway forgets is dropped from every other gateway's cache at once", async () => {
+    const a = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "inv:" });
+    const b = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "inv:" });
+    stores.push(a, b);
+    const now = Date.now();
+    const record = {
+      route: "svc",
+      replica: "r1",
+      principal: "p",
+      era: "legacy" as const,
+      createdAt: now,
+      lastSeenAt: now,
+    };
+    await a.learn("svc", "sid", record);
+    assert.equal((await b.get("svc", "sid"))?.replica, "r1", "b has it (and caches it for 10 s)");
+    await a.forget("svc", "sid");
+    const deadline = Date.now() + 500;
+    while ((await b.get("svc", "sid")) !== undefined && Date.now() < deadline) await sleep(5);
+    assert.equal(await b.get("svc", "sid"), undefined, "b no longer routes the dead session");
+  });
+
+  it("keeps answering for cached sessions while Redis is down", async () => {
+    const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "cached:" });
+    stores.push(store);
+    const now = Date.now();
+    await store.learn("svc", "known", {
+      route: "svc",
+      replica: "r2",
+      principal: "p",
+      era: "legacy",
+      createdAt: now,
+      lastSeenAt: now,
+    });
+    await redis.stop("SIGKILL");
+    assert.equal((await store.get("svc", "known"))?.replica, "r2");
+    await assert.rejects(store.get("svc", "unknown"), "an unknown one cannot be looked up");
+    await redis.restart();
+  });
+
   it("fails fast while Redis is down, and works again once it is back, without a new store", async () => {
     const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "down:" });
     stores.push(store);

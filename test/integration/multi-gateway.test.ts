@@ -104,14 +104,16 @@ health:
     await fresh.close();
   });
 
-  it("survives a Redis restart: 503 with Retry-After while it is down, no crash, recovery on its own", async () => {
+  it("survives a Redis restart: cached sessions go on, the rest gets 503 with Retry-After, recovery on its own", async () => {
     const s = await roundRobinSession(gateways);
     await s.whoami();
-    const sid = s.transport.sessionId as string;
     await redis.stop("SIGKILL");
+    // Sessions the gateways already know keep reaching their replica...
+    for (let i = 0; i < 3; i++) assert.equal((await s.whoami()).sessionCalls, i + 2);
     for (const g of gateways) {
+      // ...a session a gateway cannot look up gets 503 at once, and so does a new one it could not store.
       const res = await rawRequest(g.route("svc"), {
-        headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+        headers: { ...MCP_HEADERS, "mcp-session-id": "never-seen-here", "mcp-protocol-version": "2025-11-25" },
         body: rpc("tools/list"),
       });
       assert.equal(res.status, 503);
@@ -129,7 +131,7 @@ health:
       assert.equal((await fetch(`${g.base}/healthz`)).status, 200, "the gateway is alive");
     }
     await redis.restart();
-    // The restarted Redis is empty: old sessions are unknown (404) and new ones work, on every gateway.
+    // New sessions work again on every gateway, without restarting them.
     const deadline = Date.now() + 10_000;
     let fresh: Awaited<ReturnType<typeof roundRobinSession>> | undefined;
     while (!fresh && Date.now() < deadline) {
@@ -138,7 +140,6 @@ health:
     }
     assert.ok(fresh, "new sessions work again without restarting the gateways");
     for (let i = 1; i <= 6; i++) assert.equal((await fresh.whoami()).sessionCalls, i);
-    await assert.rejects(s.whoami(), is404);
     await fresh.close();
     for (const g of gateways) assert.equal(g.child.exitCode, null, "no gateway crashed");
   });
