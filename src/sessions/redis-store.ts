@@ -157,9 +157,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      [this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)),
-    );
+    await Promise.all([this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)));
     this.cache.clear();
   }
 }
