@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
+import { shareHealth } from "../gateway/share-health.js";
 import { attachLogger } from "../observability/logger.js";
 import { createStore } from "../sessions/create-store.js";
 
@@ -47,10 +48,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
   attachLogger(config.logLevel);
   const gateway = createGateway(config, { store: await createStore(config) });
+  const bus = await shareHealth(gateway, config);
   try {
     await gateway.listen();
   } catch (err) {
     fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
-  onShutdown(() => gateway.close());
+  onShutdown(async () => {
+    await gateway.close();
+    await bus?.close();
+  });
 }

@@ -1,35 +1,17 @@
 import { createHash } from "node:crypto";
-import { createClient } from "@redis/client";
+import {
+  type RedisClient as Client,
+  connectSoon,
+  newRedisClient as newClient,
+  type RedisOptions,
+} from "../redis/client.js";
 import type { SessionRecord, SessionStore } from "./store.js";
 
-export interface RedisStoreOptions {
-  /** `redis://[user:password@]HOST:PORT[/DB]` or `rediss://` for TLS. */
-  url: string;
+export interface RedisStoreOptions extends RedisOptions {
   idleTtlMs: number;
-  /** Namespace of every key and channel (default `swy:`). */
-  prefix?: string;
-  /** A command not answered in this time fails (no request waits on a dead Redis). */
-  commandTimeoutMs?: number;
   /** Sessions kept in the in-process cache (least recently used beyond). */
   cacheSize?: number;
 }
-
-function newClient(options: RedisStoreOptions) {
-  const client = createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
-    socket: {
-      connectTimeout: 2000,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
-    },
-  });
-  // Connection errors are reported here and retried by the client; they must never crash the process.
-  client.on("error", () => {});
-  return client;
-}
-
-type Client = ReturnType<typeof newClient>;
 
 /** What is stored: the record minus `lastSeenAt`, which Redis's sliding TTL stands for. */
 type Stored = Omit<SessionRecord, "lastSeenAt">;
@@ -76,15 +58,16 @@ export class RedisSessionStore implements SessionStore {
     // After any reconnection invalidations may have been missed: forget the cache.
     subscriber.on("ready", () => store.cache.clear());
     // Start even if Redis is down: commands fail fast (503) until the clients have connected by themselves.
-    const connecting = Promise.all([
-      client.connect(),
-      subscriber.connect().then(() =>
-        subscriber.subscribe(store.channel, (key) => {
-          store.cache.delete(key);
-        }),
-      ),
-    ]).catch(() => {});
-    await Promise.race([connecting, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await connectSoon(
+      Promise.all([
+        client.connect(),
+        subscriber.connect().then(() =>
+          subscriber.subscribe(store.channel, (key) => {
+            store.cache.delete(key);
+          }),
+        ),
+      ]),
+    );
     return store;
   }
 

@@ -12,6 +12,8 @@ export class HealthChecker {
   private readonly failures = new Map<Replica, number>();
   private readonly passes = new Map<Replica, number>();
   private stopped = false;
+  /** Set when gateway replicas share health: called when this gateway sees a replica go down. */
+  announce: ((replica: Replica) => void) | undefined;
 
   constructor(
     private readonly replicas: readonly Replica[],
@@ -27,6 +29,27 @@ export class HealthChecker {
   passiveFailure(replica: Replica, reason: string): void {
     const wasHealthy = replica.healthy;
     replica.markDown(reason);
+    if (wasHealthy) this.announce?.(replica);
+    this.down(replica, wasHealthy);
+  }
+
+  /**
+   * Another gateway saw the replica go down at `at`. A live report marks it down here too; one read back
+   * from the record (at start, after a reconnection) only dates the fall: this gateway's own checks say
+   * whether the replica is up now.
+   */
+  peerDown(replica: Replica, at: number, live: boolean): void {
+    if (!live) {
+      replica.downAt = Math.max(replica.downAt, at);
+      return;
+    }
+    const wasHealthy = replica.healthy;
+    replica.markDown("another gateway saw it down", at);
+    this.down(replica, wasHealthy);
+  }
+
+  /** A replica just went down: count passes from zero; with active checks off, retry after the cooldown. */
+  private down(replica: Replica, wasHealthy: boolean): void {
     this.passes.set(replica, 0);
     if (wasHealthy && !this.config.enabled && !this.stopped) {
       const t = setTimeout(() => {
@@ -60,7 +83,10 @@ export class HealthChecker {
       this.passes.set(replica, 0);
       const failures = (this.failures.get(replica) ?? 0) + 1;
       this.failures.set(replica, failures);
-      if (replica.healthy && failures >= this.config.unhealthyThreshold) replica.markDown("health check failed");
+      if (replica.healthy && failures >= this.config.unhealthyThreshold) {
+        replica.markDown("health check failed");
+        this.announce?.(replica);
+      }
     }
   }
 

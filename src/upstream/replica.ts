@@ -68,9 +68,9 @@ export class Replica {
   }
 
   markDown(reason: string, at = Date.now()): void {
+    this.downAt = Math.max(this.downAt, at);
     if (!this.healthy) return;
     this.healthy = false;
-    this.downAt = Math.max(this.downAt, at);
     publish("replica", { route: this.route, replica: this.id, healthy: false, reason });
   }
 

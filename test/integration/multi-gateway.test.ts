@@ -144,3 +144,55 @@ health:
     for (const g of gateways) assert.equal(g.child.exitCode, null, "no gateway crashed");
   });
 });
+
+describe("gateways share replica health through Redis", () => {
+  let redis: RedisServer;
+  let replicas: Replica[];
+  let gateways: GatewayProc[];
+
+  before(async () => {
+    redis = await startRedis();
+    replicas = await Promise.all(["a", "b"].map((n) => startReplica(n)));
+    // Active checks off: a gateway can only learn that a replica died from its own requests, or from a peer.
+    const config = writeConfig(`
+logLevel: warn
+store:
+  url: ${redis.url}
+upstreams:
+  svc:
+    replicas: [${replicas.map((r) => r.url).join(", ")}]
+    balancer: round-robin
+health:
+  enabled: false
+  cooldown: 60s
+`);
+    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+  });
+  after(async () => {
+    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  const healthy = async (g: GatewayProc) =>
+    ((await (await fetch(`${g.base}/readyz`)).json()) as { routes: Record<string, { healthy: number }> }).routes.svc
+      ?.healthy;
+
+  it("what one gateway sees go down, every gateway marks down at once", async () => {
+    const [g1, g2, g3] = gateways as [GatewayProc, GatewayProc, GatewayProc];
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => roundRobinSession([g1])));
+    const owners = await Promise.all(sessions.map((s) => s.whoami()));
+    const victim = replicas[0] as Replica;
+    const index = owners.findIndex((o) => o.replica === victim.name);
+    assert.ok(index >= 0, "a session lives on the victim");
+    await victim.stop("SIGKILL");
+    assert.equal(await healthy(g2), 2, "g2 has no way to know yet");
+    // g1 meets the dead replica...
+    await assert.rejects((sessions[index] as { whoami(): Promise<unknown> }).whoami(), is404);
+    // ...and g2 and g3, which never tried it, learn at once.
+    const deadline = Date.now() + 1000;
+    while (((await healthy(g2)) !== 1 || (await healthy(g3)) !== 1) && Date.now() < deadline) await sleep(20);
+    assert.equal(await healthy(g2), 1);
+    assert.equal(await healthy(g3), 1);
+  });
+});

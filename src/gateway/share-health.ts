@@ -1,0 +1,19 @@
+import type { Config } from "../config/schema.js";
+import { RedisHealthBus } from "../upstream/redis-health-bus.js";
+import type { Gateway } from "./server.js";
+
+/**
+ * With a shared store, gateway replicas also share replica health: what one sees go down, all mark
+ * down (with the same time, so all answer 404 for the same sessions). Nothing to share in memory mode.
+ */
+export async function shareHealth(gateway: Gateway, config: Config): Promise<RedisHealthBus | undefined> {
+  const { url, prefix, commandTimeout } = config.store;
+  if (url === "memory") return undefined;
+  const { pools, health } = gateway.state;
+  const bus = await RedisHealthBus.connect({ url, prefix, commandTimeoutMs: commandTimeout }, (route, id, at, live) => {
+    const replica = pools.get(route)?.get(id);
+    if (replica) health.peerDown(replica, at, live);
+  });
+  health.announce = (replica) => bus.announceDown(replica.route, replica.id, replica.downAt);
+  return bus;
+}

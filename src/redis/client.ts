@@ -1,0 +1,35 @@
+import { createClient } from "@redis/client";
+
+export interface RedisOptions {
+  /** `redis://[user:password@]HOST:PORT[/DB]` or `rediss://` for TLS. */
+  url: string;
+  /** Namespace of every key and channel (default `swy:`). */
+  prefix?: string;
+  /** A command not answered in this time fails (no request waits on a dead Redis). */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * A Redis connection as the gateway needs it: commands fail fast while disconnected (no offline queue,
+ * a timeout on each), reconnection by itself with a capped backoff, and errors that never crash.
+ */
+export function newRedisClient(options: RedisOptions) {
+  const client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
+    socket: {
+      connectTimeout: 2000,
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+    },
+  });
+  client.on("error", () => {});
+  return client;
+}
+
+export type RedisClient = ReturnType<typeof newRedisClient>;
+
+/** Connect in the background; resolve when connected or after `waitMs`, whichever comes first. */
+export async function connectSoon(work: Promise<unknown>, waitMs = 2000): Promise<void> {
+  await Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
+}
