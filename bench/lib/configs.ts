@@ -125,9 +125,11 @@ ${routes
 }
 
 /** Switchyard's configuration for the run (memory store, quiet logs). */
-export function switchyardConfig(port: number, routes: Route[], heartbeat: string): string {
+export function switchyardConfig(port: number, routes: Route[], heartbeat: string, store = "memory"): string {
   return `
 listen: 127.0.0.1:${port}
+store:
+  url: ${store}
 logLevel: warn
 heartbeat:
   interval: ${heartbeat}

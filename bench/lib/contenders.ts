@@ -76,11 +76,18 @@ export async function startHaproxy(haproxy: string, dir: string, routes: Route[]
   return managed("haproxy", proc, `http://127.0.0.1:${port}`);
 }
 
-export async function startSwitchyard(dir: string, routes: Route[], heartbeat = "15s"): Promise<Contender> {
+/** Switchyard with the memory store, or (given a Redis URL) with the Redis store. */
+export async function startSwitchyard(
+  dir: string,
+  routes: Route[],
+  heartbeat = "15s",
+  redisUrl?: string,
+): Promise<Contender> {
   const port = await freePort();
-  const file = join(dir, "switchyard.yaml");
-  writeFileSync(file, switchyardConfig(port, routes, heartbeat));
+  const name = redisUrl ? "switchyard+redis" : "switchyard";
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat, redisUrl));
   const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
-  return managed("switchyard", proc, `http://127.0.0.1:${port}`);
+  return managed(name, proc, `http://127.0.0.1:${port}`);
 }
