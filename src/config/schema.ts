@@ -73,6 +73,32 @@ export const configSchema = z
         commandTimeout: durationOption("1s", "A Redis command not answered in this time fails (the request gets 503)."),
       })
       .prefault({}),
+    affinity: z
+      .enum(["store", "token"])
+      .default("store")
+      .describe(
+        "How a session finds its replica: `store` (the session store maps id → replica) or `token` (the gateway hands out signed session ids that carry the replica; no store lookup at all).",
+      ),
+    tokens: z
+      .strictObject({
+        keys: z
+          .array(
+            z.strictObject({
+              id: z.number().int().min(0).max(255).describe("Key id, written in each token."),
+              secret: z
+                .string()
+                .refine((v) => Buffer.from(v, "base64").length === 32, { message: "must be 32 bytes, base64" })
+                .describe("32 random bytes, base64 (`openssl rand -base64 32`)."),
+            }),
+          )
+          .default([])
+          .describe("Token keys: the first signs new tokens, all open them (rotation). The same on every gateway."),
+        maxAge: durationOption(
+          "24h",
+          "A signed session id older than this is refused (404: the client re-initializes).",
+        ),
+      })
+      .prefault({}),
     sessions: z
       .strictObject({
         idleTtl: durationOption("1h", "A session unused for this long is forgotten (sliding; each request renews it)."),
@@ -159,6 +185,11 @@ export const configSchema = z
           .describe("Trust incoming X-Forwarded-* headers (append to them) instead of replacing them."),
       })
       .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.affinity === "token" && c.tokens.keys.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["tokens", "keys"], message: "affinity: token needs at least one key" });
+    }
   })
   .describe("Switchyard configuration");
 

@@ -21,6 +21,8 @@ export interface RequestContext {
   messages: RpcMessage[];
   info: Classification | undefined;
   replica: Replica | undefined;
+  /** With signed session ids: the upstream's own session id, swapped in for the token on the way up. */
+  upstreamSessionId: string | undefined;
   /** The upstream exchange, once forwarded. */
   exchange: Exchange | undefined;
   /** The refusal code, for the request log. */
@@ -44,6 +46,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     messages: NO_MESSAGES,
     info: undefined,
     replica: undefined,
+    upstreamSessionId: undefined,
     exchange: undefined,
     code: undefined,
   };

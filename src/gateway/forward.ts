@@ -71,6 +71,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
       trustProxy: gw.config.security.trustProxy,
     });
+    const upstreamSid = ctx.upstreamSessionId;
+    if (upstreamSid !== undefined) {
+      const i = this.headers.indexOf("mcp-session-id");
+      if (i >= 0) this.headers[i + 1] = upstreamSid;
+    }
   }
 
   send(replica: Replica): void {

@@ -1,6 +1,7 @@
 import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { H, isValidSessionId } from "../protocol/headers.js";
+import { replicaHash, sealToken, type TokenKey } from "../sessions/token.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
@@ -31,6 +32,24 @@ export function learnFromResponse(
   const replica = ctx.replica;
   const sid = ctx.info?.sessionId;
   if (!pool || !replica) return undefined;
+  if (gw.tokens) {
+    // Signed session ids: the client sees a token in place of the upstream's id, on every response.
+    const upstreamSid = headers[H.sessionId];
+    if (typeof upstreamSid !== "string") return undefined;
+    if (sid !== undefined) {
+      headers[H.sessionId] = sid;
+    } else if (status >= 200 && status < 300 && isValidSessionId(upstreamSid)) {
+      const claims = {
+        replica: replicaHash(replica.id),
+        createdAt: Math.floor(Date.now() / 1000),
+        upstreamSessionId: upstreamSid,
+      };
+      headers[H.sessionId] = sealToken(gw.tokens.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+    } else {
+      delete headers[H.sessionId];
+    }
+    return undefined;
+  }
   if (sid === undefined) {
     const learned = headers[H.sessionId];
     if (status < 200 || status >= 300 || typeof learned !== "string" || !isValidSessionId(learned)) return undefined;

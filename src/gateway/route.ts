@@ -1,4 +1,5 @@
 import { SwitchyardError } from "../errors.js";
+import { openToken } from "../sessions/token.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
@@ -21,6 +22,19 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   const info = ctx.info;
   if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
   const sid = info.sessionId;
+  if (sid !== undefined && gw.tokens) {
+    // Signed session id: everything routing needs is in the token; no store at all.
+    const claims = openToken(gw.tokens.keys, sid, pool.name, ctx.principal);
+    const createdAt = (claims?.createdAt ?? 0) * 1000;
+    if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    const replica = pool.byTokenHash(claims.replica);
+    // The token dates the session to the second (its end, to be safe): a replica that fell within the
+    // session's first second is not seen here, and then answers 404 itself.
+    if (!replica?.holds(createdAt + 999)) throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
+    ctx.replica = replica;
+    ctx.upstreamSessionId = claims.upstreamSessionId;
+    return;
+  }
   if (sid !== undefined) {
     const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
       throw storeUnavailable(err);

@@ -66,6 +66,13 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
       allowedOrigins: config.security.allowedOrigins,
     },
     inFlight: new InFlight(),
+    tokens:
+      config.affinity === "token"
+        ? {
+            keys: config.tokens.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret, "base64") })),
+            maxAgeMs: config.tokens.maxAge,
+          }
+        : undefined,
     draining: false,
   };
 

@@ -1,4 +1,5 @@
 import type { UpstreamConfig } from "../config/schema.js";
+import { replicaHash } from "../sessions/token.js";
 import { type Balancer, createBalancer } from "./balancer.js";
 import { Replica, type ReplicaOptions } from "./replica.js";
 
@@ -6,6 +7,7 @@ import { Replica, type ReplicaOptions } from "./replica.js";
 export class UpstreamPool {
   readonly replicas: readonly Replica[];
   private readonly byId: Map<string, Replica>;
+  private readonly byHash: Map<number, Replica>;
   private readonly balancer: Balancer;
 
   constructor(
@@ -17,11 +19,17 @@ export class UpstreamPool {
       (url) => new Replica(name, url, { ...options, connections: config.connections }),
     );
     this.byId = new Map(this.replicas.map((r) => [r.id, r]));
+    this.byHash = new Map(this.replicas.map((r) => [replicaHash(r.id), r]));
     this.balancer = createBalancer(config.balancer);
   }
 
   get(id: string): Replica | undefined {
     return this.byId.get(id);
+  }
+
+  /** The replica a signed session id names. */
+  byTokenHash(hash: number): Replica | undefined {
+    return this.byHash.get(hash);
   }
 
   pick(exclude?: Replica): Replica | undefined {

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { errorCode, rawRequest, rpc } from "../helpers/http.js";
+import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+
+const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
+
+/** An SDK client whose every HTTP request goes to the next gateway in turn. */
+async function roundRobinSession(gateways: GatewayProc[]) {
+  let next = 0;
+  const transport = new StreamableHTTPClientTransport(new URL(gateways[0]?.route("svc") as string), {
+    fetch: (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      url.host = new URL((gateways[next++ % gateways.length] as GatewayProc).base).host;
+      return fetch(url, init);
+    },
+  });
+  const client = new Client({ name: "rr", version: "1" });
+  await client.connect(transport);
+  return {
+    transport,
+    close: () => client.close(),
+    async whoami() {
+      const r = await client.callTool({ name: "whoami", arguments: {} });
+      return r.structuredContent as { replica: string; sessionCalls: number };
+    },
+  };
+}
+
+describe("signed session ids: three gateways, no store at all", () => {
+  let replicas: Replica[];
+  let gateways: GatewayProc[];
+  const key = randomBytes(32).toString("base64");
+
+  before(async () => {
+    replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
+    const config = writeConfig(`
+logLevel: warn
+affinity: token
+tokens:
+  keys:
+    - id: 7
+      secret: ${key}
+upstreams:
+  svc:
+    replicas: [${replicas.map((r) => r.url).join(", ")}]
+health:
+  interval: 300ms
+  unhealthyThreshold: 1
+`);
+    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+  });
+  after(async () => {
+    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("hands out a signed id and routes every request by it, on any gateway", async () => {
+    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways)));
+    const owners: string[] = [];
+    for (let round = 1; round <= 8; round++) {
+      const answers = await Promise.all(sessions.map((s) => s.whoami()));
+      answers.forEach((a, i) => {
+        if (round === 1) owners[i] = a.replica;
+        assert.equal(a.replica, owners[i]);
+        assert.equal(a.sessionCalls, round);
+      });
+    }
+    assert.equal(new Set(owners).size, 3);
+    const sid = sessions[0]?.transport.sessionId as string;
+    assert.ok(sid.length < 256 && /^[A-Za-z0-9_-]+$/.test(sid), "a compact, valid Mcp-Session-Id");
+    assert.ok(!/^[0-9a-f]{8}-/.test(sid), "not the upstream's UUID");
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+
+  it("refuses tampered, truncated and foreign tokens with 404 and keeps serving", async () => {
+    const init = await rawRequest(gateways[0]?.route("svc") as string, { body: JSON.stringify(INIT_BODY) });
+    const token = init.headers["mcp-session-id"] as string;
+    const flipped = `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`;
+    const foreign = Buffer.from(token, "base64url");
+    foreign[0] = 9;
+    for (const bad of [flipped, token.slice(0, 30), foreign.toString("base64url"), "x".repeat(40)]) {
+      for (const g of gateways) {
+        const res = await rawRequest(g.route("svc"), {
+          headers: { ...MCP_HEADERS, "mcp-session-id": bad, "mcp-protocol-version": "2025-11-25" },
+          body: rpc("tools/list"),
+        });
+        assert.equal(res.status, 404);
+        assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND");
+      }
+    }
+    const good = await rawRequest(gateways[2]?.route("svc") as string, {
+      headers: { ...MCP_HEADERS, "mcp-session-id": token, "mcp-protocol-version": "2025-11-25" },
+      body: rpc("notifications/initialized", {}, null),
+    });
+    assert.equal(good.status, 202, "the genuine token still works, on another gateway");
+  });
+
+  it("kills a replica: every gateway answers 404 for its sessions", async () => {
+    const sessions = await Promise.all(Array.from({ length: 6 }, () => roundRobinSession(gateways)));
+    const owners = await Promise.all(sessions.map((s) => s.whoami()));
+    const victim = replicas[0] as Replica;
+    await victim.stop("SIGKILL");
+    await new Promise((r) => setTimeout(r, 700));
+    for (const [i, s] of sessions.entries()) {
+      if ((owners[i] as { replica: string }).replica !== victim.name) continue;
+      for (const g of gateways) {
+        const res = await rawRequest(g.route("svc"), {
+          headers: {
+            ...MCP_HEADERS,
+            "mcp-session-id": s.transport.sessionId as string,
+            "mcp-protocol-version": "2025-11-25",
+          },
+          body: rpc("tools/list"),
+        });
+        assert.equal(res.status, 404);
+      }
+      await assert.rejects(s.whoami(), is404);
+    }
+    const fresh = await roundRobinSession(gateways);
+    assert.notEqual((await fresh.whoami()).replica, victim.name);
+    await fresh.close();
+  });
+});
