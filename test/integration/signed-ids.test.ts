@@ -125,4 +125,36 @@ health:
     assert.notEqual((await fresh.whoami()).replica, victim.name);
     await fresh.close();
   });
+
+  it("refuses a token older than tokens.maxAge", async () => {
+    const config = writeConfig(`
+logLevel: warn
+affinity: token
+tokens:
+  keys: [{ id: 7, secret: ${key} }]
+  maxAge: 1s
+upstreams:
+  svc:
+    replicas: [${replicas
+      .slice(1)
+      .map((r) => r.url)
+      .join(", ")}]
+`);
+    const g = await startGateway(["--config", config]);
+    try {
+      const init = await rawRequest(g.route("svc"), { body: JSON.stringify(INIT_BODY) });
+      const token = init.headers["mcp-session-id"] as string;
+      const headers = { ...MCP_HEADERS, "mcp-session-id": token, "mcp-protocol-version": "2025-11-25" };
+      assert.equal(
+        (await rawRequest(g.route("svc"), { headers, body: rpc("notifications/initialized", {}, null) })).status,
+        202,
+      );
+      await new Promise((r) => setTimeout(r, 2100));
+      const late = await rawRequest(g.route("svc"), { headers, body: rpc("tools/list") });
+      assert.equal(late.status, 404);
+      assert.equal(errorCode(late).swy, "SWY_SESSION_NOT_FOUND");
+    } finally {
+      await g.stop();
+    }
+  });
 });
