@@ -125,11 +125,17 @@ ${routes
 }
 
 /** Switchyard's configuration for the run (memory store, quiet logs). */
-export function switchyardConfig(port: number, routes: Route[], heartbeat: string, store = "memory"): string {
+export function switchyardConfig(
+  port: number,
+  routes: Route[],
+  heartbeat: string,
+  variant: { redisUrl?: string; tokenKey?: string } = {},
+): string {
+  const tokens = variant.tokenKey ? `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${variant.tokenKey} }]\n` : "";
   return `
 listen: 127.0.0.1:${port}
-store:
-  url: ${store}
+${tokens}store:
+  url: ${variant.redisUrl ?? "memory"}
 logLevel: warn
 heartbeat:
   interval: ${heartbeat}

@@ -76,17 +76,17 @@ export async function startHaproxy(haproxy: string, dir: string, routes: Route[]
   return managed("haproxy", proc, `http://127.0.0.1:${port}`);
 }
 
-/** Switchyard with the memory store, or (given a Redis URL) with the Redis store. */
+/** Switchyard with the memory store, the Redis store (a URL), or signed session ids (a key). */
 export async function startSwitchyard(
   dir: string,
   routes: Route[],
   heartbeat = "15s",
-  redisUrl?: string,
+  variant: { redisUrl?: string; tokenKey?: string } = {},
 ): Promise<Contender> {
   const port = await freePort();
-  const name = redisUrl ? "switchyard+redis" : "switchyard";
+  const name = variant.redisUrl ? "switchyard+redis" : variant.tokenKey ? "switchyard+tokens" : "switchyard";
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, switchyardConfig(port, routes, heartbeat, redisUrl));
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat, variant));
   const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return managed(name, proc, `http://127.0.0.1:${port}`);

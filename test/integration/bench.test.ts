@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../helpers/procs.js";
 
-const CONTENDERS = ["direct", "nginx", "haproxy", "switchyard", "switchyard+redis"];
+const CONTENDERS = ["direct", "nginx", "haproxy", "switchyard", "switchyard+redis", "switchyard+tokens"];
 
 describe("npm run bench (a tiny run)", () => {
   it("starts and stops every contender and prints a well-formed table and JSON", () => {
