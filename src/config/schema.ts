@@ -70,6 +70,11 @@ export const configSchema = z
             "Where sessions live: `memory` (this process only) or `redis://[user:password@]HOST:PORT[/DB]` (`rediss://` for TLS), shared by every gateway replica.",
           ),
         prefix: z.string().default("swy:").describe("Namespace of every Redis key."),
+        username: z.string().optional().describe("Redis ACL user (or give it in the URL)."),
+        password: z
+          .string()
+          .optional()
+          .describe("Redis password (or give it in the URL, or set `SWITCHYARD_REDIS_PASSWORD`); never logged."),
         commandTimeout: durationOption("1s", "A Redis command not answered in this time fails (the request gets 503)."),
       })
       .prefault({}),

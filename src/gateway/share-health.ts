@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import { redisOptionsFrom } from "../redis/client.js";
 import { RedisHealthBus } from "../upstream/redis-health-bus.js";
 import type { Gateway } from "./server.js";
 
@@ -7,10 +8,9 @@ import type { Gateway } from "./server.js";
  * down (with the same time, so all answer 404 for the same sessions). Nothing to share in memory mode.
  */
 export async function shareHealth(gateway: Gateway, config: Config): Promise<RedisHealthBus | undefined> {
-  const { url, prefix, commandTimeout } = config.store;
-  if (url === "memory") return undefined;
+  if (config.store.url === "memory") return undefined;
   const { pools, health } = gateway.state;
-  const bus = await RedisHealthBus.connect({ url, prefix, commandTimeoutMs: commandTimeout }, (route, id, at, live) => {
+  const bus = await RedisHealthBus.connect(redisOptionsFrom(config), (route, id, at, live) => {
     const replica = pools.get(route)?.get(id);
     if (replica) health.peerDown(replica, at, live);
   });

@@ -1,4 +1,5 @@
 import { createClient } from "@redis/client";
+import type { Config } from "../config/schema.js";
 
 export interface RedisOptions {
   /** `redis://[user:password@]HOST:PORT[/DB]` or `rediss://` for TLS. */
@@ -7,6 +8,8 @@ export interface RedisOptions {
   prefix?: string;
   /** A command not answered in this time fails (no request waits on a dead Redis). */
   commandTimeoutMs?: number;
+  username?: string | undefined;
+  password?: string | undefined;
 }
 
 /**
@@ -16,6 +19,8 @@ export interface RedisOptions {
 export function newRedisClient(options: RedisOptions) {
   const client = createClient({
     url: options.url,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
     disableOfflineQueue: true,
     commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
     socket: {
@@ -32,4 +37,16 @@ export type RedisClient = ReturnType<typeof newRedisClient>;
 /** Connect in the background; resolve when connected or after `waitMs`, whichever comes first. */
 export async function connectSoon(work: Promise<unknown>, waitMs = 2000): Promise<void> {
   await Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
+}
+
+/** The Redis connection the configuration names (the password may come from `SWITCHYARD_REDIS_PASSWORD`). */
+export function redisOptionsFrom(config: Config): RedisOptions {
+  const { url, prefix, username, commandTimeout } = config.store;
+  return {
+    url,
+    prefix,
+    username,
+    password: config.store.password ?? process.env.SWITCHYARD_REDIS_PASSWORD,
+    commandTimeoutMs: commandTimeout,
+  };
 }

@@ -1,18 +1,13 @@
 import type { Config } from "../config/schema.js";
+import { redisOptionsFrom } from "../redis/client.js";
 import { MemorySessionStore } from "./memory-store.js";
 import { RedisSessionStore } from "./redis-store.js";
 import type { SessionStore } from "./store.js";
 
 /** The session store the configuration names. */
 export async function createStore(config: Config): Promise<SessionStore> {
-  const { url, prefix, commandTimeout } = config.store;
-  if (url === "memory") {
+  if (config.store.url === "memory") {
     return new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions });
   }
-  return RedisSessionStore.connect({
-    url,
-    prefix,
-    commandTimeoutMs: commandTimeout,
-    idleTtlMs: config.sessions.idleTtl,
-  });
+  return RedisSessionStore.connect({ ...redisOptionsFrom(config), idleTtlMs: config.sessions.idleTtl });
 }

@@ -11,8 +11,9 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-async function launch(bin: string, port: number): Promise<Managed> {
+async function launch(bin: string, port: number, password?: string): Promise<Managed> {
   const proc = spawnManaged(bin, [
+    ...(password ? ["--requirepass", password] : []),
     "--port",
     String(port),
     "--bind",
@@ -31,19 +32,19 @@ async function launch(bin: string, port: number): Promise<Managed> {
 }
 
 /** A real `redis-server` owned by this test file, on a free port. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
   const bin = findBinary("redis-server");
   if (!bin) throw new Error("redis-server is missing: `bash scripts/test-setup.sh` installs it (Debian package)");
   const port = await freePort();
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
-    proc: await launch(bin, port),
+    proc: await launch(bin, port, options.password),
     async stop(signal = "SIGTERM") {
       await server.proc.stop(signal);
     },
     async restart() {
-      server.proc = await launch(bin, port);
+      server.proc = await launch(bin, port, options.password);
     },
   };
   return server;

@@ -196,3 +196,43 @@ health:
     assert.equal(await healthy(g3), 1);
   });
 });
+
+describe("a Redis that requires a password", () => {
+  it("works with store.password and answers 503 (not a crash) with a wrong one", async () => {
+    const redis = await startRedis({ password: "s3cret-pw" });
+    const replica = await startReplica("r");
+    const good = await startGateway([
+      "--upstream",
+      `svc=${replica.url}`,
+      "--config",
+      writeConfig(`logLevel: warn\nstore:\n  url: ${redis.url}\n  password: s3cret-pw\n`),
+    ]);
+    const bad = await startGateway([
+      "--upstream",
+      `svc=${replica.url}`,
+      "--config",
+      writeConfig(`logLevel: warn\nstore:\n  url: ${redis.url}\n  password: wrong\n`),
+    ]);
+    try {
+      const init = JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } },
+      });
+      const ok = await rawRequest(good.route("svc"), { body: init });
+      assert.equal(ok.status, 200);
+      const refused = await rawRequest(bad.route("svc"), { body: init });
+      assert.equal(refused.status, 503);
+      assert.equal(errorCode(refused).swy, "SWY_STORE_UNAVAILABLE");
+      assert.ok(
+        !bad.lines.join("\n").includes("wrong") && !good.lines.join("\n").includes("s3cret-pw"),
+        "never logged",
+      );
+    } finally {
+      await Promise.all([good.stop(), bad.stop()]);
+      await replica.stop();
+      await redis.stop();
+    }
+  });
+});
