@@ -44,7 +44,7 @@ export function learnFromResponse(
         createdAt: Math.floor(Date.now() / 1000),
         upstreamSessionId: upstreamSid,
       };
-      headers[H.sessionId] = sealToken(gw.tokens.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+      headers[H.sessionId] = sealToken(gw.tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
     } else {
       delete headers[H.sessionId];
     }

@@ -1,5 +1,4 @@
 import { SwitchyardError } from "../errors.js";
-import { openToken } from "../sessions/token.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
@@ -24,7 +23,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   const sid = info.sessionId;
   if (sid !== undefined && gw.tokens) {
     // Signed session id: everything routing needs is in the token; no store at all.
-    const claims = openToken(gw.tokens.keys, sid, pool.name, ctx.principal);
+    const claims = gw.tokens.opener.open(sid, pool.name, ctx.principal);
     const createdAt = (claims?.createdAt ?? 0) * 1000;
     if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     const replica = pool.byTokenHash(claims.replica);

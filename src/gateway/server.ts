@@ -6,6 +6,7 @@ import { publish } from "../observability/events.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionStore } from "../sessions/store.js";
+import { TokenOpener } from "../sessions/token.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
 import { InFlight } from "./drain.js";
@@ -69,7 +70,9 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
     tokens:
       config.affinity === "token"
         ? {
-            keys: config.tokens.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret, "base64") })),
+            opener: new TokenOpener(
+              config.tokens.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret, "base64") })),
+            ),
             maxAgeMs: config.tokens.maxAge,
           }
         : undefined,

@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
-import type { TokenKey } from "../sessions/token.js";
+import type { TokenOpener } from "../sessions/token.js";
 import type { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { InFlight } from "./drain.js";
@@ -16,6 +16,6 @@ export interface GatewayState {
   /** Requests that are expected to end (not GET streams), for graceful shutdown. */
   readonly inFlight: InFlight;
   /** Set with `affinity: token`: signed session ids instead of store lookups. */
-  readonly tokens: { keys: TokenKey[]; maxAgeMs: number } | undefined;
+  readonly tokens: { opener: TokenOpener; maxAgeMs: number } | undefined;
   draining: boolean;
 }

@@ -71,3 +71,32 @@ export function openToken(
     return undefined;
   }
 }
+
+/**
+ * Opens tokens with a memory of the last ones opened: a session presents the same token on every request,
+ * so the hot path does no cryptography after the first. Only tokens that opened are remembered (by token,
+ * route and principal together), in a bounded least-recently-used map.
+ */
+export class TokenOpener {
+  private readonly opened = new Map<string, TokenClaims>();
+
+  constructor(
+    readonly keys: readonly TokenKey[],
+    private readonly capacity = 50_000,
+  ) {}
+
+  open(token: string, route: string, principal: string): TokenClaims | undefined {
+    const memo = `${route}\u0000${principal}\u0000${token}`;
+    const known = this.opened.get(memo);
+    if (known) return known;
+    const claims = openToken(this.keys, token, route, principal);
+    if (claims) {
+      if (this.opened.size >= this.capacity) {
+        const oldest = this.opened.keys().next();
+        if (!oldest.done) this.opened.delete(oldest.value);
+      }
+      this.opened.set(memo, claims);
+    }
+    return claims;
+  }
+}

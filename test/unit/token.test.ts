@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { openToken, replicaHash, sealToken, type TokenKey } from "../../src/sessions/token.js";
+import { openToken, replicaHash, sealToken, type TokenKey, TokenOpener } from "../../src/sessions/token.js";
 
 const k1: TokenKey = { id: 1, secret: randomBytes(32) };
 const k2: TokenKey = { id: 2, secret: randomBytes(32) };
@@ -44,5 +44,20 @@ describe("signed session ids", () => {
     assert.equal(openToken([k1], "a".repeat(300), "svc", "alice"), undefined);
     assert.equal(openToken([k1], token, "other", "alice"), undefined, "bound to the route");
     assert.equal(openToken([k1], token, "svc", "mallory"), undefined, "bound to the principal");
+  });
+});
+
+describe("TokenOpener", () => {
+  it("opens what openToken opens, remembers only what opened, per route and principal", () => {
+    const opener = new TokenOpener([k1], 2);
+    const token = sealToken(k1, claims, "svc", "alice");
+    assert.deepEqual(opener.open(token, "svc", "alice"), claims);
+    assert.deepEqual(opener.open(token, "svc", "alice"), claims, "again, from memory");
+    assert.equal(opener.open(token, "svc", "mallory"), undefined, "memory is per principal");
+    assert.equal(opener.open(token, "other", "alice"), undefined, "and per route");
+    assert.equal(
+      opener.open(`${token.slice(0, 10)}${token[10] === "A" ? "B" : "A"}${token.slice(11)}`, "svc", "alice"),
+      undefined,
+    );
   });
 });
