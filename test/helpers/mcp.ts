@@ -24,6 +24,28 @@ export async function connect(url: string, name = "test-client"): Promise<Sessio
   };
 }
 
+/** An SDK client whose every HTTP request goes to the next gateway in turn (route `svc` by default). */
+export async function roundRobinSession(bases: string[], route = "svc") {
+  let next = 0;
+  const transport = new StreamableHTTPClientTransport(new URL(`${bases[0]}/${route}/mcp`), {
+    fetch: (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      url.host = new URL(bases[next++ % bases.length] as string).host;
+      return fetch(url, init);
+    },
+  });
+  const client = new Client({ name: "round-robin", version: "1.0.0" });
+  await client.connect(transport);
+  return {
+    transport,
+    close: () => client.close(),
+    async whoami() {
+      const r = await client.callTool({ name: "whoami", arguments: {} });
+      return r.structuredContent as { replica: string; sessionCalls: number };
+    },
+  };
+}
+
 export const INIT_BODY = {
   jsonrpc: "2.0",
   id: 1,

@@ -1,35 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { errorCode, rawRequest, rpc } from "../helpers/http.js";
-import { MCP_HEADERS } from "../helpers/mcp.js";
+import { MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
-
-/** An SDK client whose every HTTP request goes to the next gateway in turn. */
-async function roundRobinSession(gateways: GatewayProc[]) {
-  let next = 0;
-  const fetchNext = (input: string | URL | Request, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const target = new URL((gateways[next++ % gateways.length] as GatewayProc).base);
-    url.host = target.host;
-    return fetch(url, init);
-  };
-  const transport = new StreamableHTTPClientTransport(new URL(gateways[0]?.route("svc") as string), {
-    fetch: fetchNext,
-  });
-  const client = new Client({ name: "rr", version: "1" });
-  await client.connect(transport);
-  return {
-    transport,
-    close: () => client.close(),
-    async whoami() {
-      const r = await client.callTool({ name: "whoami", arguments: {} });
-      return r.structuredContent as { replica: string; sessionCalls: number };
-    },
-  };
-}
 
 const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
 
@@ -61,7 +36,9 @@ health:
   });
 
   it("routes every request of a session to its replica, whichever gateway it lands on", async () => {
-    const sessions = await Promise.all(Array.from({ length: 12 }, () => roundRobinSession(gateways)));
+    const sessions = await Promise.all(
+      Array.from({ length: 12 }, () => roundRobinSession(gateways.map((g) => g.base))),
+    );
     const owners: string[] = [];
     for (let round = 1; round <= 10; round++) {
       const answers = await Promise.all(sessions.map((s) => s.whoami()));
@@ -76,7 +53,7 @@ health:
   });
 
   it("kills a replica: every gateway answers 404 for its sessions; re-initializing works", async () => {
-    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways)));
+    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways.map((g) => g.base))));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
     const victim = replicas[0] as Replica;
     await victim.stop("SIGKILL");
@@ -97,7 +74,7 @@ health:
       }
       await assert.rejects(s.whoami(), is404);
     }
-    const fresh = await roundRobinSession(gateways);
+    const fresh = await roundRobinSession(gateways.map((g) => g.base));
     const a = await fresh.whoami();
     assert.notEqual(a.replica, victim.name);
     assert.equal((await fresh.whoami()).replica, a.replica);
@@ -105,7 +82,7 @@ health:
   });
 
   it("survives a Redis restart: cached sessions go on, the rest gets 503 with Retry-After, recovery on its own", async () => {
-    const s = await roundRobinSession(gateways);
+    const s = await roundRobinSession(gateways.map((g) => g.base));
     await s.whoami();
     await redis.stop("SIGKILL");
     // Sessions the gateways already know keep reaching their replica...
@@ -135,7 +112,7 @@ health:
     const deadline = Date.now() + 10_000;
     let fresh: Awaited<ReturnType<typeof roundRobinSession>> | undefined;
     while (!fresh && Date.now() < deadline) {
-      fresh = await roundRobinSession(gateways).catch(() => undefined);
+      fresh = await roundRobinSession(gateways.map((g) => g.base)).catch(() => undefined);
       if (!fresh) await sleep(200);
     }
     assert.ok(fresh, "new sessions work again without restarting the gateways");
@@ -180,7 +157,7 @@ health:
 
   it("what one gateway sees go down, every gateway marks down at once", async () => {
     const [g1, g2, g3] = gateways as [GatewayProc, GatewayProc, GatewayProc];
-    const sessions = await Promise.all(Array.from({ length: 4 }, () => roundRobinSession([g1])));
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => roundRobinSession([g1.base])));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
     const victim = replicas[0] as Replica;
     const index = owners.findIndex((o) => o.replica === victim.name);

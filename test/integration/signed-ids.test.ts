@@ -1,35 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { errorCode, rawRequest, rpc } from "../helpers/http.js";
-import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { INIT_BODY, MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 
 const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
-
-/** An SDK client whose every HTTP request goes to the next gateway in turn. */
-async function roundRobinSession(gateways: GatewayProc[]) {
-  let next = 0;
-  const transport = new StreamableHTTPClientTransport(new URL(gateways[0]?.route("svc") as string), {
-    fetch: (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      url.host = new URL((gateways[next++ % gateways.length] as GatewayProc).base).host;
-      return fetch(url, init);
-    },
-  });
-  const client = new Client({ name: "rr", version: "1" });
-  await client.connect(transport);
-  return {
-    transport,
-    close: () => client.close(),
-    async whoami() {
-      const r = await client.callTool({ name: "whoami", arguments: {} });
-      return r.structuredContent as { replica: string; sessionCalls: number };
-    },
-  };
-}
 
 describe("signed session ids: three gateways, no store at all", () => {
   let replicas: Replica[];
@@ -60,7 +37,7 @@ health:
   });
 
   it("hands out a signed id and routes every request by it, on any gateway", async () => {
-    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways)));
+    const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways.map((g) => g.base))));
     const owners: string[] = [];
     for (let round = 1; round <= 8; round++) {
       const answers = await Promise.all(sessions.map((s) => s.whoami()));
@@ -101,7 +78,7 @@ health:
   });
 
   it("kills a replica: every gateway answers 404 for its sessions", async () => {
-    const sessions = await Promise.all(Array.from({ length: 6 }, () => roundRobinSession(gateways)));
+    const sessions = await Promise.all(Array.from({ length: 6 }, () => roundRobinSession(gateways.map((g) => g.base))));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
     const victim = replicas[0] as Replica;
     await victim.stop("SIGKILL");
@@ -121,7 +98,7 @@ health:
       }
       await assert.rejects(s.whoami(), is404);
     }
-    const fresh = await roundRobinSession(gateways);
+    const fresh = await roundRobinSession(gateways.map((g) => g.base));
     assert.notEqual((await fresh.whoami()).replica, victim.name);
     await fresh.close();
   });
