@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemorySessionStore } from "../../src/sessions/memory-store.js";
-import { sessionStoreContract } from "./session-store.js";
+import { record, sessionStoreContract } from "./session-store.js";
 
 describe("MemorySessionStore (contract)", () => {
   let now = 1_000_000;
@@ -13,14 +13,7 @@ describe("MemorySessionStore (contract)", () => {
   });
 });
 
-const rec = {
-  route: "r",
-  replica: "x",
-  principal: "p",
-  era: "legacy" as const,
-  createdAt: 0,
-  lastSeenAt: 0,
-};
+const rec = record("x");
 
 describe("MemorySessionStore", () => {
   it("forgets the least recently used session past maxSessions", async () => {

@@ -4,7 +4,7 @@ import { createClient } from "@redis/client";
 import { RedisSessionStore } from "../../src/sessions/redis-store.js";
 import { sleep } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
-import { sessionStoreContract } from "./session-store.js";
+import { record, sessionStoreContract } from "./session-store.js";
 
 describe("RedisSessionStore on a real redis-server", () => {
   let redis: RedisServer;
@@ -35,15 +35,7 @@ describe("RedisSessionStore on a real redis-server", () => {
   it("keys hold a hash of the session id, never the id, and expire on their own", async () => {
     const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "k:" });
     stores.push(store);
-    const now = Date.now();
-    await store.learn("svc", "RAW-SESSION-ID-123", {
-      route: "svc",
-      replica: "http://10.0.0.5:3000/mcp",
-      principal: "p",
-      era: "legacy",
-      createdAt: now,
-      lastSeenAt: now,
-    });
+    await store.learn("svc", "RAW-SESSION-ID-123", record("http://10.0.0.5:3000/mcp", "svc"));
     const raw = createClient({ url: redis.url });
     await raw.connect();
     const keys = await raw.keys("k:*");
@@ -70,16 +62,7 @@ describe("RedisSessionStore on a real redis-server", () => {
     const a = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "inv:" });
     const b = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "inv:" });
     stores.push(a, b);
-    const now = Date.now();
-    const record = {
-      route: "svc",
-      replica: "r1",
-      principal: "p",
-      era: "legacy" as const,
-      createdAt: now,
-      lastSeenAt: now,
-    };
-    await a.learn("svc", "sid", record);
+    await a.learn("svc", "sid", record("r1", "svc"));
     assert.equal((await b.get("svc", "sid"))?.replica, "r1", "b has it (and caches it for 10 s)");
     await a.forget("svc", "sid");
     const deadline = Date.now() + 500;
@@ -90,15 +73,7 @@ describe("RedisSessionStore on a real redis-server", () => {
   it("keeps answering for cached sessions while Redis is down", async () => {
     const store = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 3_600_000, prefix: "cached:" });
     stores.push(store);
-    const now = Date.now();
-    await store.learn("svc", "known", {
-      route: "svc",
-      replica: "r2",
-      principal: "p",
-      era: "legacy",
-      createdAt: now,
-      lastSeenAt: now,
-    });
+    await store.learn("svc", "known", record("r2", "svc"));
     await redis.stop("SIGKILL");
     assert.equal((await store.get("svc", "known"))?.replica, "r2");
     await assert.rejects(store.get("svc", "unknown"), "an unknown one cannot be looked up");

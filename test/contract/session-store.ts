@@ -9,8 +9,9 @@ export interface StoreHarness {
   advance(ms: number): Promise<void>;
 }
 
-function record(replica: string, now = Date.now()): SessionRecord {
-  return { route: "r", replica, principal: "p", era: "legacy", createdAt: now, lastSeenAt: now };
+/** A session record as the gateway learns it. */
+export function record(replica: string, route = "r", now = Date.now()): SessionRecord {
+  return { route, replica, principal: "p", era: "legacy", createdAt: now, lastSeenAt: now };
 }
 
 /** The behaviour every SessionStore must have. Called from one test file per implementation. */

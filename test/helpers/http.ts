@@ -24,6 +24,11 @@ export function rawRequest(
   });
 }
 
+/** Headers of a request in a legacy session. */
+export function sessionHeaders(sessionId: string): Record<string, string> {
+  return { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-11-25" };
+}
+
 export function rpc(method: string, params: Record<string, unknown> = {}, id: number | null = 1): string {
   return JSON.stringify(id === null ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id, method, params });
 }

@@ -1,5 +1,5 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 export interface Session {
   client: Client;
@@ -44,6 +44,11 @@ export async function roundRobinSession(bases: string[], route = "svc") {
       return r.structuredContent as { replica: string; sessionCalls: number };
     },
   };
+}
+
+/** The SDK client's error for an HTTP 404 (session gone): what a client sees before it re-initializes. */
+export function is404(err: unknown): boolean {
+  return err instanceof StreamableHTTPError && err.code === 404;
 }
 
 export const INIT_BODY = {

@@ -127,6 +127,17 @@ export function writeConfig(yaml: string): string {
   return file;
 }
 
+/**
+ * A config file with route `svc` served by `replicas` (quiet logs), plus `extra` top-level YAML.
+ * `routeExtra` adds keys under the route (e.g. `balancer: round-robin`).
+ */
+export function svcConfig(replicas: Array<{ url: string }>, extra = "", routeExtra = ""): string {
+  const route = routeExtra ? `\n    ${routeExtra}` : "";
+  return writeConfig(
+    `logLevel: warn\nupstreams:\n  svc:\n    replicas: [${replicas.map((r) => r.url).join(", ")}]${route}\n${extra}`,
+  );
+}
+
 /** `switchyard serve ...` as a real child process on a free port. */
 export async function startGateway(args: string[]): Promise<GatewayProc> {
   const hasListen = args.includes("--listen");

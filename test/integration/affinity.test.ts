@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { connect, MCP_HEADERS, type Session } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
-
-function is404(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && err.code === 404;
-}
+import { sessionHeaders } from "../helpers/http.js";
+import { connect, is404, MCP_HEADERS, type Session } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, sleep, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
 
 describe("session affinity across three SDK replicas", () => {
   let replicas: Replica[];
@@ -14,15 +10,13 @@ describe("session affinity across three SDK replicas", () => {
 
   before(async () => {
     replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
-    const config = writeConfig(`
-logLevel: warn
-upstreams:
-  svc:
-    replicas: [${replicas.map((r) => r.url).join(", ")}]
-health:
+    const config = svcConfig(
+      replicas,
+      `health:
   interval: 300ms
   unhealthyThreshold: 1
-`);
+`,
+    );
     gateway = await startGateway(["--config", config]);
   });
   after(async () => {
@@ -55,7 +49,7 @@ health:
     await s.transport.terminateSession();
     const res = await fetch(gateway.route("svc"), {
       method: "POST",
-      headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+      headers: sessionHeaders(sid),
       body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
     });
     assert.equal(res.status, 404);
@@ -72,7 +66,7 @@ health:
     const owner = replicas.find((r) => r.name === replica) as Replica;
     const del = await fetch(owner.url, { method: "DELETE", headers: { "mcp-session-id": sid } });
     assert.equal(del.status, 200);
-    const headers = { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+    const headers = sessionHeaders(sid);
     const body = JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" });
     const first = await fetch(gateway.route("svc"), { method: "POST", headers, body });
     assert.equal(first.status, 404);

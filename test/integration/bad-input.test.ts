@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { errorCode, rawRequest, rpc } from "../helpers/http.js";
+import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
 
@@ -155,7 +155,7 @@ describe("bad input gets a clear error and the gateway keeps serving", () => {
   it("passes an unknown JSON-RPC method to the session's server and its answer back", async () => {
     const init = await rawRequest(url, { body: JSON.stringify(INIT_BODY) });
     const sid = init.headers["mcp-session-id"] as string;
-    const headers = { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" };
+    const headers = sessionHeaders(sid);
     await rawRequest(url, { headers, body: rpc("notifications/initialized", {}, null) });
     const res = await rawRequest(url, { headers, body: rpc("no/such/method", {}, 5) });
     assert.equal(res.status, 200);

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { errorCode, rawRequest, rpc } from "../helpers/http.js";
-import { MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { is404, roundRobinSession } from "../helpers/mcp.js";
+import {
+  type GatewayProc,
+  type Replica,
+  sleep,
+  startGateway,
+  startReplica,
+  svcConfig,
+  writeConfig,
+} from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
-
-const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
 
 describe("three gateways sharing one redis-server", () => {
   let redis: RedisServer;
@@ -16,17 +21,15 @@ describe("three gateways sharing one redis-server", () => {
   before(async () => {
     redis = await startRedis();
     replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
-    const config = writeConfig(`
-logLevel: warn
-store:
+    const config = svcConfig(
+      replicas,
+      `store:
   url: ${redis.url}
-upstreams:
-  svc:
-    replicas: [${replicas.map((r) => r.url).join(", ")}]
 health:
   interval: 300ms
   unhealthyThreshold: 1
-`);
+`,
+    );
     gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
   });
   after(async () => {
@@ -66,7 +69,7 @@ health:
       }
       for (const g of gateways) {
         const res = await rawRequest(g.route("svc"), {
-          headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+          headers: sessionHeaders(sid),
           body: rpc("tools/list"),
         });
         assert.equal(res.status, 404, "every gateway knows the session is gone");
@@ -90,7 +93,7 @@ health:
     for (const g of gateways) {
       // ...a session a gateway cannot look up gets 503 at once, and so does a new one it could not store.
       const res = await rawRequest(g.route("svc"), {
-        headers: { ...MCP_HEADERS, "mcp-session-id": "never-seen-here", "mcp-protocol-version": "2025-11-25" },
+        headers: sessionHeaders("never-seen-here"),
         body: rpc("tools/list"),
       });
       assert.equal(res.status, 503);
@@ -131,18 +134,16 @@ describe("gateways share replica health through Redis", () => {
     redis = await startRedis();
     replicas = await Promise.all(["a", "b"].map((n) => startReplica(n)));
     // Active checks off: a gateway can only learn that a replica died from its own requests, or from a peer.
-    const config = writeConfig(`
-logLevel: warn
-store:
+    const config = svcConfig(
+      replicas,
+      `store:
   url: ${redis.url}
-upstreams:
-  svc:
-    replicas: [${replicas.map((r) => r.url).join(", ")}]
-    balancer: round-robin
 health:
   enabled: false
   cooldown: 60s
-`);
+`,
+      "balancer: round-robin",
+    );
     gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
   });
   after(async () => {

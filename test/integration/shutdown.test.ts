@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { rawRequest, rpc } from "../helpers/http.js";
-import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { connect, INIT_BODY } from "../helpers/mcp.js";
 import { type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 
 /** Open the session's standalone GET stream; resolves once the gateway has answered with SSE headers. */
@@ -68,7 +68,7 @@ describe("graceful shutdown on SIGTERM", () => {
         gateway.route("svc"),
         {
           method: "POST",
-          headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+          headers: sessionHeaders(sid),
         },
         (res) => {
           let text = "";

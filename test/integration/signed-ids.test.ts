@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { errorCode, rawRequest, rpc } from "../helpers/http.js";
-import { INIT_BODY, MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
-
-const is404 = (err: unknown) => err instanceof StreamableHTTPError && err.code === 404;
+import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { INIT_BODY, is404, MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
 
 describe("signed session ids: three gateways, no store at all", () => {
   let replicas: Replica[];
@@ -15,20 +12,18 @@ describe("signed session ids: three gateways, no store at all", () => {
 
   before(async () => {
     replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
-    const config = writeConfig(`
-logLevel: warn
-affinity: token
+    const config = svcConfig(
+      replicas,
+      `affinity: token
 tokens:
   keys:
     - id: 7
       secret: ${key}
-upstreams:
-  svc:
-    replicas: [${replicas.map((r) => r.url).join(", ")}]
 health:
   interval: 300ms
   unhealthyThreshold: 1
-`);
+`,
+    );
     gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
   });
   after(async () => {
@@ -63,7 +58,7 @@ health:
     for (const bad of [flipped, token.slice(0, 30), foreign.toString("base64url"), "x".repeat(40)]) {
       for (const g of gateways) {
         const res = await rawRequest(g.route("svc"), {
-          headers: { ...MCP_HEADERS, "mcp-session-id": bad, "mcp-protocol-version": "2025-11-25" },
+          headers: sessionHeaders(bad),
           body: rpc("tools/list"),
         });
         assert.equal(res.status, 404);
@@ -71,7 +66,7 @@ health:
       }
     }
     const good = await rawRequest(gateways[2]?.route("svc") as string, {
-      headers: { ...MCP_HEADERS, "mcp-session-id": token, "mcp-protocol-version": "2025-11-25" },
+      headers: sessionHeaders(token),
       body: rpc("notifications/initialized", {}, null),
     });
     assert.equal(good.status, 202, "the genuine token still works, on another gateway");
@@ -104,24 +99,19 @@ health:
   });
 
   it("refuses a token older than tokens.maxAge", async () => {
-    const config = writeConfig(`
-logLevel: warn
-affinity: token
+    const config = svcConfig(
+      replicas.slice(1),
+      `affinity: token
 tokens:
   keys: [{ id: 7, secret: ${key} }]
   maxAge: 1s
-upstreams:
-  svc:
-    replicas: [${replicas
-      .slice(1)
-      .map((r) => r.url)
-      .join(", ")}]
-`);
+`,
+    );
     const g = await startGateway(["--config", config]);
     try {
       const init = await rawRequest(g.route("svc"), { body: JSON.stringify(INIT_BODY) });
       const token = init.headers["mcp-session-id"] as string;
-      const headers = { ...MCP_HEADERS, "mcp-session-id": token, "mcp-protocol-version": "2025-11-25" };
+      const headers = sessionHeaders(token);
       assert.equal(
         (await rawRequest(g.route("svc"), { headers, body: rpc("notifications/initialized", {}, null) })).status,
         202,
