@@ -17,6 +17,56 @@ export async function forgetSession(
 }
 
 /**
+ * Signed session ids: the client sees a token in place of the upstream's id, on every response; a
+ * session the client ends (DELETE accepted, or already unknown upstream) is revoked for every gateway.
+ */
+function learnWithTokens(
+  ctx: RequestContext,
+  gw: GatewayState,
+  tokens: NonNullable<GatewayState["tokens"]>,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+): Promise<void> | undefined {
+  const pool = ctx.pool as NonNullable<RequestContext["pool"]>;
+  const replica = ctx.replica as NonNullable<RequestContext["replica"]>;
+  const sid = ctx.info?.sessionId;
+  const upstreamSid = headers[H.sessionId];
+  if (typeof upstreamSid === "string") {
+    if (sid !== undefined) {
+      headers[H.sessionId] = sid;
+    } else if (status >= 200 && status < 300 && isValidSessionId(upstreamSid)) {
+      const claims = {
+        replica: replicaHash(replica.id),
+        createdAt: Math.floor(Date.now() / 1000),
+        upstreamSessionId: upstreamSid,
+      };
+      headers[H.sessionId] = sealToken(tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+    } else {
+      delete headers[H.sessionId];
+    }
+  }
+  if (sid === undefined || ctx.req.method !== "DELETE" || !(status === 404 || (status >= 200 && status < 300))) {
+    return undefined;
+  }
+  const claims = tokens.opener.open(sid, pool.name, ctx.principal);
+  if (!claims) return undefined;
+  // Until the token would expire anyway; past that it is refused without a list.
+  const until = claims.createdAt * 1000 + 999 + tokens.maxAgeMs;
+  return gw.store.revoke(pool.name, sid, until).then(
+    () =>
+      publish("session", {
+        route: pool.name,
+        session: hashId(sid),
+        replica: replica.id,
+        action: "revoked",
+        reason: "deleted",
+      }),
+    // Not shared: this gateway refuses the id, the others still route it, and the upstream has ended it.
+    (err: Error) => publish("fault", { where: "revoke", code: "SWY_STORE_ERROR", message: err.message }),
+  );
+}
+
+/**
  * What the response teaches (rejects only when a new session could not be stored: the gateway could not
  * route it, so the answer must not reach the client), before the client sees it (so that its next request, on any gateway,
  * already routes): a new `Mcp-Session-Id` → session learned on this replica; DELETE accepted or the
@@ -32,24 +82,7 @@ export function learnFromResponse(
   const replica = ctx.replica;
   const sid = ctx.info?.sessionId;
   if (!pool || !replica) return undefined;
-  if (gw.tokens) {
-    // Signed session ids: the client sees a token in place of the upstream's id, on every response.
-    const upstreamSid = headers[H.sessionId];
-    if (typeof upstreamSid !== "string") return undefined;
-    if (sid !== undefined) {
-      headers[H.sessionId] = sid;
-    } else if (status >= 200 && status < 300 && isValidSessionId(upstreamSid)) {
-      const claims = {
-        replica: replicaHash(replica.id),
-        createdAt: Math.floor(Date.now() / 1000),
-        upstreamSessionId: upstreamSid,
-      };
-      headers[H.sessionId] = sealToken(gw.tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
-    } else {
-      delete headers[H.sessionId];
-    }
-    return undefined;
-  }
+  if (gw.tokens) return learnWithTokens(ctx, gw, gw.tokens, status, headers);
   if (sid === undefined) {
     const learned = headers[H.sessionId];
     if (status < 200 || status >= 300 || typeof learned !== "string" || !isValidSessionId(learned)) return undefined;

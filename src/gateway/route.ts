@@ -22,10 +22,12 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
   const sid = info.sessionId;
   if (sid !== undefined && gw.tokens) {
-    // Signed session id: everything routing needs is in the token; no store at all.
+    // Signed session id: everything routing needs is in the token; the store's revocations are in memory.
     const claims = gw.tokens.opener.open(sid, pool.name, ctx.principal);
     const createdAt = (claims?.createdAt ?? 0) * 1000;
-    if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs || gw.store.isRevoked(pool.name, sid)) {
+      throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    }
     const replica = pool.byTokenHash(claims.replica);
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.

@@ -22,7 +22,13 @@ export interface EventMap {
     aborted: boolean;
   };
   replica: { route: string; replica: string; healthy: boolean; reason: string };
-  session: { route: string; session: string; replica: string; action: "learned" | "forgotten"; reason: string };
+  session: {
+    route: string;
+    session: string;
+    replica: string;
+    action: "learned" | "forgotten" | "revoked";
+    reason: string;
+  };
   lifecycle: { event: "listening" | "draining" | "closed"; url?: string; routes?: string[] };
   fault: { where: string; code: string; message: string };
 }

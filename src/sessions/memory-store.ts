@@ -1,3 +1,4 @@
+import { Revocations, revocationKey } from "./revocations.js";
 import type { SessionRecord, SessionStore } from "./store.js";
 
 /** Re-ordering the LRU on every hit costs; within this window a hit only updates the timestamp. */
@@ -10,10 +11,12 @@ const TOUCH_REORDER_MS = 1000;
 export class MemorySessionStore implements SessionStore {
   private readonly map = new Map<string, SessionRecord>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly revocations: Revocations;
 
   constructor(private readonly options: { idleTtlMs: number; maxSessions: number; now?: () => number }) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(options.idleTtlMs, 60_000));
     this.sweeper.unref();
+    this.revocations = new Revocations(() => this.now());
   }
 
   private now(): number {
@@ -59,6 +62,14 @@ export class MemorySessionStore implements SessionStore {
     this.map.delete(this.key(route, sessionId));
   }
 
+  async revoke(route: string, sessionId: string, until: number): Promise<void> {
+    this.revocations.add(revocationKey(route, sessionId), until);
+  }
+
+  isRevoked(route: string, sessionId: string): boolean {
+    return this.revocations.has(revocationKey(route, sessionId));
+  }
+
   async size(): Promise<number> {
     return this.map.size;
   }
@@ -75,5 +86,6 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.map.clear();
+    this.revocations.close();
   }
 }

@@ -5,6 +5,7 @@ import {
   newRedisClient as newClient,
   type RedisOptions,
 } from "../redis/client.js";
+import { Revocations, revocationKey } from "./revocations.js";
 import type { SessionRecord, SessionStore } from "./store.js";
 
 export interface RedisStoreOptions extends RedisOptions {
@@ -32,6 +33,10 @@ interface Cached {
  * session from its cache at once. While Redis is unreachable, cached sessions are still served and the
  * rest fails fast (no offline queue); on reconnect the cache is emptied, since invalidations may have
  * been missed.
+ *
+ * Revoked signed session ids live in one sorted set (`<prefix>rev`: name → until when) and are announced
+ * on the `<prefix>rev:new` channel; every gateway holds the whole list in memory, loaded again after each
+ * (re)connection, so that checking one costs no round trip.
  */
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
@@ -39,6 +44,9 @@ export class RedisSessionStore implements SessionStore {
   private readonly refreshMs: number;
   private readonly cacheSize: number;
   private readonly cache = new Map<string, Cached>();
+  private readonly revocations = new Revocations();
+  private readonly revokedKey: string;
+  private readonly revokedChannel: string;
 
   private constructor(
     private readonly client: Client,
@@ -49,6 +57,8 @@ export class RedisSessionStore implements SessionStore {
     this.channel = `${this.prefix}inv`;
     this.refreshMs = Math.min(options.idleTtlMs / 10, 10_000);
     this.cacheSize = options.cacheSize ?? 100_000;
+    this.revokedKey = `${this.prefix}rev`;
+    this.revokedChannel = `${this.prefix}rev:new`;
   }
 
   static async connect(options: RedisStoreOptions): Promise<RedisSessionStore> {
@@ -57,18 +67,40 @@ export class RedisSessionStore implements SessionStore {
     const store = new RedisSessionStore(client, subscriber, options);
     // After any reconnection invalidations may have been missed: forget the cache.
     subscriber.on("ready", () => store.cache.clear());
+    // Revocations announced while either connection was down: read the list again.
+    client.on("ready", () => void store.loadRevocations());
+    subscriber.on("ready", () => void store.loadRevocations());
     // Start even if Redis is down: commands fail fast (503) until the clients have connected by themselves.
     await connectSoon(
       Promise.all([
         client.connect(),
         subscriber.connect().then(() =>
-          subscriber.subscribe(store.channel, (key) => {
-            store.cache.delete(key);
-          }),
+          Promise.all([
+            subscriber.subscribe(store.channel, (key) => {
+              store.cache.delete(key);
+            }),
+            subscriber.subscribe(store.revokedChannel, (message) => {
+              const space = message.indexOf(" ");
+              store.revocations.add(message.slice(space + 1), Number(message.slice(0, space)));
+            }),
+          ]),
         ),
-      ]),
+      ]).then(() => store.loadRevocations()),
     );
     return store;
+  }
+
+  /** The whole revocation list into memory (dropping what has expired from Redis on the way). */
+  private async loadRevocations(): Promise<void> {
+    if (!this.client.isReady) return;
+    const now = Date.now();
+    try {
+      await this.client.zRemRangeByScore(this.revokedKey, "-inf", now);
+      const live = await this.client.zRangeWithScores(this.revokedKey, now, "+inf", { BY: "SCORE" });
+      for (const { value, score } of live) this.revocations.add(String(value), score);
+    } catch {
+      // Loaded again on the next (re)connection.
+    }
   }
 
   /** `swy:s:<route>:<sha256(session id)>` */
@@ -130,6 +162,17 @@ export class RedisSessionStore implements SessionStore {
     await this.client.publish(this.channel, key);
   }
 
+  async revoke(route: string, sessionId: string, until: number): Promise<void> {
+    const key = revocationKey(route, sessionId);
+    this.revocations.add(key, until);
+    await this.client.zAdd(this.revokedKey, { score: until, value: key });
+    await this.client.publish(this.revokedChannel, `${until} ${key}`);
+  }
+
+  isRevoked(route: string, sessionId: string): boolean {
+    return this.revocations.has(revocationKey(route, sessionId));
+  }
+
   /** Sessions under this store's namespace (a SCAN: for tests and operators, not the hot path). */
   async size(): Promise<number> {
     let count = 0;
@@ -142,5 +185,6 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     await Promise.all([this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)));
     this.cache.clear();
+    this.revocations.close();
   }
 }

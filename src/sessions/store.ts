@@ -22,6 +22,13 @@ export interface SessionStore {
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean>;
   /** Forget a session (DELETE, upstream 404, owner gone). */
   forget(route: string, sessionId: string): Promise<void>;
+  /**
+   * Revoke a signed session id until `until` (epoch ms, when the token expires anyway): from now on every
+   * gateway sharing the store refuses it. Resolves once the revocation is stored and announced.
+   */
+  revoke(route: string, sessionId: string, until: number): Promise<void>;
+  /** Whether a signed session id is revoked: answered from memory, never a round trip. */
+  isRevoked(route: string, sessionId: string): boolean;
   /** Number of sessions held, where the store can tell cheaply. */
   size(): Promise<number>;
   close(): Promise<void>;

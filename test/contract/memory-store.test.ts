@@ -10,6 +10,7 @@ describe("MemorySessionStore (contract)", () => {
     advance: async (ms) => {
       now += ms;
     },
+    now: () => now,
   });
 });
 

@@ -29,6 +29,7 @@ describe("RedisSessionStore on a real redis-server", () => {
       advance: async (ms) => {
         await sleep(ms);
       },
+      now: Date.now,
     });
   });
 
@@ -68,6 +69,28 @@ describe("RedisSessionStore on a real redis-server", () => {
     const deadline = Date.now() + 500;
     while ((await b.get("svc", "sid")) !== undefined && Date.now() < deadline) await sleep(5);
     assert.equal(await b.get("svc", "sid"), undefined, "b no longer routes the dead session");
+  });
+
+  it("a revocation reaches every gateway at once, and a gateway started later loads it", async () => {
+    const a = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "rev:" });
+    const b = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "rev:" });
+    stores.push(a, b);
+    await a.revoke("svc", "RAW-TOKEN-abc", Date.now() + 60_000);
+    await a.revoke("svc", "short-lived", Date.now() + 300);
+    const deadline = Date.now() + 500;
+    while (!b.isRevoked("svc", "RAW-TOKEN-abc") && Date.now() < deadline) await sleep(5);
+    assert.equal(b.isRevoked("svc", "RAW-TOKEN-abc"), true, "b learnt it by pub/sub");
+    await sleep(350);
+    const c = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "rev:" });
+    stores.push(c);
+    assert.equal(c.isRevoked("svc", "RAW-TOKEN-abc"), true, "c loaded the list when it connected");
+    assert.equal(c.isRevoked("svc", "short-lived"), false);
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    const members = await raw.zRange("rev:rev", 0, -1);
+    assert.equal(members.length, 1, "expired revocations are dropped from Redis");
+    assert.ok(!String(members[0]).includes("RAW-TOKEN"), "Redis holds a hash, never the token");
+    await raw.close();
   });
 
   it("keeps answering for cached sessions while Redis is down", async () => {

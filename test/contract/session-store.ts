@@ -7,6 +7,8 @@ export interface StoreHarness {
   create(idleTtlMs: number): Promise<SessionStore>;
   /** Let time pass for the store (wait, or advance a clock). */
   advance(ms: number): Promise<void>;
+  /** The store's clock (epoch ms). */
+  now(): number;
 }
 
 /** A session record as the gateway learns it. */
@@ -61,6 +63,20 @@ export function sessionStoreContract(h: StoreHarness): void {
     await s.learn("r", "secret-session-id", record("http://a/mcp"));
     const got = await s.get("r", "secret-session-id");
     assert.ok(!JSON.stringify(got).includes("secret-session-id"));
+    await s.close();
+  });
+
+  it("revokes a signed session id until it expires, per route, without holding the id", async () => {
+    const s = await h.create(60_000);
+    assert.equal(s.isRevoked("r", "token-1"), false);
+    await s.revoke("r", "token-1", h.now() + 1_000);
+    assert.equal(s.isRevoked("r", "token-1"), true);
+    assert.equal(s.isRevoked("r", "token-2"), false);
+    assert.equal(s.isRevoked("other-route", "token-1"), false, "revocations are per route");
+    await h.advance(1_100);
+    assert.equal(s.isRevoked("r", "token-1"), false, "past its expiry the token is refused by age; the entry goes");
+    await s.revoke("r", "token-3", h.now() - 1);
+    assert.equal(s.isRevoked("r", "token-3"), false, "an already expired token needs no entry");
     await s.close();
   });
 }

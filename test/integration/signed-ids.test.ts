@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, is404, MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
 
 describe("signed session ids: three gateways, no store at all", () => {
   let replicas: Replica[];
@@ -122,6 +123,71 @@ tokens:
       assert.equal(errorCode(late).swy, "SWY_SESSION_NOT_FOUND");
     } finally {
       await g.stop();
+    }
+  });
+});
+
+describe("signed session ids revoked at DELETE, shared through Redis", () => {
+  let redis: RedisServer;
+  let replicas: Replica[];
+  let gateways: GatewayProc[];
+  let config: string;
+
+  before(async () => {
+    redis = await startRedis();
+    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    config = svcConfig(
+      replicas,
+      `affinity: token
+tokens:
+  keys: [{ id: 1, secret: ${randomBytes(32).toString("base64")} }]
+store:
+  url: ${redis.url}
+`,
+    );
+    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+  });
+  after(async () => {
+    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  it("a session deleted on one gateway is refused by every gateway, and by one started later", async () => {
+    const [g1, g2, g3] = gateways as [GatewayProc, GatewayProc, GatewayProc];
+    const init = await rawRequest(g1.route("svc"), { body: JSON.stringify(INIT_BODY) });
+    const token = init.headers["mcp-session-id"] as string;
+    const headers = sessionHeaders(token);
+    const initialized = await rawRequest(g2.route("svc"), {
+      headers,
+      body: rpc("notifications/initialized", {}, null),
+    });
+    assert.equal(initialized.status, 202);
+    const other = await rawRequest(g1.route("svc"), { body: JSON.stringify(INIT_BODY) });
+    const otherHeaders = sessionHeaders(other.headers["mcp-session-id"] as string);
+
+    const deleted = await rawRequest(g2.route("svc"), { method: "DELETE", headers });
+    assert.equal(deleted.status, 200);
+    for (const g of [g1, g2, g3]) {
+      let res = await rawRequest(g.route("svc"), { headers, body: rpc("tools/list") });
+      const deadline = Date.now() + 200;
+      while (res.status !== 404 && Date.now() < deadline) {
+        res = await rawRequest(g.route("svc"), { headers, body: rpc("tools/list") });
+      }
+      assert.equal(res.status, 404);
+      assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND", "the gateway refuses it, not the upstream");
+    }
+    const late = await startGateway(["--config", config]);
+    try {
+      const res = await rawRequest(late.route("svc"), { headers, body: rpc("tools/list") });
+      assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND", "the list is loaded at start");
+      const alive = await rawRequest(late.route("svc"), {
+        headers: otherHeaders,
+        body: rpc("notifications/initialized", {}, null),
+      });
+      assert.equal(alive.status, 202, "another session is untouched");
+    } finally {
+      await late.stop();
     }
   });
 });
