@@ -47,7 +47,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     fail("no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config");
   }
   attachLogger(config.logLevel);
-  const gateway = createGateway(config, { store: await createStore(config) });
+  const store = await createStore(config).catch((err: unknown) => {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  });
+  const gateway = createGateway(config, { store });
   const bus = await shareHealth(gateway, config);
   try {
     await gateway.listen();

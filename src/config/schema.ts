@@ -76,6 +76,26 @@ export const configSchema = z
           .optional()
           .describe("Redis password (or give it in the URL, or set `SWITCHYARD_REDIS_PASSWORD`); never logged."),
         commandTimeout: durationOption("1s", "A Redis command not answered in this time fails (the request gets 503)."),
+        tls: z
+          .strictObject({
+            ca: z
+              .string()
+              .optional()
+              .describe(
+                "PEM file of the CA(s) that signed the Redis server's certificate (default: the system's CAs).",
+              ),
+            cert: z
+              .string()
+              .optional()
+              .describe("PEM file of a client certificate, for Redis servers that require one."),
+            key: z.string().optional().describe("PEM file of the client certificate's private key."),
+            servername: z
+              .string()
+              .optional()
+              .describe("Name the server's certificate must carry, when it is not the host of the URL."),
+          })
+          .prefault({})
+          .describe("TLS for `rediss://` URLs; the server's certificate is always verified."),
       })
       .prefault({}),
     affinity: z
@@ -192,6 +212,13 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    const tls = c.store.tls;
+    if ((tls.ca || tls.cert || tls.key || tls.servername) && !c.store.url.startsWith("rediss://")) {
+      ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "TLS options need a rediss:// store URL" });
+    }
+    if (Boolean(tls.cert) !== Boolean(tls.key)) {
+      ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "cert and key go together" });
+    }
     if (c.affinity === "token" && c.tokens.keys.length === 0) {
       ctx.addIssue({ code: "custom", path: ["tokens", "keys"], message: "affinity: token needs at least one key" });
     }

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { createClient } from "@redis/client";
+import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 
 export interface RedisOptions {
@@ -10,6 +12,13 @@ export interface RedisOptions {
   commandTimeoutMs?: number;
   username?: string | undefined;
   password?: string | undefined;
+  /** For `rediss://`: PEM contents (not paths). */
+  tls?: {
+    ca?: string | undefined;
+    cert?: string | undefined;
+    key?: string | undefined;
+    servername?: string | undefined;
+  };
 }
 
 /**
@@ -24,6 +33,7 @@ export function newRedisClient(options: RedisOptions) {
     disableOfflineQueue: true,
     commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
     socket: {
+      ...Object.fromEntries(Object.entries(options.tls ?? {}).filter(([, v]) => v !== undefined)),
       connectTimeout: 2000,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
     },
@@ -39,14 +49,27 @@ export async function connectSoon(work: Promise<unknown>, waitMs = 2000): Promis
   await Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
 }
 
-/** The Redis connection the configuration names (the password may come from `SWITCHYARD_REDIS_PASSWORD`). */
+/**
+ * The Redis connection the configuration names (the password may come from `SWITCHYARD_REDIS_PASSWORD`).
+ * TLS files are read here, once: a missing one stops the start with its name.
+ */
 export function redisOptionsFrom(config: Config): RedisOptions {
-  const { url, prefix, username, commandTimeout } = config.store;
+  const { url, prefix, username, commandTimeout, tls } = config.store;
+  const pem = (field: "ca" | "cert" | "key") => {
+    const path = tls[field];
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      throw new ConfigError(`store.tls.${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  };
   return {
     url,
     prefix,
     username,
     password: config.store.password ?? process.env.SWITCHYARD_REDIS_PASSWORD,
     commandTimeoutMs: commandTimeout,
+    tls: { ca: pem("ca"), cert: pem("cert"), key: pem("key"), servername: tls.servername },
   };
 }

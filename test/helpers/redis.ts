@@ -1,8 +1,12 @@
 import { findBinary } from "../../bench/lib/system.js";
 import { freePort, type Managed, spawnManaged } from "./procs.js";
+import { makeTestPki, type TestPki } from "./tls.js";
 
 export interface RedisServer {
+  /** `redis://127.0.0.1:PORT`, or `rediss://` with `tls`. */
   url: string;
+  /** With `tls`: the CA and client certificate it trusts (it requires a client certificate). */
+  pki: TestPki | undefined;
   port: number;
   proc: Managed;
   /** Stop it (SIGTERM, or SIGKILL to simulate a crash). */
@@ -11,11 +15,25 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-async function launch(bin: string, port: number, password?: string): Promise<Managed> {
+async function launch(bin: string, port: number, password?: string, pki?: TestPki): Promise<Managed> {
   const proc = spawnManaged(bin, [
     ...(password ? ["--requirepass", password] : []),
-    "--port",
-    String(port),
+    ...(pki
+      ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          pki.serverCert,
+          "--tls-key-file",
+          pki.serverKey,
+          "--tls-ca-cert-file",
+          pki.ca,
+          "--tls-auth-clients",
+          "yes",
+        ]
+      : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
     "--save",
@@ -32,19 +50,21 @@ async function launch(bin: string, port: number, password?: string): Promise<Man
 }
 
 /** A real `redis-server` owned by this test file, on a free port. */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
   const bin = findBinary("redis-server");
   if (!bin) throw new Error("redis-server is missing: `bash scripts/test-setup.sh` installs it (Debian package)");
   const port = await freePort();
+  const pki = options.tls ? makeTestPki() : undefined;
   const server: RedisServer = {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${pki ? "rediss" : "redis"}://127.0.0.1:${port}`,
+    pki,
     port,
-    proc: await launch(bin, port, options.password),
+    proc: await launch(bin, port, options.password, pki),
     async stop(signal = "SIGTERM") {
       await server.proc.stop(signal);
     },
     async restart() {
-      server.proc = await launch(bin, port, options.password);
+      server.proc = await launch(bin, port, options.password, pki);
     },
   };
   return server;

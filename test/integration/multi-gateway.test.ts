@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { is404, roundRobinSession } from "../helpers/mcp.js";
+import { INIT_BODY, is404, roundRobinSession } from "../helpers/mcp.js";
 import {
   type GatewayProc,
   type Replica,
@@ -210,6 +210,44 @@ describe("a Redis that requires a password", () => {
     } finally {
       await Promise.all([good.stop(), bad.stop()]);
       await replica.stop();
+      await redis.stop();
+    }
+  });
+});
+
+describe("a Redis over TLS (rediss://) that requires a client certificate", () => {
+  it("shares sessions with the CA and client certificate configured, and answers 503 without them", async () => {
+    const redis = await startRedis({ tls: true });
+    const pki = redis.pki as NonNullable<typeof redis.pki>;
+    const replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    const upstream = `svc=${replicas.map((r) => r.url).join(",")}`;
+    const tls = (lines: string) => writeConfig(`logLevel: warn\nstore:\n  url: ${redis.url}\n  tls:\n${lines}`);
+    const full = tls(`    ca: ${pki.ca}\n    cert: ${pki.clientCert}\n    key: ${pki.clientKey}\n`);
+    const gateways = await Promise.all([full, full].map((c) => startGateway(["--upstream", upstream, "--config", c])));
+    const noClientCert = await startGateway(["--upstream", upstream, "--config", tls(`    ca: ${pki.ca}\n`)]);
+    const untrusted = await startGateway([
+      "--upstream",
+      upstream,
+      "--config",
+      tls(`    cert: ${pki.clientCert}\n    key: ${pki.clientKey}\n`),
+    ]);
+    try {
+      const session = await roundRobinSession(gateways.map((g) => g.base));
+      const first = await session.whoami();
+      for (let i = 2; i <= 4; i++) {
+        const next = await session.whoami();
+        assert.equal(next.replica, first.replica, "every request, on either gateway, reaches the session's replica");
+        assert.equal(next.sessionCalls, i);
+      }
+      await session.close();
+      for (const g of [noClientCert, untrusted]) {
+        const refused = await rawRequest(g.route("svc"), { body: JSON.stringify(INIT_BODY) });
+        assert.equal(refused.status, 503);
+        assert.equal(errorCode(refused).swy, "SWY_STORE_UNAVAILABLE");
+      }
+    } finally {
+      await Promise.all([...gateways, noClientCert, untrusted].map((g) => g.stop()));
+      await Promise.all(replicas.map((r) => r.stop()));
       await redis.stop();
     }
   });

@@ -47,6 +47,20 @@ describe("configuration", () => {
     );
   });
 
+  it("takes Redis TLS options only for rediss://, and a client certificate only with its key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "swy-unit-"));
+    const write = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const file = write("tls.yaml", "store:\n  url: redis://127.0.0.1:6379\n  tls:\n    ca: /x/ca.pem\n");
+    assert.throws(() => loadConfig({ file }), /store\.tls: TLS options need a rediss:\/\/ store URL/);
+    const halfPair = write("half.yaml", "store:\n  url: rediss://127.0.0.1:6379\n  tls:\n    cert: /x/c.pem\n");
+    assert.throws(() => loadConfig({ file: halfPair }), /cert and key go together/);
+    const ok = write("ok.yaml", `store:\n  url: rediss://127.0.0.1:6379\n  tls:\n    ca: ${dir}/ca.pem\n`);
+    assert.equal(loadConfig({ file: ok }).store.tls.ca, `${dir}/ca.pem`);
+  });
+
   it("keeps docs/config.md in step with the schema (run `npm run docs:config`)", () => {
     const onDisk = readFileSync(new URL("../../docs/config.md", import.meta.url), "utf8");
     assert.equal(onDisk, configReference());

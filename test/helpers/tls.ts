@@ -1,0 +1,73 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface TestPki {
+  dir: string;
+  /** PEM file of the test CA. */
+  ca: string;
+  /** Certificate and key files for 127.0.0.1 / localhost, signed by the CA (for a server). */
+  serverCert: string;
+  serverKey: string;
+  /** A client certificate signed by the CA (for mutual TLS). */
+  clientCert: string;
+  clientKey: string;
+}
+
+const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function issue(dir: string, name: string, cn: string, ext: string): void {
+  openssl(dir, ["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
+  writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
+  openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "2",
+    "-extfile",
+    `${name}.ext`,
+  ]);
+}
+
+/** A throwaway CA with a server and a client certificate, made with the real `openssl`. */
+export function makeTestPki(): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), "swy-pki-"));
+  openssl(dir, [
+    "req",
+    "-x509",
+    ...EC,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=switchyard-test-ca",
+  ]);
+  issue(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  issue(dir, "client", "switchyard-test-client", "extendedKeyUsage=clientAuth");
+  const at = (f: string) => join(dir, f);
+  return {
+    dir,
+    ca: at("ca.crt"),
+    serverCert: at("server.crt"),
+    serverKey: at("server.key"),
+    clientCert: at("client.crt"),
+    clientKey: at("client.key"),
+  };
+}
