@@ -29,7 +29,8 @@ export const ERRORS = {
   SWY_BAD_SESSION_ID: {
     status: 400,
     rpc: -32000,
-    message: "Bad Request: Mcp-Session-Id must be 1-256 visible ASCII characters",
+    message:
+      "Bad Request: the session id (Mcp-Session-Id, or an HTTP+SSE message URL's sessionId) must be 1-256 visible ASCII characters",
   },
   SWY_SESSION_NOT_FOUND: { status: 404, rpc: -32001, message: "Session not found" },
   SWY_SESSION_REPLICA_GONE: {

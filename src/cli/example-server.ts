@@ -5,7 +5,9 @@ import { onShutdown } from "./serve.js";
 export async function runExampleServer(options: { listen: string; name: string; exitWithParent?: boolean }) {
   const { host, port } = splitHostPort(options.listen);
   const server = await startExampleServer({ host, port, name: options.name });
-  process.stdout.write(`${JSON.stringify({ msg: "listening", url: server.url, name: options.name })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ msg: "listening", url: server.url, sseUrl: server.sseUrl, name: options.name })}\n`,
+  );
   if (options.exitWithParent) {
     process.stdin.on("end", () => process.exit(0));
     process.stdin.resume();

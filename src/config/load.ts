@@ -46,6 +46,22 @@ export function parseUpstreamFlag(flag: string): [string, string[]] {
   return [name, urls];
 }
 
+/**
+ * `sse+http://` and `sse+https://` replica URLs name the HTTP+SSE transport: strip the prefix and set
+ * `transport: sse`. All replicas of a route speak the same transport.
+ */
+function sseScheme(name: string, upstream: unknown): unknown {
+  if (!upstream || typeof upstream !== "object") return upstream;
+  const u = upstream as { replicas?: unknown; transport?: unknown };
+  if (!Array.isArray(u.replicas)) return upstream;
+  const prefixed = u.replicas.filter((r) => typeof r === "string" && /^sse\+https?:\/\//i.test(r));
+  if (prefixed.length === 0) return upstream;
+  if (prefixed.length !== u.replicas.length || (u.transport !== undefined && u.transport !== "sse")) {
+    throw new ConfigError(`upstreams.${name}: every replica of a route speaks the same transport (sse+http:// or not)`);
+  }
+  return { ...u, transport: "sse", replicas: u.replicas.map((r: string) => r.slice(4)) };
+}
+
 function readFile(path: string): unknown {
   let text: string;
   try {
@@ -78,6 +94,12 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
       upstreams[name] = { ...(upstreams[name] ?? {}), replicas };
     }
     input.upstreams = upstreams;
+  }
+  if (input.upstreams && typeof input.upstreams === "object") {
+    const upstreams = input.upstreams as Record<string, unknown>;
+    for (const [name, upstream] of Object.entries(upstreams)) {
+      upstreams[name] = sseScheme(name, upstream);
+    }
   }
   const result = configSchema.safeParse(input);
   if (!result.success) {

@@ -27,7 +27,15 @@ const upstreamSchema = z
     replicas: z
       .array(replicaUrl)
       .min(1, "needs at least one replica URL")
-      .describe("The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`."),
+      .describe(
+        "The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`; for `transport: sse`, the URL of its SSE stream, e.g. `http://10.0.0.5:3001/sse` (`sse+http://...` also says `transport: sse`).",
+      ),
+    transport: z
+      .enum(["streamable-http", "sse"])
+      .default("streamable-http")
+      .describe(
+        "What the replicas speak: `streamable-http` (served at `/NAME/mcp`) or the deprecated HTTP+SSE transport of 2024-11-05, `sse` (clients open `/NAME/sse` and POST to the URL it announces, `/NAME/messages?sessionId=...`).",
+      ),
     balancer: z
       .enum(["least-in-flight", "round-robin"])
       .default("least-in-flight")
@@ -41,7 +49,7 @@ const upstreamSchema = z
         "Cap on open connections from this gateway to each replica (default: none). Each open stream holds one, so a cap also caps concurrent streams; requests past it wait.",
       ),
   })
-  .describe("A route served at `/NAME/mcp`.");
+  .describe("A route served at `/NAME/mcp` (or `/NAME/sse` with `transport: sse`).");
 
 export const configSchema = z
   .strictObject({
@@ -50,6 +58,23 @@ export const configSchema = z
       .regex(HOST_PORT, "must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
       .default("127.0.0.1:8080")
       .describe("Address the gateway listens on (`HOST:PORT`; port 0 picks a free port)."),
+    publicUrl: z
+      .string()
+      .refine(
+        (v) => {
+          try {
+            const u = new URL(v);
+            return (u.protocol === "http:" || u.protocol === "https:") && !u.search && !u.hash && !u.username;
+          } catch {
+            return false;
+          }
+        },
+        { message: "must be an http:// or https:// URL without query, fragment or credentials" },
+      )
+      .optional()
+      .describe(
+        "The gateway's public base URL as clients reach it, e.g. `https://mcp.example.com` (with a path if a proxy mounts the gateway under one). Used for the URLs the gateway announces (HTTP+SSE message endpoints); default: from the request (`Host`, or `X-Forwarded-Host`/`-Proto` with `security.trustProxy`).",
+      ),
     logLevel: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
       .default("info")
@@ -164,6 +189,10 @@ export const configSchema = z
         upstreamHeaders: durationOption(
           "120s",
           "Time for a replica to start its response (→ 504). Streams are not limited once started.",
+        ),
+        sseMessage: durationOption(
+          "10s",
+          "Time for an HTTP+SSE replica to answer a POSTed message (it answers 202 at once; some never answer a message for a session they do not know) (→ 504).",
         ),
         keepAlive: durationOption(
           "65s",

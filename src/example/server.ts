@@ -2,13 +2,16 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { MemoryEventStore } from "./event-store.js";
 
 /**
- * The bundled example: a stateful MCP server (SDK v1, Streamable HTTP, `Mcp-Session-Id` sessions) whose
- * tools tell which replica answered and keep per-session state — what `switchyard demo` runs twice.
+ * The bundled example: a stateful MCP server (SDK v1) whose tools tell which replica answered and keep
+ * per-session state — what `switchyard demo` runs twice. It speaks Streamable HTTP (`Mcp-Session-Id`
+ * sessions, resumable streams) and the deprecated HTTP+SSE transport.
  */
 export function createExampleMcpServer(replica: string): McpServer {
   const server = new McpServer({ name: "switchyard-example", version: "1.0.0" });
@@ -51,6 +54,19 @@ export function createExampleMcpServer(replica: string): McpServer {
       return { content: [{ type: "text", text: `done on ${replica}` }] };
     },
   );
+  server.registerTool(
+    "test_reconnection",
+    {
+      description:
+        "Closes this call's SSE stream midway and answers on the stream the client resumes with Last-Event-ID (SEP-1699 polling).",
+    },
+    async (extra) => {
+      await new Promise((r) => setTimeout(r, 100));
+      extra.closeSSEStream?.();
+      await new Promise((r) => setTimeout(r, 200));
+      return { content: [{ type: "text", text: `resumed on ${replica}` }] };
+    },
+  );
   return server;
 }
 
@@ -75,22 +91,50 @@ function jsonError(res: ServerResponse, status: number, code: number, message: s
 }
 
 export interface ExampleServer {
+  /** Streamable HTTP endpoint. */
   url: string;
+  /** HTTP+SSE stream URL (messages are POSTed to the URL it announces). */
+  sseUrl: string;
   server: Server;
   sessions(): number;
   close(): Promise<void>;
 }
 
-/** Serve the example at `http://HOST:PORT/mcp` (and any path ending in `/mcp`), one SDK transport per session. */
+/**
+ * Serve the example, one SDK transport per session: Streamable HTTP at `http://HOST:PORT/mcp` (any path
+ * ending in `/mcp`), with an event store so that broken streams resume; HTTP+SSE at `/sse` (any path
+ * ending in `/sse`), messages at the `messages` URL next to it.
+ */
 export async function startExampleServer(options: {
   host: string;
   port: number;
   name: string;
 }): Promise<ExampleServer> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
+  const sseTransports = new Map<string, SSEServerTransport>();
+  const eventStore = new MemoryEventStore();
+
+  const handleSse = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+    if (req.method === "GET" && path.endsWith("/sse")) {
+      const transport = new SSEServerTransport(`${path.slice(0, -4)}/messages`, res);
+      sseTransports.set(transport.sessionId, transport);
+      transport.onclose = () => sseTransports.delete(transport.sessionId);
+      await createExampleMcpServer(options.name).connect(transport);
+      return;
+    }
+    const sid = new URL(req.url ?? "/", "http://x").searchParams.get("sessionId") ?? "";
+    const transport = sseTransports.get(sid);
+    if (!transport) return jsonError(res, 404, -32001, "Session not found");
+    const body = await readJson(req).catch(() => Symbol.for("bad"));
+    if (body === Symbol.for("bad")) return jsonError(res, 400, -32700, "Parse error");
+    await transport.handlePostMessage(req, res, body);
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split("?")[0] ?? "";
+    if (path.endsWith("/sse") || (req.method === "POST" && path.endsWith("/messages"))) {
+      return handleSse(req, res, path);
+    }
     if (!path.endsWith("/mcp")) return jsonError(res, 404, -32000, "Not found");
     const sid = req.headers["mcp-session-id"];
     const body = req.method === "POST" ? await readJson(req).catch(() => Symbol.for("bad")) : undefined;
@@ -103,6 +147,9 @@ export async function startExampleServer(options: {
       }
       const created = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        eventStore,
+        // Priming events carry `retry:` (SEP-1699): a client whose stream closed polls back this soon.
+        retryInterval: 500,
         onsessioninitialized: (id) => {
           transports.set(id, created);
         },
@@ -127,10 +174,12 @@ export async function startExampleServer(options: {
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}/mcp`,
+    sseUrl: `http://${host}:${addr.port}/sse`,
     server,
-    sessions: () => transports.size,
+    sessions: () => transports.size + sseTransports.size,
     close: async () => {
-      await Promise.all([...transports.values()].map((t) => t.close().catch(() => {})));
+      const all = [...transports.values(), ...sseTransports.values()];
+      await Promise.all(all.map((t) => t.close().catch(() => {})));
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -4,7 +4,8 @@ import { hostAllowed, originAllowed } from "../security/origin-host.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
-const ALLOW = "GET, POST, DELETE";
+/** Methods per endpoint: Streamable HTTP's one, and HTTP+SSE's stream and message URLs. */
+const ALLOW = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } as const;
 
 /** Checks that need no body: draining, HTTP method, Host and Origin, media types, the session id's shape. */
 export function admit(ctx: RequestContext, gw: GatewayState): void {
@@ -14,8 +15,9 @@ export function admit(ctx: RequestContext, gw: GatewayState): void {
     throw new SwitchyardError("SWY_SHUTTING_DOWN", { headers: { "retry-after": "1", connection: "close" } });
   }
   const method = req.method;
-  if (method !== "POST" && method !== "GET" && method !== "DELETE") {
-    throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: ALLOW } });
+  const allow = ALLOW[ctx.endpoint];
+  if (method === undefined || !allow.includes(method)) {
+    throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow } });
   }
   if (!hostAllowed(h.host, gw.policy)) throw new SwitchyardError("SWY_HOST_FORBIDDEN");
   const origin = h.origin;
@@ -28,7 +30,8 @@ export function admit(ctx: RequestContext, gw: GatewayState): void {
   }
   if (method === "POST") {
     if (!isJsonContentType(h["content-type"])) throw new SwitchyardError("SWY_UNSUPPORTED_MEDIA_TYPE");
-    if (!acceptsJsonOrSse(h.accept)) {
+    // HTTP+SSE messages are answered 202 with no body: their clients send no Accept.
+    if (ctx.endpoint === "mcp" && !acceptsJsonOrSse(h.accept)) {
       throw new SwitchyardError("SWY_NOT_ACCEPTABLE");
     }
   } else if (method === "GET" && !accepts(h.accept, "text/event-stream")) {

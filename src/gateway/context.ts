@@ -17,12 +17,16 @@ export interface RequestContext {
   /** Who is asking. Until the gateway authenticates, every client is the same principal. */
   principal: string;
   pool: UpstreamPool | undefined;
+  /** Which endpoint of the route: `mcp` (Streamable HTTP), or HTTP+SSE's `sse` stream and `messages` POSTs. */
+  endpoint: "mcp" | "sse" | "messages";
   body: Buffer | undefined;
   messages: RpcMessage[];
   info: Classification | undefined;
   replica: Replica | undefined;
   /** With signed session ids: the upstream's own session id, swapped in for the token on the way up. */
   upstreamSessionId: string | undefined;
+  /** With HTTP+SSE messages: the path and query the replica announced for the session (instead of its own path). */
+  upstreamPath: string | undefined;
   /** The upstream exchange, once forwarded. */
   exchange: Exchange | undefined;
   /** The refusal code, for the request log. */
@@ -42,11 +46,13 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     query: q >= 0 ? url.slice(q) : "",
     principal: "anonymous",
     pool: undefined,
+    endpoint: "mcp",
     body: undefined,
     messages: NO_MESSAGES,
     info: undefined,
     replica: undefined,
     upstreamSessionId: undefined,
+    upstreamPath: undefined,
     exchange: undefined,
     code: undefined,
   };

@@ -3,12 +3,14 @@ import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { isEventStream } from "../protocol/headers.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../security/header-policy.js";
+import { EndpointScanner, endpointEvent, resolveEndpoint } from "../sse/endpoint.js";
 import { SseRelay } from "../sse/relay.js";
 import type { Replica } from "../upstream/replica.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession, learnFromResponse } from "./learn.js";
 import { respondError } from "./respond.js";
 import { retryAfter, storeUnavailable } from "./route.js";
+import { openSseSession, type SseSession } from "./sse-session.js";
 import type { GatewayState } from "./state.js";
 
 /** Errors raised before the request could reach the replica: safe to retry elsewhere, and a sign it is down. */
@@ -47,11 +49,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private inFlight = false;
   private responseStarted = false;
-  private headWritten = false;
-  /** Chunks that arrived while the response head waited for the session store. */
+  /** The answer waits: for its head (the session store learning a new session), or while an HTTP+SSE endpoint is learned. */
+  private held = true;
+  /** Chunks that arrived while held. */
   private pending: Buffer[] | undefined;
   private endPending = false;
   private relay: SseRelay | undefined;
+  /** An HTTP+SSE stream until its endpoint event has been seen. */
+  private scanner: EndpointScanner | undefined;
+  /** The HTTP+SSE session this stream holds open. */
+  private sseSession: SseSession | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private clientGone = false;
   /** The gateway answered the client itself (the store failed): the upstream's answer is dropped. */
@@ -86,7 +93,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     replica.inFlight++;
     this.inFlight = true;
     const q = this.ctx.query;
-    const path = q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`;
+    const path =
+      this.ctx.upstreamPath ??
+      (q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`);
+    const timeouts = this.gw.config.timeouts;
     if (this.ctx.req.method === "GET") this.ownClient = replica.streamClient();
     const dispatcher = this.ownClient ?? replica.pool;
     dispatcher.dispatch(
@@ -95,7 +105,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         method: this.ctx.req.method as Dispatcher.HttpMethod,
         headers: this.headers,
         body: this.ctx.body ?? null,
-        headersTimeout: this.gw.config.timeouts.upstreamHeaders,
+        headersTimeout: this.ctx.endpoint === "messages" ? timeouts.sseMessage : timeouts.upstreamHeaders,
         bodyTimeout: 0,
       },
       this,
@@ -123,11 +133,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     learning.then(
       () => {
         this.writeHead(status, headers);
-        const pending = this.pending;
-        this.pending = undefined;
-        if (pending) for (const chunk of pending) this.onResponseData(controller, chunk);
-        if (this.endPending) this.finish();
-        else if (!this.stallTimer) controller.resume();
+        this.unhold(controller);
       },
       (err: Error) => {
         // The new session could not be stored, so no gateway could route it: the client retries instead.
@@ -150,15 +156,78 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     res.writeHead(status, headers);
     if (sse) res.flushHeaders();
-    this.headWritten = true;
+    if (sse && this.ctx.endpoint === "sse" && status < 300) this.scanner = new EndpointScanner();
+    this.held = false;
+  }
+
+  /** Deliver what arrived while held, then let the upstream go on (unless held again, or the client is full). */
+  private unhold(controller: Dispatcher.DispatchController): void {
+    this.held = false;
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending) for (const chunk of pending) this.onResponseData(controller, chunk);
+    if (this.held) return;
+    if (this.endPending) this.finish();
+    else if (!this.stallTimer) controller.resume();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.headWritten) {
+    if (this.held) {
       this.pending ??= [];
       this.pending.push(chunk);
       return;
     }
+    if (this.scanner) {
+      this.scanEndpoint(controller, chunk);
+      return;
+    }
+    this.deliver(controller, chunk);
+  }
+
+  /**
+   * HTTP+SSE: hold the stream until the replica's endpoint event, then announce the gateway's message
+   * URL in its place once the session is routable from every gateway.
+   */
+  private scanEndpoint(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const scan = (this.scanner as EndpointScanner).push(chunk);
+    if (scan.kind === "more") return;
+    this.scanner = undefined;
+    const endpoint = scan.kind === "found" ? resolveEndpoint(scan.data, this.replica.url) : undefined;
+    if (scan.kind !== "found" || endpoint === undefined) {
+      publish("fault", {
+        where: "forward",
+        code: "SWY_UPSTREAM_PROTOCOL_ERROR",
+        message: "HTTP+SSE stream without a valid endpoint event on the replica's own origin",
+      });
+      controller.abort(new Error("no valid endpoint event"));
+      this.ctx.res.destroy();
+      return;
+    }
+    this.held = true;
+    controller.pause();
+    openSseSession(this.ctx, this.gw, endpoint).then(
+      (session) => {
+        if (this.clientGone || this.ctx.res.destroyed) {
+          session.end();
+          return;
+        }
+        this.sseSession = session;
+        this.deliver(controller, scan.before);
+        this.deliver(controller, endpointEvent(session.url, scan.id));
+        this.deliver(controller, scan.after);
+        this.unhold(controller);
+      },
+      (err: Error) => {
+        // Not routable: the client reconnects and tries again.
+        publish("fault", { where: "sse-session", code: "SWY_STORE_UNAVAILABLE", message: err.message });
+        controller.abort(err);
+        this.ctx.res.destroy();
+      },
+    );
+  }
+
+  private deliver(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (chunk.length === 0) return;
     const { res } = this.ctx;
     if (res.destroyed) return;
     const ok = this.relay ? this.relay.write(chunk) : res.write(chunk);
@@ -189,7 +258,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.release();
     if (this.refused) return;
-    if (!this.headWritten) this.endPending = true;
+    if (this.held) this.endPending = true;
     else this.finish();
   }
 
@@ -251,6 +320,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** The client's response closed (called by the pipeline): if it had not finished, the client left. */
   clientClosed(): void {
+    this.sseSession?.end();
     if (this.ctx.res.writableFinished) return;
     this.clientGone = true;
     this.relay?.stop();

@@ -18,7 +18,7 @@ export async function forgetSession(
 
 /**
  * Signed session ids: the client sees a token in place of the upstream's id, on every response; a
- * session the client ends (DELETE accepted, or already unknown upstream) is revoked for every gateway.
+ * session that ended (DELETE accepted, or the upstream's 404) is revoked for every gateway.
  */
 function learnWithTokens(
   ctx: RequestContext,
@@ -45,9 +45,8 @@ function learnWithTokens(
       delete headers[H.sessionId];
     }
   }
-  if (sid === undefined || ctx.req.method !== "DELETE" || !(status === 404 || (status >= 200 && status < 300))) {
-    return undefined;
-  }
+  const ended = status === 404 || (ctx.req.method === "DELETE" && status >= 200 && status < 300);
+  if (sid === undefined || !ended) return undefined;
   const claims = tokens.opener.open(sid, pool.name, ctx.principal);
   if (!claims) return undefined;
   // Until the token would expire anyway; past that it is refused without a list.
@@ -81,7 +80,8 @@ export function learnFromResponse(
   const pool = ctx.pool;
   const replica = ctx.replica;
   const sid = ctx.info?.sessionId;
-  if (!pool || !replica) return undefined;
+  // An HTTP+SSE stream's session is learned from its endpoint event (see sse-session.ts).
+  if (!pool || !replica || ctx.endpoint === "sse") return undefined;
   if (gw.tokens) return learnWithTokens(ctx, gw, gw.tokens, status, headers);
   if (sid === undefined) {
     const learned = headers[H.sessionId];

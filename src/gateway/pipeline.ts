@@ -3,6 +3,7 @@ import { SwitchyardError } from "../errors.js";
 import { hasSubscribers, publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { classify } from "../protocol/classify.js";
+import { isValidSessionId } from "../protocol/headers.js";
 import { parseBody } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { createContext, type RequestContext } from "./context.js";
@@ -34,8 +35,17 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
     ctx.messages = parsed.messages;
   }
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
+  if (ctx.endpoint !== "mcp")
+    ctx.info.sessionId = ctx.endpoint === "messages" ? messageSessionId(ctx.query) : undefined;
   await routeRequest(ctx, gw);
   forward(ctx, gw);
+}
+
+/** An HTTP+SSE message URL names its session in the query (`?sessionId=`), not in a header. */
+function messageSessionId(query: string): string {
+  const id = new URLSearchParams(query).get("sessionId");
+  if (id === null || !isValidSessionId(id)) throw new SwitchyardError("SWY_BAD_SESSION_ID");
+  return id;
 }
 
 /** The response closed (finished, or the client left): release what the request held, then log. */

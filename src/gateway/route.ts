@@ -33,20 +33,25 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     // session's first second is not seen here, and then answers 404 itself.
     if (!replica?.holds(createdAt + 999)) throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     ctx.replica = replica;
-    ctx.upstreamSessionId = claims.upstreamSessionId;
+    // An HTTP+SSE session's token carries the message path the replica announced, in the same place.
+    if (ctx.endpoint === "messages") ctx.upstreamPath = claims.upstreamSessionId;
+    else ctx.upstreamSessionId = claims.upstreamSessionId;
     return;
   }
   if (sid !== undefined) {
     const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
       throw storeUnavailable(err);
     });
-    if (!record || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    if (!record || record.principal !== ctx.principal || (record.era === "sse") !== (ctx.endpoint === "messages")) {
+      throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    }
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     }
     ctx.replica = replica;
+    ctx.upstreamPath = record.endpoint;
     return;
   }
   const replica = pool.pick();

@@ -6,7 +6,10 @@ export interface SessionRecord {
   replica: string;
   /** Who created the session; another principal presenting the id gets 404. */
   principal: string;
-  era: "legacy";
+  /** `legacy`: Streamable HTTP with `Mcp-Session-Id`; `sse`: an HTTP+SSE stream. */
+  era: "legacy" | "sse";
+  /** HTTP+SSE: the path and query the replica announced for POSTing the session's messages. */
+  endpoint?: string;
   createdAt: number;
   lastSeenAt: number;
 }

@@ -9,6 +9,8 @@ export class UpstreamPool {
   private readonly byId: Map<string, Replica>;
   private readonly byHash: Map<number, Replica>;
   private readonly balancer: Balancer;
+  /** What the replicas speak. */
+  readonly transport: UpstreamConfig["transport"];
 
   constructor(
     readonly name: string,
@@ -21,6 +23,7 @@ export class UpstreamPool {
     this.byId = new Map(this.replicas.map((r) => [r.id, r]));
     this.byHash = new Map(this.replicas.map((r) => [replicaHash(r.id), r]));
     this.balancer = createBalancer(config.balancer);
+    this.transport = config.transport;
   }
 
   get(id: string): Replica | undefined {

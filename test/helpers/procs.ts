@@ -101,7 +101,10 @@ function listeningUrl(line: string): string | undefined {
 }
 
 export interface Replica extends Managed {
+  /** Streamable HTTP endpoint. */
   url: string;
+  /** HTTP+SSE stream URL. */
+  sseUrl: string;
   name: string;
 }
 
@@ -109,7 +112,8 @@ export interface Replica extends Managed {
 export async function startReplica(name: string, listen = "127.0.0.1:0"): Promise<Replica> {
   const proc = spawnManaged(process.execPath, [CLI, "example-server", "--listen", listen, "--name", name]);
   const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
-  return Object.assign(proc, { url: listeningUrl(line) as string, name });
+  const { sseUrl } = JSON.parse(line) as { sseUrl: string };
+  return Object.assign(proc, { url: listeningUrl(line) as string, sseUrl, name });
 }
 
 export interface GatewayProc extends Managed {

@@ -4,7 +4,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort, type GatewayProc, type Managed, ROOT, spawnManaged, startGateway } from "../helpers/procs.js";
+import {
+  freePort,
+  type GatewayProc,
+  type Managed,
+  type Replica,
+  ROOT,
+  spawnManaged,
+  startGateway,
+  startReplica,
+} from "../helpers/procs.js";
 
 /** The conformance suite needs Node >= 22: the `node` dev dependency provides that binary. */
 const NODE22 = join(ROOT, "node_modules/node/bin/node");
@@ -23,10 +32,11 @@ const GATEWAY_FIXES = new Set([
 
 type Results = Map<string, Array<{ id: string; status: string }>>;
 
-/** Run the official server scenarios against `url`; scenario → its checks' ids and outcomes. */
-function runConformance(url: string): Results {
+/** Run the official server scenarios (or one) against `url`; scenario → its checks' ids and outcomes. */
+function runConformance(url: string, scenario?: string): Results {
   const out = mkdtempSync(join(tmpdir(), "swy-conformance-"));
-  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, "-o", out], {
+  const only = scenario ? ["--scenario", scenario] : [];
+  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, ...only, "-o", out], {
     encoding: "utf8",
     timeout: 180_000,
   });
@@ -97,5 +107,26 @@ describe("official MCP conformance suite, direct vs through the gateway", () => 
     const rebinding = b.get("dns-rebinding-protection") ?? [];
     assert.ok(rebinding.length >= 2);
     for (const check of rebinding) assert.equal(check.status, "SUCCESS", `dns-rebinding-protection: ${check.id}`);
+  });
+});
+
+describe("conformance server-sse-polling (SEP-1699) with a resumable server, direct vs through the gateway", () => {
+  it("resumes the closed stream with Last-Event-ID through the gateway as directly", async () => {
+    const replica: Replica = await startReplica("polling");
+    const gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "warn"]);
+    try {
+      const direct = runConformance(replica.url, "server-sse-polling").get("server-sse-polling") ?? [];
+      const through = runConformance(gateway.route("svc"), "server-sse-polling").get("server-sse-polling") ?? [];
+      assert.deepEqual(
+        through.map((c) => [c.id, c.status]),
+        direct.map((c) => [c.id, c.status]),
+      );
+      for (const id of ["server-sse-priming-event", "server-sse-retry-field", "server-sse-disconnect-resume"]) {
+        assert.equal(through.find((c) => c.id === id)?.status, "SUCCESS", `${id} through the gateway`);
+      }
+    } finally {
+      await gateway.stop();
+      await replica.stop();
+    }
   });
 });

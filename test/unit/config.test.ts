@@ -47,6 +47,17 @@ describe("configuration", () => {
     );
   });
 
+  it("reads sse+http:// replica URLs as the HTTP+SSE transport, never mixed with others", () => {
+    const c = loadConfig({ flags: { upstream: ["legacy=sse+http://10.0.0.5:3001/sse,sse+https://h.example/sse"] } });
+    assert.equal(c.upstreams.legacy?.transport, "sse");
+    assert.deepEqual(c.upstreams.legacy?.replicas, ["http://10.0.0.5:3001/sse", "https://h.example/sse"]);
+    assert.equal(loadConfig({ flags: { upstream: ["m=http://h/mcp"] } }).upstreams.m?.transport, "streamable-http");
+    assert.throws(
+      () => loadConfig({ flags: { upstream: ["x=sse+http://a/sse,http://b/mcp"] } }),
+      /upstreams\.x: every replica of a route speaks the same transport/,
+    );
+  });
+
   it("takes Redis TLS options only for rediss://, and a client certificate only with its key", () => {
     const dir = mkdtempSync(join(tmpdir(), "swy-unit-"));
     const write = (name: string, text: string) => {
