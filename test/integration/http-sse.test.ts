@@ -306,3 +306,49 @@ describe("@modelcontextprotocol/server-everything in sse mode behind the gateway
     }
   });
 });
+
+describe("HTTP+SSE with signed session ids and no store, two gateways", () => {
+  it("routes the POSTs from either gateway, and refuses them once the stream closed", async () => {
+    const replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    const config = writeConfig(`logLevel: warn
+affinity: token
+tokens:
+  keys: [{ id: 3, secret: ${Buffer.alloc(32, 7).toString("base64")} }]
+upstreams:
+  svc:
+    replicas: [${replicas.map((r) => `sse+${r.sseUrl}`).join(", ")}]
+`);
+    const gateways = await Promise.all([1, 2].map(() => startGateway(["--config", config])));
+    try {
+      const clients = await Promise.all(
+        [0, 1, 0, 1].map((first) =>
+          sseClient(
+            gateways.map((g) => g.base),
+            first,
+          ),
+        ),
+      );
+      for (let round = 1; round <= 3; round++) {
+        for (const c of clients) assert.equal((await c.whoami()).sessionCalls, round);
+      }
+      const stream = await openSse(`${gateways[0]?.base}/svc/sse`);
+      const url = (await stream.next((e) => e.event === "endpoint")).data;
+      const id = new URL(url).searchParams.get("sessionId") as string;
+      assert.ok(id.length < 256 && !id.includes("messages"), "a sealed id: the replica's path is not readable");
+      const ok = await rawRequest(onGateway(url, gateways[1] as GatewayProc), {
+        headers: JSON_POST,
+        body: JSON.stringify(INIT_BODY),
+      });
+      assert.equal(ok.status, 202);
+      stream.close();
+      await sleep(100);
+      const gone = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
+      assert.equal(gone.status, 404);
+      assert.equal(errorCode(gone).swy, "SWY_SESSION_NOT_FOUND", "revoked by the gateway that held the stream");
+      await Promise.all(clients.map((c) => c.client.close()));
+    } finally {
+      await Promise.all(gateways.map((g) => g.stop()));
+      await Promise.all(replicas.map((r) => r.stop()));
+    }
+  });
+});
