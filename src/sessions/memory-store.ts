@@ -67,7 +67,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   isRevoked(route: string, sessionId: string): boolean {
-    return this.revocations.has(revocationKey(route, sessionId));
+    return this.revocations.hasId(route, sessionId);
   }
 
   async size(): Promise<number> {

@@ -170,7 +170,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   isRevoked(route: string, sessionId: string): boolean {
-    return this.revocations.has(revocationKey(route, sessionId));
+    return this.revocations.hasId(route, sessionId);
   }
 
   /** Sessions under this store's namespace (a SCAN: for tests and operators, not the hot path). */

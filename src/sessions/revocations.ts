@@ -31,6 +31,11 @@ export class Revocations {
     return false;
   }
 
+  /** Whether this route's id is revoked (no hashing at all while the list is empty). */
+  hasId(route: string, sessionId: string): boolean {
+    return this.until.size > 0 && this.has(revocationKey(route, sessionId));
+  }
+
   get size(): number {
     return this.until.size;
   }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { rawRequest, rpc } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, sleep, startGateway, startReplica } from "../helpers/procs.js";
+import { openSse } from "../helpers/sse.js";
 
 describe("logs never carry secrets", () => {
   let replica: Replica;
@@ -54,6 +55,35 @@ describe("logs never carry secrets", () => {
     );
     for (const secret of [sid, "unknown-RAW-ID-55", "tok-SECRET-7f3a", "BODY-MARKER-91c2", "serverInfo"]) {
       assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
+    }
+  });
+});
+
+describe("logs of an HTTP+SSE session never carry its ids or data", () => {
+  it("hashes the gateway's session id and never writes the replica's", async () => {
+    const replica = await startReplica("sse");
+    const gateway = await startGateway(["--upstream", `svc=sse+${replica.sseUrl}`, "--log-level", "trace"]);
+    try {
+      const stream = await openSse(`${gateway.base}/svc/sse`);
+      const url = (await stream.next((e) => e.event === "endpoint")).data;
+      const id = new URL(url).searchParams.get("sessionId") as string;
+      const post = (body: string) => rawRequest(url, { headers: { "content-type": "application/json" }, body });
+      await post(JSON.stringify(INIT_BODY));
+      await stream.next((e) => e.event === "message");
+      await post(rpc("notifications/initialized", {}, null));
+      await post(rpc("tools/call", { name: "echo", arguments: { text: "SSE-MARKER-5d1e" } }, 2));
+      await stream.next((e) => e.data.includes("SSE-MARKER-5d1e"));
+      stream.close();
+      await sleep(200);
+      const log = gateway.lines.join("\n");
+      assert.ok(log.includes('"path":"/svc/messages"'), "the message requests are logged");
+      // `sessionId=` would be either message URL: the gateway's, or the one the replica announced.
+      for (const secret of [id, "SSE-MARKER-5d1e", "sessionId=", "serverInfo"]) {
+        assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
+      }
+    } finally {
+      await gateway.stop();
+      await replica.stop();
     }
   });
 });
