@@ -47,6 +47,16 @@ export const ERRORS = {
     rpc: -32000,
     message: "Session store unavailable; retry shortly",
   },
+  SWY_TOO_MANY_STREAMS: {
+    status: 503,
+    rpc: -32000,
+    message: "Too many open streams on this gateway; retry shortly",
+  },
+  SWY_HEADER_MISMATCH: {
+    status: 400,
+    rpc: -32020,
+    message: "Header mismatch: a routing header does not match the request body",
+  },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,
@@ -75,9 +85,11 @@ export class SwitchyardError extends Error {
   /** Extra response headers (e.g. Allow, Retry-After). */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { headers?: Record<string, string>; cause?: unknown; detail?: string } = {}) {
     const entry = ERRORS[code];
-    super(entry.message, { cause: options.cause });
+    super(options.detail === undefined ? entry.message : `${entry.message} (${options.detail})`, {
+      cause: options.cause,
+    });
     this.name = "SwitchyardError";
     this.code = code;
     this.status = entry.status;

@@ -40,6 +40,12 @@ const upstreamSchema = z
       .enum(["least-in-flight", "round-robin"])
       .default("least-in-flight")
       .describe("How a new session or a session-less request picks a healthy replica."),
+    toolRoutes: z
+      .record(z.string().min(1), z.string().regex(ROUTE_NAME))
+      .default({})
+      .describe(
+        "Modern-protocol `tools/call` requests for these tools (by their `Mcp-Name` header, checked against the body) go to another route's replicas: `{ TOOL: ROUTE }`, so a heavy tool can get replicas of its own.",
+      ),
     connections: z
       .number()
       .int()
@@ -179,6 +185,14 @@ export const configSchema = z
           "30s",
           "A client that reads nothing of a full buffer for this long is disconnected.",
         ),
+        maxStreams: z
+          .number()
+          .int()
+          .min(0)
+          .default(20_000)
+          .describe(
+            "Long-lived streams (GET streams, HTTP+SSE streams, `subscriptions/listen`) open at once on this gateway; past it → 503. 0: no cap.",
+          ),
       })
       .prefault({}),
     timeouts: z
@@ -199,6 +213,25 @@ export const configSchema = z
           "Idle keep-alive of client connections; keep it above your load balancer's idle timeout.",
         ),
         shutdownGrace: durationOption("10s", "On SIGTERM, time given to in-flight requests before streams are closed."),
+      })
+      .prefault({}),
+    cache: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Answer modern-protocol list requests (`tools/list`, `resources/list`, `prompts/list`, `resources/templates/list`, `server/discover`) from a shared cache while the upstream's `ttlMs` allows: `public` answers for everyone, `private` ones per authorization context.",
+          ),
+        maxEntries: z.number().int().positive().default(10_000).describe("Answers kept at most."),
+        maxBytes: sizeOption("64MiB", "Bytes kept at most (least recently used answers go first)."),
+        maxEntryBytes: sizeOption("1MiB", "A larger answer is passed on but not kept."),
+        maxTtl: durationOption("1h", "An answer is kept at most this long, whatever its `ttlMs`."),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe("Serve Prometheus metrics at `GET /metrics`."),
       })
       .prefault({}),
     health: z
@@ -241,6 +274,18 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
+    for (const [name, upstream] of Object.entries(c.upstreams)) {
+      for (const [tool, target] of Object.entries(upstream.toolRoutes)) {
+        const to = c.upstreams[target];
+        if (!to || target === name || to.transport !== "streamable-http" || upstream.transport !== "streamable-http") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["upstreams", name, "toolRoutes", tool],
+            message: "must name another streamable-http route of this configuration",
+          });
+        }
+      }
+    }
     const tls = c.store.tls;
     if ((tls.ca || tls.cert || tls.key || tls.servername) && !c.store.url.startsWith("rediss://")) {
       ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "TLS options need a rediss:// store URL" });

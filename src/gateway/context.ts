@@ -4,6 +4,7 @@ import type { RpcMessage } from "../protocol/jsonrpc.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
 import type { Exchange } from "./forward.js";
+import type { AnswerCapture } from "./list-cache-stage.js";
 
 /** Everything the pipeline learns about one request, stage by stage. */
 export interface RequestContext {
@@ -27,6 +28,12 @@ export interface RequestContext {
   upstreamSessionId: string | undefined;
   /** With HTTP+SSE messages: the path and query the replica announced for the session (instead of its own path). */
   upstreamPath: string | undefined;
+  /** Counted in `inFlight` (a request expected to end), until the response closes. */
+  inFlight: boolean;
+  /** Holds one of `streams` (a long-lived stream), until the response closes. */
+  stream: boolean;
+  /** A cacheable answer being copied for the list cache (a miss). */
+  capture: AnswerCapture | undefined;
   /** The upstream exchange, once forwarded. */
   exchange: Exchange | undefined;
   /** The refusal code, for the request log. */
@@ -53,6 +60,9 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     replica: undefined,
     upstreamSessionId: undefined,
     upstreamPath: undefined,
+    inFlight: false,
+    stream: false,
+    capture: undefined,
     exchange: undefined,
     code: undefined,
   };

@@ -4,7 +4,8 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: every route has at least
- * one healthy replica (and the gateway is not draining). Neither touches sessions.
+ * one healthy replica (and the gateway is not draining). Neither touches sessions. `/metrics`:
+ * Prometheus metrics.
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path === "/healthz") {
@@ -20,6 +21,17 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
       if (healthy === 0) ready = false;
     }
     respondJson(ctx, ready ? 200 : 503, { status: ready ? "ready" : gw.draining ? "draining" : "unready", routes });
+    return true;
+  }
+  if (ctx.path === "/metrics" && gw.metrics) {
+    const metrics = gw.metrics;
+    metrics.render().then(
+      (text) => {
+        ctx.res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+        ctx.res.end(text);
+      },
+      () => respondJson(ctx, 500, { status: "error" }),
+    );
     return true;
   }
   return false;

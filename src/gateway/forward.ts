@@ -97,7 +97,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.ctx.upstreamPath ??
       (q === "" ? replica.path : `${replica.path}${replica.path.includes("?") ? `&${q.slice(1)}` : q}`);
     const timeouts = this.gw.config.timeouts;
-    if (this.ctx.req.method === "GET") this.ownClient = replica.streamClient();
+    if (this.ctx.info?.longLived) this.ownClient = replica.streamClient();
     const dispatcher = this.ownClient ?? replica.pool;
     dispatcher.dispatch(
       {
@@ -148,6 +148,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private writeHead(status: number, upstream: Headers): void {
     const { res } = this.ctx;
     if (res.destroyed) return;
+    this.ctx.capture?.start(status, upstream["content-type"]);
     const headers = clientResponseHeaders(upstream);
     const sse = isEventStream(upstream["content-type"]);
     if (sse) {
@@ -228,6 +229,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private deliver(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (chunk.length === 0) return;
+    this.ctx.capture?.push(chunk);
     const { res } = this.ctx;
     if (res.destroyed) return;
     const ok = this.relay ? this.relay.write(chunk) : res.write(chunk);
@@ -263,6 +265,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private finish(): void {
+    this.ctx.capture?.end();
     this.relay?.stop();
     if (!this.ctx.res.destroyed) this.ctx.res.end();
   }

@@ -81,7 +81,8 @@ export function learnFromResponse(
   const replica = ctx.replica;
   const sid = ctx.info?.sessionId;
   // An HTTP+SSE stream's session is learned from its endpoint event (see sse-session.ts).
-  if (!pool || !replica || ctx.endpoint === "sse") return undefined;
+  // The modern protocol has no sessions to learn.
+  if (!pool || !replica || ctx.endpoint === "sse" || ctx.info?.era === "modern") return undefined;
   if (gw.tokens) return learnWithTokens(ctx, gw, gw.tokens, status, headers);
   if (sid === undefined) {
     const learned = headers[H.sessionId];

@@ -9,6 +9,7 @@ import { admit } from "./admit.js";
 import { createContext, type RequestContext } from "./context.js";
 import { serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
+import { serveFromCache } from "./list-cache-stage.js";
 import { matchRoute } from "./match-route.js";
 import { readBody } from "./read-body.js";
 import { respondThrown } from "./respond.js";
@@ -17,7 +18,8 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The pipeline, in the one order that holds for every request:
- *   own endpoints → match route → admit → read body → classify → route → forward (→ learn on the way back).
+ *   own endpoints → match route → admit → read body → classify → list cache → route → forward
+ *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
 async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
@@ -37,8 +39,20 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
   if (ctx.endpoint !== "mcp")
     ctx.info.sessionId = ctx.endpoint === "messages" ? messageSessionId(ctx.query) : undefined;
+  if (ctx.info.longLived) holdStream(ctx, gw);
+  if (serveFromCache(ctx, gw)) return;
   await routeRequest(ctx, gw);
   forward(ctx, gw);
+}
+
+/** A stream that may stay open for hours: it takes a stream slot and is not waited for at shutdown. */
+function holdStream(ctx: RequestContext, gw: GatewayState): void {
+  gw.streams.take();
+  ctx.stream = true;
+  if (ctx.inFlight) {
+    ctx.inFlight = false;
+    gw.inFlight.leave();
+  }
 }
 
 /** An HTTP+SSE message URL names its session in the query (`?sessionId=`), not in a header. */
@@ -50,7 +64,8 @@ function messageSessionId(query: string): string {
 
 /** The response closed (finished, or the client left): release what the request held, then log. */
 function closed(ctx: RequestContext, gw: GatewayState): void {
-  if (ctx.req.method !== "GET") gw.inFlight.leave();
+  if (ctx.inFlight) gw.inFlight.leave();
+  if (ctx.stream) gw.streams.give();
   ctx.exchange?.clientClosed();
   if (!hasSubscribers("request")) return;
   const sid = ctx.info?.sessionId;
@@ -76,7 +91,10 @@ export function createHandler(gw: GatewayState): (req: IncomingMessage, res: Ser
     req.on("error", noop);
     res.on("error", noop);
     const ctx = createContext(req, res);
-    if (req.method !== "GET") gw.inFlight.enter();
+    if (req.method !== "GET") {
+      gw.inFlight.enter();
+      ctx.inFlight = true;
+    }
     res.once("close", () => closed(ctx, gw));
     run(ctx, gw).catch((err) => respondThrown(ctx, err));
   };

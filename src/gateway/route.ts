@@ -1,4 +1,6 @@
 import { SwitchyardError } from "../errors.js";
+import { routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
+import type { UpstreamPool } from "../upstream/pool.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
@@ -20,7 +22,8 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   const pool = ctx.pool;
   const info = ctx.info;
   if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
-  const sid = info.sessionId;
+  // The modern protocol (2026-07-28) has no sessions: balanced freely, no store on its path.
+  const sid = info.era === "modern" && ctx.endpoint === "mcp" ? undefined : info.sessionId;
   if (sid !== undefined && gw.tokens) {
     // Signed session id: everything routing needs is in the token; the store's revocations are in memory.
     const claims = gw.tokens.opener.open(sid, pool.name, ctx.principal);
@@ -54,7 +57,24 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     ctx.upstreamPath = record.endpoint;
     return;
   }
-  const replica = pool.pick();
+  const target = info.era === "modern" && pool.toolRoutes.size > 0 ? toolRoute(ctx, gw) : undefined;
+  if (target) ctx.pool = target;
+  const replica = (target ?? pool).pick();
   if (!replica) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
   ctx.replica = replica;
+}
+
+/**
+ * A modern `tools/call` of a tool that `toolRoutes` sends elsewhere → that route's pool. The gateway
+ * acts on `Mcp-Name` here, so the routing headers must match the body first (else 400, -32020).
+ */
+function toolRoute(ctx: RequestContext, gw: GatewayState): UpstreamPool | undefined {
+  const message = ctx.messages[0];
+  if (!message || ctx.messages.length !== 1 || message.method !== "tools/call") return undefined;
+  const name = targetName(message);
+  const to = name === undefined ? undefined : ctx.pool?.toolRoutes.get(name);
+  if (to === undefined) return undefined;
+  const mismatch = routingHeaderMismatch(ctx.req.headers, message);
+  if (mismatch !== undefined) throw new SwitchyardError("SWY_HEADER_MISMATCH", { detail: mismatch });
+  return gw.pools.get(to);
 }

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
+import { createMetrics } from "../observability/metrics.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -10,8 +11,10 @@ import { TokenOpener } from "../sessions/token.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
 import { InFlight } from "./drain.js";
+import { createListCache } from "./list-cache-stage.js";
 import { createHandler } from "./pipeline.js";
 import type { GatewayState } from "./state.js";
+import { StreamSlots } from "./streams.js";
 
 export interface Gateway {
   /** Start listening; resolves with the base URL (`http://HOST:PORT`). */
@@ -56,6 +59,17 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
   const store =
     options.store ??
     new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions });
+  const cache = createListCache(config);
+  const metrics = config.metrics.enabled
+    ? createMetrics({
+        streams: () => state.streams.size,
+        cache: () => ({ entries: cache?.entries ?? 0, bytes: cache?.bytes ?? 0 }),
+        replicas: () =>
+          [...pools.values()].flatMap((p) =>
+            p.replicas.map((r) => ({ route: p.name, replica: r.id, healthy: r.healthy })),
+          ),
+      })
+    : undefined;
   const state: GatewayState = {
     config,
     pools,
@@ -67,6 +81,9 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
       allowedOrigins: config.security.allowedOrigins,
     },
     inFlight: new InFlight(),
+    streams: new StreamSlots(config.limits.maxStreams),
+    cache,
+    metrics,
     tokens:
       config.affinity === "token"
         ? {
@@ -135,6 +152,7 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
         await Promise.all([...pools.values()].map((p) => p.close()));
         await store.close();
         publish("lifecycle", { event: "closed" });
+        metrics?.detach();
       })();
       return closing;
     },

@@ -1,10 +1,13 @@
+import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { TokenOpener } from "../sessions/token.js";
 import type { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { InFlight } from "./drain.js";
+import type { StreamSlots } from "./streams.js";
 
 /** What the stages share: configuration, routes, the session store, health. */
 export interface GatewayState {
@@ -15,6 +18,12 @@ export interface GatewayState {
   readonly policy: OriginHostPolicy;
   /** Requests that are expected to end (not GET streams), for graceful shutdown. */
   readonly inFlight: InFlight;
+  /** Long-lived streams open, against `limits.maxStreams`. */
+  readonly streams: StreamSlots;
+  /** The shared list-result cache (`cache.enabled`). */
+  readonly cache: ListCache | undefined;
+  /** Prometheus metrics (`metrics.enabled`). */
+  readonly metrics: Metrics | undefined;
   /** Set with `affinity: token`: signed session ids instead of store lookups. */
   readonly tokens: { opener: TokenOpener; maxAgeMs: number } | undefined;
   draining: boolean;

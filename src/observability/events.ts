@@ -31,6 +31,8 @@ export interface EventMap {
   };
   lifecycle: { event: "listening" | "draining" | "closed"; url?: string; routes?: string[] };
   fault: { where: string; code: string; message: string };
+  /** A list-result cache lookup: served from the cache, missed (asked upstream), or not cacheable. */
+  cache: { route: string; method: string; result: "hit" | "miss" | "bypass" };
 }
 
 export type EventName = keyof EventMap;
@@ -41,6 +43,7 @@ const channels = {
   session: channel("switchyard:session"),
   lifecycle: channel("switchyard:lifecycle"),
   fault: channel("switchyard:fault"),
+  cache: channel("switchyard:cache"),
 } satisfies Record<EventName, unknown>;
 
 export function publish<K extends EventName>(name: K, payload: EventMap[K]): void {

@@ -21,6 +21,8 @@ export interface Classification {
   rpcId: JsonRpcId;
   /** The body holds only notifications and responses: the answer is a 202 with no body. */
   onlyNotifications: boolean;
+  /** A stream that may stay open indefinitely: a GET, or a `subscriptions/listen` POST. */
+  longLived: boolean;
 }
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -75,5 +77,6 @@ export function classify(method: string, headers: Headers, messages: RpcMessage[
     toolName,
     rpcId: firstRequest?.id ?? null,
     onlyNotifications: messages.length > 0 && firstRequest === undefined,
+    longLived: method === "GET" || (messages.length === 1 && first?.method === "subscriptions/listen"),
   };
 }

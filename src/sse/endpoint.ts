@@ -4,6 +4,8 @@
  * its own in its place. Pure; the bytes around the event pass unchanged.
  */
 
+import { parseField } from "./parse.js";
+
 /** Bytes read while looking for the endpoint event, at most; past this the upstream is broken. */
 export const MAX_ENDPOINT_SCAN = 64 * 1024;
 
@@ -73,11 +75,9 @@ function findEndpoint(buf: Buffer): EndpointScan | undefined {
       data = [];
       continue;
     }
-    if (line.charCodeAt(0) === 0x3a) continue;
-    const colon = line.indexOf(":");
-    const name = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.charCodeAt(0) === 0x20) value = value.slice(1);
+    const field = parseField(line);
+    if (!field) continue;
+    const [name, value] = field;
     if (name === "event") event = value;
     else if (name === "data") data.push(value);
     else if (name === "id") id = value;

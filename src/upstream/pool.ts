@@ -11,6 +11,8 @@ export class UpstreamPool {
   private readonly balancer: Balancer;
   /** What the replicas speak. */
   readonly transport: UpstreamConfig["transport"];
+  /** Tool name → the route whose replicas serve its modern `tools/call`. */
+  readonly toolRoutes: ReadonlyMap<string, string>;
 
   constructor(
     readonly name: string,
@@ -24,6 +26,7 @@ export class UpstreamPool {
     this.byHash = new Map(this.replicas.map((r) => [replicaHash(r.id), r]));
     this.balancer = createBalancer(config.balancer);
     this.transport = config.transport;
+    this.toolRoutes = new Map(Object.entries(config.toolRoutes));
   }
 
   get(id: string): Replica | undefined {

@@ -1,0 +1,117 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { subscribe } from "./events.js";
+
+/** What the metrics read when scraped, rather than counting events. */
+export interface MetricSources {
+  /** Open long-lived streams (GET streams, HTTP+SSE streams, subscriptions). */
+  streams(): number;
+  /** Entries and bytes held by the list-result cache. */
+  cache(): { entries: number; bytes: number };
+  /** Each replica's health: route, replica URL, healthy. */
+  replicas(): Array<{ route: string; replica: string; healthy: boolean }>;
+}
+
+export interface Metrics {
+  /** Prometheus text exposition. */
+  render(): Promise<string>;
+  readonly contentType: string;
+  detach(): void;
+}
+
+/**
+ * Every metric of the gateway, in this one file, fed by the gateway's events (and read from
+ * `sources` at scrape time). Labels are bounded: route names and replica URLs come from configuration,
+ * never from the request; unknown paths count under the route "".
+ */
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "switchyard_requests_total",
+    help: "Requests answered, by route, HTTP method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "switchyard_request_duration_seconds",
+    help: "Time to the end of the response (streams included), by route.",
+    labelNames: ["route"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: "switchyard_refusals_total",
+    help: "Requests the gateway refused itself, by SWY_* code.",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  });
+  const sessions = new Counter({
+    name: "switchyard_sessions_total",
+    help: "Session events: learned, forgotten, revoked.",
+    labelNames: ["route", "action"] as const,
+    registers: [registry],
+  });
+  const cacheLookups = new Counter({
+    name: "switchyard_cache_lookups_total",
+    help: "List-result cache lookups by route, method and result (hit, miss, bypass).",
+    labelNames: ["route", "method", "result"] as const,
+    registers: [registry],
+  });
+  const faults = new Counter({
+    name: "switchyard_faults_total",
+    help: "Faults (upstream protocol errors, store errors, slow clients), by where and code.",
+    labelNames: ["where", "code"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "switchyard_streams_open",
+    help: "Long-lived streams open (GET streams, HTTP+SSE streams, subscriptions).",
+    registers: [registry],
+    collect() {
+      this.set(sources.streams());
+    },
+  });
+  new Gauge({
+    name: "switchyard_cache_entries",
+    help: "Entries held by the list-result cache.",
+    registers: [registry],
+    collect() {
+      this.set(sources.cache().entries);
+    },
+  });
+  new Gauge({
+    name: "switchyard_cache_bytes",
+    help: "Bytes held by the list-result cache.",
+    registers: [registry],
+    collect() {
+      this.set(sources.cache().bytes);
+    },
+  });
+  new Gauge({
+    name: "switchyard_replica_healthy",
+    help: "1 while a replica is healthy, 0 while it is down.",
+    labelNames: ["route", "replica"] as const,
+    registers: [registry],
+    collect() {
+      for (const r of sources.replicas()) this.set({ route: r.route, replica: r.replica }, r.healthy ? 1 : 0);
+    },
+  });
+
+  const offs = [
+    subscribe("request", (e) => {
+      const route = e.route ?? "";
+      requests.inc({ route, method: e.method, status: e.status });
+      duration.observe({ route }, e.durationMs / 1000);
+      if (e.code !== undefined) refusals.inc({ code: e.code });
+    }),
+    subscribe("session", (e) => sessions.inc({ route: e.route, action: e.action })),
+    subscribe("cache", (e) => cacheLookups.inc({ route: e.route, method: e.method, result: e.result })),
+    subscribe("fault", (e) => faults.inc({ where: e.where, code: e.code })),
+  ];
+  return {
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+    detach: () => {
+      for (const off of offs) off();
+    },
+  };
+}

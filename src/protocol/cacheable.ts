@@ -1,0 +1,54 @@
+import type { RpcMessage } from "./jsonrpc.js";
+
+/**
+ * Which modern-protocol answers a shared cache may keep (2026-07-28 `CacheableResult`), and under what
+ * key. Pure.
+ */
+
+export const CACHEABLE_METHODS: ReadonlySet<string> = new Set([
+  "tools/list",
+  "resources/list",
+  "prompts/list",
+  "resources/templates/list",
+  "server/discover",
+]);
+
+const META_VERSION = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
+
+/** JSON with object keys sorted, so that equal params give equal keys. */
+function stable(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
+  const obj = value as Record<string, unknown>;
+  return `{${Object.keys(obj)
+    .sort()
+    .filter((k) => obj[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${stable(obj[k])}`)
+    .join(",")}}`;
+}
+
+/**
+ * What makes two requests the same question: the method, its params (the cursor, filters), the
+ * protocol version and the client's capabilities. The rest of `_meta` (client info, progress tokens,
+ * trace context) does not change the answer and is left out, so that every client shares one entry.
+ */
+export function cacheKey(message: RpcMessage): string {
+  const { _meta, ...params } = message.params ?? {};
+  const meta = (_meta && typeof _meta === "object" ? _meta : {}) as Record<string, unknown>;
+  return `${message.method}\u0000${stable(params)}\u0000${stable(meta[META_VERSION])}\u0000${stable(meta[META_CAPABILITIES])}`;
+}
+
+export interface CacheDirective {
+  ttlMs: number;
+  scope: "public" | "private";
+}
+
+/** The result's own cache hints, when they allow keeping it (a positive `ttlMs` and a known scope). */
+export function cacheDirective(result: unknown): CacheDirective | undefined {
+  if (result === null || typeof result !== "object") return undefined;
+  const { ttlMs, cacheScope } = result as Record<string, unknown>;
+  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) return undefined;
+  if (cacheScope !== "public" && cacheScope !== "private") return undefined;
+  return { ttlMs, scope: cacheScope };
+}

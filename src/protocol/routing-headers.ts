@@ -1,0 +1,61 @@
+import { H } from "./headers.js";
+import type { RpcMessage } from "./jsonrpc.js";
+
+/**
+ * The modern protocol's routing headers (2026-07-28) repeat what the body says so that intermediaries
+ * can act without parsing it. Before the gateway acts on them (routes by `Mcp-Name`, answers from its
+ * cache), it checks them against the body: a client must not get, from the gateway, what the server
+ * would have refused. Pure.
+ */
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const META_VERSION = "io.modelcontextprotocol/protocolVersion";
+
+/** Methods whose target is named by `Mcp-Name`, and the param that holds it. */
+const NAMED: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+
+/** A header value as sent: plain, or `=?base64?…?=` for values that are not plain ASCII (undefined: not UTF-8). */
+export function decodeHeaderValue(value: string): string | undefined {
+  const m = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/i.exec(value.trim());
+  if (!m) return value.trim();
+  const bytes = Buffer.from(m[1] as string, "base64");
+  const text = bytes.toString("utf8");
+  return Buffer.from(text, "utf8").equals(bytes) ? text : undefined;
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? undefined : v;
+}
+
+/** The name the body gives the call's target (`params.name`, or `params.uri` for resources/read). */
+export function targetName(message: RpcMessage): string | undefined {
+  const field = message.method === undefined ? undefined : NAMED[message.method];
+  const value = field === undefined ? undefined : message.params?.[field];
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Why the routing headers disagree with the body, or undefined when they agree. Headers that are sent
+ * must match: `MCP-Protocol-Version` the version in `_meta`, `Mcp-Method` the method, `Mcp-Name` the
+ * target (decoded from its `=?base64?…?=` form). The first two are required, `Mcp-Name` for the
+ * methods that name a target. `Mcp-Param-*` are the server's to check: the gateway never acts on them.
+ */
+export function routingHeaderMismatch(headers: Headers, message: RpcMessage): string | undefined {
+  const meta = message.params?._meta;
+  const bodyVersion = meta && typeof meta === "object" ? (meta as Record<string, unknown>)[META_VERSION] : undefined;
+  const version = headers[H.protocolVersion];
+  if (version === undefined) return "MCP-Protocol-Version is missing";
+  if (typeof bodyVersion !== "string" || single(version) !== bodyVersion) {
+    return "MCP-Protocol-Version does not match the body";
+  }
+  const method = headers[H.method];
+  if (method === undefined) return "Mcp-Method is missing";
+  if (single(method) !== message.method) return "Mcp-Method does not match the body";
+  if (message.method !== undefined && NAMED[message.method] !== undefined) {
+    const name = single(headers[H.name]);
+    if (name === undefined) return "Mcp-Name is missing";
+    if (decodeHeaderValue(name) !== targetName(message)) return "Mcp-Name does not match the body";
+  }
+  return undefined;
+}
