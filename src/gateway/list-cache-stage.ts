@@ -5,7 +5,7 @@ import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { CACHEABLE_METHODS, cacheDirective, cacheKey } from "../protocol/cacheable.js";
 import { accepts, isEventStream } from "../protocol/headers.js";
-import { routingHeaderMismatch } from "../protocol/routing-headers.js";
+import { hasEnvelope, routingHeaderMismatch } from "../protocol/routing-headers.js";
 import { parseEvents } from "../sse/parse.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
@@ -49,7 +49,7 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   if (!cache || !info || !message || message.kind !== "request" || ctx.messages.length !== 1) return false;
   if (message.method === undefined || !CACHEABLE_METHODS.has(message.method) || ctx.endpoint !== "mcp") return false;
   const route = ctx.pool?.name ?? "";
-  if (info.era !== "modern" || !accepts(ctx.req.headers.accept, "application/json")) {
+  if (info.era !== "modern" || !hasEnvelope(message) || !accepts(ctx.req.headers.accept, "application/json")) {
     publish("cache", { route, method: message.method, result: "bypass" });
     return false;
   }

@@ -1,5 +1,5 @@
 import { SwitchyardError } from "../errors.js";
-import { routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
+import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
@@ -73,7 +73,7 @@ function toolRoute(ctx: RequestContext, gw: GatewayState): UpstreamPool | undefi
   if (!message || ctx.messages.length !== 1 || message.method !== "tools/call") return undefined;
   const name = targetName(message);
   const to = name === undefined ? undefined : ctx.pool?.toolRoutes.get(name);
-  if (to === undefined) return undefined;
+  if (to === undefined || !hasEnvelope(message)) return undefined;
   const mismatch = routingHeaderMismatch(ctx.req.headers, message);
   if (mismatch !== undefined) throw new SwitchyardError("SWY_HEADER_MISMATCH", { detail: mismatch });
   return gw.pools.get(to);

@@ -28,6 +28,15 @@ function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? undefined : v;
 }
 
+/**
+ * Whether the body carries the modern envelope (a protocol version in `_meta`). Without it the request
+ * is malformed in a way the server answers itself (-32602): the gateway does not act on it.
+ */
+export function hasEnvelope(message: RpcMessage): boolean {
+  const meta = message.params?._meta;
+  return !!meta && typeof meta === "object" && typeof (meta as Record<string, unknown>)[META_VERSION] === "string";
+}
+
 /** The name the body gives the call's target (`params.name`, or `params.uri` for resources/read). */
 export function targetName(message: RpcMessage): string | undefined {
   const field = message.method === undefined ? undefined : NAMED[message.method];

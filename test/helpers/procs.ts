@@ -116,6 +116,14 @@ export async function startReplica(name: string, listen = "127.0.0.1:0"): Promis
   return Object.assign(proc, { url: listeningUrl(line) as string, sseUrl, name });
 }
 
+/** One replica of the SDK v2 dual-era fixture server (`test/fixtures/dual-era-server.ts`). */
+export async function startDualEra(name: string, extra: string[] = []): Promise<Replica> {
+  const fixture = fileURLToPath(new URL("../fixtures/dual-era-server.ts", import.meta.url));
+  const proc = spawnManaged(process.execPath, ["--import", "tsx", fixture, "--name", name, ...extra]);
+  const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
+  return Object.assign(proc, { url: listeningUrl(line) as string, sseUrl: "", name });
+}
+
 export interface GatewayProc extends Managed {
   /** `http://127.0.0.1:PORT` */
   base: string;

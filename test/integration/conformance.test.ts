@@ -11,6 +11,7 @@ import {
   type Replica,
   ROOT,
   spawnManaged,
+  startDualEra,
   startGateway,
   startReplica,
 } from "../helpers/procs.js";
@@ -32,18 +33,21 @@ const GATEWAY_FIXES = new Set([
 
 type Results = Map<string, Array<{ id: string; status: string }>>;
 
-/** Run the official server scenarios (or one) against `url`; scenario → its checks' ids and outcomes. */
-function runConformance(url: string, scenario?: string): Results {
+/**
+ * Run the official server scenarios against `url` — the active suite, one scenario (`--scenario NAME`),
+ * or a revision's requirements (`--requirements 2026-07-28`); scenario → its checks' ids and outcomes.
+ */
+function runConformance(url: string, scenario?: string, args: string[] = []): Results {
   const out = mkdtempSync(join(tmpdir(), "swy-conformance-"));
   const only = scenario ? ["--scenario", scenario] : [];
-  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, ...only, "-o", out], {
+  const run = spawnSync(NODE22, [CONFORMANCE, "server", "--url", url, ...only, ...args, "-o", out], {
     encoding: "utf8",
     timeout: 180_000,
   });
   assert.equal(run.error, undefined, String(run.error));
   const results: Results = new Map();
   for (const dir of readdirSync(out)) {
-    const scenario = /^server-(.+)-\d{4}-\d\d-\d\dT/.exec(dir)?.[1];
+    const scenario = /^server-(?:server-)?(.+)-\d{4}-\d\d-\d\dT/.exec(dir)?.[1];
     const file = join(out, dir, "checks.json");
     if (!scenario || !existsSync(file)) continue;
     const checks = JSON.parse(readFileSync(file, "utf8")) as Array<{ id: string; status: string }>;
@@ -115,8 +119,8 @@ describe("conformance server-sse-polling (SEP-1699) with a resumable server, dir
     const replica: Replica = await startReplica("polling");
     const gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "warn"]);
     try {
-      const direct = runConformance(replica.url, "server-sse-polling").get("server-sse-polling") ?? [];
-      const through = runConformance(gateway.route("svc"), "server-sse-polling").get("server-sse-polling") ?? [];
+      const direct = runConformance(replica.url, "server-sse-polling").get("sse-polling") ?? [];
+      const through = runConformance(gateway.route("svc"), "server-sse-polling").get("sse-polling") ?? [];
       assert.deepEqual(
         through.map((c) => [c.id, c.status]),
         direct.map((c) => [c.id, c.status]),
@@ -129,4 +133,58 @@ describe("conformance server-sse-polling (SEP-1699) with a resumable server, dir
       await replica.stop();
     }
   });
+});
+
+/** Check by check, `through` gives what `direct` gives (the gateway's own fixes aside). */
+function assertSameOutcomes(direct: Results, through: Results): void {
+  assert.deepEqual([...through.keys()].sort(), [...direct.keys()].sort(), "the same scenarios ran");
+  for (const [scenario, checks] of direct) {
+    const got = through.get(scenario) ?? [];
+    assert.deepEqual(
+      got.map((c) => c.id),
+      checks.map((c) => c.id),
+      `scenario ${scenario} ran other checks through the gateway`,
+    );
+    checks.forEach((check, i) => {
+      const status = (got[i] as { status: string }).status;
+      if (GATEWAY_FIXES.has(check.id)) assert.equal(status, "SUCCESS", `${scenario}/${check.id} through the gateway`);
+      else assert.equal(status, check.status, `${scenario}/${check.id} changed through the gateway`);
+    });
+  }
+}
+
+describe("conformance of the 2026-07-28 revision with an SDK v2 dual-era server, direct vs through the gateway", () => {
+  let replica: Replica;
+  let gateway: GatewayProc;
+  before(async () => {
+    replica = await startDualEra("conformance");
+    gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "warn"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await replica?.stop();
+  });
+
+  it("--requirements 2026-07-28 gives the same result, check by check", () => {
+    const direct = runConformance(replica.url, undefined, ["--requirements", "2026-07-28"]);
+    const through = runConformance(gateway.route("svc"), undefined, ["--requirements", "2026-07-28"]);
+    assert.ok(direct.size >= 30, `the requirements ran (${direct.size} scenarios)`);
+    const passed = [...direct.values()].flat().filter((c) => c.status === "SUCCESS").length;
+    assert.ok(passed >= 100, `the direct run is meaningful (${passed} checks passed)`);
+    assertSameOutcomes(direct, through);
+  });
+
+  for (const scenario of ["caching", "http-header-validation"]) {
+    it(`the ${scenario} scenario passes through the gateway as directly`, () => {
+      const direct = runConformance(replica.url, scenario);
+      const through = runConformance(gateway.route("svc"), scenario);
+      const checks = direct.get(scenario) ?? [];
+      assert.ok(checks.length >= 5, `${scenario} ran (${checks.length} checks)`);
+      assert.ok(
+        checks.every((c) => c.status === "SUCCESS"),
+        `${scenario} passes directly`,
+      );
+      assertSameOutcomes(direct, through);
+    });
+  }
 });
