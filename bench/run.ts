@@ -19,7 +19,7 @@ import {
 } from "./lib/contenders.js";
 import { eventLatency, percentile } from "./lib/event-latency.js";
 import { idleStreams } from "./lib/idle-streams.js";
-import { CALL_BODY, MCP_HEADERS, openSession } from "./lib/mcp.js";
+import { CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
@@ -88,6 +88,8 @@ async function main(): Promise<void> {
     { name: "json", upstream: `127.0.0.1:${stubPort}` },
     { name: "sse", upstream: `127.0.0.1:${stubPort}` },
     { name: "churn", upstream: `127.0.0.1:${stubPort}` },
+    { name: "modern", upstream: `127.0.0.1:${stubPort}` },
+    { name: "list", upstream: `127.0.0.1:${stubPort}` },
     { name: "sdk", upstream: sdkUrl.host },
     { name: "ticker", upstream: tickerUrl.host },
   ];
@@ -156,6 +158,44 @@ async function main(): Promise<void> {
           ),
         );
       }
+    }
+
+    // Workload 6: the modern protocol (2026-07-28): stateless tools/call, no session, no store.
+    // Workload 7: a cacheable tools/list (ttlMs, public): Switchyard answers it from its cache.
+    for (const [key, title, route, load] of [
+      [
+        "w6",
+        "W6 modern stateless tools/call (2026-07-28) — stub upstream, 32 connections",
+        "modern",
+        modernLoad("tools/call", "echo"),
+      ],
+      [
+        "w7",
+        "W7 modern tools/list with ttlMs/cacheScope public — stub upstream, 32 connections",
+        "list",
+        modernLoad("tools/list"),
+      ],
+    ] as const) {
+      const rows: Record<string, WrkResult> = {};
+      for (const c of contenders) {
+        log(`${key.toUpperCase()} ${c.name}`);
+        const spec = { url: c.url(route), connections: 32, ...load };
+        if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+        rows[c.name] = await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
+      }
+      results[key] = rows;
+      sections.push(`## ${title}`, callTable(rows));
+      const s = rows.switchyard as WrkResult;
+      const d = rows.direct as WrkResult;
+      const n = rows.nginx as WrkResult;
+      if (key === "w6") {
+        checks.push(target("W6 throughput ≥ 0.5× nginx", s.rps / n.rps >= 0.5, ratio(s.rps, n.rps)));
+        checks.push(target("W6 added p50 ≤ 0.3 ms", s.p50 - d.p50 <= 0.3, `${delta(s.p50, d.p50)} ms`));
+        checks.push(target("W6 added p99 ≤ 1 ms", s.p99 - d.p99 <= 1, `${delta(s.p99, d.p99)} ms`));
+      } else {
+        checks.push(target("W7 cached tools/list ≥ 1× nginx", s.rps / n.rps >= 1, ratio(s.rps, n.rps)));
+      }
+      checks.push(target(`${key.toUpperCase()} no errors`, s.errors === 0, String(s.errors)));
     }
 
     // Workload 2: POSTs answered with a short SSE stream (3 events).

@@ -15,6 +15,20 @@ const SSE_BODY = [1, 2, 3]
   .join("");
 const RESULT =
   '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"result\\":{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}]}}';
+/** A tools/list answer the modern protocol lets a shared cache keep for a minute. */
+const LIST_RESULT = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  result: {
+    tools: Array.from({ length: 8 }, (_, i) => ({
+      name: `tool_${i}`,
+      description: `Tool number ${i}, with a description of ordinary length for a listing.`,
+      inputSchema: { type: "object", properties: { text: { type: "string" } } },
+    })),
+    ttlMs: 60_000,
+    cacheScope: "public",
+  },
+}).replace(/"/g, '\\"');
 
 /** One nginx process in the foreground (one worker, no master), as large as the file limit allows. */
 function nginxMain(prefix: string, name: string, workerConnections: number): string {
@@ -30,7 +44,8 @@ events { worker_connections ${workerConnections}; }`;
 
 /**
  * The stub MCP upstream: nginx answering at once with canned JSON-RPC. `/json/mcp` keeps one fixed
- * session id; `/churn/mcp` gives a new one per response; `/sse/mcp` answers with a 3-event SSE stream.
+ * session id; `/churn/mcp` gives a new one per response; `/sse/mcp` answers with a 3-event SSE stream;
+ * `/modern/mcp` answers without a session (2026-07-28); `/list/mcp` answers a cacheable tools/list.
  */
 export function stubNginx(port: number, prefix: string): string {
   return `${nginxMain(prefix, "stub", 19000)}
@@ -50,6 +65,14 @@ http {
       default_type application/json;
       add_header Mcp-Session-Id $request_id always;
       return 200 "${RESULT}";
+    }
+    location = /modern/mcp {
+      default_type application/json;
+      return 200 "${RESULT}";
+    }
+    location = /list/mcp {
+      default_type application/json;
+      return 200 "${LIST_RESULT}";
     }
     location = /sse/mcp {
       default_type text/event-stream;

@@ -41,3 +41,24 @@ export async function openSession(url: string): Promise<string> {
   await ack.arrayBuffer();
   return sid;
 }
+
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};
+
+/** A stateless 2026-07-28 request: routing headers, `_meta` envelope, no session. */
+export function modernLoad(method: string, name?: string) {
+  const params =
+    name === undefined ? { _meta: MODERN_META } : { name, arguments: { text: "hello" }, _meta: MODERN_META };
+  return {
+    headers: {
+      ...MCP_HEADERS,
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": method,
+      ...(name === undefined ? {} : { "mcp-name": name }),
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  };
+}

@@ -67,6 +67,8 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
   if (ctx.inFlight) gw.inFlight.leave();
   if (ctx.stream) gw.streams.give();
   ctx.exchange?.clientClosed();
+  const durationMs = performance.now() - ctx.startedAt;
+  gw.metrics?.requestDone(ctx.pool?.name, ctx.req.method ?? "", ctx.res.statusCode, durationMs / 1000, ctx.code);
   if (!hasSubscribers("request")) return;
   const sid = ctx.info?.sessionId;
   publish("request", {
@@ -74,10 +76,13 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
     path: ctx.path,
     route: ctx.pool?.name,
     status: ctx.res.statusCode,
-    durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+    durationMs: Math.round(durationMs * 10) / 10,
     rpcMethod: ctx.info?.rpcMethod,
     toolName: ctx.info?.toolName,
-    session: sid === undefined ? undefined : hashId(sid),
+    // Hashed only if a subscriber reads it (the log does; metrics do not).
+    get session() {
+      return sid === undefined ? undefined : hashId(sid);
+    },
     replica: ctx.replica?.id,
     code: ctx.code,
     aborted: !ctx.res.writableFinished,

@@ -12,6 +12,17 @@ export interface MetricSources {
 }
 
 export interface Metrics {
+  /**
+   * One finished request. Called by the pipeline itself rather than through the `request` event: that
+   * event's payload is built only when a log wants it, and counting must not pay for it.
+   */
+  requestDone(
+    route: string | undefined,
+    method: string,
+    status: number,
+    seconds: number,
+    code: string | undefined,
+  ): void;
   /** Prometheus text exposition. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -19,8 +30,8 @@ export interface Metrics {
 }
 
 /**
- * Every metric of the gateway, in this one file, fed by the gateway's events (and read from
- * `sources` at scrape time). Labels are bounded: route names and replica URLs come from configuration,
+ * Every metric of the gateway, in this one file, fed by the gateway's events and by `requestDone` (and
+ * read from `sources` at scrape time). Labels are bounded: route names and replica URLs come from configuration,
  * never from the request; unknown paths count under the route "".
  */
 export function createMetrics(sources: MetricSources): Metrics {
@@ -97,17 +108,16 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
 
   const offs = [
-    subscribe("request", (e) => {
-      const route = e.route ?? "";
-      requests.inc({ route, method: e.method, status: e.status });
-      duration.observe({ route }, e.durationMs / 1000);
-      if (e.code !== undefined) refusals.inc({ code: e.code });
-    }),
     subscribe("session", (e) => sessions.inc({ route: e.route, action: e.action })),
     subscribe("cache", (e) => cacheLookups.inc({ route: e.route, method: e.method, result: e.result })),
     subscribe("fault", (e) => faults.inc({ where: e.where, code: e.code })),
   ];
   return {
+    requestDone(route = "", method, status, seconds, code) {
+      requests.inc({ route, method, status });
+      duration.observe({ route }, seconds);
+      if (code !== undefined) refusals.inc({ code });
+    },
     render: () => registry.metrics(),
     contentType: registry.contentType,
     detach: () => {
