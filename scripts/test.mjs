@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { systemNode } from "./system-node.mjs";
 
 function collect(dir) {
   const out = [];
@@ -16,8 +17,11 @@ function collect(dir) {
 }
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : collect("test");
+// On the machine's Node, not the Node 22 dev dependency that npm puts first on PATH.
+const node = systemNode();
+process.stdout.write(`tests run on ${node} (${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()})\n`);
 const result = spawnSync(
-  process.execPath,
+  node,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", "--test-timeout=180000", ...files],
   { stdio: "inherit" },
 );
