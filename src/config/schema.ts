@@ -22,6 +22,67 @@ const replicaUrl = z.string().refine(
   { message: "must be an http:// or https:// URL without credentials" },
 );
 
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((v) => /^https?:\/\//.test(v), { message: "must be an http(s) URL" });
+
+const discoverySchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9.-]+\/[a-zA-Z0-9._-]+$/, "reverse-DNS with exactly one `/`, e.g. `com.example/tickets`")
+      .max(200)
+      .optional()
+      .describe("Server name in reverse-DNS form (default: from the public host and the route name)."),
+    title: z.string().max(100).optional().describe("Display name (default: the upstream's `serverInfo.title`)."),
+    description: z
+      .string()
+      .max(100)
+      .optional()
+      .describe("One line on what the server does (default: the upstream's `serverInfo.description`)."),
+    version: z.string().max(255).optional().describe("Version (default: the upstream's `serverInfo.version`)."),
+    websiteUrl: httpsUrl.optional().describe("Public web page of the server."),
+    repository: z
+      .strictObject({
+        url: httpsUrl,
+        source: z.string().describe("e.g. `github`"),
+        subfolder: z.string().optional(),
+        id: z.string().optional(),
+      })
+      .optional()
+      .describe("Source repository."),
+    icons: z
+      .array(
+        z.strictObject({
+          src: httpsUrl,
+          mimeType: z.string().optional(),
+          sizes: z.array(z.string()).optional(),
+          theme: z.enum(["light", "dark"]).optional(),
+        }),
+      )
+      .optional()
+      .describe("Icons (`src` must be a public URL)."),
+    provider: z
+      .strictObject({ name: z.string(), url: httpsUrl.optional() })
+      .optional()
+      .describe("Who runs the server, for `/.well-known/mcp`."),
+    headers: z
+      .array(
+        z.strictObject({
+          name: z.string(),
+          description: z.string().optional(),
+          isRequired: z.boolean().optional(),
+          isSecret: z.boolean().optional(),
+        }),
+      )
+      .default([])
+      .describe("Headers a client must send (e.g. an API key), listed in the card's `remotes[]`; never their values."),
+    tools: z.boolean().default(false).describe("List the upstream's tools in `/.well-known/mcp` (`tools[]`)."),
+  })
+  .prefault({})
+  .describe("What discovery documents say of this route; unset fields are filled from the upstream.");
+
 const upstreamSchema = z
   .strictObject({
     replicas: z
@@ -40,6 +101,7 @@ const upstreamSchema = z
       .enum(["least-in-flight", "round-robin"])
       .default("least-in-flight")
       .describe("How a new session or a session-less request picks a healthy replica."),
+    discovery: discoverySchema,
     toolRoutes: z
       .record(z.string().min(1), z.string().regex(ROUTE_NAME))
       .default({})
@@ -227,6 +289,15 @@ export const configSchema = z
         maxBytes: sizeOption("64MiB", "Bytes kept at most (least recently used answers go first)."),
         maxEntryBytes: sizeOption("1MiB", "A larger answer is passed on but not kept."),
         maxTtl: durationOption("1h", "An answer is kept at most this long, whatever its `ttlMs`."),
+      })
+      .prefault({}),
+    discovery: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe("Serve `/.well-known/mcp`, `/.well-known/ai-catalog.json` and each route's server card."),
+        refresh: durationOption("5m", "How often what the upstreams say about themselves is asked again."),
       })
       .prefault({}),
     metrics: z

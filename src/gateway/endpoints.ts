@@ -1,3 +1,4 @@
+import { serveDiscovery } from "../discovery/serve.js";
 import type { RequestContext } from "./context.js";
 import { respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
@@ -5,9 +6,10 @@ import type { GatewayState } from "./state.js";
 /**
  * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: every route has at least
  * one healthy replica (and the gateway is not draining). Neither touches sessions. `/metrics`:
- * Prometheus metrics.
+ * Prometheus metrics. And the discovery documents (`discovery/serve.ts`).
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
+  if (serveDiscovery(ctx, gw)) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config/schema.js";
+import { UpstreamInfoCache } from "../discovery/upstream-info.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { createMetrics } from "../observability/metrics.js";
@@ -84,6 +85,13 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
     streams: new StreamSlots(config.limits.maxStreams),
     cache,
     metrics,
+    discovery: config.discovery.enabled
+      ? new UpstreamInfoCache(
+          pools,
+          (route) => config.upstreams[route]?.discovery.tools ?? false,
+          config.discovery.refresh,
+        )
+      : undefined,
     tokens:
       config.affinity === "token"
         ? {
@@ -132,6 +140,7 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
           const h = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
           const url = `http://${h}:${addr.port}`;
           health.start();
+          state.discovery?.start();
           publish("lifecycle", { event: "listening", url, routes: [...pools.keys()] });
           resolve(url);
         });
@@ -149,6 +158,7 @@ export function createGateway(config: Config, options: { store?: SessionStore } 
         server.closeAllConnections();
         await closed;
         health.stop();
+        state.discovery?.stop();
         await Promise.all([...pools.values()].map((p) => p.close()));
         await store.close();
         publish("lifecycle", { event: "closed" });

@@ -1,5 +1,6 @@
 import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
+import type { UpstreamInfoCache } from "../discovery/upstream-info.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -22,6 +23,8 @@ export interface GatewayState {
   readonly streams: StreamSlots;
   /** The shared list-result cache (`cache.enabled`). */
   readonly cache: ListCache | undefined;
+  /** What the upstreams say about themselves, for the discovery documents (`discovery.enabled`). */
+  readonly discovery: UpstreamInfoCache | undefined;
   /** Prometheus metrics (`metrics.enabled`). */
   readonly metrics: Metrics | undefined;
   /** Set with `affinity: token`: signed session ids instead of store lookups. */
