@@ -68,6 +68,11 @@ export const ERRORS = {
     rpc: -32000,
     message: "Upstream replica did not answer in time",
   },
+  SWY_UPSTREAM_ADDRESS_REFUSED: {
+    status: 502,
+    rpc: -32000,
+    message: "Upstream address refused: not a public address (SSRF protection)",
+  },
   SWY_UPSTREAM_PROTOCOL_ERROR: {
     status: 502,
     rpc: -32000,

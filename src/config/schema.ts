@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidrs } from "../security/address-policy.js";
 import { durationOption, sizeOption } from "./units.js";
 
 /**
@@ -20,6 +21,18 @@ const replicaUrl = z.string().refine(
     }
   },
   { message: "must be an http:// or https:// URL without credentials" },
+);
+
+const cidr = z.string().refine(
+  (v) => {
+    try {
+      parseCidrs([v]);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an IP address or CIDR, e.g. 10.1.0.0/16" },
 );
 
 const httpsUrl = z
@@ -102,6 +115,12 @@ const upstreamSchema = z
       .default("least-in-flight")
       .describe("How a new session or a session-less request picks a healthy replica."),
     discovery: discoverySchema,
+    guard: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Connect to these replicas only at addresses `security.ssrf` allows, checked at every connection (DNS pinned). Operator-configured routes are trusted by default; tenant-registered servers are always guarded.",
+      ),
     toolRoutes: z
       .record(z.string().min(1), z.string().regex(ROUTE_NAME))
       .default({})
@@ -341,6 +360,21 @@ export const configSchema = z
           .boolean()
           .default(false)
           .describe("Trust incoming X-Forwarded-* headers (append to them) instead of replacing them."),
+        ssrf: z
+          .strictObject({
+            deny: z
+              .array(cidr)
+              .default(["168.63.129.16/32", "fd00:ec2::254/128"])
+              .describe(
+                "Addresses or CIDRs refused besides the non-public ranges (default: Azure's and AWS's metadata/DNS endpoints outside them).",
+              ),
+            allow: z
+              .array(cidr)
+              .default([])
+              .describe("Addresses or CIDRs reachable although non-public (e.g. a private network you mean to open)."),
+          })
+          .prefault({})
+          .describe("What guarded upstream connections may reach: only public unicast addresses, by default."),
       })
       .prefault({}),
   })

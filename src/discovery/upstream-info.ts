@@ -16,6 +16,8 @@ const LEGACY_VERSION = "2025-11-25";
 const MODERN_VERSION = "2026-07-28";
 const CLIENT = { name: "switchyard-discovery", version: "1" };
 const TIMEOUT_MS = 5000;
+/** How the discovery requests name themselves to upstreams (they are the gateway's own, not a client's). */
+export const USER_AGENT = "switchyard-discovery";
 
 type Json = Record<string, unknown>;
 
@@ -30,7 +32,12 @@ async function call(replica: Replica, headers: Record<string, string>, body: Jso
   const res = await replica.pool.request({
     path: replica.path,
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "user-agent": USER_AGENT,
+      ...headers,
+    },
     body: JSON.stringify(body),
     headersTimeout: TIMEOUT_MS,
     bodyTimeout: TIMEOUT_MS,
@@ -144,7 +151,12 @@ export async function fetchUpstreamInfo(replica: Replica, withTools: boolean): P
     }
     if (init.sessionId) {
       await replica.pool
-        .request({ path: replica.path, method: "DELETE", headers: session, headersTimeout: TIMEOUT_MS })
+        .request({
+          path: replica.path,
+          method: "DELETE",
+          headers: { ...session, "user-agent": USER_AGENT },
+          headersTimeout: TIMEOUT_MS,
+        })
         .then((r) => r.body.dump())
         .catch(() => undefined);
     }

@@ -286,6 +286,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private failedBeforeResponse(err: Error): void {
     const code = (err as { code?: string }).code ?? "";
     const { ctx, gw, replica } = this;
+    if (code === "SWY_ADDRESS_REFUSED") {
+      publish("fault", { where: "connect", code: "SWY_UPSTREAM_ADDRESS_REFUSED", message: err.message });
+      respondError(ctx, new SwitchyardError("SWY_UPSTREAM_ADDRESS_REFUSED", { cause: err }));
+      return;
+    }
     if (!CONNECT_ERRORS.has(code)) {
       const swy = code === "UND_ERR_HEADERS_TIMEOUT" ? "SWY_UPSTREAM_TIMEOUT" : "SWY_UPSTREAM_PROTOCOL_ERROR";
       respondError(ctx, new SwitchyardError(swy, { cause: err }));

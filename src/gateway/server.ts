@@ -5,10 +5,12 @@ import { UpstreamInfoCache } from "../discovery/upstream-info.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { createMetrics } from "../observability/metrics.js";
+import { parseCidrs } from "../security/address-policy.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionStore } from "../sessions/store.js";
 import { TokenOpener } from "../sessions/token.js";
+import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
 import { InFlight } from "./drain.js";
@@ -44,11 +46,18 @@ const CLIENT_ERRORS: Record<string, string> = {
 };
 const BAD_HTTP = rawRefusal("SWY_BAD_HTTP", "Bad Request");
 
-export function createGateway(config: Config, options: { store?: SessionStore } = {}): Gateway {
+export function createGateway(
+  config: Config,
+  options: { store?: SessionStore /** DNS for guarded routes (tests inject one). */; resolve?: Resolver } = {},
+): Gateway {
   const { host, port } = splitHostPort(config.listen);
   const replicaOptions = {
     connectTimeoutMs: config.timeouts.upstreamConnect,
     headersTimeoutMs: config.timeouts.upstreamHeaders,
+    guard: {
+      policy: { allow: parseCidrs(config.security.ssrf.allow), deny: parseCidrs(config.security.ssrf.deny) },
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    },
   };
   const pools = new Map(
     Object.entries(config.upstreams).map(([name, up]) => [name, new UpstreamPool(name, up, replicaOptions)]),

@@ -17,10 +17,11 @@ export class UpstreamPool {
   constructor(
     readonly name: string,
     config: UpstreamConfig,
-    options: Omit<ReplicaOptions, "connections">,
+    options: Omit<ReplicaOptions, "connections" | "guard"> & { guard?: ReplicaOptions["guard"] },
   ) {
+    const guard = config.guard ? options.guard : undefined;
     this.replicas = config.replicas.map(
-      (url) => new Replica(name, url, { ...options, connections: config.connections }),
+      (url) => new Replica(name, url, { ...options, guard, connections: config.connections }),
     );
     this.byId = new Map(this.replicas.map((r) => [r.id, r]));
     this.byHash = new Map(this.replicas.map((r) => [replicaHash(r.id), r]));

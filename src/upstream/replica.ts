@@ -1,12 +1,14 @@
 import { Client, Pool } from "undici";
 import { publish } from "../observability/events.js";
-import { createConnector } from "./connector.js";
+import { type AddressGuard, createConnector } from "./connector.js";
 
 export interface ReplicaOptions {
   /** Cap on connections; undefined = no cap (every open SSE stream holds one). */
   connections: number | undefined;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
+  /** SSRF guard for replicas whose address is not the operator's to vouch for. */
+  guard?: AddressGuard | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export class Replica {
     this.url = new URL(url);
     this.id = this.url.href;
     this.path = `${this.url.pathname}${this.url.search}`;
-    this.connector = createConnector(options.connectTimeoutMs);
+    this.connector = createConnector(options.connectTimeoutMs, options.guard);
     this.headersTimeoutMs = options.headersTimeoutMs;
     this.pool = new Pool(this.url.origin, {
       connections: options.connections ?? null,
