@@ -7,8 +7,8 @@ import type { UpstreamInfo } from "./upstream-info.js";
  * own addresses is repeated.
  */
 
-/** JSON Schema of the Server Card draft we build and validate against (copy: docs/schemas/server-card.schema.json). */
-export const SERVER_CARD_SCHEMA = "https://static.modelcontextprotocol.io/schemas/2025-09-29/server.schema.json";
+/** The `$schema` every Server Card carries (v1, experimental-ext-server-card; our copy: docs/schemas/). */
+export const SERVER_CARD_SCHEMA = "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json";
 export const SERVER_CARD_TYPE = "application/mcp-server-card+json";
 export const AI_CATALOG_TYPE = "application/ai-catalog+json";
 
@@ -113,9 +113,7 @@ function wellKnownEntry(base: string, view: RouteView): Json {
       : { required: false },
     serverCard: cardUrl(base, view),
     status: view.available ? "available" : "unavailable",
-    tools: tools?.map((t) =>
-      compact({ name: t.name, title: clean(t.title, view), description: clean(t.description, view) }),
-    ),
+    tools: tools?.map((t) => t.name).filter((name) => clean(name, view) !== undefined),
   });
 }
 
@@ -125,19 +123,24 @@ export function wellKnown(base: string, views: RouteView[]): Json {
   return { servers: views.map((v) => wellKnownEntry(base, v)) };
 }
 
-/** `/.well-known/ai-catalog.json`: every route's card, by URL. */
+/** `urn:air:{publisher}:mcp:{name}` for card `com.example/weather` → `urn:air:example.com:mcp:weather`. */
+export function catalogIdentifier(cardName: string): string {
+  const [namespace, name] = cardName.split("/") as [string, string];
+  return `urn:air:${namespace.split(".").reverse().join(".")}:mcp:${name}`;
+}
+
+/**
+ * `/.well-known/ai-catalog.json` (AI Catalog 1.0, Agent-Card/ai-catalog): every route's card by URL.
+ * Entries repeat nothing of the card but its identity (the card is the source of its title and version).
+ */
 export function aiCatalog(base: string, views: RouteView[]): Json {
   return {
-    version: "1.0",
-    host: compact({ url: base }),
-    entries: views.map((v) =>
-      compact({
-        name: serverName(base, v),
-        description: description(v),
-        type: "mcp-server",
-        mediaType: SERVER_CARD_TYPE,
-        url: cardUrl(base, v),
-      }),
-    ),
+    specVersion: "1.0",
+    host: { displayName: new URL(base).host },
+    entries: views.map((v) => ({
+      identifier: catalogIdentifier(serverName(base, v)),
+      type: SERVER_CARD_TYPE,
+      url: cardUrl(base, v),
+    })),
   };
 }

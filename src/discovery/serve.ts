@@ -7,7 +7,7 @@ import { AI_CATALOG_TYPE, aiCatalog, type RouteView, SERVER_CARD_TYPE, serverCar
 const CORS = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET, HEAD, OPTIONS",
-  "access-control-allow-headers": "If-None-Match",
+  "access-control-allow-headers": "Content-Type, If-None-Match",
   "access-control-expose-headers": "ETag",
 };
 

@@ -20,6 +20,7 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 const schema = (name: string) => JSON.parse(readFileSync(`${ROOT}/docs/schemas/${name}`, "utf8"));
 const validCard = ajv.compile(schema("server-card.schema.json"));
 const validWellKnown = ajv.compile(schema("well-known-mcp.schema.json"));
+const validCatalog = ajv.compile(schema("ai-catalog.schema.json"));
 
 function assertValid(validate: ReturnType<typeof ajv.compile>, doc: unknown, what: string): void {
   assert.ok(validate(doc), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(doc, null, 2)}`);
@@ -115,7 +116,7 @@ health:
       protocolVersions: ["2025-11-25", "2026-07-28"],
     });
     assert.deepEqual(t.auth, { required: false });
-    assert.ok(t.tools.some((tool: { name: string }) => tool.name === "whoami"));
+    assert.ok(t.tools.includes("whoami"), "tool names, as the proposal lists them");
     assert.equal(l.mcp.transport, "sse");
     assert.equal(l.tools, undefined, "tools only where configured");
   });
@@ -123,6 +124,11 @@ health:
   it("serves the AI catalog listing every card", async () => {
     const res = await get(`${gateway.base}/.well-known/ai-catalog.json`);
     assert.equal(res.headers["content-type"], "application/ai-catalog+json");
+    assertValid(validCatalog, res.json, "ai catalog");
+    assert.deepEqual(
+      res.json.entries.map((e: { identifier: string }) => e.identifier),
+      ["urn:air:switchyard.local:mcp:tickets", "urn:air:example.com:mcp:legacy"],
+    );
     const urls = res.json.entries.map((e: { url: string }) => e.url);
     assert.deepEqual(urls, [`${gateway.base}/tickets/mcp/server-card`, `${gateway.base}/legacy/sse/server-card`]);
     for (const url of urls) assert.equal((await get(url)).status, 200);

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { aiCatalog, type RouteView, serverCard, serverName, wellKnown } from "../../src/discovery/documents.js";
+import {
+  aiCatalog,
+  catalogIdentifier,
+  type RouteView,
+  serverCard,
+  serverName,
+  wellKnown,
+} from "../../src/discovery/documents.js";
 
 function view(extra: Partial<RouteView> = {}): RouteView {
   return {
@@ -46,6 +53,7 @@ describe("discovery documents", () => {
     assert.equal(serverName("http://localhost:8080", view()), "local.switchyard/tickets");
     const named = view({ discovery: { headers: [], tools: false, name: "com.acme/t" } });
     assert.equal(serverName("https://mcp.example.com", named), "com.acme/t");
+    assert.equal(catalogIdentifier("com.example/weather"), "urn:air:example.com:mcp:weather");
   });
 
   it("describe a route whose upstream never answered from configuration alone", () => {
