@@ -18,6 +18,7 @@ program
   .option("--upstream <name=url[,url...]>", "a route and its replicas' MCP URLs (repeatable)", collect, [])
   .option("--config <file>", "YAML configuration file (flags override it)")
   .option("--store <url>", "session store: memory (default) or redis://HOST:PORT[/DB], shared by gateway replicas")
+  .option("--admin-token <token>", "enable the admin API (/admin/v1) for this bearer token (or SWITCHYARD_ADMIN_TOKEN)")
   .addOption(
     new Option("--log-level <level>", "log level (default info)").choices([
       "trace",

@@ -10,6 +10,7 @@ export interface ServeOptions {
   config?: string;
   logLevel?: string;
   store?: string;
+  adminToken?: string;
 }
 
 export function fail(message: string): never {
@@ -37,7 +38,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
   try {
     config = loadConfig({
       file: options.config,
-      flags: { listen: options.listen, upstream: options.upstream, logLevel: options.logLevel, store: options.store },
+      flags: {
+        listen: options.listen,
+        upstream: options.upstream,
+        logLevel: options.logLevel,
+        store: options.store,
+        adminToken: options.adminToken,
+      },
     });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);

@@ -14,6 +14,7 @@ export interface ConfigFlags {
   logLevel?: string | undefined;
   /** `memory` or `redis://...` */
   store?: string | undefined;
+  adminToken?: string | undefined;
   /** `NAME=URL[,URL...]`, repeatable. */
   upstream?: string[] | undefined;
 }
@@ -86,6 +87,8 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
   const flags = options.flags ?? {};
   if (flags.listen !== undefined) input.listen = flags.listen;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel as ConfigInput["logLevel"];
+  const adminToken = flags.adminToken ?? process.env.SWITCHYARD_ADMIN_TOKEN;
+  if (adminToken !== undefined) input.admin = { ...(input.admin ?? {}), token: adminToken };
   if (flags.store !== undefined) input.store = { ...(input.store ?? {}), url: flags.store };
   if (flags.upstream?.length) {
     const upstreams = { ...(input.upstreams ?? {}) };

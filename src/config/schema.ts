@@ -310,6 +310,21 @@ export const configSchema = z
         maxTtl: durationOption("1h", "An answer is kept at most this long, whatever its `ttlMs`."),
       })
       .prefault({}),
+    admin: z
+      .strictObject({
+        token: z
+          .string()
+          .min(16, "at least 16 characters")
+          .optional()
+          .describe(
+            "Enables the admin API under `/admin/v1` for `Authorization: Bearer TOKEN` (or `--admin-token`, or `SWITCHYARD_ADMIN_TOKEN`); never logged.",
+          ),
+        dataDir: z
+          .string()
+          .default(".switchyard")
+          .describe("Where tenants and keys are kept on local disk (`tenants.json`), when no Redis store is set."),
+      })
+      .prefault({}),
     discovery: z
       .strictObject({
         enabled: z

@@ -1,4 +1,5 @@
 import { serveDiscovery } from "../discovery/serve.js";
+import { serveAdmin } from "../tenancy/admin-api.js";
 import type { RequestContext } from "./context.js";
 import { respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
@@ -10,6 +11,7 @@ import type { GatewayState } from "./state.js";
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (serveDiscovery(ctx, gw)) return true;
+  if (serveAdmin(ctx, gw.config.admin.token, gw.tenants)) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;

@@ -10,6 +10,7 @@ import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionStore } from "../sessions/store.js";
 import { TokenOpener } from "../sessions/token.js";
+import { TenantRegistry } from "../tenancy/registry.js";
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
@@ -94,6 +95,7 @@ export function createGateway(
     streams: new StreamSlots(config.limits.maxStreams),
     cache,
     metrics,
+    tenants: config.admin.token === undefined ? undefined : new TenantRegistry(config.admin.dataDir),
     discovery: config.discovery.enabled
       ? new UpstreamInfoCache(
           pools,

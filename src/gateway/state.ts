@@ -5,6 +5,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { TokenOpener } from "../sessions/token.js";
+import type { TenantRegistry } from "../tenancy/registry.js";
 import type { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { InFlight } from "./drain.js";
@@ -25,6 +26,8 @@ export interface GatewayState {
   readonly cache: ListCache | undefined;
   /** What the upstreams say about themselves, for the discovery documents (`discovery.enabled`). */
   readonly discovery: UpstreamInfoCache | undefined;
+  /** Tenants and keys, when the admin API is enabled (`admin.token`). */
+  readonly tenants: TenantRegistry | undefined;
   /** Prometheus metrics (`metrics.enabled`). */
   readonly metrics: Metrics | undefined;
   /** Set with `affinity: token`: signed session ids instead of store lookups. */
