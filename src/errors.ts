@@ -57,6 +57,7 @@ export const ERRORS = {
     rpc: -32020,
     message: "Header mismatch: a routing header does not match the request body",
   },
+  SWY_METRICS_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Metrics: missing or wrong bearer token" },
   SWY_ADMIN_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Admin API: missing or wrong bearer token" },
   SWY_ADMIN_NOT_FOUND: { status: 404, rpc: -32000, message: "Admin API: no such resource" },
   SWY_ADMIN_CONFLICT: { status: 409, rpc: -32000, message: "Admin API: already exists" },

@@ -337,6 +337,11 @@ export const configSchema = z
     metrics: z
       .strictObject({
         enabled: z.boolean().default(true).describe("Serve Prometheus metrics at `GET /metrics`."),
+        token: z
+          .string()
+          .min(16, "at least 16 characters")
+          .optional()
+          .describe("When set, `/metrics` answers only `Authorization: Bearer TOKEN` (401 otherwise); never logged."),
       })
       .prefault({}),
     health: z

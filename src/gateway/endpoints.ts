@@ -1,7 +1,9 @@
 import { serveDiscovery } from "../discovery/serve.js";
+import { SwitchyardError } from "../errors.js";
+import { bearerMatches } from "../security/bearer.js";
 import { serveAdmin } from "../tenancy/admin-api.js";
 import type { RequestContext } from "./context.js";
-import { respondJson } from "./respond.js";
+import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
@@ -29,6 +31,16 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
   }
   if (ctx.path === "/metrics" && gw.metrics) {
     const metrics = gw.metrics;
+    const token = gw.config.metrics.token;
+    if (token !== undefined && !bearerMatches(ctx.req.headers.authorization, token)) {
+      respondError(
+        ctx,
+        new SwitchyardError("SWY_METRICS_UNAUTHORIZED", {
+          headers: { "www-authenticate": 'Bearer realm="switchyard-metrics"' },
+        }),
+      );
+      return true;
+    }
     metrics.render().then(
       (text) => {
         ctx.res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });

@@ -1,21 +1,11 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
 import { respondError, respondJson } from "../gateway/respond.js";
+import { bearerMatches } from "../security/bearer.js";
 import { TENANT_ID, type TenantRegistry } from "./registry.js";
 
 const PREFIX = "/admin/v1/";
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
-/** `Authorization: Bearer TOKEN`, compared in constant time. */
-function authorized(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  return !!m && timingSafeEqual(digest((m[1] as string).trim()), digest(token));
-}
 
 async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
   const text = (await readBody(ctx.req, 64 * 1024)).toString("utf8");
@@ -91,7 +81,7 @@ export function serveAdmin(
 ): boolean {
   if (!ctx.path.startsWith(PREFIX) && ctx.path !== "/admin/v1") return false;
   if (token === undefined || registry === undefined) return false;
-  if (!authorized(ctx.req.headers.authorization, token)) {
+  if (!bearerMatches(ctx.req.headers.authorization, token)) {
     respondError(
       ctx,
       new SwitchyardError("SWY_ADMIN_UNAUTHORIZED", {

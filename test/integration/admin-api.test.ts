@@ -105,3 +105,32 @@ describe("the admin API: tenants and keys", () => {
     }
   });
 });
+
+describe("metrics access control", () => {
+  it("answers /metrics only with metrics.token when one is set, and shows no secret", async () => {
+    const token = "metrics-token-0123456789";
+    const g = await startGateway([
+      "--config",
+      writeConfig(
+        `logLevel: warn\nmetrics:\n  token: ${token}\nupstreams:\n  svc:\n    replicas: ["http://127.0.0.1:9/mcp"]\n`,
+      ),
+    ]);
+    try {
+      const refused = await rawRequest(`${g.base}/metrics`, { method: "GET", headers: {} });
+      assert.equal(refused.status, 401);
+      assert.equal(errorCode(refused).swy, "SWY_METRICS_UNAUTHORIZED");
+      const wrong = await rawRequest(`${g.base}/metrics`, { method: "GET", headers: { authorization: "Bearer nope" } });
+      assert.equal(wrong.status, 401);
+      const ok = await rawRequest(`${g.base}/metrics`, {
+        method: "GET",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(ok.status, 200);
+      const text = ok.body.toString();
+      assert.match(text, /switchyard_requests_total/);
+      assert.ok(!text.includes(token));
+    } finally {
+      await g.stop();
+    }
+  });
+});
