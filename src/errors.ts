@@ -62,6 +62,11 @@ export const ERRORS = {
   SWY_ADMIN_NOT_FOUND: { status: 404, rpc: -32000, message: "Admin API: no such resource" },
   SWY_ADMIN_CONFLICT: { status: 409, rpc: -32000, message: "Admin API: already exists" },
   SWY_ADMIN_INVALID: { status: 400, rpc: -32000, message: "Admin API: invalid request" },
+  SWY_ADMIN_URL_REFUSED: {
+    status: 422,
+    rpc: -32000,
+    message: "Admin API: server URL refused (https only, no credentials, a sane port, no internal address)",
+  },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,

@@ -319,6 +319,10 @@ export const configSchema = z
           .describe(
             "Enables the admin API under `/admin/v1` for `Authorization: Bearer TOKEN` (or `--admin-token`, or `SWITCHYARD_ADMIN_TOKEN`); never logged.",
           ),
+        allowHttpServers: z
+          .boolean()
+          .default(false)
+          .describe("Let tenants register plain `http://` server URLs (otherwise `https://` only)."),
         dataDir: z
           .string()
           .default(".switchyard")

@@ -13,7 +13,8 @@ import type { GatewayState } from "./state.js";
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (serveDiscovery(ctx, gw)) return true;
-  if (serveAdmin(ctx, gw.config.admin.token, gw.tenants)) return true;
+  const admin = gw.config.admin;
+  if (serveAdmin(ctx, admin.token, gw.tenants, { allowHttp: admin.allowHttpServers, policy: gw.ssrf })) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;

@@ -52,11 +52,12 @@ export function createGateway(
   options: { store?: SessionStore /** DNS for guarded routes (tests inject one). */; resolve?: Resolver } = {},
 ): Gateway {
   const { host, port } = splitHostPort(config.listen);
+  const ssrf = { allow: parseCidrs(config.security.ssrf.allow), deny: parseCidrs(config.security.ssrf.deny) };
   const replicaOptions = {
     connectTimeoutMs: config.timeouts.upstreamConnect,
     headersTimeoutMs: config.timeouts.upstreamHeaders,
     guard: {
-      policy: { allow: parseCidrs(config.security.ssrf.allow), deny: parseCidrs(config.security.ssrf.deny) },
+      policy: ssrf,
       ...(options.resolve ? { resolve: options.resolve } : {}),
     },
   };
@@ -95,6 +96,7 @@ export function createGateway(
     streams: new StreamSlots(config.limits.maxStreams),
     cache,
     metrics,
+    ssrf,
     tenants: config.admin.token === undefined ? undefined : new TenantRegistry(config.admin.dataDir),
     discovery: config.discovery.enabled
       ? new UpstreamInfoCache(

@@ -2,6 +2,7 @@ import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
 import type { UpstreamInfoCache } from "../discovery/upstream-info.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { AddressPolicy } from "../security/address-policy.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { TokenOpener } from "../sessions/token.js";
@@ -26,6 +27,8 @@ export interface GatewayState {
   readonly cache: ListCache | undefined;
   /** What the upstreams say about themselves, for the discovery documents (`discovery.enabled`). */
   readonly discovery: UpstreamInfoCache | undefined;
+  /** What guarded connections may reach (`security.ssrf`). */
+  readonly ssrf: AddressPolicy;
   /** Tenants and keys, when the admin API is enabled (`admin.token`). */
   readonly tenants: TenantRegistry | undefined;
   /** Prometheus metrics (`metrics.enabled`). */

@@ -9,10 +9,22 @@ export interface KeyRecord {
   createdAt: string;
 }
 
+/** An MCP server a tenant registered: reached at `/TENANT/NAME/mcp`, always through the SSRF guard. */
+export interface TenantServer {
+  name: string;
+  /** Canonical URL (checked at registration, and again at every connection). */
+  url: string;
+  transport: "streamable-http" | "sse";
+  /** Upstream credentials injected on the way up; secret: never shown back, only their names. */
+  headers: Record<string, string>;
+  createdAt: string;
+}
+
 export interface Tenant {
   id: string;
   createdAt: string;
   keys: Record<string, KeyRecord>;
+  servers?: Record<string, TenantServer>;
 }
 
 interface State {
@@ -89,6 +101,31 @@ export class TenantRegistry {
       delete (s.tenants[tenant] as Tenant).keys[id];
     });
     this.index();
+    return true;
+  }
+
+  /** Add or replace a server of the tenant; false for an unknown tenant. */
+  putServer(tenant: string, server: TenantServer): boolean {
+    if (!this.get(tenant)) return false;
+    this.file.update((s) => {
+      const t = s.tenants[tenant] as Tenant;
+      t.servers ??= {};
+      t.servers[server.name] = server;
+    });
+    return true;
+  }
+
+  servers(tenant: string): TenantServer[] {
+    return Object.values(this.get(tenant)?.servers ?? {});
+  }
+
+  /** False when the tenant or the server is unknown. */
+  deleteServer(tenant: string, name: string): boolean {
+    const t = this.get(tenant);
+    if (!t?.servers || !Object.hasOwn(t.servers, name)) return false;
+    this.file.update((s) => {
+      delete (s.tenants[tenant] as Tenant).servers?.[name];
+    });
     return true;
   }
 

@@ -134,3 +134,85 @@ describe("metrics access control", () => {
     }
   });
 });
+
+describe("the admin API: tenant servers", () => {
+  it("registers checked URLs (422 for refused ones), keeps upstream headers secret, lists, replaces, deletes", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "swy-admin-"));
+    const g = await startGateway([
+      "--config",
+      writeConfig(
+        `logLevel: info\nadmin:\n  dataDir: ${dataDir}\nupstreams:\n  svc:\n    replicas: ["http://127.0.0.1:9/mcp"]\n`,
+      ),
+      "--admin-token",
+      TOKEN,
+    ]);
+    const call = (method: string, path: string, body?: unknown) =>
+      rawRequest(`${g.base}/admin/v1${path}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const json = (res: { body: Buffer }) => JSON.parse(res.body.toString());
+    try {
+      assert.equal((await call("POST", "/tenants", { id: "acme" })).status, 201);
+      const secret = "Bearer upstream-SECRET-77";
+      const created = await call("POST", "/tenants/acme/servers", {
+        name: "s1",
+        url: "https://MCP.Example.com./mcp",
+        headers: { Authorization: secret },
+      });
+      assert.equal(created.status, 201);
+      assert.deepEqual(
+        { ...json(created), createdAt: undefined },
+        {
+          name: "s1",
+          url: "https://mcp.example.com/mcp",
+          transport: "streamable-http",
+          headers: ["authorization"],
+          createdAt: undefined,
+        },
+      );
+      assert.equal(
+        (await call("POST", "/tenants/acme/servers", { name: "s1", url: "https://a.example/mcp" })).status,
+        409,
+      );
+      for (const url of [
+        "http://a.example/mcp",
+        "https://127.0.0.1/mcp",
+        "https://0x7f.1/mcp",
+        "https://169.254.169.254/",
+        "https://u:p@a.example/",
+        "https://a.example:6379/",
+      ]) {
+        const refused = await call("POST", "/tenants/acme/servers", { name: "bad", url });
+        assert.equal(refused.status, 422, url);
+        assert.equal(errorCode(refused).swy, "SWY_ADMIN_URL_REFUSED", url);
+      }
+      const badHeader = await call("POST", "/tenants/acme/servers", {
+        name: "h",
+        url: "https://a.example/mcp",
+        headers: { Host: "x" },
+      });
+      assert.equal(badHeader.status, 400);
+      const shown = await call("GET", "/tenants/acme/servers/s1");
+      assert.deepEqual(json(shown).headers, ["authorization"]);
+      assert.ok(!shown.body.toString().includes("SECRET"), "upstream credentials are never shown back");
+      const replaced = await call("PUT", "/tenants/acme/servers/s1", {
+        url: "https://other.example/mcp",
+        transport: "sse",
+      });
+      assert.equal(replaced.status, 200);
+      assert.equal(json(replaced).transport, "sse");
+      const listed = await call("GET", "/tenants/acme/servers");
+      assert.deepEqual(
+        json(listed).servers.map((s: { name: string }) => s.name),
+        ["s1"],
+      );
+      assert.equal((await call("DELETE", "/tenants/acme/servers/s1")).status, 204);
+      assert.equal((await call("GET", "/tenants/acme/servers/s1")).status, 404);
+      assert.ok(!g.lines.join("\n").includes("SECRET"), "nor logged");
+    } finally {
+      await g.stop();
+    }
+  });
+});
