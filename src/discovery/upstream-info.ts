@@ -1,4 +1,4 @@
-import { parseEvents } from "../sse/parse.js";
+import { META, responseTo } from "../protocol/jsonrpc.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
 
@@ -43,19 +43,9 @@ async function call(replica: Replica, headers: Record<string, string>, body: Jso
     bodyTimeout: TIMEOUT_MS,
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });
-  const text = await res.body.text();
-  const type = String(res.headers["content-type"] ?? "");
+  const sse = String(res.headers["content-type"] ?? "").includes("text/event-stream");
+  const message = responseTo(Buffer.from(await res.body.arrayBuffer()), sse, body.id);
   const sid = res.headers["mcp-session-id"];
-  const candidates = type.includes("text/event-stream") ? parseEvents(text).map((e) => e.data) : [text];
-  let message: Json | undefined;
-  for (const c of candidates) {
-    try {
-      const m = JSON.parse(c) as Json;
-      if (m && m.id === body.id) message = m;
-    } catch {
-      // not JSON
-    }
-  }
   return { status: res.statusCode, sessionId: typeof sid === "string" ? sid : undefined, message };
 }
 
@@ -77,9 +67,9 @@ function toolsOf(result: Json | undefined): UpstreamInfo["tools"] {
 }
 
 const modernMeta = {
-  "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
-  "io.modelcontextprotocol/clientInfo": CLIENT,
-  "io.modelcontextprotocol/clientCapabilities": {},
+  [META.protocolVersion]: MODERN_VERSION,
+  [META.clientInfo]: CLIENT,
+  [META.clientCapabilities]: {},
 };
 
 function modernHeaders(method: string): Record<string, string> {

@@ -5,8 +5,8 @@ import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { CACHEABLE_METHODS, cacheDirective, cacheKey } from "../protocol/cacheable.js";
 import { accepts, isEventStream } from "../protocol/headers.js";
+import { responseTo } from "../protocol/jsonrpc.js";
 import { hasEnvelope, routingHeaderMismatch } from "../protocol/routing-headers.js";
-import { parseEvents } from "../sse/parse.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
@@ -111,28 +111,14 @@ export class AnswerCapture {
 
   end(): void {
     if (!this.chunks) return;
-    const text = Buffer.concat(this.chunks).toString("utf8");
+    const body = Buffer.concat(this.chunks);
     this.chunks = undefined;
-    const result = this.result(text);
+    const result = responseTo(body, this.sse, this.id)?.result;
     const directive = cacheDirective(result);
     if (!directive) return;
     const key = directive.scope === "public" ? this.keys.public : this.keys.private;
     if (key === undefined) return;
     const { ttlMs: _, ...rest } = result as Record<string, unknown>;
     this.cache.set(key, JSON.stringify(rest).slice(1), Math.min(directive.ttlMs, this.maxTtlMs));
-  }
-
-  /** The `result` of the response to our request: the JSON body, or the matching event of an SSE answer. */
-  private result(text: string): unknown {
-    const candidates = this.sse ? parseEvents(text).map((e) => e.data) : [text];
-    for (const candidate of candidates) {
-      try {
-        const message = JSON.parse(candidate) as { id?: unknown; result?: unknown };
-        if (message && message.id === this.id && message.result !== undefined) return message.result;
-      } catch {
-        // Not JSON: not an answer to keep.
-      }
-    }
-    return undefined;
   }
 }

@@ -73,30 +73,22 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ["where", "code"] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: "switchyard_streams_open",
-    help: "Long-lived streams open (GET streams, HTTP+SSE streams, subscriptions).",
-    registers: [registry],
-    collect() {
-      this.set(sources.streams());
-    },
-  });
-  new Gauge({
-    name: "switchyard_cache_entries",
-    help: "Entries held by the list-result cache.",
-    registers: [registry],
-    collect() {
-      this.set(sources.cache().entries);
-    },
-  });
-  new Gauge({
-    name: "switchyard_cache_bytes",
-    help: "Bytes held by the list-result cache.",
-    registers: [registry],
-    collect() {
-      this.set(sources.cache().bytes);
-    },
-  });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge(
+    "switchyard_streams_open",
+    "Long-lived streams open (GET streams, HTTP+SSE streams, subscriptions).",
+    sources.streams,
+  );
+  gauge("switchyard_cache_entries", "Entries held by the list-result cache.", () => sources.cache().entries);
+  gauge("switchyard_cache_bytes", "Bytes held by the list-result cache.", () => sources.cache().bytes);
   new Gauge({
     name: "switchyard_replica_healthy",
     help: "1 while a replica is healthy, 0 while it is down.",

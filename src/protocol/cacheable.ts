@@ -1,4 +1,4 @@
-import type { RpcMessage } from "./jsonrpc.js";
+import { META, metaOf, type RpcMessage } from "./jsonrpc.js";
 
 /**
  * Which modern-protocol answers a shared cache may keep (2026-07-28 `CacheableResult`), and under what
@@ -12,9 +12,6 @@ export const CACHEABLE_METHODS: ReadonlySet<string> = new Set([
   "resources/templates/list",
   "server/discover",
 ]);
-
-const META_VERSION = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 
 /** JSON with object keys sorted, so that equal params give equal keys. */
 function stable(value: unknown): string {
@@ -35,8 +32,9 @@ function stable(value: unknown): string {
  */
 export function cacheKey(message: RpcMessage): string {
   const { _meta, ...params } = message.params ?? {};
-  const meta = (_meta && typeof _meta === "object" ? _meta : {}) as Record<string, unknown>;
-  return `${message.method}\u0000${stable(params)}\u0000${stable(meta[META_VERSION])}\u0000${stable(meta[META_CAPABILITIES])}`;
+  const version = metaOf(message, META.protocolVersion);
+  const capabilities = metaOf(message, META.clientCapabilities);
+  return `${message.method}\u0000${stable(params)}\u0000${stable(version)}\u0000${stable(capabilities)}`;
 }
 
 export interface CacheDirective {

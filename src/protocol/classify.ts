@@ -1,6 +1,6 @@
 import type { JsonRpcId } from "../errors.js";
 import { H } from "./headers.js";
-import type { RpcMessage } from "./jsonrpc.js";
+import { META, metaOf, type RpcMessage } from "./jsonrpc.js";
 import { isModernVersion } from "./versions.js";
 
 export type Era = "legacy" | "modern" | "unknown";
@@ -32,12 +32,8 @@ function single(v: string | string[] | undefined): string | undefined {
 }
 
 function metaVersion(m: RpcMessage | undefined): string | undefined {
-  const meta = m?.params?._meta;
-  if (meta && typeof meta === "object") {
-    const v = (meta as Record<string, unknown>)["io.modelcontextprotocol/protocolVersion"];
-    if (typeof v === "string") return v;
-  }
-  return undefined;
+  const v = metaOf(m, META.protocolVersion);
+  return typeof v === "string" ? v : undefined;
 }
 
 /**

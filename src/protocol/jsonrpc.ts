@@ -1,4 +1,5 @@
 import type { JsonRpcId } from "../errors.js";
+import { parseEvents } from "../sse/parse.js";
 
 /** What the gateway needs to know of one JSON-RPC message. */
 export interface RpcMessage {
@@ -63,4 +64,34 @@ export function parseBody(text: string): ParsedBody {
     return { ok: false, reason: "invalid", id: isId(id) ? id : null };
   }
   return { ok: true, messages: [m], batch: false };
+}
+
+/**
+ * The JSON-RPC message that answers request `id` in an upstream's answer: the JSON body itself, or the
+ * SSE event that carries it (notifications before it are skipped).
+ */
+export function responseTo(body: Buffer, sse: boolean, id: unknown): Record<string, unknown> | undefined {
+  const candidates = sse ? parseEvents(body).map((e) => e.data) : [body.toString("utf8")];
+  for (const candidate of candidates) {
+    try {
+      const message = JSON.parse(candidate) as Record<string, unknown> | null;
+      if (message && typeof message === "object" && message.id === id) return message;
+    } catch {
+      // Not JSON: not the answer.
+    }
+  }
+  return undefined;
+}
+
+/** `_meta` keys of the modern protocol's request envelope (2026-07-28). */
+export const META = {
+  protocolVersion: "io.modelcontextprotocol/protocolVersion",
+  clientInfo: "io.modelcontextprotocol/clientInfo",
+  clientCapabilities: "io.modelcontextprotocol/clientCapabilities",
+} as const;
+
+/** A value of the message's `params._meta`. */
+export function metaOf(message: RpcMessage | undefined, key: string): unknown {
+  const meta = message?.params?._meta;
+  return meta && typeof meta === "object" ? (meta as Record<string, unknown>)[key] : undefined;
 }

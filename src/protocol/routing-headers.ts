@@ -1,5 +1,5 @@
 import { H } from "./headers.js";
-import type { RpcMessage } from "./jsonrpc.js";
+import { META, metaOf, type RpcMessage } from "./jsonrpc.js";
 
 /**
  * The modern protocol's routing headers (2026-07-28) repeat what the body says so that intermediaries
@@ -9,8 +9,6 @@ import type { RpcMessage } from "./jsonrpc.js";
  */
 
 type Headers = Record<string, string | string[] | undefined>;
-
-const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 
 /** Methods whose target is named by `Mcp-Name`, and the param that holds it. */
 const NAMED: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
@@ -33,8 +31,7 @@ function single(v: string | string[] | undefined): string | undefined {
  * is malformed in a way the server answers itself (-32602): the gateway does not act on it.
  */
 export function hasEnvelope(message: RpcMessage): boolean {
-  const meta = message.params?._meta;
-  return !!meta && typeof meta === "object" && typeof (meta as Record<string, unknown>)[META_VERSION] === "string";
+  return typeof metaOf(message, META.protocolVersion) === "string";
 }
 
 /** The name the body gives the call's target (`params.name`, or `params.uri` for resources/read). */
@@ -51,8 +48,7 @@ export function targetName(message: RpcMessage): string | undefined {
  * methods that name a target. `Mcp-Param-*` are the server's to check: the gateway never acts on them.
  */
 export function routingHeaderMismatch(headers: Headers, message: RpcMessage): string | undefined {
-  const meta = message.params?._meta;
-  const bodyVersion = meta && typeof meta === "object" ? (meta as Record<string, unknown>)[META_VERSION] : undefined;
+  const bodyVersion = metaOf(message, META.protocolVersion);
   const version = headers[H.protocolVersion];
   if (version === undefined) return "MCP-Protocol-Version is missing";
   if (typeof bodyVersion !== "string" || single(version) !== bodyVersion) {

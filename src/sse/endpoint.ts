@@ -4,7 +4,7 @@
  * its own in its place. Pure; the bytes around the event pass unchanged.
  */
 
-import { parseField } from "./parse.js";
+import { parseEvents } from "./parse.js";
 
 /** Bytes read while looking for the endpoint event, at most; past this the upstream is broken. */
 export const MAX_ENDPOINT_SCAN = 64 * 1024;
@@ -24,65 +24,27 @@ export type EndpointScan =
       after: Buffer;
     };
 
-const LF = 0x0a;
-const CR = 0x0d;
-
 /**
- * Accumulates the head of an SSE stream until the first complete `event: endpoint`. Line ends are
- * CRLF, LF or CR; a field line is `name: value` (one space after the colon dropped); `:` lines are
- * comments; data lines join with `\n` (the SSE parsing rules).
+ * Accumulates the head of an SSE stream until the first complete `event: endpoint` (read by the one SSE
+ * parser, `parse.ts`).
  */
 export class EndpointScanner {
   private buffered: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): EndpointScan {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    const found = findEndpoint(this.buffered);
-    if (found) return found;
+    const e = parseEvents(this.buffered).find((ev) => ev.event === "endpoint");
+    if (e) {
+      return {
+        kind: "found",
+        before: this.buffered.subarray(0, e.start),
+        data: e.data,
+        id: e.id,
+        after: this.buffered.subarray(e.end),
+      };
+    }
     return this.buffered.length > MAX_ENDPOINT_SCAN ? { kind: "too-large" } : { kind: "more" };
   }
-}
-
-function findEndpoint(buf: Buffer): EndpointScan | undefined {
-  let eventStart = 0;
-  let lineStart = 0;
-  let event = "";
-  let id: string | undefined;
-  let data: string[] = [];
-  let i = 0;
-  while (i < buf.length) {
-    const b = buf[i];
-    if (b !== LF && b !== CR) {
-      i++;
-      continue;
-    }
-    const line = buf.toString("utf8", lineStart, i);
-    i += b === CR && buf[i + 1] === LF ? 2 : 1;
-    lineStart = i;
-    if (line === "") {
-      if (event === "endpoint" && data.length > 0) {
-        return {
-          kind: "found",
-          before: buf.subarray(0, eventStart),
-          data: data.join("\n"),
-          id,
-          after: buf.subarray(i),
-        };
-      }
-      eventStart = i;
-      event = "";
-      id = undefined;
-      data = [];
-      continue;
-    }
-    const field = parseField(line);
-    if (!field) continue;
-    const [name, value] = field;
-    if (name === "event") event = value;
-    else if (name === "data") data.push(value);
-    else if (name === "id") id = value;
-  }
-  return undefined;
 }
 
 /**

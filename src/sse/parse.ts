@@ -1,4 +1,7 @@
-/** SSE parsing rules shared by the gateway's readers of upstream streams. Pure. */
+/** The SSE parser for the gateway's readers of upstream streams (whole buffers, not the relay). Pure. */
+
+const LF = 0x0a;
+const CR = 0x0d;
 
 /** One field line → `[name, value]` (one space after the colon dropped); undefined for a comment. */
 export function parseField(line: string): [string, string] | undefined {
@@ -13,19 +16,36 @@ export interface SseEvent {
   event: string;
   data: string;
   id: string | undefined;
+  /** Byte offsets of the event in the buffer: from the end of the previous event to after its empty line. */
+  start: number;
+  end: number;
 }
 
-/** The complete events of an SSE text (an unterminated last event is left out). */
-export function parseEvents(text: string): SseEvent[] {
+/**
+ * The complete events of an SSE byte buffer, as a client's parser reads them: line ends CRLF, LF or CR,
+ * an event ends at an empty line, data lines join with `\n`, an event without data is not dispatched,
+ * and an unterminated last event is left out.
+ */
+export function parseEvents(buf: Buffer): SseEvent[] {
   const events: SseEvent[] = [];
+  let start = 0;
+  let lineStart = 0;
   let event = "";
   let id: string | undefined;
   let data: string[] = [];
-  const lines = text.split(/\r\n|\n|\r/);
-  lines.pop();
-  for (const line of lines) {
+  let i = 0;
+  while (i < buf.length) {
+    const b = buf[i];
+    if (b !== LF && b !== CR) {
+      i++;
+      continue;
+    }
+    const line = buf.toString("utf8", lineStart, i);
+    i += b === CR && buf[i + 1] === LF ? 2 : 1;
+    lineStart = i;
     if (line === "") {
-      if (data.length > 0) events.push({ event: event || "message", data: data.join("\n"), id });
+      if (data.length > 0) events.push({ event: event || "message", data: data.join("\n"), id, start, end: i });
+      start = i;
       event = "";
       id = undefined;
       data = [];
