@@ -1,5 +1,13 @@
 import { findBinary } from "../../bench/lib/system.js";
-import { freePort, type Managed, spawnManaged } from "./procs.js";
+import {
+  freePort,
+  type GatewayProc,
+  type Managed,
+  type Replica,
+  spawnManaged,
+  startGateway,
+  startReplica,
+} from "./procs.js";
 import { makeTestPki, type TestPki } from "./tls.js";
 
 export interface RedisServer {
@@ -68,4 +76,38 @@ export async function startRedis(options: { password?: string; tls?: boolean } =
     },
   };
   return server;
+}
+
+/** One `redis-server`, example replicas and gateways that share it (`--store`), stopped together. */
+export interface SharedCluster {
+  redis: RedisServer;
+  replicas: Replica[];
+  gateways: GatewayProc[];
+  stop(): Promise<void>;
+}
+
+/** `upstream` makes the `--upstream` value from the replicas (e.g. their HTTP+SSE URLs). */
+export async function startSharedCluster(options: {
+  replicas: number;
+  gateways: number;
+  upstream: (replicas: Replica[]) => string;
+}): Promise<SharedCluster> {
+  const redis = await startRedis();
+  const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, i) => startReplica(`r${i + 1}`)));
+  const upstream = options.upstream(replicas);
+  const gateways = await Promise.all(
+    Array.from({ length: options.gateways }, () =>
+      startGateway(["--upstream", upstream, "--store", redis.url, "--log-level", "warn"]),
+    ),
+  );
+  return {
+    redis,
+    replicas,
+    gateways,
+    async stop() {
+      await Promise.all(gateways.map((g) => g.stop()));
+      await Promise.all(replicas.map((r) => r.stop()));
+      await redis.stop();
+    },
+  };
 }

@@ -16,7 +16,7 @@ import {
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
-import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { type SharedCluster, startSharedCluster } from "../helpers/redis.js";
 import { openSse } from "../helpers/sse.js";
 import { type FixtureServer, SSE_HEADERS, startFixture } from "../helpers/upstream.js";
 
@@ -52,22 +52,20 @@ function onGateway(url: string, gateway: GatewayProc): string {
 }
 
 describe("HTTP+SSE through two gateways sharing a redis-server", () => {
-  let redis: RedisServer;
+  let cluster: SharedCluster;
   let replicas: Replica[];
   let gateways: GatewayProc[];
 
   before(async () => {
-    redis = await startRedis();
-    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
-    const upstream = `svc=${replicas.map((r) => `sse+${r.sseUrl}`).join(",")}`;
-    gateways = await Promise.all(
-      [1, 2].map(() => startGateway(["--upstream", upstream, "--store", redis.url, "--log-level", "warn"])),
-    );
+    cluster = await startSharedCluster({
+      replicas: 2,
+      gateways: 2,
+      upstream: (rs) => `svc=${rs.map((r) => `sse+${r.sseUrl}`).join(",")}`,
+    });
+    ({ replicas, gateways } = cluster);
   });
   after(async () => {
-    await Promise.all((gateways ?? []).map((g) => g.stop()));
-    await Promise.all((replicas ?? []).map((r) => r.stop()));
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it("SDK clients: the stream on one gateway, the POSTs alternating, every call answered in its session", async () => {

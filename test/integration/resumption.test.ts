@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, sleep, startGateway, startReplica } from "../helpers/procs.js";
-import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { type GatewayProc, sleep } from "../helpers/procs.js";
+import { type SharedCluster, startSharedCluster } from "../helpers/redis.js";
 import { openSse, type SseEvent } from "../helpers/sse.js";
 
 /** progress → how many times it was seen; and whether the final answer came. */
@@ -14,22 +14,19 @@ function progressOf(events: SseEvent[]): number[] {
 }
 
 describe("Streamable HTTP resumption across gateways (Last-Event-ID)", () => {
-  let redis: RedisServer;
-  let replicas: Replica[];
+  let cluster: SharedCluster;
   let gateways: GatewayProc[];
 
   before(async () => {
-    redis = await startRedis();
-    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
-    const upstream = `svc=${replicas.map((r) => r.url).join(",")}`;
-    gateways = await Promise.all(
-      [1, 2].map(() => startGateway(["--upstream", upstream, "--store", redis.url, "--log-level", "warn"])),
-    );
+    cluster = await startSharedCluster({
+      replicas: 2,
+      gateways: 2,
+      upstream: (rs) => `svc=${rs.map((r) => r.url).join(",")}`,
+    });
+    ({ gateways } = cluster);
   });
   after(async () => {
-    await Promise.all((gateways ?? []).map((g) => g.stop()));
-    await Promise.all((replicas ?? []).map((r) => r.stop()));
-    await redis?.stop();
+    await cluster?.stop();
   });
 
   it("a stream dropped on one gateway resumes on another: no event lost, none twice", async () => {
