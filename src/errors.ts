@@ -57,6 +57,23 @@ export const ERRORS = {
     rpc: -32020,
     message: "Header mismatch: a routing header does not match the request body",
   },
+  SWY_UNAUTHORIZED: {
+    status: 401,
+    rpc: -32000,
+    message: "Unauthorized: send a tenant API key (Authorization: Bearer, or X-Api-Key) or a valid bearer token",
+  },
+  SWY_TENANT_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: this credential is for another tenant" },
+  SWY_RATE_LIMITED: { status: 429, rpc: -32000, message: "Too many requests for this tenant; retry later" },
+  SWY_TENANT_SESSIONS_EXCEEDED: {
+    status: 429,
+    rpc: -32000,
+    message: "This tenant holds as many sessions as its quota allows; end one first",
+  },
+  SWY_TENANT_STREAMS_EXCEEDED: {
+    status: 429,
+    rpc: -32000,
+    message: "This tenant holds as many open streams as its quota allows; close one first",
+  },
   SWY_METRICS_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Metrics: missing or wrong bearer token" },
   SWY_ADMIN_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Admin API: missing or wrong bearer token" },
   SWY_ADMIN_NOT_FOUND: { status: 404, rpc: -32000, message: "Admin API: no such resource" },

@@ -2,7 +2,9 @@ import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
 import { shareHealth } from "../gateway/share-health.js";
 import { attachLogger } from "../observability/logger.js";
+import { redisOptionsFrom } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
+import { sharedTenancy } from "../tenancy/tenancy.js";
 
 export interface ServeOptions {
   listen?: string;
@@ -50,15 +52,22 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  if (Object.keys(config.upstreams).length === 0) {
-    fail("no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config");
+  if (Object.keys(config.upstreams).length === 0 && config.admin.token === undefined) {
+    fail(
+      "no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config (or --admin-token to host tenants' servers)",
+    );
   }
   attachLogger(config.logLevel);
   const store = await createStore(config).catch((err: unknown) => {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   });
-  const gateway = createGateway(config, { store });
+  // With a Redis store, tenants (and their sessions and rates) are shared by every gateway replica too.
+  const tenancy =
+    config.admin.token !== undefined && config.store.url !== "memory"
+      ? await sharedTenancy(config, redisOptionsFrom(config))
+      : undefined;
+  const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
   const bus = await shareHealth(gateway, config);
   try {
     await gateway.listen();

@@ -96,7 +96,7 @@ const discoverySchema = z
   .prefault({})
   .describe("What discovery documents say of this route; unset fields are filled from the upstream.");
 
-const upstreamSchema = z
+export const upstreamSchema = z
   .strictObject({
     replicas: z
       .array(replicaUrl)
@@ -327,6 +327,49 @@ export const configSchema = z
           .string()
           .default(".switchyard")
           .describe("Where tenants and keys are kept on local disk (`tenants.json`), when no Redis store is set."),
+      })
+      .prefault({}),
+    tenants: z
+      .strictObject({
+        quotas: z
+          .strictObject({
+            sessions: z
+              .number()
+              .int()
+              .min(0)
+              .default(100)
+              .describe("Sessions a tenant may hold open at once (legacy and HTTP+SSE); past it → 429."),
+            streams: z
+              .number()
+              .int()
+              .min(0)
+              .default(20)
+              .describe("Long-lived streams a tenant may hold open at once on one gateway replica; past it → 429."),
+            rps: z
+              .number()
+              .positive()
+              .default(50)
+              .describe(
+                "Requests per second per tenant (token bucket, shared by every gateway replica when the store is Redis); past it → 429 with `Retry-After`.",
+              ),
+            burst: z.number().int().positive().default(100).describe("Requests a tenant may send in a burst."),
+            maxBodyBytes: sizeOption("1MiB", "Largest request body a tenant may send (→ 413)."),
+          })
+          .prefault({})
+          .describe(
+            "Every tenant's quotas unless the admin API sets its own (`PUT /admin/v1/tenants/ID` with `quotas`).",
+          ),
+        jwt: z
+          .strictObject({
+            jwks: z.url().describe("URL of the identity provider's JSON Web Key Set."),
+            issuer: z.string().min(1).describe("The `iss` a token must carry."),
+            audience: z.string().min(1).describe("The `aud` a token must carry (this gateway)."),
+            tenantClaim: z.string().min(1).default("tenant").describe("The claim that names the tenant."),
+          })
+          .optional()
+          .describe(
+            "Accept JWT bearer tokens (signed by a key of the JWKS, from the issuer, for the audience) besides tenant API keys; the principal is the token's `sub`.",
+          ),
       })
       .prefault({}),
     discovery: z

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
+import type { Quotas } from "../tenancy/registry.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
 import type { Exchange } from "./forward.js";
@@ -15,8 +16,17 @@ export interface RequestContext {
   readonly path: string;
   /** The query string including `?`, or "". */
   readonly query: string;
-  /** Who is asking. Until the gateway authenticates, every client is the same principal. */
+  /** Who is asking: on operator routes every client is the same principal; on a tenant's, its key or JWT subject. */
   principal: string;
+  /** `/TENANT/NAME/ENDPOINT`, before the caller is authenticated and the server looked up. */
+  tenantPath: { tenant: string; server: string; endpoint: string } | undefined;
+  /** The authenticated tenant (tenant servers only), and its quotas. */
+  tenant: string | undefined;
+  quotas: Quotas | undefined;
+  /** Holds one of the tenant's stream slots, until the response closes. */
+  tenantStream: boolean;
+  /** Milliseconds from sending upstream to the response headers. */
+  upstreamMs: number | undefined;
   pool: UpstreamPool | undefined;
   /** Which endpoint of the route: `mcp` (Streamable HTTP), or HTTP+SSE's `sse` stream and `messages` POSTs. */
   endpoint: "mcp" | "sse" | "messages";
@@ -52,6 +62,11 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     path: q >= 0 ? url.slice(0, q) : url,
     query: q >= 0 ? url.slice(q) : "",
     principal: "anonymous",
+    tenantPath: undefined,
+    tenant: undefined,
+    quotas: undefined,
+    tenantStream: false,
+    upstreamMs: undefined,
     pool: undefined,
     endpoint: "mcp",
     body: undefined,

@@ -13,8 +13,7 @@ import type { GatewayState } from "./state.js";
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (serveDiscovery(ctx, gw)) return true;
-  const admin = gw.config.admin;
-  if (serveAdmin(ctx, admin.token, gw.tenants, { allowHttp: admin.allowHttpServers, policy: gw.ssrf })) return true;
+  if (serveAdmin(ctx, gw)) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;

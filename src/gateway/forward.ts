@@ -65,6 +65,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private refused = false;
   /** A GET stream's own upstream connection (see `Replica.streamClient`). */
   private ownClient: Client | undefined;
+  /** When the request went upstream (for the upstream latency). */
+  private sentAt = 0;
   /** Upstream request headers, kept until a response starts (a retry needs them). */
   private headers: string[] | undefined;
 
@@ -77,6 +79,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       clientAddress: req.socket.remoteAddress,
       proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
       trustProxy: gw.config.security.trustProxy,
+      inject: ctx.pool?.tenant === undefined ? undefined : ctx.pool.inject,
     });
     const upstreamSid = ctx.upstreamSessionId;
     if (upstreamSid !== undefined) {
@@ -99,6 +102,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const timeouts = this.gw.config.timeouts;
     if (this.ctx.info?.longLived) this.ownClient = replica.streamClient();
     const dispatcher = this.ownClient ?? replica.pool;
+    this.sentAt = performance.now();
     dispatcher.dispatch(
       {
         path,
@@ -120,6 +124,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
     if (status < 200) return;
     this.responseStarted = true;
+    this.ctx.upstreamMs = performance.now() - this.sentAt;
     // Memory held for the life of a stream: drop what is only needed before the response starts
     // (the request headers for a retry, undici's copy of the raw response head).
     this.headers = undefined;
@@ -288,6 +293,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { ctx, gw, replica } = this;
     if (code === "SWY_ADDRESS_REFUSED") {
       publish("fault", { where: "connect", code: "SWY_UPSTREAM_ADDRESS_REFUSED", message: err.message });
+      publish("ssrf", { stage: "connect", route: ctx.pool?.name });
       respondError(ctx, new SwitchyardError("SWY_UPSTREAM_ADDRESS_REFUSED", { cause: err }));
       return;
     }

@@ -14,6 +14,28 @@ export async function forgetSession(
 ): Promise<void> {
   await gw.store.forget(route, sessionId);
   publish("session", { route, session: hashId(sessionId), replica, action: "forgotten", reason });
+  await tenantSessionEnded(gw, route, sessionId);
+}
+
+const ledgerFault = (err: Error) =>
+  publish("fault", { where: "ledger", code: "SWY_STORE_ERROR", message: err.message });
+
+/** A tenant server's session began: counted against the tenant's quota, listed for its admin. */
+export function tenantSessionOpened(
+  ctx: RequestContext,
+  gw: GatewayState,
+  sessionId: string,
+  era: "legacy" | "sse",
+): Promise<void> {
+  const pool = ctx.pool;
+  if (!gw.tenancy || pool?.tenant === undefined || !ctx.replica) return Promise.resolve();
+  return gw.tenancy.sessionOpened(pool, sessionId, ctx.replica.id, ctx.principal, era).catch(ledgerFault);
+}
+
+/** A tenant server's session ended. */
+export function tenantSessionEnded(gw: GatewayState, route: string, sessionId: string): Promise<void> {
+  if (!gw.tenancy || !route.includes("/")) return Promise.resolve();
+  return gw.tenancy.sessionEnded(route, sessionId).catch(ledgerFault);
 }
 
 /**
@@ -40,7 +62,9 @@ function learnWithTokens(
         createdAt: Math.floor(Date.now() / 1000),
         upstreamSessionId: upstreamSid,
       };
-      headers[H.sessionId] = sealToken(tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+      const token = sealToken(tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+      headers[H.sessionId] = token;
+      if (pool.tenant !== undefined) return tenantSessionOpened(ctx, gw, token, "legacy");
     } else {
       delete headers[H.sessionId];
     }
@@ -52,14 +76,16 @@ function learnWithTokens(
   // Until the token would expire anyway; past that it is refused without a list.
   const until = claims.createdAt * 1000 + 999 + tokens.maxAgeMs;
   return gw.store.revoke(pool.name, sid, until).then(
-    () =>
+    () => {
       publish("session", {
         route: pool.name,
         session: hashId(sid),
         replica: replica.id,
         action: "revoked",
         reason: "deleted",
-      }),
+      });
+      return tenantSessionEnded(gw, pool.name, sid);
+    },
     // Not shared: this gateway refuses the id, the others still route it, and the upstream has ended it.
     (err: Error) => publish("fault", { where: "revoke", code: "SWY_STORE_ERROR", message: err.message }),
   );
@@ -98,15 +124,15 @@ export function learnFromResponse(
         lastSeenAt: now,
       })
       .then((stored) => {
-        if (stored) {
-          publish("session", {
-            route: pool.name,
-            session: hashId(learned),
-            replica: replica.id,
-            action: "learned",
-            reason: ctx.info?.rpcMethod ?? "response",
-          });
-        }
+        if (!stored) return;
+        publish("session", {
+          route: pool.name,
+          session: hashId(learned),
+          replica: replica.id,
+          action: "learned",
+          reason: ctx.info?.rpcMethod ?? "response",
+        });
+        return tenantSessionOpened(ctx, gw, learned, "legacy");
       });
   }
   // A session the store fails to forget expires by itself: the answer passes regardless.

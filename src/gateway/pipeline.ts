@@ -6,6 +6,7 @@ import { classify } from "../protocol/classify.js";
 import { isValidSessionId } from "../protocol/headers.js";
 import { parseBody } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
+import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { createContext, type RequestContext } from "./context.js";
 import { serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
@@ -18,16 +19,19 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The pipeline, in the one order that holds for every request:
- *   own endpoints → match route → admit → read body → classify → list cache → route → forward
+ *   own endpoints → match route → (tenant servers: authenticate, rate) → admit → read body → classify
+ *   → (tenant servers: session and stream quotas) → list cache → route → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
 async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (serveOwnEndpoints(ctx, gw)) return;
   matchRoute(ctx, gw);
+  if (ctx.tenantPath) await admitTenant(ctx, gw);
   admit(ctx, gw);
   if (ctx.req.method === "POST") {
-    ctx.body = await readBody(ctx.req, gw.config.limits.maxBodyBytes);
+    const limit = gw.config.limits.maxBodyBytes;
+    ctx.body = await readBody(ctx.req, ctx.quotas ? Math.min(limit, ctx.quotas.maxBodyBytes) : limit);
     const parsed = parseBody(ctx.body.toString("utf8"));
     if (!parsed.ok) {
       ctx.info = classify("POST", ctx.req.headers);
@@ -39,6 +43,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
   if (ctx.endpoint !== "mcp")
     ctx.info.sessionId = ctx.endpoint === "messages" ? messageSessionId(ctx.query) : undefined;
+  if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
   if (serveFromCache(ctx, gw)) return;
   await routeRequest(ctx, gw);
@@ -66,9 +71,18 @@ function messageSessionId(query: string): string {
 function closed(ctx: RequestContext, gw: GatewayState): void {
   if (ctx.inFlight) gw.inFlight.leave();
   if (ctx.stream) gw.streams.give();
+  if (ctx.tenantStream) gw.tenancy?.giveStream(ctx.tenant as string);
   ctx.exchange?.clientClosed();
   const durationMs = performance.now() - ctx.startedAt;
-  gw.metrics?.requestDone(ctx.pool?.name, ctx.req.method ?? "", ctx.res.statusCode, durationMs / 1000, ctx.code);
+  const upstreamMs = ctx.upstreamMs;
+  gw.metrics?.requestDone(
+    ctx.pool?.name,
+    ctx.req.method ?? "",
+    ctx.res.statusCode,
+    durationMs / 1000,
+    ctx.code,
+    upstreamMs === undefined ? undefined : upstreamMs / 1000,
+  );
   if (!hasSubscribers("request")) return;
   const sid = ctx.info?.sessionId;
   publish("request", {
@@ -84,6 +98,8 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
       return sid === undefined ? undefined : hashId(sid);
     },
     replica: ctx.replica?.id,
+    tenant: ctx.tenant,
+    upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10,
     code: ctx.code,
     aborted: !ctx.res.writableFinished,
   });

@@ -31,6 +31,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs || gw.store.isRevoked(pool.name, sid)) {
       throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     }
+    if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
     const replica = pool.byTokenHash(claims.replica);
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.
@@ -47,6 +48,11 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     });
     if (!record || record.principal !== ctx.principal || (record.era === "sse") !== (ctx.endpoint === "messages")) {
       throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    }
+    // A tenant's admin may revoke its sessions (by hash: the admin never holds the id).
+    if (pool.tenant !== undefined) {
+      if (gw.store.isRevoked(pool.name, sid)) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+      gw.tenancy?.sessionUsed(pool, sid);
     }
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {

@@ -8,9 +8,10 @@ import { createMetrics } from "../observability/metrics.js";
 import { parseCidrs } from "../security/address-policy.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
+import { ObservedStore } from "../sessions/observed-store.js";
 import type { SessionStore } from "../sessions/store.js";
 import { TokenOpener } from "../sessions/token.js";
-import { TenantRegistry } from "../tenancy/registry.js";
+import { localTenancy, Tenancy, type TenancyParts } from "../tenancy/tenancy.js";
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
@@ -49,7 +50,13 @@ const BAD_HTTP = rawRefusal("SWY_BAD_HTTP", "Bad Request");
 
 export function createGateway(
   config: Config,
-  options: { store?: SessionStore /** DNS for guarded routes (tests inject one). */; resolve?: Resolver } = {},
+  options: {
+    store?: SessionStore;
+    /** DNS for guarded routes (tests inject one). */
+    resolve?: Resolver;
+    /** Where tenants live (default with the admin API: `admin.dataDir` and memory). */
+    tenancy?: TenancyParts;
+  } = {},
 ): Gateway {
   const { host, port } = splitHostPort(config.listen);
   const ssrf = { allow: parseCidrs(config.security.ssrf.allow), deny: parseCidrs(config.security.ssrf.deny) };
@@ -68,14 +75,25 @@ export function createGateway(
     [...pools.values()].flatMap((p) => p.replicas),
     config.health,
   );
-  const store =
+  const store = new ObservedStore(
     options.store ??
-    new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions });
+      new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
+  );
+  const tenancy =
+    config.admin.token === undefined
+      ? undefined
+      : new Tenancy(options.tenancy ?? localTenancy(config), config, {
+          connectTimeoutMs: replicaOptions.connectTimeoutMs,
+          headersTimeoutMs: replicaOptions.headersTimeoutMs,
+          policy: ssrf,
+          resolve: options.resolve,
+        });
   const cache = createListCache(config);
   const metrics = config.metrics.enabled
     ? createMetrics({
         streams: () => state.streams.size,
         cache: () => ({ entries: cache?.entries ?? 0, bytes: cache?.bytes ?? 0 }),
+        sessions: () => store.size(),
         replicas: () =>
           [...pools.values()].flatMap((p) =>
             p.replicas.map((r) => ({ route: p.name, replica: r.id, healthy: r.healthy })),
@@ -97,7 +115,7 @@ export function createGateway(
     cache,
     metrics,
     ssrf,
-    tenants: config.admin.token === undefined ? undefined : new TenantRegistry(config.admin.dataDir),
+    tenancy,
     discovery: config.discovery.enabled
       ? new UpstreamInfoCache(
           pools,
@@ -173,6 +191,7 @@ export function createGateway(
         health.stop();
         state.discovery?.stop();
         await Promise.all([...pools.values()].map((p) => p.close()));
+        await tenancy?.close();
         await store.close();
         publish("lifecycle", { event: "closed" });
         metrics?.detach();

@@ -3,7 +3,7 @@ import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { replicaHash, sealToken, type TokenKey } from "../sessions/token.js";
 import type { RequestContext } from "./context.js";
-import { forgetSession } from "./learn.js";
+import { forgetSession, tenantSessionEnded, tenantSessionOpened } from "./learn.js";
 import { publicBase } from "./public-url.js";
 import type { GatewayState } from "./state.js";
 
@@ -42,7 +42,7 @@ export async function openSseSession(ctx: RequestContext, gw: GatewayState, endp
       ctx.principal,
     );
     const until = createdAt * 1000 + 999 + gw.tokens.maxAgeMs;
-    end = () => gw.store.revoke(route, id, until);
+    end = () => gw.store.revoke(route, id, until).then(() => tenantSessionEnded(gw, route, id));
   } else {
     id = randomBytes(18).toString("base64url");
     const record = {
@@ -64,6 +64,7 @@ export async function openSseSession(ctx: RequestContext, gw: GatewayState, endp
     };
   }
   publish("session", { route, session: hashId(id), replica: replica.id, action: "learned", reason: "endpoint" });
+  await tenantSessionOpened(ctx, gw, id, "sse");
   let ended = false;
   return {
     url: `${publicBase(ctx, gw)}/${route}/messages?sessionId=${id}`,

@@ -6,7 +6,7 @@ import type { AddressPolicy } from "../security/address-policy.js";
 import type { OriginHostPolicy } from "../security/origin-host.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { TokenOpener } from "../sessions/token.js";
-import type { TenantRegistry } from "../tenancy/registry.js";
+import type { Tenancy } from "../tenancy/tenancy.js";
 import type { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { InFlight } from "./drain.js";
@@ -29,8 +29,8 @@ export interface GatewayState {
   readonly discovery: UpstreamInfoCache | undefined;
   /** What guarded connections may reach (`security.ssrf`). */
   readonly ssrf: AddressPolicy;
-  /** Tenants and keys, when the admin API is enabled (`admin.token`). */
-  readonly tenants: TenantRegistry | undefined;
+  /** Tenants, their keys, servers, quotas and sessions, when the admin API is enabled (`admin.token`). */
+  readonly tenancy: Tenancy | undefined;
   /** Prometheus metrics (`metrics.enabled`). */
   readonly metrics: Metrics | undefined;
   /** Set with `affinity: token`: signed session ids instead of store lookups. */

@@ -16,6 +16,10 @@ export interface EventMap {
     toolName: string | undefined;
     /** Short hash of the session id. */
     session: string | undefined;
+    /** The tenant, for a tenant's server. */
+    tenant: string | undefined;
+    /** Milliseconds from sending upstream to the upstream's response headers. */
+    upstreamMs: number | undefined;
     replica: string | undefined;
     code: string | undefined;
     /** The client went away before the response ended. */
@@ -33,6 +37,12 @@ export interface EventMap {
   fault: { where: string; code: string; message: string };
   /** A list-result cache lookup: served from the cache, missed (asked upstream), or not cacheable. */
   cache: { route: string; method: string; result: "hit" | "miss" | "bypass" };
+  /** An SSRF refusal: a tenant's server URL refused at registration, or an address refused at connect time. */
+  ssrf: { stage: "registration" | "connect"; route: string | undefined };
+  /** A request refused by a tenant's quota. */
+  quota: { quota: string };
+  /** One session-store operation: how long it took and whether it failed. */
+  store: { op: string; durationMs: number; ok: boolean };
 }
 
 export type EventName = keyof EventMap;
@@ -44,6 +54,9 @@ const channels = {
   lifecycle: channel("switchyard:lifecycle"),
   fault: channel("switchyard:fault"),
   cache: channel("switchyard:cache"),
+  ssrf: channel("switchyard:ssrf"),
+  quota: channel("switchyard:quota"),
+  store: channel("switchyard:store"),
 } satisfies Record<EventName, unknown>;
 
 export function publish<K extends EventName>(name: K, payload: EventMap[K]): void {

@@ -24,6 +24,7 @@ export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: ()
     }),
   );
   offs.push(subscribe("fault", (e) => logger.warn(e, "fault")));
+  offs.push(subscribe("ssrf", (e) => logger.warn(e, "ssrf refusal")));
   return {
     logger,
     detach: () => {

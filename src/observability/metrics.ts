@@ -9,6 +9,14 @@ export interface MetricSources {
   cache(): { entries: number; bytes: number };
   /** Each replica's health: route, replica URL, healthy. */
   replicas(): Array<{ route: string; replica: string; healthy: boolean }>;
+  /** Sessions the session store holds (with Redis: counted at scrape time). */
+  sessions(): Promise<number>;
+}
+
+/** Tenant servers (`TENANT/NAME`) count under one label: tenants come and go, labels must stay bounded. */
+export function routeLabel(route: string | undefined): string {
+  if (route === undefined) return "";
+  return route.includes("/") ? "tenant" : route;
 }
 
 export interface Metrics {
@@ -22,6 +30,7 @@ export interface Metrics {
     status: number,
     seconds: number,
     code: string | undefined,
+    upstreamSeconds: number | undefined,
   ): void;
   /** Prometheus text exposition. */
   render(): Promise<string>;
@@ -73,6 +82,46 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ["where", "code"] as const,
     registers: [registry],
   });
+  const upstream = new Histogram({
+    name: "switchyard_upstream_duration_seconds",
+    help: "Time from sending a request upstream to the upstream's response headers, by route.",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const storeDuration = new Histogram({
+    name: "switchyard_store_duration_seconds",
+    help: "Session store operations (get, learn, forget, revoke), by operation.",
+    labelNames: ["op"] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+    registers: [registry],
+  });
+  const storeErrors = new Counter({
+    name: "switchyard_store_errors_total",
+    help: "Session store operations that failed (Redis unreachable, timed out), by operation.",
+    labelNames: ["op"] as const,
+    registers: [registry],
+  });
+  const ssrf = new Counter({
+    name: "switchyard_ssrf_refusals_total",
+    help: "SSRF refusals: tenant server URLs refused at registration, addresses refused at connect time.",
+    labelNames: ["stage"] as const,
+    registers: [registry],
+  });
+  const quotas = new Counter({
+    name: "switchyard_quota_rejections_total",
+    help: "Requests refused by a tenant quota (rps, sessions, streams), by quota.",
+    labelNames: ["quota"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "switchyard_sessions_active",
+    help: "Sessions held by the session store.",
+    registers: [registry],
+    async collect() {
+      this.set(await sources.sessions().catch(() => Number.NaN));
+    },
+  });
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -100,14 +149,22 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
 
   const offs = [
-    subscribe("session", (e) => sessions.inc({ route: e.route, action: e.action })),
-    subscribe("cache", (e) => cacheLookups.inc({ route: e.route, method: e.method, result: e.result })),
+    subscribe("session", (e) => sessions.inc({ route: routeLabel(e.route), action: e.action })),
+    subscribe("cache", (e) => cacheLookups.inc({ route: routeLabel(e.route), method: e.method, result: e.result })),
     subscribe("fault", (e) => faults.inc({ where: e.where, code: e.code })),
+    subscribe("store", (e) => {
+      storeDuration.observe({ op: e.op }, e.durationMs / 1000);
+      if (!e.ok) storeErrors.inc({ op: e.op });
+    }),
+    subscribe("ssrf", (e) => ssrf.inc({ stage: e.stage })),
+    subscribe("quota", (e) => quotas.inc({ quota: e.quota })),
   ];
   return {
-    requestDone(route = "", method, status, seconds, code) {
+    requestDone(r, method, status, seconds, code, upstreamSeconds) {
+      const route = routeLabel(r);
       requests.inc({ route, method, status });
       duration.observe({ route }, seconds);
+      if (upstreamSeconds !== undefined) upstream.observe({ route }, upstreamSeconds);
       if (code !== undefined) refusals.inc({ code });
     },
     render: () => registry.metrics(),

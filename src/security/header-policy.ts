@@ -28,6 +28,17 @@ const REQUEST_DROP = new Set([
   "forwarded",
 ]);
 
+/**
+ * What a client presents to the gateway itself on a tenant's server: its gateway credential (key or JWT)
+ * and the gateway's cookies. Never forwarded there; the server's own upstream headers go instead.
+ */
+const GATEWAY_CREDENTIALS = new Set(["authorization", "x-api-key", "cookie"]);
+
+/** The names of a flat `[name, value, ...]` list. */
+function names(flat: readonly string[]): string[] {
+  return flat.filter((_, i) => i % 2 === 0);
+}
+
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(",") : value;
@@ -41,6 +52,11 @@ export interface ForwardedFor {
   clientAddress: string | undefined;
   proto: "http" | "https";
   trustProxy: boolean;
+  /**
+   * For a tenant's server: its upstream headers (a flat list), sent in place of the client's gateway
+   * credential, which is dropped. Undefined on operator routes, where `Authorization` passes through.
+   */
+  inject?: readonly string[] | undefined;
 }
 
 /**
@@ -52,12 +68,15 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, fwd: Forwa
   const drop = incoming.connection === undefined ? undefined : connectionTokens(incoming.connection);
   // A flat [name, value, ...] list: cheaper to build and to hand to undici than an object.
   const out: string[] = [];
+  const inject = fwd.inject;
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || REQUEST_DROP.has(name) || drop?.includes(name)) continue;
+    if (inject && (GATEWAY_CREDENTIALS.has(name) || names(inject).includes(name))) continue;
     if (typeof value === "string") out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
+  if (inject) out.push(...inject);
   const priorFor = fwd.trustProxy ? incoming["x-forwarded-for"] : undefined;
   const client = fwd.clientAddress ?? "unknown";
   out.push("x-forwarded-for", priorFor ? `${String(priorFor)}, ${client}` : client);

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { type AddressPolicy, refusal } from "./address-policy.js";
+import { type AddressPolicy, isAllowedHost, refusal } from "./address-policy.js";
 
 /**
  * The first SSRF check, when a tenant registers a server URL (the second runs at every connection):
@@ -34,7 +34,8 @@ export function checkRegistrationUrl(
   const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
   if (BLOCKED_PORTS.has(port)) return { ok: false, reason: `port ${port} is not allowed` };
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
-  if (host === "" || host.toLowerCase() === "localhost" || host.toLowerCase().endsWith(".localhost")) {
+  const local = host.toLowerCase() === "localhost" || host.toLowerCase().endsWith(".localhost");
+  if (host === "" || (local && !isAllowedHost(host, options.policy))) {
     return { ok: false, reason: "a local host name" };
   }
   if (isIP(host) !== 0) {

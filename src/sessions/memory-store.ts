@@ -66,6 +66,10 @@ export class MemorySessionStore implements SessionStore {
     this.revocations.add(revocationKey(route, sessionId), until);
   }
 
+  async revokeKey(key: string, until: number): Promise<void> {
+    this.revocations.add(key, until);
+  }
+
   isRevoked(route: string, sessionId: string): boolean {
     return this.revocations.hasId(route, sessionId);
   }

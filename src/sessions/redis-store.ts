@@ -163,7 +163,10 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revoke(route: string, sessionId: string, until: number): Promise<void> {
-    const key = revocationKey(route, sessionId);
+    return this.revokeKey(revocationKey(route, sessionId), until);
+  }
+
+  async revokeKey(key: string, until: number): Promise<void> {
     this.revocations.add(key, until);
     await this.client.zAdd(this.revokedKey, { score: until, value: key });
     await this.client.publish(this.revokedChannel, `${until} ${key}`);

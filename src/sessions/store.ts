@@ -30,6 +30,8 @@ export interface SessionStore {
    * gateway sharing the store refuses it. Resolves once the revocation is stored and announced.
    */
   revoke(route: string, sessionId: string, until: number): Promise<void>;
+  /** The same, by the revocation's name (`revocationKey(route, id)`): for an admin who holds only that. */
+  revokeKey(key: string, until: number): Promise<void>;
   /** Whether a signed session id is revoked: answered from memory, never a round trip. */
   isRevoked(route: string, sessionId: string): boolean;
   /** Number of sessions held, where the store can tell cheaply. */

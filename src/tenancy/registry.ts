@@ -1,6 +1,5 @@
-import { join } from "node:path";
-import { JsonFile } from "./file-store.js";
-import { keyId, type NewKey, newKey } from "./keys.js";
+import type { TenantDocument } from "./document.js";
+import { type NewKey, newKey } from "./keys.js";
 
 export interface KeyRecord {
   id: string;
@@ -20,121 +19,175 @@ export interface TenantServer {
   createdAt: string;
 }
 
+/** What one tenant may use; each unset field takes the operator's default (`tenants.quotas`). */
+export interface Quotas {
+  /** Sessions open at once (legacy and HTTP+SSE). */
+  sessions: number;
+  /** Long-lived streams open at once, per gateway replica. */
+  streams: number;
+  /** Requests per second (token bucket), shared by every gateway replica with a Redis store. */
+  rps: number;
+  /** Requests allowed in a burst above the rate. */
+  burst: number;
+  /** Largest request body. */
+  maxBodyBytes: number;
+}
+
 export interface Tenant {
   id: string;
   createdAt: string;
   keys: Record<string, KeyRecord>;
   servers?: Record<string, TenantServer>;
+  quotas?: Partial<Quotas>;
+  /** Private networks (CIDRs) and host names this tenant's servers may reach despite the SSRF guard. */
+  allow?: string[];
 }
 
-interface State {
+export interface TenancyState {
   version: 1;
   tenants: Record<string, Tenant>;
 }
 
+export const emptyTenancy = (): TenancyState => ({ version: 1, tenants: {} });
+
 export const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Tenants and their keys, kept on local disk (`DATA_DIR/tenants.json`); a key is found by its hash. */
-export class TenantRegistry {
-  private readonly file: JsonFile<State>;
-  private byHash = new Map<string, { tenant: string; key: string }>();
+/** Who a key belongs to. */
+export interface KeyOwner {
+  tenant: string;
+  key: string;
+}
 
-  constructor(dataDir: string) {
-    this.file = new JsonFile<State>(join(dataDir, "tenants.json"), () => ({ version: 1, tenants: {} }));
+/**
+ * Tenants, their keys, servers, quotas and allowlists, over a `TenantDocument` (a file on local disk, or
+ * Redis shared by every gateway). Reads are from memory; a key is found by its hash through an index
+ * rebuilt whenever the document changes (here or on another gateway).
+ */
+export class TenantRegistry {
+  private byHash = new Map<string, KeyOwner>();
+  private listeners: (() => void)[] = [];
+
+  constructor(private readonly doc: TenantDocument<TenancyState>) {
     this.index();
+    doc.onChange(() => {
+      this.index();
+      for (const l of this.listeners) l();
+    });
   }
 
   private index(): void {
     this.byHash = new Map();
-    for (const t of Object.values(this.file.get().tenants)) {
+    for (const t of Object.values(this.doc.get().tenants)) {
       for (const k of Object.values(t.keys)) this.byHash.set(k.hash, { tenant: t.id, key: k.id });
     }
   }
 
+  /** Called after every change of the document. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
   list(): Tenant[] {
-    return Object.values(this.file.get().tenants);
+    return Object.values(this.doc.get().tenants);
   }
 
   get(id: string): Tenant | undefined {
-    return Object.hasOwn(this.file.get().tenants, id) ? this.file.get().tenants[id] : undefined;
+    const tenants = this.doc.get().tenants;
+    return Object.hasOwn(tenants, id) ? tenants[id] : undefined;
   }
 
   /** False when the tenant exists already. */
-  create(id: string): boolean {
-    if (this.get(id)) return false;
-    this.file.update((s) => {
-      s.tenants[id] = { id, createdAt: new Date().toISOString(), keys: {} };
+  create(id: string, settings: Pick<Tenant, "quotas" | "allow"> = {}): Promise<boolean> {
+    return this.doc.update((s) => {
+      if (Object.hasOwn(s.tenants, id)) return false;
+      s.tenants[id] = { id, createdAt: new Date().toISOString(), keys: {}, ...settings };
+      return true;
     });
-    return true;
+  }
+
+  /** Replace the tenant's quotas and allowlist; false for an unknown tenant. */
+  configure(id: string, settings: Pick<Tenant, "quotas" | "allow">): Promise<boolean> {
+    return this.doc.update((s) => {
+      const t = s.tenants[id];
+      if (!t || !Object.hasOwn(s.tenants, id)) return false;
+      t.quotas = settings.quotas;
+      t.allow = settings.allow;
+      return true;
+    });
   }
 
   /** False when there was no such tenant. Its keys stop working at once. */
-  delete(id: string): boolean {
-    if (!this.get(id)) return false;
-    this.file.update((s) => {
+  delete(id: string): Promise<boolean> {
+    return this.doc.update((s) => {
+      if (!Object.hasOwn(s.tenants, id)) return false;
       delete s.tenants[id];
+      return true;
     });
-    this.index();
-    return true;
   }
 
   /** A new key for the tenant (shown once), or undefined for an unknown tenant. */
-  addKey(tenant: string): NewKey | undefined {
-    if (!this.get(tenant)) return undefined;
+  addKey(tenant: string): Promise<NewKey | undefined> {
     const created = newKey();
-    this.file.update((s) => {
-      (s.tenants[tenant] as Tenant).keys[created.id] = {
-        id: created.id,
-        hash: created.hash,
-        createdAt: new Date().toISOString(),
-      };
+    return this.doc.update((s) => {
+      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
+      if (!t) return undefined;
+      t.keys[created.id] = { id: created.id, hash: created.hash, createdAt: new Date().toISOString() };
+      return created;
     });
-    this.byHash.set(created.hash, { tenant, key: created.id });
-    return created;
   }
 
   /** False when the tenant or the key is unknown. */
-  revokeKey(tenant: string, id: string): boolean {
-    const t = this.get(tenant);
-    if (!t || !Object.hasOwn(t.keys, id)) return false;
-    this.file.update((s) => {
-      delete (s.tenants[tenant] as Tenant).keys[id];
+  revokeKey(tenant: string, id: string): Promise<boolean> {
+    return this.doc.update((s) => {
+      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
+      if (!t || !Object.hasOwn(t.keys, id)) return false;
+      delete t.keys[id];
+      return true;
     });
-    this.index();
-    return true;
   }
 
-  /** Add or replace a server of the tenant; false for an unknown tenant. */
-  putServer(tenant: string, server: TenantServer): boolean {
-    if (!this.get(tenant)) return false;
-    this.file.update((s) => {
-      const t = s.tenants[tenant] as Tenant;
+  /** Add or replace a server of the tenant; `created` says which, undefined for an unknown tenant. */
+  putServer(
+    tenant: string,
+    server: TenantServer,
+    mode: "create" | "replace",
+  ): Promise<"created" | "replaced" | "exists" | undefined> {
+    return this.doc.update((s) => {
+      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
+      if (!t) return undefined;
       t.servers ??= {};
-      t.servers[server.name] = server;
+      const existing = Object.hasOwn(t.servers, server.name) ? t.servers[server.name] : undefined;
+      if (existing && mode === "create") return "exists";
+      t.servers[server.name] = existing ? { ...server, createdAt: existing.createdAt } : server;
+      return existing ? "replaced" : "created";
     });
-    return true;
   }
 
   servers(tenant: string): TenantServer[] {
     return Object.values(this.get(tenant)?.servers ?? {});
   }
 
+  server(tenant: string, name: string): TenantServer | undefined {
+    const servers = this.get(tenant)?.servers;
+    return servers && Object.hasOwn(servers, name) ? servers[name] : undefined;
+  }
+
   /** False when the tenant or the server is unknown. */
-  deleteServer(tenant: string, name: string): boolean {
-    const t = this.get(tenant);
-    if (!t?.servers || !Object.hasOwn(t.servers, name)) return false;
-    this.file.update((s) => {
-      delete (s.tenants[tenant] as Tenant).servers?.[name];
+  deleteServer(tenant: string, name: string): Promise<boolean> {
+    return this.doc.update((s) => {
+      const servers = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant]?.servers : undefined;
+      if (!servers || !Object.hasOwn(servers, name)) return false;
+      delete servers[name];
+      return true;
     });
-    return true;
   }
 
-  /** The tenant a presented key's hash belongs to. */
-  tenantOfKeyHash(hash: string): string | undefined {
-    return this.byHash.get(hash)?.tenant;
+  /** The tenant and key a presented key's hash belongs to. */
+  ownerOfKeyHash(hash: string): KeyOwner | undefined {
+    return this.byHash.get(hash);
   }
 
-  static keyIdOf(hash: string): string {
-    return keyId(hash);
+  close(): Promise<void> {
+    return this.doc.close();
   }
 }

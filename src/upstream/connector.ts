@@ -1,7 +1,7 @@
 import { promises as dns, type LookupAddress } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { buildConnector } from "undici";
-import { type AddressPolicy, refusal } from "../security/address-policy.js";
+import { type AddressPolicy, isAllowedHost, refusal } from "../security/address-policy.js";
 
 /** Resolves a host name to every address it has (injectable for tests). */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -31,8 +31,9 @@ function guardedLookup(guard: AddressGuard): LookupFunction {
     resolve(hostname).then(
       (addresses) => {
         if (addresses.length === 0) return callback(addressRefused(hostname, "no address"), "", 0);
+        const hostAllowed = isAllowedHost(hostname, guard.policy);
         for (const a of addresses) {
-          const why = refusal(a, guard.policy);
+          const why = refusal(a, guard.policy, hostAllowed);
           if (why !== undefined) return callback(addressRefused(hostname, `${a} is ${why}`), "", 0);
         }
         if (options.all) {

@@ -48,10 +48,13 @@ export class HealthChecker {
     this.down(replica, wasHealthy);
   }
 
-  /** A replica just went down: count passes from zero; with active checks off, retry after the cooldown. */
+  /**
+   * A replica just went down: count passes from zero; when no active check watches it (checks off, or a
+   * tenant's server), retry after the cooldown.
+   */
   private down(replica: Replica, wasHealthy: boolean): void {
     this.passes.set(replica, 0);
-    if (wasHealthy && !this.config.enabled && !this.stopped) {
+    if (wasHealthy && (!this.config.enabled || !this.replicas.includes(replica)) && !this.stopped) {
       const t = setTimeout(() => {
         this.timers.delete(t);
         replica.markUp();

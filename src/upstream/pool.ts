@@ -13,11 +13,16 @@ export class UpstreamPool {
   readonly transport: UpstreamConfig["transport"];
   /** Tool name → the route whose replicas serve its modern `tools/call`. */
   readonly toolRoutes: ReadonlyMap<string, string>;
+  /** Set for a tenant's server (route `TENANT/NAME`): the tenant it belongs to. */
+  readonly tenant: string | undefined;
+  /** Headers sent upstream in place of the client's credential (a tenant server's own), as a flat list. */
+  readonly inject: readonly string[];
 
   constructor(
     readonly name: string,
     config: UpstreamConfig,
     options: Omit<ReplicaOptions, "connections" | "guard"> & { guard?: ReplicaOptions["guard"] },
+    tenant?: { id: string; headers: Record<string, string> },
   ) {
     const guard = config.guard ? options.guard : undefined;
     this.replicas = config.replicas.map(
@@ -28,6 +33,8 @@ export class UpstreamPool {
     this.balancer = createBalancer(config.balancer);
     this.transport = config.transport;
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
+    this.tenant = tenant?.id;
+    this.inject = tenant ? Object.entries(tenant.headers).flat() : [];
   }
 
   get(id: string): Replica | undefined {

@@ -79,4 +79,12 @@ export function sessionStoreContract(h: StoreHarness): void {
     assert.equal(s.isRevoked("r", "token-3"), false, "an already expired token needs no entry");
     await s.close();
   });
+
+  it("revokes by the revocation's name alone (an admin holds hashes, never ids)", async () => {
+    const s = await h.create(60_000);
+    await s.revokeKey(revocationKey("acme/s1", "session-9"), h.now() + 1_000);
+    assert.equal(s.isRevoked("acme/s1", "session-9"), true);
+    assert.equal(s.isRevoked("acme/s2", "session-9"), false);
+    await s.close();
+  });
 }

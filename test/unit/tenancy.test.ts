@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { JsonFile } from "../../src/tenancy/file-store.js";
+import { FileDocument } from "../../src/tenancy/file-document.js";
 import { hashKey, keyId, looksLikeKey, newKey } from "../../src/tenancy/keys.js";
 import { TokenBuckets } from "../../src/tenancy/token-bucket.js";
 
@@ -22,36 +22,37 @@ describe("tenant keys", () => {
 describe("token buckets", () => {
   it("allow a burst, then the rate, and say how long to wait", () => {
     let now = 0;
-    const buckets = new TokenBuckets(2, 3, () => now);
+    const buckets = new TokenBuckets(() => now);
+    const take = (key: string) => buckets.take(key, 2, 3);
     assert.deepEqual(
-      [1, 2, 3].map(() => buckets.take("acme")),
+      [1, 2, 3].map(() => take("acme")),
       [0, 0, 0],
     );
-    assert.equal(buckets.take("acme"), 500, "2 per second: the next token in 500 ms");
-    assert.equal(buckets.take("other"), 0, "another tenant has its own bucket");
+    assert.equal(take("acme"), 500, "2 per second: the next token in 500 ms");
+    assert.equal(take("other"), 0, "another tenant has its own bucket");
     now = 500;
-    assert.equal(buckets.take("acme"), 0);
-    assert.ok(buckets.take("acme") > 0);
+    assert.equal(take("acme"), 0);
+    assert.ok(take("acme") > 0);
     now = 10_000;
     buckets.sweep();
     assert.equal(buckets.size, 0, "refilled buckets are dropped");
   });
 });
 
-describe("the JSON file store", () => {
+describe("the tenancy document on local disk", () => {
   it("survives a restart, writes atomically and privately", () => {
     const dir = mkdtempSync(join(tmpdir(), "swy-tenancy-"));
     const path = join(dir, "state", "tenants.json");
-    const first = new JsonFile(path, () => ({ tenants: [] as string[] }));
+    const first = new FileDocument(path, () => ({ tenants: [] as string[] }));
     assert.equal(existsSync(path), false, "nothing written before the first change");
-    first.update((v) => v.tenants.push("acme"));
-    first.update((v) => v.tenants.push("globex"));
-    const again = new JsonFile(path, () => ({ tenants: [] as string[] }));
+    first.updateSync((v) => v.tenants.push("acme"));
+    first.updateSync((v) => v.tenants.push("globex"));
+    const again = new FileDocument(path, () => ({ tenants: [] as string[] }));
     assert.deepEqual(again.get().tenants, ["acme", "globex"]);
     assert.deepEqual(readdirSync(join(dir, "state")), ["tenants.json"], "no temporary file left behind");
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.throws(() =>
-      first.update(() => {
+      first.updateSync(() => {
         throw new Error("refused");
       }),
     );

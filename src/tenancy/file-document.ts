@@ -1,14 +1,16 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { TenantDocument } from "./document.js";
 
 /**
- * A JSON document on local disk, for the tenancy data of a single gateway (the default when no Redis is
+ * The tenancy document as a JSON file on local disk, for a single gateway (the default when no Redis is
  * configured). Read once at start; every change writes the whole document to a temporary file, syncs it
  * and renames it over the old one, so that a crash leaves either the old or the new document, never a
- * torn one.
+ * torn one. The file is private to the gateway's user (0600): it holds upstream credentials.
  */
-export class JsonFile<T> {
+export class FileDocument<T> implements TenantDocument<T> {
   private value: T;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly path: string,
@@ -27,10 +29,10 @@ export class JsonFile<T> {
     return this.value;
   }
 
-  /** Apply a change and make it durable before returning. */
-  update(change: (value: T) => void): void {
+  /** Synchronous at heart: the change is on disk when this returns. */
+  updateSync<R>(change: (doc: T) => R): R {
     const next = structuredClone(this.value);
-    change(next);
+    const result = change(next);
     mkdirSync(dirname(this.path), { recursive: true });
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fd = openSync(tmp, "w", 0o600);
@@ -42,5 +44,17 @@ export class JsonFile<T> {
     }
     renameSync(tmp, this.path);
     this.value = next;
+    for (const l of this.listeners) l();
+    return result;
   }
+
+  async update<R>(change: (doc: T) => R): Promise<R> {
+    return this.updateSync(change);
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {}
 }

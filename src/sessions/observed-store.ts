@@ -1,0 +1,56 @@
+import { hasSubscribers, publish } from "../observability/events.js";
+import type { SessionRecord, SessionStore } from "./store.js";
+
+/** Time one store operation and publish it as a `store` event (nothing measured when nobody listens). */
+function observed<T>(op: string, work: () => Promise<T>): Promise<T> {
+  if (!hasSubscribers("store")) return work();
+  const started = performance.now();
+  const done = (ok: boolean) => publish("store", { op, durationMs: performance.now() - started, ok });
+  return work().then(
+    (value) => {
+      done(true);
+      return value;
+    },
+    (err: unknown) => {
+      done(false);
+      throw err;
+    },
+  );
+}
+
+/** A session store whose operations publish their latency and failures (for metrics). */
+export class ObservedStore implements SessionStore {
+  constructor(private readonly inner: SessionStore) {}
+
+  get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
+    return observed("get", () => this.inner.get(route, sessionId));
+  }
+
+  learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
+    return observed("learn", () => this.inner.learn(route, sessionId, record));
+  }
+
+  forget(route: string, sessionId: string): Promise<void> {
+    return observed("forget", () => this.inner.forget(route, sessionId));
+  }
+
+  revoke(route: string, sessionId: string, until: number): Promise<void> {
+    return observed("revoke", () => this.inner.revoke(route, sessionId, until));
+  }
+
+  revokeKey(key: string, until: number): Promise<void> {
+    return observed("revoke", () => this.inner.revokeKey(key, until));
+  }
+
+  isRevoked(route: string, sessionId: string): boolean {
+    return this.inner.isRevoked(route, sessionId);
+  }
+
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,80 @@
+import { publish } from "../observability/events.js";
+import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
+import { TokenBuckets } from "./token-bucket.js";
+
+/** Requests per second per tenant: 0 when one may pass now, else the milliseconds until one may. */
+export interface RateLimiter {
+  take(tenant: string, rate: number, burst: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One gateway's buckets, in memory. */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly buckets = new TokenBuckets();
+  private readonly sweeper = setInterval(() => this.buckets.sweep(), 60_000).unref();
+
+  async take(tenant: string, rate: number, burst: number): Promise<number> {
+    return this.buckets.take(tenant, rate, burst);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}
+
+/** The token bucket in one atomic script, on Redis' clock (gateways' clocks may differ). */
+const TAKE = `
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate * 1000) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return wait`;
+
+/**
+ * Buckets shared by every gateway replica, in Redis (`<prefix>rl:<tenant>`, expiring once full again):
+ * a tenant's rate is the same however its requests are spread. While Redis cannot be reached, each
+ * gateway falls back on its own buckets (a tenant may then get up to its rate per gateway) rather than
+ * refusing every tenant.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly fallback = new MemoryRateLimiter();
+
+  private constructor(
+    private readonly client: RedisClient,
+    private readonly prefix: string,
+  ) {}
+
+  static async connect(options: RedisOptions): Promise<RedisRateLimiter> {
+    const limiter = new RedisRateLimiter(newRedisClient(options), options.prefix ?? "swy:");
+    await connectSoon(limiter.client.connect());
+    return limiter;
+  }
+
+  async take(tenant: string, rate: number, burst: number): Promise<number> {
+    if (!this.client.isReady) return this.fallback.take(tenant, rate, burst);
+    try {
+      return Number(
+        await this.client.eval(TAKE, {
+          keys: [`${this.prefix}rl:${tenant}`],
+          arguments: [String(rate), String(burst)],
+        }),
+      );
+    } catch (err) {
+      publish("fault", { where: "rate-limit", code: "SWY_STORE_ERROR", message: (err as Error).message });
+      return this.fallback.take(tenant, rate, burst);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close();
+    if (this.client.isOpen) await this.client.close().catch(() => {});
+  }
+}

@@ -1,0 +1,114 @@
+import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
+import type { TenantDocument } from "./document.js";
+
+/** Store the document if nobody changed it since revision ARGV[1]; announce the new revision. */
+const COMPARE_AND_SET = `
+local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rev ~= tonumber(ARGV[1]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], rev + 1)
+redis.call('PUBLISH', ARGV[3], rev + 1)
+return rev + 1`;
+
+const READ = `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`;
+
+const ATTEMPTS = 10;
+
+/**
+ * The tenancy document in Redis (`<prefix>tenants`, with its revision in `<prefix>tenants:rev`), shared
+ * by every gateway replica. Each gateway holds a copy in memory; a change is a compare-and-set on the
+ * revision (retried on a newer copy when another gateway got there first) and is announced on
+ * `<prefix>tenants:changed`, on which every gateway reads the document again — so a tenant, key or
+ * server created on one gateway works on all of them at once. The copy is read again after every
+ * (re)connection. While Redis is unreachable the last copy keeps serving and changes fail (503).
+ */
+export class RedisDocument<T> implements TenantDocument<T> {
+  private value: T;
+  private rev = -1;
+  private readonly listeners: (() => void)[] = [];
+  private readonly key: string;
+  private readonly revKey: string;
+  private readonly channel: string;
+
+  private constructor(
+    private readonly client: RedisClient,
+    private readonly subscriber: RedisClient,
+    prefix: string,
+    private readonly initial: () => T,
+  ) {
+    this.value = initial();
+    this.key = `${prefix}tenants`;
+    this.revKey = `${prefix}tenants:rev`;
+    this.channel = `${prefix}tenants:changed`;
+  }
+
+  static async connect<T>(options: RedisOptions, initial: () => T): Promise<RedisDocument<T>> {
+    const doc = new RedisDocument<T>(
+      newRedisClient(options),
+      newRedisClient(options),
+      options.prefix ?? "swy:",
+      initial,
+    );
+    doc.client.on("ready", () => void doc.reload().catch(() => {}));
+    doc.subscriber.on("ready", () => void doc.reload().catch(() => {}));
+    await connectSoon(
+      Promise.all([
+        doc.client.connect(),
+        doc.subscriber.connect().then(() =>
+          doc.subscriber.subscribe(doc.channel, (rev) => {
+            if (Number(rev) > doc.rev) void doc.reload().catch(() => {});
+          }),
+        ),
+      ]).then(() => doc.reload()),
+    );
+    return doc;
+  }
+
+  /** Read the document and its revision (one atomic script); keep it if newer than the copy. */
+  private async reload(): Promise<void> {
+    if (!this.client.isReady) return;
+    const [text, rev] = (await this.client.eval(READ, { keys: [this.key, this.revKey] })) as [
+      string | null,
+      string | null,
+    ];
+    const revision = Number(rev ?? 0);
+    if (revision <= this.rev) return;
+    this.value = text === null ? this.initial() : (JSON.parse(text) as T);
+    this.rev = revision;
+    for (const l of this.listeners) l();
+  }
+
+  get(): T {
+    return this.value;
+  }
+
+  async update<R>(change: (doc: T) => R): Promise<R> {
+    if (this.rev < 0) await this.reload();
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const next = structuredClone(this.value);
+      const result = change(next);
+      const stored = (await this.client.eval(COMPARE_AND_SET, {
+        keys: [this.key, this.revKey],
+        arguments: [String(this.rev), JSON.stringify(next), this.channel],
+      })) as number;
+      if (stored >= 0) {
+        if (stored > this.rev) {
+          this.value = next;
+          this.rev = stored;
+          for (const l of this.listeners) l();
+        }
+        return result;
+      }
+      await this.reload();
+    }
+    throw new Error("the tenancy document kept changing under this update");
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)));
+  }
+}

@@ -1,0 +1,87 @@
+import { publish } from "../observability/events.js";
+import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
+import type { LedgerEntry, SessionLedger } from "./session-ledger.js";
+
+/**
+ * The tenants' sessions in Redis, shared by every gateway: one hash per tenant (`<prefix>ts:<tenant>`:
+ * session hash → entry) and one of last uses (`<prefix>ts:<tenant>:seen`: session hash → epoch ms).
+ * Entries idle past the TTL are dropped when the tenant's sessions are read. Renewals are throttled per
+ * gateway and written without waiting.
+ */
+export class RedisSessionLedger implements SessionLedger {
+  private readonly touched = new Map<string, number>();
+  private readonly refreshMs: number;
+
+  private constructor(
+    private readonly client: RedisClient,
+    private readonly prefix: string,
+    private readonly idleTtlMs: number,
+  ) {
+    this.refreshMs = Math.min(idleTtlMs / 10, 60_000);
+  }
+
+  static async connect(options: RedisOptions, idleTtlMs: number): Promise<RedisSessionLedger> {
+    const ledger = new RedisSessionLedger(newRedisClient(options), options.prefix ?? "swy:", idleTtlMs);
+    await connectSoon(ledger.client.connect());
+    return ledger;
+  }
+
+  private key(tenant: string): string {
+    return `${this.prefix}ts:${tenant}`;
+  }
+
+  async add(tenant: string, entry: LedgerEntry): Promise<void> {
+    this.touched.set(entry.id, entry.lastSeenAt);
+    await this.client.hSet(this.key(tenant), entry.id, JSON.stringify(entry));
+  }
+
+  touch(tenant: string, id: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(id) ?? 0) < this.refreshMs) return;
+    this.touched.set(id, now);
+    if (this.touched.size > 100_000) this.touched.clear();
+    this.client
+      .hSet(`${this.key(tenant)}:seen`, id, String(now))
+      .catch((err: Error) => publish("fault", { where: "ledger", code: "SWY_STORE_ERROR", message: err.message }));
+  }
+
+  async remove(tenant: string, id: string): Promise<void> {
+    this.touched.delete(id);
+    const key = this.key(tenant);
+    await this.client.multi().hDel(key, id).hDel(`${key}:seen`, id).exec();
+  }
+
+  async list(tenant: string): Promise<LedgerEntry[]> {
+    const key = this.key(tenant);
+    const [all, seen] = (await this.client.multi().hGetAll(key).hGetAll(`${key}:seen`).exec()) as unknown as [
+      Record<string, string>,
+      Record<string, string>,
+    ];
+    const now = Date.now();
+    const live: LedgerEntry[] = [];
+    const idle: string[] = [];
+    for (const [id, text] of Object.entries(all)) {
+      const entry = JSON.parse(String(text)) as LedgerEntry;
+      entry.lastSeenAt = Math.max(entry.lastSeenAt, Number(seen[id] ?? 0));
+      if (now - entry.lastSeenAt >= this.idleTtlMs) idle.push(id);
+      else live.push(entry);
+    }
+    // Renewals that raced a removal leave a stray entry in the `seen` hash: dropped here.
+    const stray = Object.keys(seen).filter((id) => !Object.hasOwn(all, id));
+    if (idle.length > 0 || stray.length > 0) {
+      const m = this.client.multi();
+      if (idle.length > 0) m.hDel(key, idle);
+      if (idle.length + stray.length > 0) m.hDel(`${key}:seen`, [...idle, ...stray]);
+      await m.exec();
+    }
+    return live;
+  }
+
+  async count(tenant: string): Promise<number> {
+    return (await this.list(tenant)).length;
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close().catch(() => {});
+  }
+}
