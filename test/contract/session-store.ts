@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
+import { revocationKey } from "../../src/sessions/revocations.js";
 import type { SessionRecord, SessionStore } from "../../src/sessions/store.js";
 
 export interface StoreHarness {
