@@ -70,7 +70,7 @@ function tenantSettings(body: Record<string, unknown>): Pick<Tenant, "quotas" | 
 
 /**
  * The admin API (`/admin/v1`, bearer token from `admin.token`):
- *   POST/GET /tenants; GET/PUT/DELETE /tenants/ID (PUT sets `quotas` and `allow`);
+ *   POST/GET /tenants; GET/PUT/DELETE /tenants/ID (PUT replaces `quotas`, `allow`, whichever it holds);
  *   POST/GET /tenants/ID/keys, DELETE /tenants/ID/keys/KEY_ID (a key is shown once, at creation);
  *   POST/GET /tenants/ID/servers, PUT/GET/DELETE /tenants/ID/servers/NAME (a server's URL is checked:
  *   422 when refused; its upstream headers are secrets, listed by name only);

@@ -105,13 +105,13 @@ export class TenantRegistry {
     });
   }
 
-  /** Replace the tenant's quotas and allowlist; false for an unknown tenant. */
+  /** Replace the tenant's quotas, or its allowlist, or both (what `settings` holds); false for an unknown tenant. */
   configure(id: string, settings: Pick<Tenant, "quotas" | "allow">): Promise<boolean> {
     return this.doc.update((s) => {
       const t = s.tenants[id];
       if (!t || !Object.hasOwn(s.tenants, id)) return false;
-      t.quotas = settings.quotas;
-      t.allow = settings.allow;
+      if (settings.quotas !== undefined) t.quotas = settings.quotas;
+      if (settings.allow !== undefined) t.allow = settings.allow;
       return true;
     });
   }

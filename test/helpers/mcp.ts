@@ -9,9 +9,9 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** A real SDK client (legacy Streamable HTTP) connected to `url`. */
-export async function connect(url: string, name = "test-client"): Promise<Session> {
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+/** A real SDK client (legacy Streamable HTTP) connected to `url`, sending `headers` on every request. */
+export async function connect(url: string, name = "test-client", headers?: Record<string, string>): Promise<Session> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined);
   const client = new Client({ name, version: "1.0.0" });
   await client.connect(transport);
   return {
