@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Client } from "undici";
-import { parseCidrs, refusal } from "../../src/security/address-policy.js";
+import { parseCidrs, refusal, validAllowList, withAllowList } from "../../src/security/address-policy.js";
 import { createConnector } from "../../src/upstream/connector.js";
 import { errorCode, rawRequest } from "../helpers/http.js";
 import { INIT_BODY } from "../helpers/mcp.js";
@@ -68,6 +68,20 @@ describe("SSRF: the address policy", () => {
     assert.equal(refusal("10.1.2.3", policy), undefined);
     assert.notEqual(refusal("10.2.0.1", policy), undefined);
     assert.equal(refusal("8.8.4.4", policy), "on the deny list");
+  });
+
+  it("reads a tenant's allowlist as CIDRs, addresses and host names, and nothing else", () => {
+    assert.equal(
+      validAllowList(["10.1.0.0/16", "192.168.1.7", "fd00::/8", "db.corp.internal", "*.corp.internal"]),
+      undefined,
+    );
+    for (const bad of ["10.1.0.0/33", "http://db.corp", "*", "a b", "db.corp/24", "-bad-.corp"]) {
+      assert.equal(validAllowList([bad]), bad, `${bad} is refused`);
+    }
+    const policy = withAllowList(DEFAULT_POLICY, ["10.9.0.0/16", "db.corp.internal"]);
+    assert.equal(refusal("10.9.1.1", policy), undefined);
+    assert.notEqual(refusal("10.8.1.1", policy), undefined, "only the named network opens");
+    assert.notEqual(refusal("127.0.0.1", policy), undefined, "a host entry opens nothing by address");
   });
 });
 
@@ -191,5 +205,37 @@ upstreams:
       await g.stop();
       await new Promise((r) => upstream.close(r));
     }
+  });
+  it("opens a tenant's named internal host, and only it; the deny list still holds (counted connections)", async () => {
+    const names: Record<string, string[]> = {
+      "db.corp.internal": ["127.0.0.1"],
+      "api.corp.internal": ["127.0.0.1"],
+      "other.internal": ["127.0.0.1"],
+      "metadata.corp.internal": ["168.63.129.16"],
+    };
+    const policy = withAllowList(DEFAULT_POLICY, ["db.corp.internal", "*.corp.internal"]);
+    const connector = createConnector(300, { policy, resolve: async (h) => names[h] ?? [] });
+    const attempt = async (host: string) => {
+      const client = new Client(`http://${host}:${target.port}`, { connect: connector });
+      try {
+        await client.request({ path: "/mcp", method: "GET" });
+        return "connected";
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code ?? "error";
+      } finally {
+        await client.destroy();
+      }
+    };
+    const before = target.connections();
+    assert.equal(await attempt("other.internal"), "SWY_ADDRESS_REFUSED", "a name the tenant was not given");
+    assert.equal(
+      await attempt("metadata.corp.internal"),
+      "SWY_ADDRESS_REFUSED",
+      "the deny list wins over the allowlist",
+    );
+    assert.equal(target.connections(), before, "nothing reached this machine so far");
+    assert.equal(await attempt("db.corp.internal"), "connected");
+    assert.equal(await attempt("api.corp.internal"), "connected", "under a *. entry");
+    assert.equal(target.connections(), before + 2);
   });
 });
