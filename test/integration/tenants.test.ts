@@ -5,8 +5,9 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { connect, is404 } from "../helpers/mcp.js";
+import { connect, INIT_BODY, is404 } from "../helpers/mcp.js";
 import { type Replica, startReplica } from "../helpers/procs.js";
+import { openSse } from "../helpers/sse.js";
 import { bearer, initialize, tenantGateway } from "../helpers/tenants.js";
 import { type FixtureServer, startFixture } from "../helpers/upstream.js";
 
@@ -188,6 +189,30 @@ describe("tenants: keys, isolation, credentials, JWT, sessions", () => {
     await assert.rejects(session.whoami(), (err) => is404(err) || /404/.test(String(err)));
     assert.equal((await gw.admin("GET", "/tenants/globex/sessions")).json().sessions.length, 0);
     assert.equal((await gw.admin("DELETE", `/tenants/globex/sessions/${entry.id}`)).status, 404);
+  });
+
+  it("serves a tenant's HTTP+SSE server with the same credentials, announcing the tenant's message URL", async () => {
+    await gw.server("acme", "legacy", a.sseUrl);
+    const res = await gw.admin("PUT", "/tenants/acme/servers/legacy", { url: a.sseUrl, transport: "sse" });
+    assert.equal(res.status, 200);
+    const sseUrl = `${gw.gateway.base}/acme/legacy/sse`;
+    const refused = await rawRequest(sseUrl, { method: "GET", headers: { accept: "text/event-stream" } });
+    assert.equal(refused.status, 401);
+    const stream = await openSse(sseUrl, { headers: { accept: "text/event-stream", ...bearer(acmeKey) } });
+    const endpoint = (await stream.next((e) => e.event === "endpoint")).data;
+    assert.match(endpoint, /\/acme\/legacy\/messages\?sessionId=/);
+    const post = (body: string, headers: Record<string, string>) =>
+      rawRequest(endpoint, { headers: { "content-type": "application/json", ...headers }, body });
+    assert.equal((await post(JSON.stringify(INIT_BODY), {})).status, 401, "every message needs the credential");
+    assert.equal((await post(JSON.stringify(INIT_BODY), bearer(globexKey))).status, 403);
+    assert.equal((await post(JSON.stringify(INIT_BODY), bearer(acmeKey))).status, 202);
+    const answer = await stream.next((e) => e.event === "message");
+    assert.match(answer.data, /switchyard-example/);
+    const listed = (await gw.admin("GET", "/tenants/acme/sessions")).json().sessions;
+    assert.ok(
+      listed.some((s: { transport: string; server: string }) => s.transport === "sse" && s.server === "legacy"),
+    );
+    stream.close();
   });
 
   it("keeps tenants, keys and servers across a restart (embedded store)", async () => {
