@@ -25,6 +25,7 @@ const ATTEMPTS = 10;
 export class RedisDocument<T> implements TenantDocument<T> {
   private value: T;
   private rev = -1;
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: (() => void)[] = [];
   private readonly key: string;
   private readonly revKey: string;
@@ -82,9 +83,17 @@ export class RedisDocument<T> implements TenantDocument<T> {
     return this.value;
   }
 
-  async update<R>(change: (doc: T) => R): Promise<R> {
+  /** Changes from this gateway go one at a time (they would only collide); other gateways' are retried. */
+  update<R>(change: (doc: T) => R): Promise<R> {
+    const result = this.queue.then(() => this.apply(change));
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  private async apply<R>(change: (doc: T) => R): Promise<R> {
     if (this.rev < 0) await this.reload();
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
       const next = structuredClone(this.value);
       const result = change(next);
       const stored = (await this.client.eval(COMPARE_AND_SET, {

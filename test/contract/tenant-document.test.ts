@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { FileDocument } from "../../src/tenancy/file-document.js";
+import { RedisRateLimiter } from "../../src/tenancy/rate-limiter.js";
+import { RedisDocument } from "../../src/tenancy/redis-document.js";
+import { RedisSessionLedger } from "../../src/tenancy/redis-session-ledger.js";
+import { emptyTenancy, TenantRegistry } from "../../src/tenancy/registry.js";
+import { MemorySessionLedger } from "../../src/tenancy/session-ledger.js";
+import { sleep } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+describe("the tenancy document, on disk and in Redis", () => {
+  let redis: RedisServer;
+  const closers: Array<() => Promise<void>> = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const close of closers) await close();
+    await redis?.stop();
+  });
+
+  async function shared(prefix: string) {
+    const doc = await RedisDocument.connect({ url: redis.url, prefix }, emptyTenancy);
+    closers.push(() => doc.close());
+    return new TenantRegistry(doc);
+  }
+
+  it("on disk: a registry reads back what another wrote", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "swy-doc-")), "tenants.json");
+    const first = new TenantRegistry(new FileDocument(path, emptyTenancy));
+    assert.equal(await first.create("acme", { quotas: { rps: 3 } }), true);
+    assert.equal(await first.create("acme"), false, "exists");
+    const key = await first.addKey("acme");
+    const again = new TenantRegistry(new FileDocument(path, emptyTenancy));
+    assert.deepEqual(again.get("acme")?.quotas, { rps: 3 });
+    assert.equal(again.ownerOfKeyHash(key?.hash as string)?.tenant, "acme");
+  });
+
+  it("in Redis: every gateway sees a change at once, and none is lost when two write together", async () => {
+    const [a, b] = await Promise.all([shared("d1:"), shared("d1:")]);
+    assert.equal(await a.create("acme"), true);
+    const key = await a.addKey("acme");
+    for (let i = 0; i < 50 && !b.ownerOfKeyHash(key?.hash as string); i++) await sleep(10);
+    assert.equal(b.ownerOfKeyHash(key?.hash as string)?.tenant, "acme", "announced to the other gateway");
+    // Twenty tenants created at once from two gateways: compare-and-set keeps every one.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).create(`t${i}`)));
+    const c = await shared("d1:");
+    assert.equal(c.list().length, 21, "a gateway started later reads them all");
+    for (let i = 0; i < 50 && a.list().length < 21; i++) await sleep(10);
+    assert.equal(a.list().length, 21);
+    assert.equal(await b.revokeKey("acme", key?.id as string), true);
+    for (let i = 0; i < 50 && a.ownerOfKeyHash(key?.hash as string); i++) await sleep(10);
+    assert.equal(a.ownerOfKeyHash(key?.hash as string), undefined, "a revoked key stops working everywhere");
+  });
+
+  it("in Redis: one token bucket per tenant for every gateway", async () => {
+    const [x, y] = await Promise.all([
+      RedisRateLimiter.connect({ url: redis.url, prefix: "rl1:" }),
+      RedisRateLimiter.connect({ url: redis.url, prefix: "rl1:" }),
+    ]);
+    closers.push(
+      () => x.close(),
+      () => y.close(),
+    );
+    const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? x : y).take("acme", 1, 4)));
+    assert.equal(waits.filter((w) => w === 0).length, 4, "the burst, once, across both gateways");
+    assert.ok(waits.filter((w) => w > 0).every((w) => w <= 1000));
+    assert.equal(await x.take("other", 1, 4), 0, "another tenant has its own bucket");
+  });
+
+  it("session ledgers (memory and Redis): listed per tenant until removed or idle", async () => {
+    const redisLedger = await RedisSessionLedger.connect({ url: redis.url, prefix: "sl1:" }, 300);
+    closers.push(() => redisLedger.close());
+    for (const ledger of [new MemorySessionLedger(300), redisLedger]) {
+      const now = Date.now();
+      const entry = (id: string) => ({
+        id,
+        server: "s1",
+        replica: "http://r/mcp",
+        principal: "key:abc",
+        era: "legacy" as const,
+        createdAt: now,
+        lastSeenAt: now,
+      });
+      await ledger.add("acme", entry("one"));
+      await ledger.add("acme", entry("two"));
+      await ledger.add("globex", entry("three"));
+      assert.equal(await ledger.count("acme"), 2);
+      await ledger.remove("acme", "one");
+      assert.deepEqual(
+        (await ledger.list("acme")).map((e) => e.id),
+        ["two"],
+      );
+      await sleep(350);
+      assert.equal(await ledger.count("acme"), 0, "idle past the TTL: not counted");
+      assert.equal(await ledger.count("globex"), 0);
+    }
+  });
+});
