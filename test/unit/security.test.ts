@@ -90,6 +90,30 @@ describe("header policy", () => {
     assert.equal(out["x-forwarded-host"], "gw");
   });
 
+  it("on a tenant's server: drops the gateway credential and cookies, sends the server's own headers", () => {
+    const out = upstreamRequestHeaders(
+      {
+        host: "gw",
+        authorization: "Bearer swy_client-key",
+        "x-api-key": "swy_client-key",
+        cookie: "gw=1",
+        "x-upstream-token": "forged-by-client",
+        "mcp-session-id": "s",
+        accept: "authorization",
+      },
+      { ...fwd, inject: ["authorization", "Bearer upstream", "x-upstream-token", "real"] },
+    );
+    assert.ok(!out.join("\n").includes("swy_client-key"));
+    assert.ok(!out.includes("forged-by-client"), "a client cannot set a header the server's config sets");
+    const o = asObject(out);
+    assert.equal(o.authorization, "Bearer upstream");
+    assert.equal(o["x-upstream-token"], "real");
+    assert.equal(o.cookie, undefined);
+    assert.equal(o["x-api-key"], undefined);
+    assert.equal(o.accept, "authorization", "a value equal to a header name is just a value");
+    assert.equal(o["mcp-session-id"], "s");
+  });
+
   it("replaces untrusted X-Forwarded-* and appends to trusted ones", () => {
     const incoming = { host: "gw", "x-forwarded-for": "1.1.1.1", "x-forwarded-proto": "https" };
     const untrusted = asObject(upstreamRequestHeaders(incoming, fwd));
