@@ -17,7 +17,12 @@ export async function admitTenant(ctx: RequestContext, gw: GatewayState): Promis
   if (caller.tenant !== path.tenant) throw new SwitchyardError("SWY_TENANT_FORBIDDEN");
   ctx.tenant = caller.tenant;
   ctx.principal = caller.principal;
-  const pool = tenancy.pools.get(path.tenant, path.server);
+  let pool = tenancy.pools.get(path.tenant, path.server);
+  if (!pool) {
+    // A server registered on another gateway a moment ago is served here at once.
+    await tenancy.registry.refresh();
+    pool = tenancy.pools.get(path.tenant, path.server);
+  }
   if (!pool || !servesEndpoint(pool.transport, path.endpoint)) throw new SwitchyardError("SWY_ROUTE_NOT_FOUND");
   ctx.pool = pool;
   ctx.endpoint = path.endpoint;

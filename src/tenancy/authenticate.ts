@@ -52,7 +52,12 @@ export class Authenticator {
     if (credential === undefined) throw unauthorized(false);
     if (looksLikeKey(credential)) {
       const hash = hashKey(credential);
-      const owner = this.registry.ownerOfKeyHash(hash);
+      let owner = this.registry.ownerOfKeyHash(hash);
+      if (!owner) {
+        // A key made on another gateway a moment ago works here at once.
+        await this.registry.refresh();
+        owner = this.registry.ownerOfKeyHash(hash);
+      }
       if (!owner) throw unauthorized(true);
       return { tenant: owner.tenant, principal: `key:${keyId(hash)}` };
     }

@@ -12,6 +12,12 @@ export interface TenantDocument<T> {
    * another gateway changed it in between.
    */
   update<R>(change: (doc: T) => R): Promise<R>;
+  /**
+   * Make sure the copy is current (for a miss — an unknown key or server — that a change on another
+   * gateway, not yet announced here, may explain). Cheap and coalesced; a no-op where there is no other
+   * gateway.
+   */
+  refresh(): Promise<void>;
   /** Called whenever the document changes (here or on another gateway). */
   onChange(listener: () => void): void;
   close(): Promise<void>;

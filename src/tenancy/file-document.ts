@@ -52,6 +52,8 @@ export class FileDocument<T> implements TenantDocument<T> {
     return this.updateSync(change);
   }
 
+  async refresh(): Promise<void> {}
+
   onChange(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -13,6 +13,8 @@ return rev + 1`;
 const READ = `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`;
 
 const ATTEMPTS = 10;
+/** Misses within this long of a revision check share it. */
+const REFRESH_MS = 100;
 
 /**
  * The tenancy document in Redis (`<prefix>tenants`, with its revision in `<prefix>tenants:rev`), shared
@@ -26,6 +28,8 @@ export class RedisDocument<T> implements TenantDocument<T> {
   private value: T;
   private rev = -1;
   private queue: Promise<unknown> = Promise.resolve();
+  private refreshing: Promise<void> | undefined;
+  private refreshedAt = 0;
   private readonly listeners: (() => void)[] = [];
   private readonly key: string;
   private readonly revKey: string;
@@ -81,6 +85,22 @@ export class RedisDocument<T> implements TenantDocument<T> {
 
   get(): T {
     return this.value;
+  }
+
+  /**
+   * A miss may be a change announced a few milliseconds from now: ask Redis for the revision (one round
+   * trip, shared by every miss within `REFRESH_MS`: a flood of unknown keys costs Redis nothing more).
+   */
+  refresh(): Promise<void> {
+    const now = Date.now();
+    if (this.refreshing && now - this.refreshedAt < REFRESH_MS) return this.refreshing;
+    this.refreshedAt = now;
+    this.refreshing = (async () => {
+      if (!this.client.isReady) return;
+      const rev = Number((await this.client.get(this.revKey)) ?? 0);
+      if (rev > this.rev) await this.reload();
+    })().catch(() => {});
+    return this.refreshing;
   }
 
   /** Changes from this gateway go one at a time (they would only collide); other gateways' are retried. */

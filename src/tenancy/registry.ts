@@ -187,6 +187,11 @@ export class TenantRegistry {
     return this.byHash.get(hash);
   }
 
+  /** After a miss: read the document again if another gateway changed it (see `TenantDocument.refresh`). */
+  refresh(): Promise<void> {
+    return this.doc.refresh();
+  }
+
   close(): Promise<void> {
     return this.doc.close();
   }

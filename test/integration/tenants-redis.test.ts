@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+const ADMIN = "admin-token-0123456789abcdef";
+
+describe("tenants shared by two gateways through one redis-server", () => {
+  let redis: RedisServer;
+  let replica: Replica;
+  let gateways: GatewayProc[] = [];
+  let args: string[];
+
+  const gw = (i: number) => gateways[i] as GatewayProc;
+  const start = () => startGateway(args);
+  const url = (g: GatewayProc, tenant: string) => `${g.base}/${tenant}/s1/mcp`;
+  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  async function admin(g: GatewayProc, method: string, path: string, body?: unknown) {
+    const res = await rawRequest(`${g.base}/admin/v1${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { ...res, json: () => JSON.parse(res.body.toString()) };
+  }
+
+  /** A tenant (allowed to reach 127.0.0.1) with server `s1` on the replica, made through `g`; its key. */
+  async function tenant(g: GatewayProc, id: string): Promise<{ id: string; key: string }> {
+    assert.equal((await admin(g, "POST", "/tenants", { id, allow: ["127.0.0.1/32"] })).status, 201);
+    const key = await admin(g, "POST", `/tenants/${id}/keys`);
+    assert.equal(key.status, 201);
+    const server = await admin(g, "POST", `/tenants/${id}/servers`, { name: "s1", url: replica.url });
+    assert.equal(server.status, 201, server.body.toString());
+    return key.json();
+  }
+
+  const initialize = (g: GatewayProc, id: string, key: string) =>
+    rawRequest(url(g, id), { headers: { ...MCP_HEADERS, ...bearer(key) }, body: JSON.stringify(INIT_BODY) });
+
+  /**
+   * An initialized session of the tenant through `g`: the headers of its next requests. A gateway that
+   * does not know a key or server yet asks Redis before refusing: one made elsewhere works at once.
+   */
+  async function session(g: GatewayProc, id: string, key: string): Promise<Record<string, string>> {
+    const init = await initialize(g, id, key);
+    assert.equal(init.status, 200, init.body.toString());
+    const sid = init.headers["mcp-session-id"];
+    assert.ok(typeof sid === "string" && sid.length > 0, "initialize answers with an Mcp-Session-Id");
+    const headers = { ...sessionHeaders(sid), ...bearer(key) };
+    await rawRequest(url(g, id), { headers, body: rpc("notifications/initialized", {}, null) });
+    return headers;
+  }
+
+  /** The JSON-RPC answer of a response, JSON or SSE. */
+  function answer(res: RawResponse): { result?: Record<string, unknown>; error?: unknown } {
+    const text = res.body.toString();
+    const data = text.split("\n").filter((l) => l.startsWith("data:"));
+    return JSON.parse(data.length > 0 ? (data.at(-1) as string).slice(5) : text);
+  }
+
+  async function whoami(g: GatewayProc, id: string, headers: Record<string, string>) {
+    const res = await rawRequest(url(g, id), {
+      headers,
+      body: rpc("tools/call", { name: "whoami", arguments: {} }, 7),
+    });
+    assert.equal(res.status, 200, res.body.toString());
+    return answer(res).result?.structuredContent as { replica: string; sessionCalls: number };
+  }
+
+  /**
+   * Revocations reach the other gateways by pub/sub, milliseconds after the admin's answer: retry
+   * `attempt` for at most ~1 s until it gives the expected status.
+   */
+  async function within1s(attempt: () => Promise<RawResponse>, status: number): Promise<RawResponse> {
+    let res = await attempt();
+    for (let i = 0; i < 20 && res.status !== status; i++) {
+      await sleep(50);
+      res = await attempt();
+    }
+    return res;
+  }
+
+  before(async () => {
+    redis = await startRedis();
+    replica = await startReplica("tenant-replica");
+    const config = writeConfig("logLevel: warn\ndiscovery:\n  enabled: false\nadmin:\n  allowHttpServers: true\n");
+    args = ["--config", config, "--admin-token", ADMIN, "--store", redis.url];
+    gateways = await Promise.all([start(), start()]);
+  });
+  after(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+    await replica?.stop();
+    await redis?.stop();
+  });
+
+  it("a tenant, key and server made on gateway 1 serve at once on gateway 2; a key revoked on 2 is refused on 1", async () => {
+    const acme = await tenant(gw(0), "acme");
+    const headers = await session(gw(1), "acme", acme.key);
+    const first = await whoami(gw(0), "acme", headers);
+    assert.deepEqual(first, { replica: "tenant-replica", sessionCalls: 1 }, "the session works on the other gateway");
+    assert.equal((await whoami(gw(1), "acme", headers)).sessionCalls, 2);
+
+    const spare = (await admin(gw(1), "POST", "/tenants/acme/keys")).json() as { id: string; key: string };
+    assert.equal((await admin(gw(1), "DELETE", `/tenants/acme/keys/${acme.id}`)).status, 204);
+    const refused = await within1s(() => initialize(gw(0), "acme", acme.key), 401);
+    assert.equal(refused.status, 401);
+    assert.equal(errorCode(refused).swy, "SWY_UNAUTHORIZED");
+    const inSession = await rawRequest(url(gw(0), "acme"), { headers, body: rpc("ping") });
+    assert.equal(inSession.status, 401, "a revoked key is refused in its open session too");
+    assert.equal((await initialize(gw(0), "acme", spare.key)).status, 200, "the tenant's other key still works");
+  });
+
+  it("shares the rps quota: a flood spread over both gateways gets about one burst in all", async () => {
+    const flood = await tenant(gw(0), "flood");
+    const calm = await tenant(gw(1), "calm");
+    const floodSession = await session(gw(0), "flood", flood.key);
+    const calmSession = await session(gw(1), "calm", calm.key);
+    assert.equal((await admin(gw(1), "PUT", "/tenants/flood", { quotas: { rps: 1, burst: 5 } })).status, 200);
+    // Gateway 1 learns the new quotas through pub/sub.
+    for (let i = 0; i < 20 && (await admin(gw(0), "GET", "/tenants/flood")).json().quotas.rps !== 1; i++) {
+      await sleep(50);
+    }
+    assert.equal((await admin(gw(0), "GET", "/tenants/flood")).json().quotas.burst, 5);
+
+    const ping = (g: GatewayProc, id: string, headers: Record<string, string>) =>
+      rawRequest(url(g, id), { headers, body: rpc("ping") });
+    const [flooded, calmed] = await Promise.all([
+      Promise.all(Array.from({ length: 20 }, (_, i) => ping(gw(i % 2), "flood", floodSession))),
+      Promise.all(Array.from({ length: 10 }, (_, i) => ping(gw(i % 2), "calm", calmSession))),
+    ]);
+    const passed = flooded.filter((r) => r.status !== 429);
+    assert.ok(passed.length >= 1 && passed.length <= 7, `${passed.length} passed: not one burst per gateway`);
+    for (const r of passed) assert.equal(r.status, 200);
+    const refused = flooded.map((r, i) => ({ r, gateway: i % 2 })).filter(({ r }) => r.status === 429);
+    assert.deepEqual(new Set(refused.map((x) => x.gateway)), new Set([0, 1]), "both gateways refuse");
+    for (const { r } of refused) {
+      assert.equal(errorCode(r).swy, "SWY_RATE_LIMITED");
+      assert.ok(Number(r.headers["retry-after"]) >= 1, "429 carries Retry-After");
+    }
+    assert.deepEqual(
+      calmed.map((r) => r.status),
+      calmed.map(() => 200),
+      "another tenant is served throughout",
+    );
+    assert.equal((await ping(gw(0), "calm", calmSession)).status, 200);
+    assert.equal((await ping(gw(1), "flood", floodSession)).status, 429, "the flooded tenant is still limited");
+  });
+
+  it("lists a session opened on gateway 1 through gateway 2's admin API; revoking it there ends it on gateway 1", async () => {
+    const watch = await tenant(gw(1), "watch");
+    const headers = await session(gw(0), "watch", watch.key);
+    const sid = headers["mcp-session-id"] as string;
+    assert.equal((await whoami(gw(0), "watch", headers)).sessionCalls, 1);
+
+    const list = (await admin(gw(1), "GET", "/tenants/watch/sessions")).json().sessions as Array<
+      Record<string, unknown>
+    >;
+    assert.equal(list.length, 1, JSON.stringify(list));
+    const listed = list[0] as Record<string, unknown>;
+    assert.equal(listed.server, "s1");
+    assert.equal(listed.transport, "streamable-http");
+    assert.equal(listed.principal, `key:${watch.id}`);
+    assert.match(String(listed.id), /^[A-Za-z0-9_-]{43}$/, "a hash names the session");
+    assert.ok(!JSON.stringify(list).includes(sid), "the raw Mcp-Session-Id is never shown");
+
+    const revoked = await admin(gw(1), "DELETE", `/tenants/watch/sessions/${listed.id}`);
+    assert.equal(revoked.status, 200);
+    assert.deepEqual(revoked.json(), { revoked: 1 });
+    const gone = await within1s(() => rawRequest(url(gw(0), "watch"), { headers, body: rpc("ping") }), 404);
+    assert.equal(gone.status, 404);
+    assert.equal(errorCode(gone).swy, "SWY_SESSION_NOT_FOUND");
+    assert.deepEqual((await admin(gw(0), "GET", "/tenants/watch/sessions")).json().sessions, []);
+    assert.equal((await initialize(gw(0), "watch", watch.key)).status, 200, "a new session may begin");
+  });
+
+  it("a restarted gateway still knows the tenant, its key and its open session", async () => {
+    const durable = await tenant(gw(0), "durable");
+    const headers = await session(gw(0), "durable", durable.key);
+    assert.equal((await whoami(gw(0), "durable", headers)).sessionCalls, 1);
+
+    await gw(0).stop();
+    gateways[0] = await start();
+    const ids = (await admin(gw(0), "GET", "/tenants")).json().tenants.map((t: { id: string }) => t.id);
+    assert.ok(ids.includes("durable"), ids.join());
+    assert.deepEqual(
+      (await admin(gw(0), "GET", "/tenants/durable/keys")).json().keys.map((k: { id: string }) => k.id),
+      [durable.id],
+    );
+    assert.equal((await initialize(gw(0), "durable", durable.key)).status, 200, "the key still opens sessions");
+    assert.equal((await whoami(gw(0), "durable", headers)).sessionCalls, 2, "the open session goes on");
+    const stranger = await initialize(gw(0), "durable", `swy_${"x".repeat(43)}`);
+    assert.equal(stranger.status, 401);
+    assert.equal(errorCode(stranger).swy, "SWY_UNAUTHORIZED");
+  });
+});
