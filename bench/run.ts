@@ -8,7 +8,7 @@ import { freePort, spawnManaged } from "../test/helpers/procs.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { churn } from "./lib/churn.js";
 import type { Route } from "./lib/configs.js";
-import { stubNginx } from "./lib/configs.js";
+import { BENCH_ADMIN_TOKEN, stubNginx } from "./lib/configs.js";
 import {
   type Contender,
   direct,
@@ -19,7 +19,7 @@ import {
 } from "./lib/contenders.js";
 import { eventLatency, percentile } from "./lib/event-latency.js";
 import { idleStreams } from "./lib/idle-streams.js";
-import { CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
+import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
@@ -196,6 +196,39 @@ async function main(): Promise<void> {
         checks.push(target("W7 cached tools/list ≥ 1× nginx", s.rps / n.rps >= 1, ratio(s.rps, n.rps)));
       }
       checks.push(target(`${key.toUpperCase()} no errors`, s.errors === 0, String(s.errors)));
+    }
+
+    // Workload 8: the W1 call on a tenant's server (`/bench/json/mcp`): key authentication, the tenant's
+    // rate bucket (in Redis with the Redis store: one round trip per request) and session bookkeeping.
+    {
+      const rows: Record<string, WrkResult> = {};
+      for (const c of contenders) {
+        const tenant = c.name.startsWith("switchyard");
+        const key = tenant ? await benchTenant(c.base as string, BENCH_ADMIN_TOKEN, routes[0]?.upstream as string) : "";
+        const auth: Record<string, string> = tenant ? { authorization: `Bearer ${key}` } : {};
+        const url = c.url(tenant ? "bench/json" : "json");
+        const sid = await openSession(url, auth);
+        log(`W8 ${c.name}`);
+        const load = {
+          url,
+          connections: PLAN.conns[0] as number,
+          body: CALL_BODY,
+          headers: { ...MCP_HEADERS, ...auth, "mcp-session-id": sid },
+        };
+        if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...load, seconds: PLAN.warmSeconds });
+        rows[c.name] = await runWrk(tools.wrk, dir, { ...load, seconds: PLAN.callSeconds });
+      }
+      results.w8 = rows;
+      sections.push(
+        `## W8 session-bound tools/call on a tenant's server (key, quotas) — stub upstream, ${PLAN.conns[0]} connections (direct, nginx, haproxy: the plain route)`,
+        callTable(rows),
+      );
+      const w1 = (results[`w1-json-c${PLAN.conns[0]}`] as Record<string, WrkResult>).switchyard as WrkResult;
+      const s = rows.switchyard as WrkResult;
+      checks.push(
+        target("W8 tenant's server ≥ 0.8× an operator route (W1)", s.rps / w1.rps >= 0.8, ratio(s.rps, w1.rps)),
+      );
+      checks.push(target("W8 no errors", s.errors === 0, String(s.errors)));
     }
 
     // Workload 2: POSTs answered with a short SSE stream (3 events).

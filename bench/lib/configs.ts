@@ -148,16 +148,22 @@ ${routes
 }
 
 /** Switchyard's configuration for the run (memory store, quiet logs). */
+export const BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789";
+
 export function switchyardConfig(
   port: number,
   routes: Route[],
   heartbeat: string,
-  variant: { redisUrl?: string; tokenKey?: string } = {},
+  variant: { redisUrl?: string; tokenKey?: string; dataDir?: string } = {},
 ): string {
   const tokens = variant.tokenKey ? `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${variant.tokenKey} }]\n` : "";
+  // The admin API on, for W8 (a tenant's server): tenants on disk, or in Redis with the Redis store.
+  const admin = variant.dataDir
+    ? `admin:\n  token: ${BENCH_ADMIN_TOKEN}\n  allowHttpServers: true\n  dataDir: ${variant.dataDir}\n`
+    : "";
   return `
 listen: 127.0.0.1:${port}
-${tokens}store:
+${tokens}${admin}store:
   url: ${variant.redisUrl ?? "memory"}
 logLevel: warn
 heartbeat:

@@ -9,6 +9,8 @@ export interface Contender {
   name: string;
   /** URL of a route's MCP endpoint through this contender. */
   url(route: string): string;
+  /** Where the contender listens (`http://127.0.0.1:PORT`); direct has none. */
+  base: string | undefined;
   /** The process whose memory and descriptors are measured (none for direct). */
   pid: number | undefined;
   /** What the process wrote on stderr (for a failure report). */
@@ -38,6 +40,7 @@ function managed(name: string, proc: Managed, base: string): Contender {
   return {
     name,
     url: (route) => `${base}/${route}/mcp`,
+    base,
     pid: proc.child.pid,
     stderr: () => proc.stderr.join("\n"),
     stop: async () => {
@@ -51,6 +54,7 @@ export function direct(routes: Route[]): Contender {
   return {
     name: "direct",
     url: (route) => `http://${byName.get(route)}/${route}/mcp`,
+    base: undefined,
     pid: undefined,
     stderr: () => "",
     stop: async () => {},
@@ -86,7 +90,7 @@ export async function startSwitchyard(
   const port = await freePort();
   const name = variant.redisUrl ? "switchyard+redis" : variant.tokenKey ? "switchyard+tokens" : "switchyard";
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, switchyardConfig(port, routes, heartbeat, variant));
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
   const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return managed(name, proc, `http://127.0.0.1:${port}`);
