@@ -79,7 +79,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       clientAddress: req.socket.remoteAddress,
       proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
       trustProxy: gw.config.security.trustProxy,
-      inject: ctx.pool?.tenant === undefined ? undefined : ctx.pool.inject,
+      inject: ctx.pool?.tenant === undefined ? undefined : { headers: ctx.pool.inject, names: ctx.pool.injectNames },
     });
     const upstreamSid = ctx.upstreamSessionId;
     if (upstreamSid !== undefined) {
@@ -157,7 +157,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const headers = clientResponseHeaders(upstream);
     const sse = isEventStream(upstream["content-type"]);
     if (sse) {
-      headers.push("x-accel-buffering", "no");
+      // Tell a proxy in front not to buffer, once, whatever the upstream said.
+      const i = headers.indexOf("x-accel-buffering");
+      if (i >= 0 && i % 2 === 0) headers[i + 1] = "no";
+      else headers.push("x-accel-buffering", "no");
       this.relay = new SseRelay(res, this.gw.config.heartbeat.interval);
     }
     res.writeHead(status, headers);

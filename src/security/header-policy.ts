@@ -34,11 +34,6 @@ const REQUEST_DROP = new Set([
  */
 const GATEWAY_CREDENTIALS = new Set(["authorization", "x-api-key", "cookie"]);
 
-/** The names of a flat `[name, value, ...]` list. */
-function names(flat: readonly string[]): string[] {
-  return flat.filter((_, i) => i % 2 === 0);
-}
-
 function connectionTokens(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   const joined = Array.isArray(value) ? value.join(",") : value;
@@ -53,10 +48,10 @@ export interface ForwardedFor {
   proto: "http" | "https";
   trustProxy: boolean;
   /**
-   * For a tenant's server: its upstream headers (a flat list), sent in place of the client's gateway
+   * For a tenant's server: its upstream headers (a flat list, and their names), sent in place of the client's gateway
    * credential, which is dropped. Undefined on operator routes, where `Authorization` passes through.
    */
-  inject?: readonly string[] | undefined;
+  inject?: { headers: readonly string[]; names: ReadonlySet<string> } | undefined;
 }
 
 /**
@@ -72,11 +67,11 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, fwd: Forwa
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || REQUEST_DROP.has(name) || drop?.includes(name)) continue;
-    if (inject && (GATEWAY_CREDENTIALS.has(name) || names(inject).includes(name))) continue;
+    if (inject && (GATEWAY_CREDENTIALS.has(name) || inject.names.has(name))) continue;
     if (typeof value === "string") out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
-  if (inject) out.push(...inject);
+  if (inject) out.push(...inject.headers);
   const priorFor = fwd.trustProxy ? incoming["x-forwarded-for"] : undefined;
   const client = fwd.clientAddress ?? "unknown";
   out.push("x-forwarded-for", priorFor ? `${String(priorFor)}, ${client}` : client);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { publish } from "../observability/events.js";
 import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
 import { TokenBuckets } from "./token-bucket.js";
@@ -37,6 +38,7 @@ if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rat
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return wait`;
+const TAKE_SHA = createHash("sha1").update(TAKE).digest("hex");
 
 /**
  * Buckets shared by every gateway replica, in Redis (`<prefix>rl:<tenant>`, expiring once full again):
@@ -60,11 +62,13 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(tenant: string, rate: number, burst: number): Promise<number> {
     if (!this.client.isReady) return this.fallback.take(tenant, rate, burst);
+    const call = { keys: [`${this.prefix}rl:${tenant}`], arguments: [String(rate), String(burst)] };
     try {
+      // By its SHA (the script is sent once, then only named); EVAL loads it when Redis lacks it.
       return Number(
-        await this.client.eval(TAKE, {
-          keys: [`${this.prefix}rl:${tenant}`],
-          arguments: [String(rate), String(burst)],
+        await this.client.evalSha(TAKE_SHA, call).catch((err: Error) => {
+          if (!err.message.startsWith("NOSCRIPT")) throw err;
+          return this.client.eval(TAKE, call);
         }),
       );
     } catch (err) {

@@ -5,20 +5,15 @@ import type { LedgerEntry, SessionLedger } from "./session-ledger.js";
 /**
  * The tenants' sessions in Redis, shared by every gateway: one hash per tenant (`<prefix>ts:<tenant>`:
  * session hash → entry) and one of last uses (`<prefix>ts:<tenant>:seen`: session hash → epoch ms).
- * Entries idle past the TTL are dropped when the tenant's sessions are read. Renewals are throttled per
- * gateway and written without waiting.
+ * Entries idle past the TTL are dropped when the tenant's sessions are read. Renewals (throttled by the
+ * caller) are written without waiting.
  */
 export class RedisSessionLedger implements SessionLedger {
-  private readonly touched = new Map<string, number>();
-  private readonly refreshMs: number;
-
   private constructor(
     private readonly client: RedisClient,
     private readonly prefix: string,
     private readonly idleTtlMs: number,
-  ) {
-    this.refreshMs = Math.min(idleTtlMs / 10, 60_000);
-  }
+  ) {}
 
   static async connect(options: RedisOptions, idleTtlMs: number): Promise<RedisSessionLedger> {
     const ledger = new RedisSessionLedger(newRedisClient(options), options.prefix ?? "swy:", idleTtlMs);
@@ -31,22 +26,16 @@ export class RedisSessionLedger implements SessionLedger {
   }
 
   async add(tenant: string, entry: LedgerEntry): Promise<void> {
-    this.touched.set(entry.id, entry.lastSeenAt);
     await this.client.hSet(this.key(tenant), entry.id, JSON.stringify(entry));
   }
 
   touch(tenant: string, id: string): void {
-    const now = Date.now();
-    if (now - (this.touched.get(id) ?? 0) < this.refreshMs) return;
-    this.touched.set(id, now);
-    if (this.touched.size > 100_000) this.touched.clear();
     this.client
-      .hSet(`${this.key(tenant)}:seen`, id, String(now))
+      .hSet(`${this.key(tenant)}:seen`, id, String(Date.now()))
       .catch((err: Error) => publish("fault", { where: "ledger", code: "SWY_STORE_ERROR", message: err.message }));
   }
 
   async remove(tenant: string, id: string): Promise<void> {
-    this.touched.delete(id);
     const key = this.key(tenant);
     await this.client.multi().hDel(key, id).hDel(`${key}:seen`, id).exec();
   }

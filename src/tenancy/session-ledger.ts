@@ -19,7 +19,7 @@ export interface LedgerEntry {
  */
 export interface SessionLedger {
   add(tenant: string, entry: LedgerEntry): Promise<void>;
-  /** The session was used just now (renewal is throttled: at most every tenth of the idle TTL). */
+  /** The session was used just now (callers throttle: at most every tenth of the idle TTL). */
   touch(tenant: string, id: string): void;
   remove(tenant: string, id: string): Promise<void>;
   /** The tenant's live sessions. */

@@ -55,6 +55,9 @@ export class Tenancy {
   readonly auth: Authenticator;
   /** Long-lived streams open per tenant on this gateway. */
   private readonly streams = new Map<string, number>();
+  /** When this gateway last renewed each session in the ledger. */
+  private readonly touched = new Map<string, number>();
+  private readonly touchEveryMs: number;
 
   constructor(
     parts: TenancyParts,
@@ -69,6 +72,7 @@ export class Tenancy {
     this.limiter = parts.limiter;
     this.pools = new TenantPools(parts.registry, poolOptions);
     this.auth = new Authenticator(parts.registry, config.tenants.jwt);
+    this.touchEveryMs = Math.min(config.sessions.idleTtl / 10, 60_000);
   }
 
   /** The tenant's quotas: its own where the admin API set them, the operator's defaults elsewhere. */
@@ -131,7 +135,16 @@ export class Tenancy {
     });
   }
 
+  /**
+   * A session of a tenant's server was used: renew it in the ledger, at most every tenth of the idle TTL
+   * (the hot path pays one map lookup, not a hash and a write, on every request).
+   */
   sessionUsed(pool: UpstreamPool, sessionId: string): void {
+    const now = Date.now();
+    const key = `${pool.name}\u0000${sessionId}`;
+    if (now - (this.touched.get(key) ?? 0) < this.touchEveryMs) return;
+    if (this.touched.size >= 100_000) this.touched.clear();
+    this.touched.set(key, now);
     this.ledger.touch(pool.tenant as string, revocationKey(pool.name, sessionId));
   }
 

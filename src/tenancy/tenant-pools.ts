@@ -9,6 +9,8 @@ interface Built {
   pool: UpstreamPool;
   /** What the pool was built from: a change of any of it builds a new pool. */
   fingerprint: string;
+  /** The registry's version it was last checked against (no check at all while nothing changed). */
+  version: number;
 }
 
 /**
@@ -20,6 +22,8 @@ interface Built {
  */
 export class TenantPools {
   private readonly builtPools = new Map<string, Built>();
+  /** Bumped on every change of the registry. */
+  private version = 0;
 
   constructor(
     private readonly registry: TenantRegistry,
@@ -28,21 +32,28 @@ export class TenantPools {
       resolve?: Resolver | undefined;
     },
   ) {
-    registry.onChange(() => this.prune());
+    registry.onChange(() => {
+      this.version++;
+      this.prune();
+    });
   }
 
   /** The pool of the tenant's server, or undefined when it has none by that name. */
   get(tenant: string, name: string): UpstreamPool | undefined {
+    const route = `${tenant}/${name}`;
+    const existing = this.builtPools.get(route);
+    if (existing?.version === this.version) return existing.pool;
     const server = this.registry.server(tenant, name);
     if (!server) return undefined;
-    const route = `${tenant}/${name}`;
     const allow = this.registry.get(tenant)?.allow ?? [];
     const fingerprint = JSON.stringify([server.url, server.transport, server.headers, allow]);
-    const existing = this.builtPools.get(route);
-    if (existing?.fingerprint === fingerprint) return existing.pool;
+    if (existing?.fingerprint === fingerprint) {
+      existing.version = this.version;
+      return existing.pool;
+    }
     if (existing) void existing.pool.close();
     const pool = this.build(route, tenant, server, allow);
-    this.builtPools.set(route, { pool, fingerprint });
+    this.builtPools.set(route, { pool, fingerprint, version: this.version });
     return pool;
   }
 

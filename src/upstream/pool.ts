@@ -17,6 +17,8 @@ export class UpstreamPool {
   readonly tenant: string | undefined;
   /** Headers sent upstream in place of the client's credential (a tenant server's own), as a flat list. */
   readonly inject: readonly string[];
+  /** Their names. */
+  readonly injectNames: ReadonlySet<string>;
 
   constructor(
     readonly name: string,
@@ -35,6 +37,7 @@ export class UpstreamPool {
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
     this.tenant = tenant?.id;
     this.inject = tenant ? Object.entries(tenant.headers).flat() : [];
+    this.injectNames = new Set(Object.keys(tenant?.headers ?? {}));
   }
 
   get(id: string): Replica | undefined {

@@ -64,7 +64,8 @@ describe("streaming through the gateway", () => {
       firstSeen = r;
     });
     scripts.set("causal", async (res) => {
-      res.writeHead(200, SSE_HEADERS);
+      // An upstream that would have a proxy buffer: the gateway says `no`, once.
+      res.writeHead(200, { ...SSE_HEADERS, "x-accel-buffering": "yes" });
       res.write('event: message\ndata: {"step":1}\n\n');
       // Only once the client holds event 1 does event 2 exist: a buffering proxy deadlocks here.
       await clientHasFirst;

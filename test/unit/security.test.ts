@@ -101,7 +101,13 @@ describe("header policy", () => {
         "mcp-session-id": "s",
         accept: "authorization",
       },
-      { ...fwd, inject: ["authorization", "Bearer upstream", "x-upstream-token", "real"] },
+      {
+        ...fwd,
+        inject: {
+          headers: ["authorization", "Bearer upstream", "x-upstream-token", "real"],
+          names: new Set(["authorization", "x-upstream-token"]),
+        },
+      },
     );
     assert.ok(!out.join("\n").includes("swy_client-key"));
     assert.ok(!out.includes("forged-by-client"), "a client cannot set a header the server's config sets");
