@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
 import { SwitchyardError } from "../errors.js";
@@ -22,7 +22,7 @@ export function createListCache(config: Config): ListCache | undefined {
 function authorizationContext(ctx: RequestContext): string | undefined {
   const auth = ctx.req.headers.authorization;
   if (ctx.principal === "anonymous" && auth === undefined) return undefined;
-  const credential = auth === undefined ? "" : createHash("sha256").update(auth).digest("base64url");
+  const credential = auth === undefined ? "" : hash("sha256", auth, "base64url");
   return `${ctx.principal}\u0000${credential}`;
 }
 

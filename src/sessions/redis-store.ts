@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import {
   type RedisClient as Client,
   connectSoon,
@@ -105,7 +105,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** `swy:s:<route>:<sha256(session id)>` */
   private key(route: string, sessionId: string): string {
-    return `${this.prefix}s:${route}:${createHash("sha256").update(sessionId).digest("base64url")}`;
+    return `${this.prefix}s:${route}:${hash("sha256", sessionId, "base64url")}`;
   }
 
   private remember(key: string, record: SessionRecord, now: number): void {

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** The name of a revoked id: a hash of route and id together (a raw id is never kept). */
 export function revocationKey(route: string, sessionId: string): string {
-  return createHash("sha256").update(`${route}\u0000${sessionId}`).digest("base64url");
+  return hash("sha256", `${route}\u0000${sessionId}`, "base64url");
 }
 
 /**

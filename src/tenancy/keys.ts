@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 
 /**
  * Tenant API keys: shown once at creation, kept only as a hash. A key is `swy_` + 32 random bytes
@@ -12,7 +12,7 @@ export interface NewKey {
 }
 
 export function hashKey(key: string): string {
-  return createHash("sha256").update(key).digest("base64url");
+  return hash("sha256", key, "base64url");
 }
 
 export function keyId(hash: string): string {
