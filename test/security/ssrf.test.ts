@@ -20,6 +20,19 @@ async function victim(): Promise<{ server: Server; port: number; connections: ()
   return { server, port: (server.address() as AddressInfo).port, connections: () => count };
 }
 
+/** One request through a guarded connector: "connected", or the error code that stopped it. */
+async function attemptThrough(connector: ReturnType<typeof createConnector>, origin: string): Promise<string> {
+  const client = new Client(origin, { connect: connector });
+  try {
+    await client.request({ path: "/mcp", method: "GET" });
+    return "connected";
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? "error";
+  } finally {
+    await client.destroy();
+  }
+}
+
 describe("SSRF: the address policy", () => {
   it("refuses every non-public range, in every encoding ipaddr.js reads", () => {
     for (const ip of [
@@ -143,17 +156,7 @@ describe("SSRF: guarded connections never reach this machine", () => {
     let calls = 0;
     const resolve = async () => answers[calls++] ?? [];
     const connector = createConnector(300, { policy: DEFAULT_POLICY, resolve });
-    const attempt = async () => {
-      const client = new Client(`http://rebind.test:${target.port}`, { connect: connector });
-      try {
-        await client.request({ path: "/mcp", method: "GET" });
-        return "connected";
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).code ?? "error";
-      } finally {
-        await client.destroy();
-      }
-    };
+    const attempt = () => attemptThrough(connector, `http://rebind.test:${target.port}`);
     assert.notEqual(await attempt(), "connected", "public at first: tried there, never here");
     assert.equal(await attempt(), "SWY_ADDRESS_REFUSED", "private the second time: refused");
     assert.equal(await attempt(), "SWY_ADDRESS_REFUSED", "one private address among several: refused");
@@ -215,17 +218,7 @@ upstreams:
     };
     const policy = withAllowList(DEFAULT_POLICY, ["db.corp.internal", "*.corp.internal"]);
     const connector = createConnector(300, { policy, resolve: async (h) => names[h] ?? [] });
-    const attempt = async (host: string) => {
-      const client = new Client(`http://${host}:${target.port}`, { connect: connector });
-      try {
-        await client.request({ path: "/mcp", method: "GET" });
-        return "connected";
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).code ?? "error";
-      } finally {
-        await client.destroy();
-      }
-    };
+    const attempt = (host: string) => attemptThrough(connector, `http://${host}:${target.port}`);
     const before = target.connections();
     assert.equal(await attempt("other.internal"), "SWY_ADDRESS_REFUSED", "a name the tenant was not given");
     assert.equal(
