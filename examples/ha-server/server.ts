@@ -1,0 +1,81 @@
+/**
+ * A stateful MCP server (TypeScript SDK v1) made highly available with `switchyard/ha`: run several of
+ * these behind any load balancer (plain round-robin will do) with one Redis, and every replica serves
+ * every session; a replica that dies loses nothing its clients can resume.
+ *
+ *   node --import tsx examples/ha-server/server.ts --node a --port 3001 --redis redis://127.0.0.1:6379
+ *
+ * In your own project: `import { createHaHandler } from "switchyard/ha";`
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { createHaHandler } from "../../src/ha/index.js";
+
+const { values } = parseArgs({
+  options: {
+    node: { type: "string", default: "node-1" },
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "0" },
+    redis: { type: "string", default: "redis://127.0.0.1:6379" },
+  },
+});
+const node = values.node as string;
+
+/** One session's server: a per-session counter, and a long task that reports its progress. */
+function createMcpServer(): McpServer {
+  const server = new McpServer({ name: "ha-example", version: "1.0.0" });
+  let count = 0;
+  server.registerTool(
+    "increment",
+    { description: "Adds one to this session's counter.", outputSchema: { count: z.number(), node: z.string() } },
+    async () => {
+      count++;
+      const result = { count, node };
+      return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
+    },
+  );
+  server.registerTool(
+    "long_task",
+    {
+      description: "Sends `steps` progress notifications, `delayMs` apart, then answers.",
+      inputSchema: { steps: z.number().int().min(1).max(1000), delayMs: z.number().int().min(0).max(60_000) },
+    },
+    async ({ steps, delayMs }, extra) => {
+      const token = extra._meta?.progressToken;
+      for (let i = 1; i <= steps; i++) {
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (token !== undefined) {
+          await extra.sendNotification({
+            method: "notifications/progress",
+            params: { progressToken: token, progress: i, total: steps },
+          });
+        }
+      }
+      return { content: [{ type: "text", text: `done on ${node}` }] };
+    },
+  );
+  return server;
+}
+
+const http = createServer();
+await new Promise<void>((resolve) => http.listen(Number(values.port), values.host, resolve));
+const { port } = http.address() as AddressInfo;
+const url = `http://${values.host}:${port}`;
+
+// Before: one StreamableHTTPServerTransport per session in a Map of this process (sticky sessions needed).
+// After: the same server factory, handed to the HA handler.
+const handler = createHaHandler({ createServer: createMcpServer, redis: values.redis as string, nodeId: node, advertiseUrl: url });
+http.on("request", handler);
+await handler.ready;
+process.stdout.write(`${JSON.stringify({ msg: "listening", url: `${url}/mcp`, node })}\n`);
+
+const stop = async () => {
+  await handler.drain();
+  http.close();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

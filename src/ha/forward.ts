@@ -1,0 +1,58 @@
+import { type IncomingMessage, request, type ServerResponse } from "node:http";
+
+/** Set on a request one node forwards to another: it is never forwarded again (no loops). */
+export const HOP_HEADER = "x-switchyard-ha-hop";
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"]);
+
+export type ForwardResult = "forwarded" | "refused";
+
+/**
+ * Send the request (its body already read: MCP requests are small JSON) to the node that owns its
+ * session; the answer is streamed back (an SSE answer flows event by event), headers intact; abort it
+ * when the client leaves. Resolves "refused" when the owner's port
+ * refused the connection (the process is gone) before anything was sent back, so the caller may adopt
+ * the session instead; other failures end the response.
+ */
+export function forwardTo(
+  ownerUrl: string,
+  req: IncomingMessage,
+  body: Buffer | undefined,
+  res: ServerResponse,
+): Promise<ForwardResult> {
+  return new Promise((resolve) => {
+    const target = new URL(req.url ?? "/", ownerUrl);
+    const headers: Record<string, string | string[]> = { [HOP_HEADER]: "1" };
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name) && name !== "content-length") headers[name] = value;
+    }
+    if (body !== undefined) headers["content-length"] = String(body.length);
+    const upstream = request(target, { method: req.method, headers }, (answer) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+      }
+      res.writeHead(answer.statusCode ?? 502, out);
+      res.flushHeaders();
+      answer.pipe(res);
+      answer.on("error", () => res.destroy());
+      answer.on("end", () => resolve("forwarded"));
+    });
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNREFUSED" && !res.headersSent) return resolve("refused");
+      if (!res.headersSent) {
+        res.writeHead(502, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Session owner unreachable" } }),
+        );
+      } else {
+        res.destroy();
+      }
+      resolve("forwarded");
+    });
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.end(body);
+  });
+}

@@ -1,0 +1,290 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import {
+  isInitializeRequest,
+  isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+} from "@modelcontextprotocol/sdk/types.js";
+import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
+import { forwardTo, HOP_HEADER } from "./forward.js";
+import { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
+import { type SessionEntry, SessionRegistry } from "./session-registry.js";
+
+export interface HaOptions {
+  /** A fresh SDK v1 server (`McpServer` or `Server`) for one session. */
+  createServer: () => McpServer | Server;
+  /** The shared Redis: a `redis://` URL or connection options. */
+  redis: string | RedisOptions;
+  /** This node's name, unique among the nodes (1-64 of A-Za-z0-9-); session ids carry it as a hint. */
+  nodeId: string;
+  /** Where the other nodes reach this one (`http://10.0.0.5:3000`): forwarded requests keep their path. */
+  advertiseUrl: string;
+  /** Namespace of the Redis keys (default `swy:ha:`). */
+  prefix?: string;
+  /** How often the node says it is alive (ms, default 500); it is taken for dead after `nodeTtlMs` (2000). */
+  heartbeatMs?: number;
+  nodeTtlMs?: number;
+  /** A session unused this long is forgotten (ms, default 30 min). */
+  sessionTtlMs?: number;
+  /** The SSE `retry:` hint for clients whose stream broke (ms, default 500). */
+  retryInterval?: number;
+  eventStore?: RedisEventStoreOptions;
+}
+
+export interface HaHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Resolves once Redis is reachable and the node has announced itself. */
+  readonly ready: Promise<void>;
+  /** Sessions this node serves. */
+  sessions(): number;
+  /** Hand every session over to the other nodes (their next request is adopted elsewhere) and stop. */
+  drain(): Promise<void>;
+  /** Stop at once (the sessions' owner is then taken for dead after `nodeTtlMs`). */
+  close(): Promise<void>;
+}
+
+/** The error an adopting node answers for a request its dead owner had in flight. */
+export const OUTCOME_UNKNOWN = {
+  code: -32003,
+  message:
+    "The replica serving this request stopped before answering: its outcome is unknown (it may or may not have taken effect)",
+  data: { code: "SWY_HA_OUTCOME_UNKNOWN" },
+} as const;
+
+interface Local {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer | Server;
+  /** In-flight bookkeeping in order (a fast answer must not be recorded before its request). */
+  chain: Promise<unknown>;
+}
+
+/** SDK 1.x internals this library relies on (pinned by its tests). */
+interface WebTransport {
+  handleRequest(req: Request): Promise<Response>;
+  _requestToStreamMapping: Map<string | number, string>;
+}
+const web = (t: StreamableHTTPServerTransport) =>
+  (t as unknown as { _webStandardTransport: WebTransport })._webStandardTransport;
+
+function jsonError(res: ServerResponse, status: number, code: number, message: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+const NODE_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * A Node `(req, res)` handler that hosts a stateful SDK v1 server on many replicas: one server and
+ * Streamable HTTP transport per session, a session registry and the events in Redis. A request for a
+ * session that another live node owns is forwarded there; one whose owner is dead is adopted — one node
+ * wins an atomic claim, rebuilds the server in the initialized state from the stored `initialize`
+ * request, answers each request the dead node had in flight with an explicit error (outcome unknown),
+ * and serves on; the client resumes its streams from the shared event store with `Last-Event-ID`.
+ */
+export function createHaHandler(options: HaOptions): HaHandler {
+  if (!NODE_ID.test(options.nodeId)) throw new Error("nodeId: 1-64 of A-Za-z0-9-");
+  const me = options.nodeId;
+  const prefix = options.prefix ?? "swy:ha:";
+  const heartbeatMs = options.heartbeatMs ?? 500;
+  const nodeTtlMs = options.nodeTtlMs ?? 2000;
+  const sessionTtlMs = options.sessionTtlMs ?? 30 * 60_000;
+  const redisOptions = typeof options.redis === "string" ? { url: options.redis } : options.redis;
+  const client = newRedisClient({ commandTimeoutMs: 2000, ...redisOptions });
+  const registry = new SessionRegistry(client, prefix, sessionTtlMs);
+  const local = new Map<string, Local>();
+  const adopting = new Map<string, Promise<Local>>();
+  let stopped = false;
+
+  const beat = () => registry.heartbeat(me, options.advertiseUrl, nodeTtlMs).catch(() => {});
+  const ready = connectSoon(client.connect(), 5000).then(beat);
+  const heartbeat = setInterval(beat, heartbeatMs);
+  heartbeat.unref();
+  const renew = setInterval(
+    () => {
+      for (const id of local.keys()) registry.touch(id).catch(() => {});
+    },
+    Math.min(sessionTtlMs / 4, 60_000),
+  );
+  renew.unref();
+
+  /** One session's server and transport, its requests in flight recorded in Redis. */
+  async function host(id: string, onInitialized?: (id: string) => Promise<void>): Promise<Local> {
+    const server = options.createServer();
+    const entry: Local = {
+      transport: undefined as unknown as StreamableHTTPServerTransport,
+      server,
+      chain: Promise.resolve(),
+    };
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      eventStore: new RedisEventStore(client, id, { prefix, ...options.eventStore }),
+      retryInterval: options.retryInterval ?? 500,
+      ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
+      onsessionclosed: async (closed) => {
+        local.delete(closed);
+        await registry.forget(closed).catch(() => {});
+      },
+    });
+    entry.transport = transport;
+    transport.onclose = () => {
+      if (local.get(id) === entry) local.delete(id);
+    };
+    await server.connect(transport);
+    const inner = web(transport);
+    const receive = transport.onmessage;
+    const record = (work: () => Promise<unknown>) => {
+      entry.chain = entry.chain.then(work).catch(() => {});
+    };
+    transport.onmessage = (message, extra) => {
+      if (isJSONRPCRequest(message) && message.method !== "initialize") {
+        const streamId = inner._requestToStreamMapping.get(message.id);
+        if (streamId !== undefined) record(() => registry.requestStarted(id, message.id, streamId));
+      }
+      receive?.call(transport, message, extra);
+    };
+    const send = transport.send.bind(transport);
+    transport.send = async (message: JSONRPCMessage, sendOptions) => {
+      await send(message, sendOptions);
+      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+        const answered = message.id;
+        if (answered !== undefined && answered !== null) record(() => registry.requestEnded(id, answered));
+      }
+    };
+    return entry;
+  }
+
+  async function newSession(req: IncomingMessage, res: ServerResponse, parsed: unknown): Promise<void> {
+    const id = `${me}.${randomBytes(18).toString("base64url")}`;
+    const init = (Array.isArray(parsed) ? parsed.find(isInitializeRequest) : parsed) as unknown;
+    const entry = await host(id, async (sid) => {
+      // Routable from every node before the client learns the id.
+      await registry.register(sid, me, init);
+      local.set(sid, entry);
+    });
+    await entry.transport.handleRequest(req, res, parsed);
+  }
+
+  /** Rebuild a session in its initialized state, from the stored `initialize` (no re-initialize). */
+  async function adopt(id: string, session: SessionEntry): Promise<Local> {
+    const entry = await host(id);
+    const inner = web(entry.transport);
+    const init = JSON.parse(session.init) as { params?: { protocolVersion?: string } };
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    await (
+      await inner.handleRequest(new Request("http://ha.invalid/mcp", { method: "POST", headers, body: session.init }))
+    ).text();
+    await (
+      await inner.handleRequest(
+        new Request("http://ha.invalid/mcp", {
+          method: "POST",
+          headers: {
+            ...headers,
+            "mcp-session-id": id,
+            "mcp-protocol-version": init.params?.protocolVersion ?? "2025-03-26",
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+        }),
+      )
+    ).text();
+    // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence.
+    const store = new RedisEventStore(client, id, { prefix, ...options.eventStore });
+    for (const { requestId, streamId } of await registry.takeInFlight(id)) {
+      await store.storeEvent(streamId, { jsonrpc: "2.0", id: requestId, error: { ...OUTCOME_UNKNOWN } });
+    }
+    local.set(id, entry);
+    return entry;
+  }
+
+  /** Adopt once per node, however many requests arrive for the session meanwhile. */
+  function adoptOnce(id: string, session: SessionEntry): Promise<Local> {
+    let pending = adopting.get(id);
+    if (!pending) {
+      pending = adopt(id, session).finally(() => adopting.delete(id));
+      adopting.set(id, pending);
+    }
+    return pending;
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (stopped) return jsonError(res, 503, -32000, "This replica is shutting down; retry");
+    const raw = req.headers["mcp-session-id"];
+    const sid = typeof raw === "string" ? raw : undefined;
+    let body: Buffer | undefined;
+    let parsed: unknown;
+    if (req.method === "POST") {
+      body = await readBody(req);
+      try {
+        parsed = JSON.parse(body.toString("utf8"));
+      } catch {
+        return jsonError(res, 400, -32700, "Parse error");
+      }
+    }
+    if (sid === undefined) {
+      const isInit = Array.isArray(parsed) ? parsed.some(isInitializeRequest) : isInitializeRequest(parsed);
+      if (req.method === "POST" && isInit) return newSession(req, res, parsed);
+      return jsonError(res, 400, -32000, "Bad Request: No valid session ID provided");
+    }
+    const here = local.get(sid) ?? (await adopting.get(sid));
+    if (here) return here.transport.handleRequest(req, res, parsed);
+    const session = await registry.lookup(sid);
+    if (!session) return jsonError(res, 404, -32001, "Session not found");
+    let owner = session.owner;
+    let force = false;
+    const forwarded = req.headers[HOP_HEADER] !== undefined;
+    for (let hop = 0; owner !== me && hop < 2; hop++) {
+      const url = owner === "" || forwarded ? undefined : await registry.nodeUrl(owner);
+      if (url !== undefined && !force) {
+        if ((await forwardTo(url, req, body, res)) === "forwarded") return;
+        force = true; // its port refused the connection: the process is gone
+      }
+      const winner = await registry.claim(sid, owner, me, force || url === undefined);
+      if (winner === undefined) return jsonError(res, 404, -32001, "Session not found");
+      if (winner === owner) return jsonError(res, 503, -32000, "The session's replica is busy; retry");
+      owner = winner;
+      force = false;
+    }
+    if (owner !== me) return jsonError(res, 503, -32000, "The session moved; retry");
+    const entry = await adoptOnce(sid, session);
+    return entry.transport.handleRequest(req, res, parsed);
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch(() => jsonError(res, 500, -32603, "Internal error"));
+  }) as HaHandler;
+
+  async function stop(handOver: boolean): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(heartbeat);
+    clearInterval(renew);
+    const sessions = [...local.entries()];
+    local.clear();
+    if (handOver) await Promise.all(sessions.map(([id]) => registry.release(id, me).catch(() => {})));
+    await registry.leave(me).catch(() => {});
+    await Promise.all(sessions.map(([, s]) => s.transport.close().catch(() => {})));
+    if (client.isOpen) await client.close().catch(() => {});
+  }
+
+  Object.assign(handler, {
+    ready,
+    sessions: () => local.size,
+    drain: () => stop(true),
+    close: () => stop(false),
+  });
+  return handler;
+}

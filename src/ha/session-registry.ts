@@ -1,0 +1,126 @@
+import type { RedisClient } from "../redis/client.js";
+
+/** What every node knows of a session. */
+export interface SessionEntry {
+  /** The node serving it; "" once its owner handed it over (graceful drain). */
+  owner: string;
+  /** The client's `initialize` request (client info, capabilities, protocol version), as JSON. */
+  init: string;
+  createdAt: number;
+}
+
+/**
+ * Take a session over: only from the owner the caller saw (`ARGV[1]`), and only if that owner is gone
+ * (its heartbeat expired, or it handed the session over) or `ARGV[3]` forces it (its port refused the
+ * connection). Returns the owner afterwards: the caller when it won, else whoever did.
+ */
+const CLAIM = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return false end
+if owner ~= ARGV[1] then return owner end
+if owner ~= '' and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return owner end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+return ARGV[2]`;
+
+/**
+ * The session registry in Redis (seed 002, "session partitioning"): session → owner node and the stored
+ * `initialize` request; nodes → their URL, kept alive by a heartbeat with a TTL. Keys:
+ * `<prefix>s:<session>` (hash, expiring when idle) and `<prefix>n:<node>` (the node's URL, expiring
+ * unless renewed).
+ */
+export class SessionRegistry {
+  constructor(
+    private readonly client: RedisClient,
+    private readonly prefix: string,
+    private readonly sessionTtlMs: number,
+  ) {}
+
+  private sessionKey(id: string): string {
+    return `${this.prefix}s:${id}`;
+  }
+
+  private nodeKey(node: string): string {
+    return `${this.prefix}n:${node}`;
+  }
+
+  async register(id: string, owner: string, init: unknown): Promise<void> {
+    const key = this.sessionKey(id);
+    await this.client
+      .multi()
+      .hSet(key, { owner, init: JSON.stringify(init), createdAt: String(Date.now()) })
+      .pExpire(key, this.sessionTtlMs)
+      .exec();
+  }
+
+  /** The session (renewing its idle TTL), or undefined. */
+  async lookup(id: string): Promise<SessionEntry | undefined> {
+    const key = this.sessionKey(id);
+    const [entry] = (await this.client.multi().hGetAll(key).pExpire(key, this.sessionTtlMs).exec()) as unknown as [
+      Record<string, string>,
+    ];
+    if (!entry || entry.owner === undefined || entry.init === undefined) return undefined;
+    return { owner: entry.owner, init: entry.init, createdAt: Number(entry.createdAt ?? 0) };
+  }
+
+  /** Renew a session's idle TTL (a node serving it locally). */
+  async touch(id: string): Promise<void> {
+    await this.client.pExpire(this.sessionKey(id), this.sessionTtlMs);
+  }
+
+  /** See `CLAIM`: the owner after the attempt, or undefined when the session is unknown. */
+  async claim(id: string, seenOwner: string, me: string, force: boolean): Promise<string | undefined> {
+    const result = await this.client.eval(CLAIM, {
+      keys: [this.sessionKey(id), this.nodeKey(seenOwner)],
+      arguments: [seenOwner, me, force ? "1" : "0"],
+    });
+    return typeof result === "string" ? result : undefined;
+  }
+
+  /** Hand a session over (graceful drain): the next request on any node adopts it. */
+  async release(id: string, me: string): Promise<void> {
+    await this.claim(id, me, "", true);
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.client.del(this.sessionKey(id));
+  }
+
+  /** The node is alive at `url` for `ttlMs` more. */
+  async heartbeat(node: string, url: string, ttlMs: number): Promise<void> {
+    await this.client.set(this.nodeKey(node), url, { expiration: { type: "PX", value: ttlMs } });
+  }
+
+  /** Where a live node listens, or undefined when its heartbeat has expired. */
+  async nodeUrl(node: string): Promise<string | undefined> {
+    return (await this.client.get(this.nodeKey(node))) ?? undefined;
+  }
+
+  async leave(node: string): Promise<void> {
+    await this.client.del(this.nodeKey(node));
+  }
+
+  // In-flight requests: what a dead node was doing, so that its adopter can say so.
+
+  private inflightKey(id: string): string {
+    return `${this.prefix}if:${id}`;
+  }
+
+  async requestStarted(id: string, requestId: string | number, streamId: string): Promise<void> {
+    const key = this.inflightKey(id);
+    await this.client.multi().hSet(key, JSON.stringify(requestId), streamId).pExpire(key, this.sessionTtlMs).exec();
+  }
+
+  async requestEnded(id: string, requestId: string | number): Promise<void> {
+    await this.client.hDel(this.inflightKey(id), JSON.stringify(requestId));
+  }
+
+  /** The requests a session had in flight (request id → the SDK stream it answers on), emptied. */
+  async takeInFlight(id: string): Promise<Array<{ requestId: string | number; streamId: string }>> {
+    const key = this.inflightKey(id);
+    const [all] = (await this.client.multi().hGetAll(key).del(key).exec()) as unknown as [Record<string, string>];
+    return Object.entries(all ?? {}).map(([k, streamId]) => ({
+      requestId: JSON.parse(k) as string | number,
+      streamId,
+    }));
+  }
+}

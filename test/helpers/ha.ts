@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, type Managed, spawnManaged } from "./procs.js";
+
+const EXAMPLE = fileURLToPath(new URL("../../examples/ha-server/server.ts", import.meta.url));
+
+export interface HaNode extends Managed {
+  node: string;
+  /** `http://127.0.0.1:PORT/mcp` */
+  url: string;
+}
+
+/** One replica of `examples/ha-server` (the `switchyard/ha` library) as a real process. */
+export async function startHaNode(node: string, redisUrl: string): Promise<HaNode> {
+  const proc = spawnManaged(process.execPath, ["--import", "tsx", EXAMPLE, "--node", node, "--redis", redisUrl]);
+  const line = await proc.waitForLine((l) => l.includes('"listening"'));
+  return Object.assign(proc, { node, url: (JSON.parse(line) as { url: string }).url });
+}
+
+/**
+ * nginx in plain round-robin before `upstreams` (no affinity of any kind): each request goes to the next
+ * replica. A replica that refuses connections is skipped (the request never reached it).
+ */
+export async function startRoundRobinNginx(upstreams: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const prefix = mkdtempSync(join(tmpdir(), "swy-nginx-"));
+  mkdirSync(join(prefix, "logs"), { recursive: true });
+  const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=0;`).join("\n");
+  writeFileSync(
+    join(prefix, "nginx.conf"),
+    `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  upstream replicas {
+${servers}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://replicas;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+      proxy_next_upstream error non_idempotent;
+    }
+  }
+}
+`,
+  );
+  const proc = spawnManaged("nginx", ["-p", prefix, "-c", join(prefix, "nginx.conf")]);
+  // nginx says nothing when it is up: wait until it answers.
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    stop: async () => {
+      await proc.stop("SIGQUIT");
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type HaNode, startHaNode, startRoundRobinNginx } from "../helpers/ha.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+async function client(url: string) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    reconnectionOptions: {
+      initialReconnectionDelay: 100,
+      maxReconnectionDelay: 500,
+      reconnectionDelayGrowFactor: 1.5,
+      maxRetries: 10,
+    },
+  });
+  const c = new Client({ name: "ha-test", version: "1.0.0" });
+  await c.connect(transport);
+  return {
+    c,
+    transport,
+    async increment() {
+      const r = await c.callTool({ name: "increment", arguments: {} });
+      return r.structuredContent as { count: number; node: string };
+    },
+    close: () => c.close(),
+  };
+}
+
+describe("switchyard/ha: a stateful SDK server on three replicas behind plain round-robin", () => {
+  let redis: RedisServer;
+  let nodes: HaNode[];
+  let lb: Awaited<ReturnType<typeof startRoundRobinNginx>>;
+
+  before(async () => {
+    redis = await startRedis();
+    nodes = await Promise.all(["a", "b", "c"].map((n) => startHaNode(n, redis.url)));
+    lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+  });
+  after(async () => {
+    await lb?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  it("answers every call in its own session, keeping per-session state, wherever the request lands", async () => {
+    const clients = await Promise.all(Array.from({ length: 12 }, () => client(lb.url)));
+    const owners = new Set<string>();
+    for (let round = 1; round <= 5; round++) {
+      const answers = await Promise.all(clients.map((c) => c.increment()));
+      for (const a of answers) assert.equal(a.count, round, "each session counts its own calls");
+      for (const a of answers) owners.add(a.node);
+    }
+    assert.ok(owners.size >= 2, "sessions were created on several replicas");
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it("survives the death of a session's replica mid-call: progress once, an explicit error, then the same session goes on", async () => {
+    const c = await client(lb.url);
+    const owner = (await c.increment()).node;
+    const victim = nodes.find((n) => n.node === owner) as HaNode;
+    const progress: number[] = [];
+    let killed = false;
+    const call = c.c.callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+      onprogress: (p) => {
+        progress.push(p.progress);
+        if (p.progress === 3 && !killed) {
+          killed = true;
+          victim.child.kill("SIGKILL");
+        }
+      },
+      timeout: 30_000,
+    });
+    const outcome = await call.then(
+      () => "answered",
+      (err: unknown) => err,
+    );
+    assert.ok(killed, "the owner was killed mid-call");
+    assert.ok(outcome instanceof McpError, `an explicit error, not ${String(outcome)}`);
+    assert.equal((outcome as McpError).code, -32003);
+    assert.match((outcome as McpError).message, /outcome is unknown/);
+    assert.deepEqual(
+      progress,
+      progress.map((_, i) => i + 1),
+      "every progress event sent before the death, exactly once, in order",
+    );
+    assert.ok(progress.length >= 3 && progress.length < 20);
+    const next = await c.increment();
+    assert.notEqual(next.node, owner, "adopted by a live replica");
+    assert.equal(c.transport.sessionId?.startsWith(`${owner}.`), true, "the same session, not a new one");
+    assert.equal((await c.increment()).count, next.count + 1);
+    await c.close();
+  });
+});
