@@ -57,6 +57,9 @@ export const OUTCOME_UNKNOWN = {
 } as const;
 
 interface Local {
+  /** The client's `initialize` request, to register the session again if Redis lost it. */
+  init: unknown;
+  createdAt: number;
   transport: StreamableHTTPServerTransport;
   server: McpServer | Server;
   /** In-flight bookkeeping in order (a fast answer must not be recorded before its request). */
@@ -112,6 +115,11 @@ export function createHaHandler(options: HaOptions): HaHandler {
 
   const beat = () => registry.heartbeat(me, options.advertiseUrl, nodeTtlMs).catch(() => {});
   const ready = connectSoon(client.connect(), 5000).then(beat);
+  // A Redis that restarted empty has forgotten this node's sessions: put them back (first come wins).
+  client.on("ready", () => {
+    beat();
+    for (const [id, s] of local) registry.restore(id, me, s.init, s.createdAt).catch(() => {});
+  });
   const heartbeat = setInterval(beat, heartbeatMs);
   heartbeat.unref();
   const renew = setInterval(
@@ -123,9 +131,11 @@ export function createHaHandler(options: HaOptions): HaHandler {
   renew.unref();
 
   /** One session's server and transport, its requests in flight recorded in Redis. */
-  async function host(id: string, onInitialized?: (id: string) => Promise<void>): Promise<Local> {
+  async function host(id: string, init: unknown, onInitialized?: (id: string) => Promise<void>): Promise<Local> {
     const server = options.createServer();
     const entry: Local = {
+      init,
+      createdAt: Date.now(),
       transport: undefined as unknown as StreamableHTTPServerTransport,
       server,
       chain: Promise.resolve(),
@@ -171,7 +181,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
   async function newSession(req: IncomingMessage, res: ServerResponse, parsed: unknown): Promise<void> {
     const id = `${me}.${randomBytes(18).toString("base64url")}`;
     const init = (Array.isArray(parsed) ? parsed.find(isInitializeRequest) : parsed) as unknown;
-    const entry = await host(id, async (sid) => {
+    const entry = await host(id, init, async (sid) => {
       // Routable from every node before the client learns the id.
       await registry.register(sid, me, init);
       local.set(sid, entry);
@@ -181,7 +191,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
 
   /** Rebuild a session in its initialized state, from the stored `initialize` (no re-initialize). */
   async function adopt(id: string, session: SessionEntry): Promise<Local> {
-    const entry = await host(id);
+    const entry = await host(id, JSON.parse(session.init));
     const inner = web(entry.transport);
     const init = JSON.parse(session.init) as { params?: { protocolVersion?: string } };
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };

@@ -43,19 +43,28 @@ export class RedisEventStore implements EventStore {
     return `${this.prefix}ev:${this.sessionId}:${streamId}`;
   }
 
+  /**
+   * Store an event; its id names the stream and the Redis entry. While Redis cannot be reached the event
+   * still goes out live, under an id that cannot be resumed from: live delivery never waits on Redis,
+   * only resumption does.
+   */
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const key = this.key(streamId);
-    const [entry] = (await this.client
-      .multi()
-      .xAdd(
-        key,
-        "*",
-        { m: JSON.stringify(message) },
-        { TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: this.maxEvents } },
-      )
-      .pExpire(key, this.ttlMs)
-      .exec()) as unknown as [string, number];
-    return `${streamId}_${entry}`;
+    try {
+      const [entry] = (await this.client
+        .multi()
+        .xAdd(
+          key,
+          "*",
+          { m: JSON.stringify(message) },
+          { TRIM: { strategy: "MAXLEN", strategyModifier: "~", threshold: this.maxEvents } },
+        )
+        .pExpire(key, this.ttlMs)
+        .exec()) as unknown as [string, number];
+      return `${streamId}_${entry}`;
+    } catch {
+      return `${streamId}_unstored`;
+    }
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {

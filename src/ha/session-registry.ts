@@ -52,6 +52,21 @@ export class SessionRegistry {
       .exec();
   }
 
+  /**
+   * After Redis lost its data (a restart without persistence): put back a session this node serves,
+   * unless it is known already (another node may have adopted it meanwhile).
+   */
+  async restore(id: string, owner: string, init: unknown, createdAt: number): Promise<void> {
+    const key = this.sessionKey(id);
+    await this.client
+      .multi()
+      .hSetNX(key, "owner", owner)
+      .hSetNX(key, "init", JSON.stringify(init))
+      .hSetNX(key, "createdAt", String(createdAt))
+      .pExpire(key, this.sessionTtlMs)
+      .exec();
+  }
+
   /** The session (renewing its idle TTL), or undefined. */
   async lookup(id: string): Promise<SessionEntry | undefined> {
     const key = this.sessionKey(id);
