@@ -114,6 +114,12 @@ export const upstreamSchema = z
       .enum(["least-in-flight", "round-robin"])
       .default("least-in-flight")
       .describe("How a new session or a session-less request picks a healthy replica."),
+    sessions: z
+      .enum(["sticky", "shared"])
+      .default("sticky")
+      .describe(
+        "`sticky`: a session lives on the replica that created it (its loss is a 404, and the client re-initializes). `shared`: the replicas share session state (`switchyard/ha`), so when a session's replica is gone the request goes to another healthy one instead.",
+      ),
     discovery: discoverySchema,
     guard: z
       .boolean()

@@ -308,14 +308,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     gw.health.passiveFailure(replica, code);
     const sid = ctx.info?.sessionId;
     const pool = ctx.pool;
-    if (sid !== undefined && pool) {
+    // A sticky session dies with its replica; a shared one (`sessions: shared`) goes on elsewhere.
+    if (sid !== undefined && pool && !pool.sharedSessions) {
       forgetSession(gw, pool.name, sid, replica.id, "replica unreachable").then(
         () => respondError(ctx, new SwitchyardError("SWY_SESSION_REPLICA_GONE")),
         () => respondError(ctx, new SwitchyardError("SWY_SESSION_REPLICA_GONE")),
       );
       return;
     }
-    // Nothing reached the replica: a session-less request may try another one.
+    // Nothing reached the replica: a session-less (or shared-session) request may try another one.
     const next = pool?.pick(replica);
     if (next) {
       this.send(next);

@@ -1,6 +1,7 @@
 import { SwitchyardError } from "../errors.js";
 import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
 import type { UpstreamPool } from "../upstream/pool.js";
+import type { Replica } from "../upstream/replica.js";
 import type { RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
@@ -35,8 +36,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const replica = pool.byTokenHash(claims.replica);
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.
-    if (!replica?.holds(createdAt + 999)) throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
-    ctx.replica = replica;
+    ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw);
     // An HTTP+SSE session's token carries the message path the replica announced, in the same place.
     if (ctx.endpoint === "messages") ctx.upstreamPath = claims.upstreamSessionId;
     else ctx.upstreamSessionId = claims.upstreamSessionId;
@@ -56,6 +56,11 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     }
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {
+      if (pool.sharedSessions) {
+        ctx.replica = sharedFallback(pool, gw);
+        ctx.upstreamPath = record.endpoint;
+        return;
+      }
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     }
@@ -68,6 +73,17 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   const replica = (target ?? pool).pick();
   if (!replica) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
   ctx.replica = replica;
+}
+
+/**
+ * The session's replica is gone. With `sessions: shared` its replicas share session state: another
+ * healthy one serves it (and takes it over). Otherwise: 404, the client re-initializes.
+ */
+function sharedFallback(pool: UpstreamPool, gw: GatewayState): Replica {
+  if (!pool.sharedSessions) throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
+  const other = pool.pick();
+  if (!other) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
+  return other;
 }
 
 /**

@@ -13,6 +13,8 @@ export class UpstreamPool {
   readonly transport: UpstreamConfig["transport"];
   /** Tool name → the route whose replicas serve its modern `tools/call`. */
   readonly toolRoutes: ReadonlyMap<string, string>;
+  /** The replicas share session state (`sessions: shared`): any healthy one may serve any session. */
+  readonly sharedSessions: boolean;
   /** Set for a tenant's server (route `TENANT/NAME`): the tenant it belongs to. */
   readonly tenant: string | undefined;
   /** Headers sent upstream in place of the client's credential (a tenant server's own), as a flat list. */
@@ -35,6 +37,7 @@ export class UpstreamPool {
     this.balancer = createBalancer(config.balancer);
     this.transport = config.transport;
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
+    this.sharedSessions = config.sessions === "shared";
     this.tenant = tenant?.id;
     this.inject = tenant ? Object.entries(tenant.headers).flat() : [];
     this.injectNames = new Set(Object.keys(tenant?.headers ?? {}));

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { type HaNode, startHaNode } from "../helpers/ha.js";
+import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () => {
+  let redis: RedisServer;
+  let nodes: HaNode[];
+  let sticky: GatewayProc;
+  let shared: GatewayProc;
+
+  before(async () => {
+    redis = await startRedis();
+    nodes = await Promise.all(["g1", "g2", "g3"].map((n) => startHaNode(n, redis.url)));
+    const route = (extra: string) =>
+      writeConfig(
+        `logLevel: warn\ndiscovery:\n  enabled: false\nupstreams:\n  ha:\n    balancer: round-robin\n${extra}    replicas: [${nodes.map((n) => n.url).join(", ")}]\n`,
+      );
+    shared = await startGateway(["--config", route("    sessions: shared\n")]);
+    sticky = await startGateway(["--config", route("")]);
+  });
+  after(async () => {
+    await Promise.all([shared?.stop(), sticky?.stop()]);
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  async function connect(url: string) {
+    const transport = new StreamableHTTPClientTransport(new URL(url), {
+      reconnectionOptions: {
+        initialReconnectionDelay: 100,
+        maxReconnectionDelay: 500,
+        reconnectionDelayGrowFactor: 1.5,
+        maxRetries: 10,
+      },
+    });
+    const client = new Client({ name: "ha-gateway", version: "1.0.0" });
+    await client.connect(transport);
+    const increment = async () =>
+      (await client.callTool({ name: "increment", arguments: {} })).structuredContent as {
+        count: number;
+        node: string;
+      };
+    return { client, transport, increment };
+  }
+
+  it("moves a session to a live replica when its own dies mid-call: progress once, an explicit error, the session goes on", async () => {
+    const s = await connect(shared.route("ha"));
+    const owner = (await s.increment()).node;
+    // For contrast, a session of a sticky pool on the same replica (round-robin: one of three lands there).
+    const stickies = await Promise.all([1, 2, 3].map(() => connect(sticky.route("ha"))));
+    const placed = await Promise.all(stickies.map((c) => c.increment()));
+    const bystander = stickies[placed.findIndex((p) => p.node === owner)];
+    assert.ok(bystander, "a sticky session on the same replica");
+    const victim = nodes.find((n) => n.node === owner) as HaNode;
+    const progress: number[] = [];
+    const call = s.client.callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+      onprogress: (p) => {
+        progress.push(p.progress);
+        if (p.progress === 3) victim.child.kill("SIGKILL");
+      },
+      timeout: 30_000,
+    });
+    const outcome = await call.then(
+      () => "answered",
+      (err: unknown) => err,
+    );
+    assert.ok(outcome instanceof McpError, `an explicit error, not ${String(outcome)}`);
+    assert.equal((outcome as McpError).code, -32003);
+    assert.deepEqual(
+      progress,
+      progress.map((_, i) => i + 1),
+      "every progress event sent before the death, exactly once",
+    );
+    const next = await s.increment();
+    assert.notEqual(next.node, owner);
+    assert.ok(s.transport.sessionId, "the same session: no re-initialize");
+    assert.equal((await s.increment()).count, next.count + 1);
+    // A sticky pool answers 404 for the same loss: its client has to re-initialize.
+    await assert.rejects(bystander.increment(), /404|Session not found/);
+  });
+});
