@@ -3,4 +3,5 @@
  * balancer. Explicit exports only.
  */
 export { createHaHandler, type HaHandler, type HaOptions, OUTCOME_UNKNOWN } from "./handler.js";
+export { RedisServerEventBus, type ServerEventLike } from "./redis-event-bus.js";
 export { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
