@@ -18,6 +18,7 @@ import {
   waitForPort,
 } from "./lib/contenders.js";
 import { eventLatency, percentile } from "./lib/event-latency.js";
+import { haBench } from "./lib/ha.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
 import { fileLimit, requireTools } from "./lib/system.js";
@@ -317,6 +318,27 @@ async function main(): Promise<void> {
         table(["contender", "cycles/s", "× nginx", "× direct", "errors"], rows),
       );
     }
+    // Workload H: switchyard/ha — one forward hop, and adoption after a replica's death.
+    {
+      log("H switchyard/ha");
+      const ha = await haBench(tools.wrk, dir, redis.url, PLAN.callSeconds, sdkUrl.href);
+      results.ha = ha;
+      const owner = ha.calls["at its owner"] as WrkResult;
+      const hop = ha.calls["one hop away"] as WrkResult;
+      const worst = Math.max(...ha.adoptionMs);
+      sections.push(
+        "## H switchyard/ha — a session's tools/call at its owner and one hop away (4 connections); adoption after the owner is killed",
+        table(
+          ["call", "req/s", "p50 ms", "p99 ms", "+p50 vs owner"],
+          Object.entries(ha.calls).map(([name, r]) => [name, r.rps, r.p50, r.p99, delta(r.p50, owner.p50)]),
+        ) + `\n\nAdoption, first request to its answer (ms): ${ha.adoptionMs.map((m) => fmt(m, 1)).join(", ")}.`,
+      );
+      checks.push(
+        target("H forward hop added p50 ≤ 0.5 ms", hop.p50 - owner.p50 <= 0.5, `${delta(hop.p50, owner.p50)} ms`),
+      );
+      checks.push(target("H adoption < 1 s from the first request", worst < 1000, `${fmt(worst, 1)} ms at worst`));
+    }
+
     // Workload 4: many idle SSE streams held open. Last, because a proxy that misses clients leaving
     // idle streams (HAProxy) keeps them open, and its descriptors with them.
     {

@@ -1,4 +1,4 @@
-import { type IncomingMessage, request, type ServerResponse } from "node:http";
+import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
 
 /** Set on a request one node forwards to another: it is never forwarded again (no loops). */
 export const HOP_HEADER = "x-switchyard-ha-hop";
@@ -6,6 +6,9 @@ export const HOP_HEADER = "x-switchyard-ha-hop";
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"]);
 
 export type ForwardResult = "forwarded" | "refused";
+
+/** Connections between nodes are kept open: a hop costs a request, not a TCP handshake. */
+const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
 
 /**
  * Send the request (its body already read: MCP requests are small JSON) to the node that owns its
@@ -27,7 +30,7 @@ export function forwardTo(
       if (value !== undefined && !HOP_BY_HOP.has(name) && name !== "content-length") headers[name] = value;
     }
     if (body !== undefined) headers["content-length"] = String(body.length);
-    const upstream = request(target, { method: req.method, headers }, (answer) => {
+    const upstream = request(target, { method: req.method, headers, agent }, (answer) => {
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
