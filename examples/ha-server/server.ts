@@ -20,6 +20,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "0" },
     redis: { type: "string", default: "redis://127.0.0.1:6379" },
+    "retry-idempotent": { type: "boolean", default: false },
   },
 });
 const node = values.node as string;
@@ -57,6 +58,18 @@ function createMcpServer(): McpServer {
       return { content: [{ type: "text", text: `done on ${node}` }] };
     },
   );
+  server.registerTool(
+    "lookup",
+    {
+      description: "A long, read-only lookup: running it twice is harmless (idempotent).",
+      inputSchema: { delayMs: z.number().int().min(0).max(60_000) },
+      annotations: { readOnlyHint: true, idempotentHint: true },
+    },
+    async ({ delayMs }) => {
+      await new Promise((r) => setTimeout(r, delayMs));
+      return { content: [{ type: "text", text: `looked up on ${node}` }] };
+    },
+  );
   return server;
 }
 
@@ -67,7 +80,14 @@ const url = `http://${values.host}:${port}`;
 
 // Before: one StreamableHTTPServerTransport per session in a Map of this process (sticky sessions needed).
 // After: the same server factory, handed to the HA handler.
-const handler = createHaHandler({ createServer: createMcpServer, redis: values.redis as string, nodeId: node, advertiseUrl: url });
+const handler = createHaHandler({
+  createServer: createMcpServer,
+  redis: values.redis as string,
+  nodeId: node,
+  advertiseUrl: url,
+  // Opt in: an idempotent tool cut short by a replica's death is run again instead of failing.
+  retryIdempotentTools: values["retry-idempotent"] as boolean,
+});
 http.on("request", handler);
 await handler.ready;
 process.stdout.write(`${JSON.stringify({ msg: "listening", url: `${url}/mcp`, node })}\n`);

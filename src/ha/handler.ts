@@ -34,6 +34,12 @@ export interface HaOptions {
   /** The SSE `retry:` hint for clients whose stream broke (ms, default 500). */
   retryInterval?: number;
   eventStore?: RedisEventStoreOptions;
+  /**
+   * Opt in: a `tools/call` that a dead node had in flight is run again by the adopter, instead of the
+   * "outcome unknown" error, when the tool is annotated `idempotentHint: true` (running it twice is
+   * harmless). The request is then kept in Redis while in flight.
+   */
+  retryIdempotentTools?: boolean;
 }
 
 export interface HaHandler {
@@ -70,6 +76,7 @@ interface Local {
 interface WebTransport {
   handleRequest(req: Request): Promise<Response>;
   _requestToStreamMapping: Map<string | number, string>;
+  _resumableStreams: Set<string>;
 }
 const web = (t: StreamableHTTPServerTransport) =>
   (t as unknown as { _webStandardTransport: WebTransport })._webStandardTransport;
@@ -160,10 +167,12 @@ export function createHaHandler(options: HaOptions): HaHandler {
     const record = (work: () => Promise<unknown>) => {
       entry.chain = entry.chain.then(work).catch(() => {});
     };
+    const keep = options.retryIdempotentTools === true;
     transport.onmessage = (message, extra) => {
       if (isJSONRPCRequest(message) && message.method !== "initialize") {
         const streamId = inner._requestToStreamMapping.get(message.id);
-        if (streamId !== undefined) record(() => registry.requestStarted(id, message.id, streamId));
+        const request = keep && message.method === "tools/call" ? message : undefined;
+        if (streamId !== undefined) record(() => registry.requestStarted(id, message.id, streamId, request));
       }
       receive?.call(transport, message, extra);
     };
@@ -211,13 +220,57 @@ export function createHaHandler(options: HaOptions): HaHandler {
         }),
       )
     ).text();
-    // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence.
+    // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence —
+    // or, for an idempotent tool when the author opted in, the answer of running it again.
     const store = new RedisEventStore(client, id, { prefix, ...options.eventStore });
-    for (const { requestId, streamId } of await registry.takeInFlight(id)) {
-      await store.storeEvent(streamId, { jsonrpc: "2.0", id: requestId, error: { ...OUTCOME_UNKNOWN } });
-    }
+    const inFlight = await registry.takeInFlight(id);
+    const idempotent = inFlight.some((f) => f.request) ? await idempotentTools(inner, id, init) : new Set<string>();
     local.set(id, entry);
+    for (const { requestId, streamId, request } of inFlight) {
+      const tool = (request as { params?: { name?: unknown } } | undefined)?.params?.name;
+      if (typeof tool === "string" && idempotent.has(tool)) {
+        // Run it again, answering on the stream it began on: stored for the client's Last-Event-ID
+        // resumption, and written live once the client has resumed here.
+        inner._requestToStreamMapping.set(requestId, streamId);
+        inner._resumableStreams.add(streamId);
+        entry.transport.onmessage?.(request as JSONRPCMessage);
+      } else {
+        await store.storeEvent(streamId, { jsonrpc: "2.0", id: requestId, error: { ...OUTCOME_UNKNOWN } });
+      }
+    }
     return entry;
+  }
+
+  /** The tools the server annotates `idempotentHint: true`, asked through the adopted session itself. */
+  async function idempotentTools(
+    inner: WebTransport,
+    id: string,
+    init: { params?: { protocolVersion?: string } },
+  ): Promise<Set<string>> {
+    const answer = await (
+      await inner.handleRequest(
+        new Request("http://ha.invalid/mcp", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-session-id": id,
+            "mcp-protocol-version": init.params?.protocolVersion ?? "2025-03-26",
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", id: "ha-tools", method: "tools/list" }),
+        }),
+      )
+    ).text();
+    const names = new Set<string>();
+    for (const line of answer.split("\n")) {
+      const json = line.startsWith("data: ") ? line.slice(6) : line.startsWith("{") ? line : undefined;
+      if (!json) continue;
+      const message = JSON.parse(json) as {
+        result?: { tools?: Array<{ name: string; annotations?: { idempotentHint?: boolean } }> };
+      };
+      for (const t of message.result?.tools ?? []) if (t.annotations?.idempotentHint === true) names.add(t.name);
+    }
+    return names;
   }
 
   /** Adopt once per node, however many requests arrive for the session meanwhile. */

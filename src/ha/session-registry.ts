@@ -1,5 +1,12 @@
 import type { RedisClient } from "../redis/client.js";
 
+/** A request a node had in flight: where its answer goes, and the request itself when it may be rerun. */
+export interface InFlight {
+  requestId: string | number;
+  streamId: string;
+  request?: unknown;
+}
+
 /** What every node knows of a session. */
 export interface SessionEntry {
   /** The node serving it; "" once its owner handed it over (graceful drain). */
@@ -120,9 +127,14 @@ export class SessionRegistry {
     return `${this.prefix}if:${id}`;
   }
 
-  async requestStarted(id: string, requestId: string | number, streamId: string): Promise<void> {
+  /** `request`: kept when it may be run again by an adopter (an idempotent tool, opted in). */
+  async requestStarted(id: string, requestId: string | number, streamId: string, request?: unknown): Promise<void> {
     const key = this.inflightKey(id);
-    await this.client.multi().hSet(key, JSON.stringify(requestId), streamId).pExpire(key, this.sessionTtlMs).exec();
+    await this.client
+      .multi()
+      .hSet(key, JSON.stringify(requestId), JSON.stringify({ streamId, request }))
+      .pExpire(key, this.sessionTtlMs)
+      .exec();
   }
 
   async requestEnded(id: string, requestId: string | number): Promise<void> {
@@ -130,12 +142,12 @@ export class SessionRegistry {
   }
 
   /** The requests a session had in flight (request id → the SDK stream it answers on), emptied. */
-  async takeInFlight(id: string): Promise<Array<{ requestId: string | number; streamId: string }>> {
+  async takeInFlight(id: string): Promise<InFlight[]> {
     const key = this.inflightKey(id);
     const [all] = (await this.client.multi().hGetAll(key).del(key).exec()) as unknown as [Record<string, string>];
-    return Object.entries(all ?? {}).map(([k, streamId]) => ({
-      requestId: JSON.parse(k) as string | number,
-      streamId,
-    }));
+    return Object.entries(all ?? {}).map(([k, v]) => {
+      const { streamId, request } = JSON.parse(v) as { streamId: string; request?: unknown };
+      return { requestId: JSON.parse(k) as string | number, streamId, request };
+    });
   }
 }

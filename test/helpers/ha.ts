@@ -13,8 +13,17 @@ export interface HaNode extends Managed {
 }
 
 /** One replica of `examples/ha-server` (the `switchyard/ha` library) as a real process. */
-export async function startHaNode(node: string, redisUrl: string): Promise<HaNode> {
-  const proc = spawnManaged(process.execPath, ["--import", "tsx", EXAMPLE, "--node", node, "--redis", redisUrl]);
+export async function startHaNode(node: string, redisUrl: string, extra: string[] = []): Promise<HaNode> {
+  const proc = spawnManaged(process.execPath, [
+    "--import",
+    "tsx",
+    EXAMPLE,
+    "--node",
+    node,
+    "--redis",
+    redisUrl,
+    ...extra,
+  ]);
   const line = await proc.waitForLine((l) => l.includes('"listening"'));
   return Object.assign(proc, { node, url: (JSON.parse(line) as { url: string }).url });
 }

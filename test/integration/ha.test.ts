@@ -93,3 +93,49 @@ describe("switchyard/ha: a stateful SDK server on three replicas behind plain ro
     await c.close();
   });
 });
+
+describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short is run again", () => {
+  let redis: RedisServer;
+  let nodes: HaNode[];
+  let lb: Awaited<ReturnType<typeof startRoundRobinNginx>>;
+
+  before(async () => {
+    redis = await startRedis();
+    nodes = await Promise.all(["i1", "i2"].map((n) => startHaNode(n, redis.url, ["--retry-idempotent"])));
+    lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+  });
+  after(async () => {
+    await lb?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  it("answers the interrupted idempotent call from the adopter; a non-idempotent one still gets the error", async () => {
+    const c = await client(lb.url);
+    const owner = (await c.increment()).node;
+    const victim = nodes.find((n) => n.node === owner) as HaNode;
+    const survivor = nodes.find((n) => n !== victim) as HaNode;
+    const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 1500 } }, undefined, { timeout: 30_000 });
+    const task = c.c
+      .callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+        onprogress: () => {},
+        timeout: 30_000,
+      })
+      .then(
+        () => "answered",
+        (err: unknown) => err,
+      );
+    await new Promise((r) => setTimeout(r, 400));
+    victim.child.kill("SIGKILL");
+    const result = await lookup;
+    const outcome = await task;
+    assert.ok(outcome instanceof McpError && outcome.code === -32003, "not idempotent: outcome unknown");
+    assert.deepEqual(
+      result.content,
+      [{ type: "text", text: `looked up on ${survivor.node}` }],
+      "run again, once, by the adopter",
+    );
+    assert.equal((await c.increment()).node, survivor.node, "the session goes on");
+    await c.close();
+  });
+});
