@@ -40,6 +40,8 @@ export interface HaOptions {
    * harmless). The request is then kept in Redis while in flight.
    */
   retryIdempotentTools?: boolean;
+  /** On `drain()`, how long requests in flight may take to finish before the sessions are handed over (ms, default 10 s). */
+  drainGraceMs?: number;
 }
 
 export interface HaHandler {
@@ -119,6 +121,10 @@ export function createHaHandler(options: HaOptions): HaHandler {
   const local = new Map<string, Local>();
   const adopting = new Map<string, Promise<Local>>();
   let stopped = false;
+  /** Draining: no new session starts here; the sessions here are served until they are handed over. */
+  let draining = false;
+  /** Requests being answered on this node (for a graceful drain). */
+  let answering = 0;
 
   const beat = () => registry.heartbeat(me, options.advertiseUrl, nodeTtlMs).catch(() => {});
   const ready = connectSoon(client.connect(), 5000).then(beat);
@@ -173,6 +179,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
         const streamId = inner._requestToStreamMapping.get(message.id);
         const request = keep && message.method === "tools/call" ? message : undefined;
         if (streamId !== undefined) record(() => registry.requestStarted(id, message.id, streamId, request));
+        answering++;
       }
       receive?.call(transport, message, extra);
     };
@@ -182,6 +189,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
       if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
         const answered = message.id;
         if (answered !== undefined && answered !== null) record(() => registry.requestEnded(id, answered));
+        answering = Math.max(0, answering - 1);
       }
     };
     return entry;
@@ -299,7 +307,10 @@ export function createHaHandler(options: HaOptions): HaHandler {
     }
     if (sid === undefined) {
       const isInit = Array.isArray(parsed) ? parsed.some(isInitializeRequest) : isInitializeRequest(parsed);
-      if (req.method === "POST" && isInit) return newSession(req, res, parsed);
+      if (req.method === "POST" && isInit) {
+        if (draining) return jsonError(res, 503, -32000, "This replica is shutting down; retry");
+        return newSession(req, res, parsed);
+      }
       return jsonError(res, 400, -32000, "Bad Request: No valid session ID provided");
     }
     const here = local.get(sid) ?? (await adopting.get(sid));
@@ -331,7 +342,13 @@ export function createHaHandler(options: HaOptions): HaHandler {
   }) as HaHandler;
 
   async function stop(handOver: boolean): Promise<void> {
-    if (stopped) return;
+    if (stopped || draining) return;
+    draining = true;
+    if (handOver) {
+      // No new session starts here; requests under way may finish, within the grace.
+      const deadline = Date.now() + (options.drainGraceMs ?? 10_000);
+      while (answering > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
     stopped = true;
     clearInterval(heartbeat);
     clearInterval(renew);

@@ -18,6 +18,10 @@ async function session(url: string) {
       const r = await client.callTool({ name: "increment", arguments: {} });
       return r.structuredContent as { count: number; node: string };
     },
+    async longTask(steps: number, delayMs: number) {
+      const r = await client.callTool({ name: "long_task", arguments: { steps, delayMs } });
+      return (r.content as Array<{ text: string }>)[0]?.text;
+    },
     close: () => client.close(),
   };
 }
@@ -80,13 +84,18 @@ describe("switchyard/ha: adoption races, graceful drain, Redis restarts", () => 
     nodes = nodes.filter((n) => n !== owner);
   });
 
-  it("a replica that drains hands its sessions over: the next request is served elsewhere, no error", async () => {
+  it("a replica that drains finishes what it is doing, then hands its sessions over: the next request is served elsewhere", async () => {
     const lb = await startRoundRobinNginx(nodes.map((n) => n.url));
     try {
       const s = await session(lb.url);
       const first = await s.increment();
       const owner = nodes.find((n) => n.node === first.node) as HaNode;
-      assert.equal(await owner.stop("SIGTERM"), 0, "drained and exited cleanly");
+      // A call under way when the replica is told to stop: it finishes there, within the grace.
+      const underway = s.longTask(6, 100);
+      await new Promise((r) => setTimeout(r, 150));
+      const stopped = owner.stop("SIGTERM");
+      assert.equal(await underway, `done on ${owner.node}`, "the call under way was answered, not cut");
+      assert.equal(await stopped, 0, "drained and exited cleanly");
       nodes = nodes.filter((n) => n !== owner);
       const next = await s.increment();
       assert.notEqual(next.node, owner.node);
