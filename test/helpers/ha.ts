@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { freePort, type Managed, spawnManaged } from "./procs.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/ha-server/server.ts", import.meta.url));
@@ -80,5 +82,28 @@ ${servers}
     stop: async () => {
       await proc.stop("SIGQUIT");
     },
+  };
+}
+
+/** An SDK client of the example's session, resuming broken streams quickly (with `Last-Event-ID`). */
+export async function haClient(url: string) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    reconnectionOptions: {
+      initialReconnectionDelay: 100,
+      maxReconnectionDelay: 500,
+      reconnectionDelayGrowFactor: 1.5,
+      maxRetries: 10,
+    },
+  });
+  const c = new Client({ name: "ha-test", version: "1.0.0" });
+  await c.connect(transport);
+  return {
+    c,
+    transport,
+    async increment() {
+      const r = await c.callTool({ name: "increment", arguments: {} });
+      return r.structuredContent as { count: number; node: string };
+    },
+    close: () => c.close(),
   };
 }

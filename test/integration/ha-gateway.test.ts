@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { type HaNode, startHaNode } from "../helpers/ha.js";
+import { haClient as connect, type HaNode, startHaNode } from "../helpers/ha.js";
 import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 
@@ -29,25 +27,6 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
     await redis?.stop();
   });
 
-  async function connect(url: string) {
-    const transport = new StreamableHTTPClientTransport(new URL(url), {
-      reconnectionOptions: {
-        initialReconnectionDelay: 100,
-        maxReconnectionDelay: 500,
-        reconnectionDelayGrowFactor: 1.5,
-        maxRetries: 10,
-      },
-    });
-    const client = new Client({ name: "ha-gateway", version: "1.0.0" });
-    await client.connect(transport);
-    const increment = async () =>
-      (await client.callTool({ name: "increment", arguments: {} })).structuredContent as {
-        count: number;
-        node: string;
-      };
-    return { client, transport, increment };
-  }
-
   it("moves a session to a live replica when its own dies mid-call: progress once, an explicit error, the session goes on", async () => {
     const s = await connect(shared.route("ha"));
     const owner = (await s.increment()).node;
@@ -58,7 +37,7 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
     assert.ok(bystander, "a sticky session on the same replica");
     const victim = nodes.find((n) => n.node === owner) as HaNode;
     const progress: number[] = [];
-    const call = s.client.callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+    const call = s.c.callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
       onprogress: (p) => {
         progress.push(p.progress);
         if (p.progress === 3) victim.child.kill("SIGKILL");

@@ -1,32 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { type HaNode, startHaNode, startRoundRobinNginx } from "../helpers/ha.js";
+import { haClient as client, type HaNode, startHaNode, startRoundRobinNginx } from "../helpers/ha.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
-
-async function client(url: string) {
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    reconnectionOptions: {
-      initialReconnectionDelay: 100,
-      maxReconnectionDelay: 500,
-      reconnectionDelayGrowFactor: 1.5,
-      maxRetries: 10,
-    },
-  });
-  const c = new Client({ name: "ha-test", version: "1.0.0" });
-  await c.connect(transport);
-  return {
-    c,
-    transport,
-    async increment() {
-      const r = await c.callTool({ name: "increment", arguments: {} });
-      return r.structuredContent as { count: number; node: string };
-    },
-    close: () => c.close(),
-  };
-}
 
 describe("switchyard/ha: a stateful SDK server on three replicas behind plain round-robin", () => {
   let redis: RedisServer;
