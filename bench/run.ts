@@ -125,6 +125,8 @@ async function main(): Promise<void> {
             connections: conns,
             body: CALL_BODY,
             headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+            // The SDK server answers by id: concurrent requests of one session need their own.
+            uniqueIds: route === "sdk",
           };
           // Every contender gets the same warm-up (Node's JIT needs one; nginx and HAProxy lose nothing).
           if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...load, seconds: PLAN.warmSeconds });

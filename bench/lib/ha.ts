@@ -48,7 +48,13 @@ export async function haBench(
       ["at its owner", owner.url, sid, INCREMENT],
       ["one hop away", other.url, sid, INCREMENT],
     ] as const) {
-      const load = { url, connections: 4, body, headers: { ...MCP_HEADERS, "mcp-session-id": session } };
+      const load = {
+        url,
+        connections: 4,
+        body,
+        headers: { ...MCP_HEADERS, "mcp-session-id": session },
+        uniqueIds: true,
+      };
       await runWrk(wrk, dir, { ...load, seconds: 1 });
       calls[name] = await runWrk(wrk, dir, { ...load, seconds });
     }

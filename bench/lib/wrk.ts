@@ -16,7 +16,19 @@ const lua = (s: string) => JSON.stringify(s);
 export async function runWrk(
   wrk: string,
   dir: string,
-  options: { url: string; connections: number; seconds: number; body: string; headers: Record<string, string> },
+  options: {
+    url: string;
+    connections: number;
+    seconds: number;
+    body: string;
+    headers: Record<string, string>;
+    /**
+     * Give every request its own JSON-RPC id (the body's `"id":2` is replaced by a counter). A real
+     * server answers concurrent requests of one session by id: the same id in flight twice is a
+     * client's error (JSON-RPC), and an SDK server may then answer one of them late or never.
+     */
+    uniqueIds?: boolean;
+  },
 ): Promise<WrkResult> {
   const script = join(dir, `wrk-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(
@@ -26,7 +38,17 @@ wrk.body = ${lua(options.body)}
 ${Object.entries(options.headers)
   .map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`)
   .join("\n")}
-done = function(summary, latency, requests)
+${
+  options.uniqueIds
+    ? `counter = 1000
+request = function()
+  counter = counter + 1
+  local body = string.gsub(wrk.body, '"id":2,', '"id":' .. counter .. ',', 1)
+  return wrk.format(nil, nil, nil, body)
+end
+`
+    : ""
+}done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("WRK {\\"requests\\":%d,\\"duration\\":%d,\\"errors\\":%d,\\"p50\\":%d,\\"p99\\":%d}\\n",
     summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,

@@ -2,6 +2,8 @@ import { Agent, type IncomingMessage, request, type ServerResponse } from "node:
 
 /** Set on a request one node forwards to another: it is never forwarded again (no loops). */
 export const HOP_HEADER = "x-switchyard-ha-hop";
+/** Set on the 503 of a node that is stopping: the forwarding node takes the session over instead. */
+export const STOPPING_HEADER = "x-switchyard-ha-stopping";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"]);
 
@@ -14,8 +16,8 @@ const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
  * Send the request (its body already read: MCP requests are small JSON) to the node that owns its
  * session; the answer is streamed back (an SSE answer flows event by event), headers intact; abort it
  * when the client leaves. Resolves "refused" when the owner's port
- * refused the connection (the process is gone) before anything was sent back, so the caller may adopt
- * the session instead; other failures end the response.
+ * refused the connection (the process is gone) or the owner says it is stopping, before anything was
+ * sent back, so the caller may adopt the session instead; other failures end the response.
  */
 export function forwardTo(
   ownerUrl: string,
@@ -31,6 +33,11 @@ export function forwardTo(
     }
     if (body !== undefined) headers["content-length"] = String(body.length);
     const upstream = request(target, { method: req.method, headers, agent }, (answer) => {
+      if (answer.headers[STOPPING_HEADER] !== undefined) {
+        answer.resume();
+        resolve("refused");
+        return;
+      }
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;

@@ -11,7 +11,7 @@ import {
   type JSONRPCMessage,
 } from "@modelcontextprotocol/sdk/types.js";
 import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
-import { forwardTo, HOP_HEADER } from "./forward.js";
+import { forwardTo, HOP_HEADER, STOPPING_HEADER } from "./forward.js";
 import { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
 import { type SessionEntry, SessionRegistry } from "./session-registry.js";
 
@@ -291,39 +291,64 @@ export function createHaHandler(options: HaOptions): HaHandler {
     return pending;
   }
 
+  /** Where another node's sessions were last found (no Redis round trip per forwarded request). */
+  const owners = new Map<string, { url: string; at: number }>();
+  const OWNER_CACHE_MS = 1000;
+
+  function parse(body: Buffer | undefined): { ok: true; value: unknown } | { ok: false } {
+    if (body === undefined) return { ok: true, value: undefined };
+    try {
+      return { ok: true, value: JSON.parse(body.toString("utf8")) };
+    } catch {
+      return { ok: false };
+    }
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (stopped) return jsonError(res, 503, -32000, "This replica is shutting down; retry");
+    if (stopped) {
+      res.setHeader(STOPPING_HEADER, "1");
+      return jsonError(res, 503, -32000, "This replica is shutting down; retry");
+    }
     const raw = req.headers["mcp-session-id"];
     const sid = typeof raw === "string" ? raw : undefined;
-    let body: Buffer | undefined;
-    let parsed: unknown;
-    if (req.method === "POST") {
-      body = await readBody(req);
-      try {
-        parsed = JSON.parse(body.toString("utf8"));
-      } catch {
-        return jsonError(res, 400, -32700, "Parse error");
-      }
-    }
+    const body = req.method === "POST" ? await readBody(req) : undefined;
+    const forwarded = req.headers[HOP_HEADER] !== undefined;
+    // Served here: the body is the transport's to read.
+    const serve = (entry: Local) => {
+      const parsed = parse(body);
+      if (!parsed.ok) return jsonError(res, 400, -32700, "Parse error");
+      return entry.transport.handleRequest(req, res, parsed.value);
+    };
     if (sid === undefined) {
-      const isInit = Array.isArray(parsed) ? parsed.some(isInitializeRequest) : isInitializeRequest(parsed);
+      const parsed = parse(body);
+      if (!parsed.ok) return jsonError(res, 400, -32700, "Parse error");
+      const value = parsed.value;
+      const isInit = Array.isArray(value) ? value.some(isInitializeRequest) : isInitializeRequest(value);
       if (req.method === "POST" && isInit) {
         if (draining) return jsonError(res, 503, -32000, "This replica is shutting down; retry");
-        return newSession(req, res, parsed);
+        return newSession(req, res, value);
       }
       return jsonError(res, 400, -32000, "Bad Request: No valid session ID provided");
     }
     const here = local.get(sid) ?? (await adopting.get(sid));
-    if (here) return here.transport.handleRequest(req, res, parsed);
+    if (here) return serve(here);
+    // Another node's session, seen a moment ago: straight there (the body passes as it came).
+    const known = forwarded ? undefined : owners.get(sid);
+    if (known && Date.now() - known.at < OWNER_CACHE_MS) {
+      if ((await forwardTo(known.url, req, body, res)) === "forwarded") return;
+    }
+    owners.delete(sid);
     const session = await registry.lookup(sid);
     if (!session) return jsonError(res, 404, -32001, "Session not found");
     let owner = session.owner;
     let force = false;
-    const forwarded = req.headers[HOP_HEADER] !== undefined;
     for (let hop = 0; owner !== me && hop < 2; hop++) {
       const url = owner === "" || forwarded ? undefined : await registry.nodeUrl(owner);
       if (url !== undefined && !force) {
+        if (owners.size >= 10_000) owners.clear();
+        owners.set(sid, { url, at: Date.now() });
         if ((await forwardTo(url, req, body, res)) === "forwarded") return;
+        owners.delete(sid);
         force = true; // its port refused the connection: the process is gone
       }
       const winner = await registry.claim(sid, owner, me, force || url === undefined);
@@ -333,8 +358,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
       force = false;
     }
     if (owner !== me) return jsonError(res, 503, -32000, "The session moved; retry");
-    const entry = await adoptOnce(sid, session);
-    return entry.transport.handleRequest(req, res, parsed);
+    return serve(await adoptOnce(sid, session));
   }
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
