@@ -43,20 +43,23 @@ export async function haBench(
     const sid = await openSession(owner.url);
     const plainSid = await openSession(plainUrl);
     const calls: Record<string, WrkResult> = {};
-    for (const [name, url, session, body] of [
-      ["plain SDK server (no HA)", plainUrl, plainSid, INCREMENT.replace("increment", "whoami")],
-      ["at its owner", owner.url, sid, INCREMENT],
-      ["one hop away", other.url, sid, INCREMENT],
-    ] as const) {
-      const load = {
-        url,
-        connections: 4,
-        body,
-        headers: { ...MCP_HEADERS, "mcp-session-id": session },
-        uniqueIds: true,
-      };
-      await runWrk(wrk, dir, { ...load, seconds: 1 });
-      calls[name] = await runWrk(wrk, dir, { ...load, seconds });
+    // One connection: what a hop adds to a call's latency; four: what it costs under load.
+    for (const connections of [1, 4]) {
+      for (const [name, url, session, body] of [
+        ["plain SDK server (no HA)", plainUrl, plainSid, INCREMENT.replace("increment", "whoami")],
+        ["at its owner", owner.url, sid, INCREMENT],
+        ["one hop away", other.url, sid, INCREMENT],
+      ] as const) {
+        const load = {
+          url,
+          connections,
+          body,
+          headers: { ...MCP_HEADERS, "mcp-session-id": session },
+          uniqueIds: true,
+        };
+        await runWrk(wrk, dir, { ...load, seconds: 1 });
+        calls[`${name}, ${connections} conn`] = await runWrk(wrk, dir, { ...load, seconds });
+      }
     }
     // Adoption: five sessions on a node that is then killed; each first request goes to a survivor.
     const victim = await startNode("h-victim", redisUrl);
