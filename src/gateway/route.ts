@@ -46,14 +46,17 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
       throw storeUnavailable(err);
     });
-    if (!record || record.principal !== ctx.principal || (record.era === "sse") !== (ctx.endpoint === "messages")) {
+    // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
+    // the check hashes nothing while nothing is revoked.
+    if (
+      !record ||
+      record.principal !== ctx.principal ||
+      (record.era === "sse") !== (ctx.endpoint === "messages") ||
+      gw.store.isRevoked(pool.name, sid)
+    ) {
       throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     }
-    // A tenant's admin may revoke its sessions (by hash: the admin never holds the id).
-    if (pool.tenant !== undefined) {
-      if (gw.store.isRevoked(pool.name, sid)) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-      gw.tenancy?.sessionUsed(pool, sid);
-    }
+    if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {
       if (pool.sharedSessions) {

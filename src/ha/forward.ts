@@ -1,11 +1,13 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { endToEndHeaders } from "../security/header-policy.js";
 
 /** Set on a request one node forwards to another: it is never forwarded again (no loops). */
 export const HOP_HEADER = "x-switchyard-ha-hop";
 /** Set on the 503 of a node that is stopping: the forwarding node takes the session over instead. */
 export const STOPPING_HEADER = "x-switchyard-ha-stopping";
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"]);
+/** Set again for the hop: the owner's address, and the length of the body as it is sent. */
+const REPLACED = new Set(["host", "content-length"]);
 
 export type ForwardResult = "forwarded" | "refused";
 
@@ -27,22 +29,15 @@ export function forwardTo(
 ): Promise<ForwardResult> {
   return new Promise((resolve) => {
     const target = new URL(req.url ?? "/", ownerUrl);
-    const headers: Record<string, string | string[]> = { [HOP_HEADER]: "1" };
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name) && name !== "content-length") headers[name] = value;
-    }
-    if (body !== undefined) headers["content-length"] = String(body.length);
+    const headers = [...endToEndHeaders(req.headers, REPLACED), "host", target.host, HOP_HEADER, "1"];
+    if (body !== undefined) headers.push("content-length", String(body.length));
     const upstream = request(target, { method: req.method, headers, agent }, (answer) => {
       if (answer.headers[STOPPING_HEADER] !== undefined) {
         answer.resume();
         resolve("refused");
         return;
       }
-      const out: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-      }
-      res.writeHead(answer.statusCode ?? 502, out);
+      res.writeHead(answer.statusCode ?? 502, endToEndHeaders(answer.headers));
       res.flushHeaders();
       answer.pipe(res);
       answer.on("error", () => res.destroy());

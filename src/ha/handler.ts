@@ -10,6 +10,10 @@ import {
   isJSONRPCResultResponse,
   type JSONRPCMessage,
 } from "@modelcontextprotocol/sdk/types.js";
+import { SwitchyardError } from "../errors.js";
+import { readBody } from "../gateway/read-body.js";
+import { isEventStream } from "../protocol/headers.js";
+import { responseTo } from "../protocol/jsonrpc.js";
 import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
 import { forwardTo, HOP_HEADER, STOPPING_HEADER } from "./forward.js";
 import { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
@@ -40,6 +44,8 @@ export interface HaOptions {
    * harmless). The request is then kept in Redis while in flight.
    */
   retryIdempotentTools?: boolean;
+  /** Largest request body accepted (bytes, default 4 MiB; larger → 413). */
+  maxBodyBytes?: number;
   /** On `drain()`, how long requests in flight may take to finish before the sessions are handed over (ms, default 10 s). */
   drainGraceMs?: number;
 }
@@ -67,6 +73,8 @@ export const OUTCOME_UNKNOWN = {
 interface Local {
   /** The client's `initialize` request, to register the session again if Redis lost it. */
   init: unknown;
+  /** The session's events (the transport's event store). */
+  store: RedisEventStore;
   createdAt: number;
   transport: StreamableHTTPServerTransport;
   server: McpServer | Server;
@@ -89,13 +97,30 @@ function jsonError(res: ServerResponse, status: number, code: number, message: s
   res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+/**
+ * A request of the node's own making, through the session's transport (replaying `initialize`, asking
+ * for the tools): the whole answer. `session` adds the session's headers.
+ */
+async function internalPost(
+  inner: WebTransport,
+  message: unknown,
+  session?: { id: string; protocolVersion: string },
+): Promise<{ body: Buffer; sse: boolean }> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  if (session) {
+    headers["mcp-session-id"] = session.id;
+    headers["mcp-protocol-version"] = session.protocolVersion;
+  }
+  const answer = await inner.handleRequest(
+    new Request("http://ha.invalid/mcp", { method: "POST", headers, body: JSON.stringify(message) }),
+  );
+  return {
+    body: Buffer.from(await answer.arrayBuffer()),
+    sse: isEventStream(answer.headers.get("content-type") ?? undefined),
+  };
 }
 
 const NODE_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -148,6 +173,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
     const server = options.createServer();
     const entry: Local = {
       init,
+      store: new RedisEventStore(client, id, { prefix, ...options.eventStore }),
       createdAt: Date.now(),
       transport: undefined as unknown as StreamableHTTPServerTransport,
       server,
@@ -155,7 +181,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
     };
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      eventStore: new RedisEventStore(client, id, { prefix, ...options.eventStore }),
+      eventStore: entry.store,
       retryInterval: options.retryInterval ?? 500,
       ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
       onsessionclosed: async (closed) => {
@@ -208,31 +234,16 @@ export function createHaHandler(options: HaOptions): HaHandler {
 
   /** Rebuild a session in its initialized state, from the stored `initialize` (no re-initialize). */
   async function adopt(id: string, session: SessionEntry): Promise<Local> {
-    const entry = await host(id, JSON.parse(session.init));
-    const inner = web(entry.transport);
     const init = JSON.parse(session.init) as { params?: { protocolVersion?: string } };
-    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-    await (
-      await inner.handleRequest(new Request("http://ha.invalid/mcp", { method: "POST", headers, body: session.init }))
-    ).text();
-    await (
-      await inner.handleRequest(
-        new Request("http://ha.invalid/mcp", {
-          method: "POST",
-          headers: {
-            ...headers,
-            "mcp-session-id": id,
-            "mcp-protocol-version": init.params?.protocolVersion ?? "2025-03-26",
-          },
-          body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
-        }),
-      )
-    ).text();
+    const entry = await host(id, init);
+    const inner = web(entry.transport);
+    const asSession = { id, protocolVersion: init.params?.protocolVersion ?? "2025-03-26" };
+    await internalPost(inner, init);
+    await internalPost(inner, { jsonrpc: "2.0", method: "notifications/initialized" }, asSession);
     // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence —
     // or, for an idempotent tool when the author opted in, the answer of running it again.
-    const store = new RedisEventStore(client, id, { prefix, ...options.eventStore });
     const inFlight = await registry.takeInFlight(id);
-    const idempotent = inFlight.some((f) => f.request) ? await idempotentTools(inner, id, init) : new Set<string>();
+    const idempotent = inFlight.some((f) => f.request) ? await idempotentTools(inner, asSession) : new Set<string>();
     local.set(id, entry);
     for (const { requestId, streamId, request } of inFlight) {
       const tool = (request as { params?: { name?: unknown } } | undefined)?.params?.name;
@@ -243,7 +254,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
         inner._resumableStreams.add(streamId);
         entry.transport.onmessage?.(request as JSONRPCMessage);
       } else {
-        await store.storeEvent(streamId, { jsonrpc: "2.0", id: requestId, error: { ...OUTCOME_UNKNOWN } });
+        await entry.store.storeEvent(streamId, { jsonrpc: "2.0", id: requestId, error: { ...OUTCOME_UNKNOWN } });
       }
     }
     return entry;
@@ -252,33 +263,14 @@ export function createHaHandler(options: HaOptions): HaHandler {
   /** The tools the server annotates `idempotentHint: true`, asked through the adopted session itself. */
   async function idempotentTools(
     inner: WebTransport,
-    id: string,
-    init: { params?: { protocolVersion?: string } },
+    session: { id: string; protocolVersion: string },
   ): Promise<Set<string>> {
-    const answer = await (
-      await inner.handleRequest(
-        new Request("http://ha.invalid/mcp", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-session-id": id,
-            "mcp-protocol-version": init.params?.protocolVersion ?? "2025-03-26",
-          },
-          body: JSON.stringify({ jsonrpc: "2.0", id: "ha-tools", method: "tools/list" }),
-        }),
-      )
-    ).text();
-    const names = new Set<string>();
-    for (const line of answer.split("\n")) {
-      const json = line.startsWith("data: ") ? line.slice(6) : line.startsWith("{") ? line : undefined;
-      if (!json) continue;
-      const message = JSON.parse(json) as {
-        result?: { tools?: Array<{ name: string; annotations?: { idempotentHint?: boolean } }> };
-      };
-      for (const t of message.result?.tools ?? []) if (t.annotations?.idempotentHint === true) names.add(t.name);
-    }
-    return names;
+    const id = "switchyard-ha-tools";
+    const answer = await internalPost(inner, { jsonrpc: "2.0", id, method: "tools/list" }, session);
+    const result = responseTo(answer.body, answer.sse, id)?.result as
+      | { tools?: Array<{ name: string; annotations?: { idempotentHint?: boolean } }> }
+      | undefined;
+    return new Set((result?.tools ?? []).filter((t) => t.annotations?.idempotentHint === true).map((t) => t.name));
   }
 
   /** Adopt once per node, however many requests arrive for the session meanwhile. */
@@ -311,7 +303,15 @@ export function createHaHandler(options: HaOptions): HaHandler {
     }
     const raw = req.headers["mcp-session-id"];
     const sid = typeof raw === "string" ? raw : undefined;
-    const body = req.method === "POST" ? await readBody(req) : undefined;
+    let body: Buffer | undefined;
+    if (req.method === "POST") {
+      try {
+        body = await readBody(req, options.maxBodyBytes ?? 4 * 1024 * 1024);
+      } catch (err) {
+        if (err instanceof SwitchyardError) return jsonError(res, 413, -32600, "Request body too large");
+        throw err;
+      }
+    }
     const forwarded = req.headers[HOP_HEADER] !== undefined;
     // Served here: the body is the transport's to read.
     const serve = (entry: Local) => {

@@ -45,92 +45,75 @@ export interface Metrics {
  */
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
-  const requests = new Counter({
-    name: "switchyard_requests_total",
-    help: "Requests answered, by route, HTTP method and status.",
-    labelNames: ["route", "method", "status"] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "switchyard_request_duration_seconds",
-    help: "Time to the end of the response (streams included), by route.",
-    labelNames: ["route"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
-    registers: [registry],
-  });
-  const refusals = new Counter({
-    name: "switchyard_refusals_total",
-    help: "Requests the gateway refused itself, by SWY_* code.",
-    labelNames: ["code"] as const,
-    registers: [registry],
-  });
-  const sessions = new Counter({
-    name: "switchyard_sessions_total",
-    help: "Session events: learned, forgotten, revoked.",
-    labelNames: ["route", "action"] as const,
-    registers: [registry],
-  });
-  const cacheLookups = new Counter({
-    name: "switchyard_cache_lookups_total",
-    help: "List-result cache lookups by route, method and result (hit, miss, bypass).",
-    labelNames: ["route", "method", "result"] as const,
-    registers: [registry],
-  });
-  const faults = new Counter({
-    name: "switchyard_faults_total",
-    help: "Faults (upstream protocol errors, store errors, slow clients), by where and code.",
-    labelNames: ["where", "code"] as const,
-    registers: [registry],
-  });
-  const upstream = new Histogram({
-    name: "switchyard_upstream_duration_seconds",
-    help: "Time from sending a request upstream to the upstream's response headers, by route.",
-    labelNames: ["route"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [registry],
-  });
-  const storeDuration = new Histogram({
-    name: "switchyard_store_duration_seconds",
-    help: "Session store operations (get, learn, forget, revoke), by operation.",
-    labelNames: ["op"] as const,
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
-    registers: [registry],
-  });
-  const storeErrors = new Counter({
-    name: "switchyard_store_errors_total",
-    help: "Session store operations that failed (Redis unreachable, timed out), by operation.",
-    labelNames: ["op"] as const,
-    registers: [registry],
-  });
-  const ssrf = new Counter({
-    name: "switchyard_ssrf_refusals_total",
-    help: "SSRF refusals: tenant server URLs refused at registration, addresses refused at connect time.",
-    labelNames: ["stage"] as const,
-    registers: [registry],
-  });
-  const quotas = new Counter({
-    name: "switchyard_quota_rejections_total",
-    help: "Requests refused by a tenant quota (rps, sessions, streams), by quota.",
-    labelNames: ["quota"] as const,
-    registers: [registry],
-  });
-  new Gauge({
-    name: "switchyard_sessions_active",
-    help: "Sessions held by the session store.",
-    registers: [registry],
-    async collect() {
-      this.set(await sources.sessions().catch(() => Number.NaN));
-    },
-  });
-  const gauge = (name: string, help: string, read: () => number) =>
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
+  const requests = counter("switchyard_requests_total", "Requests answered, by route, HTTP method and status.", [
+    "route",
+    "method",
+    "status",
+  ]);
+  const duration = histogram(
+    "switchyard_request_duration_seconds",
+    "Time to the end of the response (streams included), by route.",
+    ["route"],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+  );
+  const refusals = counter("switchyard_refusals_total", "Requests the gateway refused itself, by SWY_* code.", [
+    "code",
+  ]);
+  const sessions = counter("switchyard_sessions_total", "Session events: learned, forgotten, revoked.", [
+    "route",
+    "action",
+  ]);
+  const cacheLookups = counter(
+    "switchyard_cache_lookups_total",
+    "List-result cache lookups by route, method and result (hit, miss, bypass).",
+    ["route", "method", "result"],
+  );
+  const faults = counter(
+    "switchyard_faults_total",
+    "Faults (upstream protocol errors, store errors, slow clients), by where and code.",
+    ["where", "code"],
+  );
+  const upstream = histogram(
+    "switchyard_upstream_duration_seconds",
+    "Time from sending a request upstream to the upstream's response headers, by route.",
+    ["route"],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  );
+  const storeDuration = histogram(
+    "switchyard_store_duration_seconds",
+    "Session store operations (get, learn, forget, revoke), by operation.",
+    ["op"],
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
+  );
+  const storeErrors = counter(
+    "switchyard_store_errors_total",
+    "Session store operations that failed (Redis unreachable, timed out), by operation.",
+    ["op"],
+  );
+  const ssrf = counter(
+    "switchyard_ssrf_refusals_total",
+    "SSRF refusals: tenant server URLs refused at registration, addresses refused at connect time.",
+    ["stage"],
+  );
+  const quotas = counter(
+    "switchyard_quota_rejections_total",
+    "Requests refused by a tenant quota (rps, sessions, streams), by quota.",
+    ["quota"],
+  );
+  const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
     new Gauge({
       name,
       help,
       registers: [registry],
-      collect() {
-        this.set(read());
+      async collect() {
+        this.set(await Promise.resolve(read()).catch(() => Number.NaN));
       },
     });
+  gauge("switchyard_sessions_active", "Sessions held by the session store.", sources.sessions);
   gauge(
     "switchyard_streams_open",
     "Long-lived streams open (GET streams, HTTP+SSE streams, subscriptions).",

@@ -84,18 +84,27 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, fwd: Forwa
 }
 
 /**
- * Headers for the client's response, as the flat `[name, value, name, value, ...]` list that
- * `writeHead` takes: the upstream's minus hop-by-hop ones (and those named by its `Connection`).
- * Node frames the body itself.
+ * End-to-end headers, as the flat `[name, value, name, value, ...]` list that `writeHead` and
+ * `http.request` take: all but hop-by-hop ones, those named by `Connection`, and `also`.
  */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): string[] {
-  const drop = upstream.connection === undefined ? undefined : connectionTokens(upstream.connection);
+export function endToEndHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  also?: ReadonlySet<string>,
+): string[] {
+  const drop = headers.connection === undefined ? undefined : connectionTokens(headers.connection);
   const out: string[] = [];
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || drop?.includes(name)) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || drop?.includes(name) || also?.has(name)) continue;
     if (typeof value === "string") out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
   return out;
+}
+
+/**
+ * Headers for the client's response: the upstream's end-to-end headers. Node frames the body itself.
+ */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): string[] {
+  return endToEndHeaders(upstream);
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { Config } from "../config/schema.js";
@@ -75,7 +75,7 @@ export class Authenticator {
     }
     const tenant = payload[config.tenantClaim];
     if (typeof tenant !== "string" || typeof payload.sub !== "string") throw unauthorized(true);
-    const subject = createHash("sha256").update(`${payload.iss}\u0000${payload.sub}`).digest("base64url");
+    const subject = hash("sha256", `${payload.iss}\u0000${payload.sub}`, "base64url");
     return { tenant, principal: `jwt:${subject.slice(0, 22)}` };
   }
 }

@@ -52,6 +52,11 @@ export const emptyTenancy = (): TenancyState => ({ version: 1, tenants: {} });
 
 export const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** `record[key]` if it is the record's own (ids come from requests: never `__proto__` and the like). */
+function own<T>(record: Record<string, T> | undefined, key: string): T | undefined {
+  return record && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** Who a key belongs to. */
 export interface KeyOwner {
   tenant: string;
@@ -92,14 +97,13 @@ export class TenantRegistry {
   }
 
   get(id: string): Tenant | undefined {
-    const tenants = this.doc.get().tenants;
-    return Object.hasOwn(tenants, id) ? tenants[id] : undefined;
+    return own(this.doc.get().tenants, id);
   }
 
   /** False when the tenant exists already. */
   create(id: string, settings: Pick<Tenant, "quotas" | "allow"> = {}): Promise<boolean> {
     return this.doc.update((s) => {
-      if (Object.hasOwn(s.tenants, id)) return false;
+      if (own(s.tenants, id)) return false;
       s.tenants[id] = { id, createdAt: new Date().toISOString(), keys: {}, ...settings };
       return true;
     });
@@ -108,8 +112,8 @@ export class TenantRegistry {
   /** Replace the tenant's quotas, or its allowlist, or both (what `settings` holds); false for an unknown tenant. */
   configure(id: string, settings: Pick<Tenant, "quotas" | "allow">): Promise<boolean> {
     return this.doc.update((s) => {
-      const t = s.tenants[id];
-      if (!t || !Object.hasOwn(s.tenants, id)) return false;
+      const t = own(s.tenants, id);
+      if (!t) return false;
       if (settings.quotas !== undefined) t.quotas = settings.quotas;
       if (settings.allow !== undefined) t.allow = settings.allow;
       return true;
@@ -119,7 +123,7 @@ export class TenantRegistry {
   /** False when there was no such tenant. Its keys stop working at once. */
   delete(id: string): Promise<boolean> {
     return this.doc.update((s) => {
-      if (!Object.hasOwn(s.tenants, id)) return false;
+      if (!own(s.tenants, id)) return false;
       delete s.tenants[id];
       return true;
     });
@@ -129,7 +133,7 @@ export class TenantRegistry {
   addKey(tenant: string): Promise<NewKey | undefined> {
     const created = newKey();
     return this.doc.update((s) => {
-      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
+      const t = own(s.tenants, tenant);
       if (!t) return undefined;
       t.keys[created.id] = { id: created.id, hash: created.hash, createdAt: new Date().toISOString() };
       return created;
@@ -139,8 +143,8 @@ export class TenantRegistry {
   /** False when the tenant or the key is unknown. */
   revokeKey(tenant: string, id: string): Promise<boolean> {
     return this.doc.update((s) => {
-      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
-      if (!t || !Object.hasOwn(t.keys, id)) return false;
+      const t = own(s.tenants, tenant);
+      if (!t || !own(t.keys, id)) return false;
       delete t.keys[id];
       return true;
     });
@@ -153,10 +157,10 @@ export class TenantRegistry {
     mode: "create" | "replace",
   ): Promise<"created" | "replaced" | "exists" | undefined> {
     return this.doc.update((s) => {
-      const t = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant] : undefined;
+      const t = own(s.tenants, tenant);
       if (!t) return undefined;
       t.servers ??= {};
-      const existing = Object.hasOwn(t.servers, server.name) ? t.servers[server.name] : undefined;
+      const existing = own(t.servers, server.name);
       if (existing && mode === "create") return "exists";
       t.servers[server.name] = existing ? { ...server, createdAt: existing.createdAt } : server;
       return existing ? "replaced" : "created";
@@ -168,15 +172,14 @@ export class TenantRegistry {
   }
 
   server(tenant: string, name: string): TenantServer | undefined {
-    const servers = this.get(tenant)?.servers;
-    return servers && Object.hasOwn(servers, name) ? servers[name] : undefined;
+    return own(this.get(tenant)?.servers, name);
   }
 
   /** False when the tenant or the server is unknown. */
   deleteServer(tenant: string, name: string): Promise<boolean> {
     return this.doc.update((s) => {
-      const servers = Object.hasOwn(s.tenants, tenant) ? s.tenants[tenant]?.servers : undefined;
-      if (!servers || !Object.hasOwn(servers, name)) return false;
+      const servers = own(s.tenants, tenant)?.servers;
+      if (!servers || !own(servers, name)) return false;
       delete servers[name];
       return true;
     });

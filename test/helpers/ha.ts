@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { freePort, type Managed, spawnManaged } from "./procs.js";
+import { type RedisServer, startRedis } from "./redis.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/ha-server/server.ts", import.meta.url));
 
@@ -106,4 +107,45 @@ export async function haClient(url: string) {
     },
     close: () => c.close(),
   };
+}
+
+/** A `redis-server`, example replicas sharing it, and round-robin nginx before them, stopped together. */
+export async function startHaCluster(names: string[], extra: string[] = []) {
+  const redis: RedisServer = await startRedis();
+  const nodes = await Promise.all(names.map((n) => startHaNode(n, redis.url, extra)));
+  const lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+  return {
+    redis,
+    nodes,
+    lb,
+    async stop() {
+      await lb.stop();
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redis.stop();
+    },
+  };
+}
+
+/**
+ * `long_task` (20 steps, 150 ms apart) in the client's session, its replica `victim` killed at the
+ * third progress event: how the call ended, and every progress value the client received.
+ */
+export async function longTaskThroughDeath(
+  client: Awaited<ReturnType<typeof haClient>>,
+  victim: HaNode,
+): Promise<{ outcome: unknown; progress: number[] }> {
+  const progress: number[] = [];
+  const outcome = await client.c
+    .callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+      onprogress: (p) => {
+        progress.push(p.progress);
+        if (p.progress === 3) victim.child.kill("SIGKILL");
+      },
+      timeout: 30_000,
+    })
+    .then(
+      () => "answered",
+      (err: unknown) => err,
+    );
+  return { outcome, progress };
 }

@@ -1,4 +1,6 @@
 import { request } from "node:http";
+import { isEventStream } from "../../src/protocol/headers.js";
+import { responseTo } from "../../src/protocol/jsonrpc.js";
 import { MCP_HEADERS } from "./mcp.js";
 
 export interface RawResponse {
@@ -36,4 +38,12 @@ export function rpc(method: string, params: Record<string, unknown> = {}, id: nu
 export function errorCode(res: RawResponse): { rpc: number; swy: string | undefined } {
   const body = JSON.parse(res.body.toString("utf8")) as { error: { code: number; data?: { code?: string } } };
   return { rpc: body.error.code, swy: body.error.data?.code };
+}
+
+/** The JSON-RPC answer to request `id` in a response, JSON or SSE. */
+export function answerTo(res: RawResponse, id: unknown): { result?: Record<string, unknown>; error?: unknown } {
+  return (responseTo(res.body, isEventStream(res.headers["content-type"]), id) ?? {}) as {
+    result?: Record<string, unknown>;
+    error?: unknown;
+  };
 }

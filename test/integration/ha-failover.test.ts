@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { createClient } from "@redis/client";
 import { SessionRegistry } from "../../src/ha/session-registry.js";
 import { type HaNode, startHaNode, startRoundRobinNginx } from "../helpers/ha.js";
-import { rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 
 async function session(url: string) {
@@ -33,13 +33,7 @@ async function incrementAt(nodeUrl: string, sid: string, id: number) {
     body: rpc("tools/call", { name: "increment", arguments: {} }, id),
   });
   assert.equal(res.status, 200, res.body.toString());
-  const data = res.body
-    .toString()
-    .split("\n")
-    .filter((l) => l.startsWith("data: {"))
-    .map((l) => JSON.parse(l.slice(6)))
-    .find((m) => m.id === id);
-  return data.result.structuredContent as { count: number; node: string };
+  return answerTo(res, id).result?.structuredContent as { count: number; node: string };
 }
 
 describe("switchyard/ha: adoption races, graceful drain, Redis restarts", () => {

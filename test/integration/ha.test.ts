@@ -1,27 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { haClient as client, type HaNode, startHaNode, startRoundRobinNginx } from "../helpers/ha.js";
-import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { haClient as client, type HaNode, longTaskThroughDeath, startHaCluster } from "../helpers/ha.js";
 
 describe("switchyard/ha: a stateful SDK server on three replicas behind plain round-robin", () => {
-  let redis: RedisServer;
-  let nodes: HaNode[];
-  let lb: Awaited<ReturnType<typeof startRoundRobinNginx>>;
-
+  let cluster: Awaited<ReturnType<typeof startHaCluster>>;
   before(async () => {
-    redis = await startRedis();
-    nodes = await Promise.all(["a", "b", "c"].map((n) => startHaNode(n, redis.url)));
-    lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+    cluster = await startHaCluster(["a", "b", "c"]);
   });
-  after(async () => {
-    await lb?.stop();
-    await Promise.all((nodes ?? []).map((n) => n.stop()));
-    await redis?.stop();
-  });
+  after(() => cluster?.stop());
 
   it("answers every call in its own session, keeping per-session state, wherever the request lands", async () => {
-    const clients = await Promise.all(Array.from({ length: 12 }, () => client(lb.url)));
+    const clients = await Promise.all(Array.from({ length: 12 }, () => client(cluster.lb.url)));
     const owners = new Set<string>();
     for (let round = 1; round <= 5; round++) {
       const answers = await Promise.all(clients.map((c) => c.increment()));
@@ -33,26 +23,12 @@ describe("switchyard/ha: a stateful SDK server on three replicas behind plain ro
   });
 
   it("survives the death of a session's replica mid-call: progress once, an explicit error, then the same session goes on", async () => {
-    const c = await client(lb.url);
+    const c = await client(cluster.lb.url);
     const owner = (await c.increment()).node;
-    const victim = nodes.find((n) => n.node === owner) as HaNode;
-    const progress: number[] = [];
-    let killed = false;
-    const call = c.c.callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
-      onprogress: (p) => {
-        progress.push(p.progress);
-        if (p.progress === 3 && !killed) {
-          killed = true;
-          victim.child.kill("SIGKILL");
-        }
-      },
-      timeout: 30_000,
-    });
-    const outcome = await call.then(
-      () => "answered",
-      (err: unknown) => err,
-    );
-    assert.ok(killed, "the owner was killed mid-call");
+    const victim = cluster.nodes.find((n) => n.node === owner) as HaNode;
+    const sessionId = c.transport.sessionId;
+    const { outcome, progress } = await longTaskThroughDeath(c, victim);
+    assert.equal(victim.child.signalCode, "SIGKILL", "the owner was killed mid-call");
     assert.ok(outcome instanceof McpError, `an explicit error, not ${String(outcome)}`);
     assert.equal((outcome as McpError).code, -32003);
     assert.match((outcome as McpError).message, /outcome is unknown/);
@@ -64,33 +40,24 @@ describe("switchyard/ha: a stateful SDK server on three replicas behind plain ro
     assert.ok(progress.length >= 3 && progress.length < 20);
     const next = await c.increment();
     assert.notEqual(next.node, owner, "adopted by a live replica");
-    assert.equal(c.transport.sessionId?.startsWith(`${owner}.`), true, "the same session, not a new one");
+    assert.equal(c.transport.sessionId, sessionId, "the same session, not a new one");
     assert.equal((await c.increment()).count, next.count + 1);
     await c.close();
   });
 });
 
 describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short is run again", () => {
-  let redis: RedisServer;
-  let nodes: HaNode[];
-  let lb: Awaited<ReturnType<typeof startRoundRobinNginx>>;
-
+  let cluster: Awaited<ReturnType<typeof startHaCluster>>;
   before(async () => {
-    redis = await startRedis();
-    nodes = await Promise.all(["i1", "i2"].map((n) => startHaNode(n, redis.url, ["--retry-idempotent"])));
-    lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+    cluster = await startHaCluster(["i1", "i2"], ["--retry-idempotent"]);
   });
-  after(async () => {
-    await lb?.stop();
-    await Promise.all((nodes ?? []).map((n) => n.stop()));
-    await redis?.stop();
-  });
+  after(() => cluster?.stop());
 
   it("answers the interrupted idempotent call from the adopter; a non-idempotent one still gets the error", async () => {
-    const c = await client(lb.url);
+    const c = await client(cluster.lb.url);
     const owner = (await c.increment()).node;
-    const victim = nodes.find((n) => n.node === owner) as HaNode;
-    const survivor = nodes.find((n) => n !== victim) as HaNode;
+    const victim = cluster.nodes.find((n) => n.node === owner) as HaNode;
+    const survivor = cluster.nodes.find((n) => n !== victim) as HaNode;
     const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 1500 } }, undefined, { timeout: 30_000 });
     const task = c.c
       .callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
@@ -54,20 +54,13 @@ describe("tenants shared by two gateways through one redis-server", () => {
     return headers;
   }
 
-  /** The JSON-RPC answer of a response, JSON or SSE. */
-  function answer(res: RawResponse): { result?: Record<string, unknown>; error?: unknown } {
-    const text = res.body.toString();
-    const data = text.split("\n").filter((l) => l.startsWith("data:"));
-    return JSON.parse(data.length > 0 ? (data.at(-1) as string).slice(5) : text);
-  }
-
   async function whoami(g: GatewayProc, id: string, headers: Record<string, string>) {
     const res = await rawRequest(url(g, id), {
       headers,
       body: rpc("tools/call", { name: "whoami", arguments: {} }, 7),
     });
     assert.equal(res.status, 200, res.body.toString());
-    return answer(res).result?.structuredContent as { replica: string; sessionCalls: number };
+    return answerTo(res, 7).result?.structuredContent as { replica: string; sessionCalls: number };
   }
 
   /**
