@@ -118,7 +118,7 @@ export const upstreamSchema = z
       .enum(["sticky", "shared"])
       .default("sticky")
       .describe(
-        "`sticky`: a session lives on the replica that created it (its loss is a 404, and the client re-initializes). `shared`: the replicas share session state (`switchyard/ha`), so when a session's replica is gone the request goes to another healthy one instead.",
+        "`sticky`: a session lives on the replica that created it (its loss is a 404, and the client re-initializes). `shared`: the replicas share session state (`switchyard/ha`): a session goes to the node its id names, and when that replica is gone to another healthy one (the same for every gateway) instead.",
       ),
     discovery: discoverySchema,
     guard: z

@@ -52,6 +52,9 @@ export interface RequestContext {
 
 const NO_MESSAGES: RpcMessage[] = [];
 
+/** The principal of every client on an operator route (no gateway credential). */
+export const ANONYMOUS = "anonymous";
+
 export function createContext(req: IncomingMessage, res: ServerResponse): RequestContext {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
@@ -61,7 +64,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     startedAt: performance.now(),
     path: q >= 0 ? url.slice(0, q) : url,
     query: q >= 0 ? url.slice(q) : "",
-    principal: "anonymous",
+    principal: ANONYMOUS,
     tenantPath: undefined,
     tenant: undefined,
     quotas: undefined,

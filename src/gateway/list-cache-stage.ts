@@ -7,7 +7,7 @@ import { CACHEABLE_METHODS, cacheDirective, cacheKey } from "../protocol/cacheab
 import { accepts, isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { hasEnvelope, routingHeaderMismatch } from "../protocol/routing-headers.js";
-import type { RequestContext } from "./context.js";
+import { ANONYMOUS, type RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
 export function createListCache(config: Config): ListCache | undefined {
@@ -21,7 +21,7 @@ export function createListCache(config: Config): ListCache | undefined {
  */
 function authorizationContext(ctx: RequestContext): string | undefined {
   const auth = ctx.req.headers.authorization;
-  if (ctx.principal === "anonymous" && auth === undefined) return undefined;
+  if (ctx.principal === ANONYMOUS && auth === undefined) return undefined;
   const credential = auth === undefined ? "" : hash("sha256", auth, "base64url");
   return `${ctx.principal}\u0000${credential}`;
 }

@@ -2,7 +2,7 @@ import { SwitchyardError } from "../errors.js";
 import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
-import type { RequestContext } from "./context.js";
+import { ANONYMOUS, type RequestContext } from "./context.js";
 import { forgetSession } from "./learn.js";
 import type { GatewayState } from "./state.js";
 
@@ -36,7 +36,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const replica = pool.byTokenHash(claims.replica);
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.
-    ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw);
+    ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw, claims.upstreamSessionId);
     // An HTTP+SSE session's token carries the message path the replica announced, in the same place.
     if (ctx.endpoint === "messages") ctx.upstreamPath = claims.upstreamSessionId;
     else ctx.upstreamSessionId = claims.upstreamSessionId;
@@ -48,6 +48,13 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     });
     // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
     // the check hashes nothing while nothing is revoked.
+    // A shared pool's replicas know their sessions (and the hint names the owner): a session this
+    // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
+    // there is no principal to bind it to.
+    if (!record && pool.sharedSessions && ctx.principal === ANONYMOUS && ctx.endpoint === "mcp") {
+      ctx.replica = sharedFallback(pool, gw, sid);
+      return;
+    }
     if (
       !record ||
       record.principal !== ctx.principal ||
@@ -60,7 +67,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const replica = pool.get(record.replica);
     if (!replica?.holds(record.createdAt)) {
       if (pool.sharedSessions) {
-        ctx.replica = sharedFallback(pool, gw);
+        ctx.replica = sharedFallback(pool, gw, sid);
         ctx.upstreamPath = record.endpoint;
         return;
       }
@@ -79,12 +86,13 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
 }
 
 /**
- * The session's replica is gone. With `sessions: shared` its replicas share session state: another
- * healthy one serves it (and takes it over). Otherwise: 404, the client re-initializes.
+ * The session's replica is gone (or unknown here). With `sessions: shared` its replicas share session
+ * state: the node its id names, else another healthy one serves it (and takes it over). Otherwise: 404,
+ * the client re-initializes.
  */
-function sharedFallback(pool: UpstreamPool, gw: GatewayState): Replica {
+function sharedFallback(pool: UpstreamPool, gw: GatewayState, upstreamSessionId: string): Replica {
   if (!pool.sharedSessions) throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
-  const other = pool.pick();
+  const other = pool.forSharedSession(upstreamSessionId);
   if (!other) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
   return other;
 }

@@ -1,5 +1,6 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { endToEndHeaders } from "../security/header-policy.js";
+import { NODE_HEADER } from "./session-id.js";
 
 /** Set on a request one node forwards to another: it is never forwarded again (no loops). */
 export const HOP_HEADER = "x-switchyard-ha-hop";
@@ -10,6 +11,9 @@ export const STOPPING_HEADER = "x-switchyard-ha-stopping";
 const REPLACED = new Set(["host", "content-length"]);
 
 export type ForwardResult = "forwarded" | "refused";
+
+/** The owner's name stays behind: the answer names the node the client reached. */
+const DROPPED = new Set([NODE_HEADER]);
 
 /** Connections between nodes are kept open: a hop costs a request, not a TCP handshake. */
 const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
@@ -37,7 +41,7 @@ export function forwardTo(
         resolve("refused");
         return;
       }
-      res.writeHead(answer.statusCode ?? 502, endToEndHeaders(answer.headers));
+      res.writeHead(answer.statusCode ?? 502, endToEndHeaders(answer.headers, DROPPED));
       res.flushHeaders();
       answer.pipe(res);
       answer.on("error", () => res.destroy());

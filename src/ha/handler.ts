@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -17,6 +16,7 @@ import { responseTo } from "../protocol/jsonrpc.js";
 import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
 import { forwardTo, HOP_HEADER, STOPPING_HEADER } from "./forward.js";
 import { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
+import { haSessionId, NODE_HEADER } from "./session-id.js";
 import { type SessionEntry, SessionRegistry } from "./session-registry.js";
 
 export interface HaOptions {
@@ -222,7 +222,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
   }
 
   async function newSession(req: IncomingMessage, res: ServerResponse, parsed: unknown): Promise<void> {
-    const id = `${me}.${randomBytes(18).toString("base64url")}`;
+    const id = haSessionId(me);
     const init = (Array.isArray(parsed) ? parsed.find(isInitializeRequest) : parsed) as unknown;
     const entry = await host(id, init, async (sid) => {
       // Routable from every node before the client learns the id.
@@ -297,6 +297,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader(NODE_HEADER, me);
     if (stopped) {
       res.setHeader(STOPPING_HEADER, "1");
       return jsonError(res, 503, -32000, "This replica is shutting down; retry");

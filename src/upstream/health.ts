@@ -104,6 +104,7 @@ export class HealthChecker {
         bodyTimeout: this.config.timeout,
         signal: AbortSignal.timeout(this.config.timeout),
       });
+      replica.learnNode(res.headers);
       // An SSE answer may never end: the status is all a probe needs.
       if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
         res.body.on("error", () => {});

@@ -1,4 +1,5 @@
 import type { UpstreamConfig } from "../config/schema.js";
+import { haNodeOf } from "../ha/session-id.js";
 import { replicaHash } from "../sessions/token.js";
 import { type Balancer, createBalancer } from "./balancer.js";
 import { Replica, type ReplicaOptions } from "./replica.js";
@@ -54,6 +55,25 @@ export class UpstreamPool {
 
   pick(exclude?: Replica): Replica | undefined {
     return this.balancer.pick(this.replicas, exclude);
+  }
+
+  /**
+   * A shared session's replica (`sessions: shared`): the node its id names while that node is up; else
+   * one chosen by the id (rendezvous hashing over the healthy replicas), the same on every gateway, so
+   * the replica that adopts the session keeps receiving it.
+   */
+  forSharedSession(sessionId: string): Replica | undefined {
+    const node = haNodeOf(sessionId);
+    const named = node === undefined ? undefined : this.replicas.find((r) => r.haNode === node);
+    if (named?.healthy) return named;
+    let best: Replica | undefined;
+    let bestScore = -1;
+    for (const r of this.replicas) {
+      if (!r.healthy) continue;
+      const score = replicaHash(`${sessionId}\u0000${r.id}`);
+      if (score > bestScore) [best, bestScore] = [r, score];
+    }
+    return best;
   }
 
   hasHealthy(): boolean {

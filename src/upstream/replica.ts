@@ -1,4 +1,5 @@
 import { Client, Pool } from "undici";
+import { NODE_HEADER } from "../ha/session-id.js";
 import { publish } from "../observability/events.js";
 import { type AddressGuard, createConnector } from "./connector.js";
 
@@ -29,6 +30,8 @@ export class Replica {
   healthy = true;
   /** Epoch ms of the last time this replica went down; 0 if never. */
   downAt = 0;
+  /** The `switchyard/ha` node this replica answers as (learned from its answers), if it is one. */
+  haNode: string | undefined;
 
   constructor(
     readonly route: string,
@@ -74,6 +77,13 @@ export class Replica {
     if (!this.healthy) return;
     this.healthy = false;
     publish("replica", { route: this.route, replica: this.id, healthy: false, reason });
+  }
+
+  /** The `switchyard/ha` node an answer names (the header is taken out: it is internal). */
+  learnNode(headers: Record<string, string | string[] | undefined>): void {
+    const node = headers[NODE_HEADER];
+    if (typeof node === "string") this.haNode = node;
+    delete headers[NODE_HEADER];
   }
 
   /** Whether a session created at `createdAt` can still live on this replica. */

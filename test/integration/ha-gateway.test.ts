@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { haClient as connect, type HaNode, longTaskThroughDeath, startHaNode } from "../helpers/ha.js";
+import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 
@@ -10,19 +11,26 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
   let nodes: HaNode[];
   let sticky: GatewayProc;
   let shared: GatewayProc;
+  /** A second shared gateway, with its own memory store: it never sees the sessions made through `shared`. */
+  let stranger: GatewayProc;
 
   before(async () => {
     redis = await startRedis();
     nodes = await Promise.all(["g1", "g2", "g3"].map((n) => startHaNode(n, redis.url)));
-    const route = (extra: string) =>
+    const route = (extra: string, top = "") =>
       writeConfig(
-        `logLevel: warn\ndiscovery:\n  enabled: false\nupstreams:\n  ha:\n    balancer: round-robin\n${extra}    replicas: [${nodes.map((n) => n.url).join(", ")}]\n`,
+        `logLevel: warn\ndiscovery:\n  enabled: false\n${top}upstreams:\n  ha:\n    balancer: round-robin\n${extra}    replicas: [${nodes.map((n) => n.url).join(", ")}]\n`,
       );
     shared = await startGateway(["--config", route("    sessions: shared\n")]);
+    // Probes often, and never marks a paused replica down (the test pauses replicas on purpose).
+    stranger = await startGateway([
+      "--config",
+      route("    sessions: shared\n", "health:\n  interval: 100\n  timeout: 500\n  unhealthyThreshold: 1000\n"),
+    ]);
     sticky = await startGateway(["--config", route("")]);
   });
   after(async () => {
-    await Promise.all([shared?.stop(), sticky?.stop()]);
+    await Promise.all([shared?.stop(), sticky?.stop(), stranger?.stop()]);
     await Promise.all((nodes ?? []).map((n) => n.stop()));
     await redis?.stop();
   });
@@ -52,5 +60,48 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
     assert.equal((await s.increment()).count, next.count + 1);
     // A sticky pool answers 404 for the same loss: its client has to re-initialize.
     await assert.rejects(bystander.increment(), /404|Session not found/);
+  });
+
+  it("sends a session it never saw straight to the node its id names (the other replicas paused)", async () => {
+    // One session on each live node (the first test killed one), made through the other gateway.
+    const live = nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+    const byNode = new Map<string, Awaited<ReturnType<typeof connect>>>();
+    for (let i = 0; i < 12 && byNode.size < live.length; i++) {
+      const s = await connect(shared.route("ha"));
+      const { node } = await s.increment();
+      if (byNode.has(node)) await s.close();
+      else byNode.set(node, s);
+    }
+    assert.equal(byNode.size, live.length, "one session on each live node");
+    const sessions = [...byNode.values()];
+    const counts = [...byNode.keys()].map((node) => ({ node }));
+    await new Promise((r) => setTimeout(r, 300)); // the stranger's probes have named every replica
+    for (const [i, s] of sessions.entries()) {
+      const owner = (counts[i] as { node: string }).node;
+      const others = live.filter((n) => n.node !== owner);
+      for (const n of others) n.child.kill("SIGSTOP");
+      try {
+        const res = await Promise.race([
+          rawRequest(stranger.route("ha"), {
+            headers: sessionHeaders(s.transport.sessionId as string),
+            body: rpc("tools/call", { name: "increment", arguments: {} }, 7),
+          }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("sent to a paused replica")), 3000)),
+        ]);
+        assert.equal(res.status, 200);
+        const result = answerTo(res, 7).result as { structuredContent: { count: number; node: string } };
+        assert.deepEqual(result.structuredContent, { count: 2, node: owner }, "the session's own state, at its owner");
+        assert.equal(res.headers["x-switchyard-ha-node"], undefined, "the node's name stays inside");
+      } finally {
+        for (const n of others) n.child.kill("SIGCONT");
+      }
+    }
+    // A sticky pool's gateway that never saw the session cannot route it: 404, the client re-initializes.
+    const res = await rawRequest(sticky.route("ha"), {
+      headers: sessionHeaders(sessions[0]?.transport.sessionId as string),
+      body: rpc("tools/call", { name: "increment", arguments: {} }, 8),
+    });
+    assert.equal(res.status, 404);
+    await Promise.all(sessions.map((s) => s.close()));
   });
 });

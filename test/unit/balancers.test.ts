@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { upstreamSchema } from "../../src/config/schema.js";
 import { createBalancer } from "../../src/upstream/balancer.js";
+import { UpstreamPool } from "../../src/upstream/pool.js";
 import { Replica } from "../../src/upstream/replica.js";
 
 const opts = { connections: 1, connectTimeoutMs: 1000, headersTimeoutMs: 1000 };
@@ -59,5 +61,40 @@ describe("balancers", () => {
     assert.ok(!r.holds(before), "a session from before the fall is gone");
     assert.ok(r.holds(Date.now() + 1), "a session created since lives");
     await r.close();
+  });
+});
+
+describe("shared sessions (`sessions: shared`)", () => {
+  const urls = ["http://127.0.0.1:1/mcp", "http://127.0.0.1:2/mcp", "http://127.0.0.1:3/mcp"];
+  const config = upstreamSchema.parse({ replicas: urls, sessions: "shared" });
+  const pools = [1, 2].map((n) => new UpstreamPool(`shared${n}`, config, opts));
+  after(() => Promise.all(pools.map((p) => p.close())));
+  const ids = Array.from({ length: 60 }, (_, i) => `gone.session-${i}`);
+
+  it("go to the node their id names, while it is up", () => {
+    const [a] = pools as [UpstreamPool];
+    const named = a.replicas[1] as Replica;
+    named.learnNode({ "x-switchyard-ha-node": "n2" });
+    assert.equal(a.forSharedSession("n2.abc"), named);
+    named.markDown("test");
+    assert.notEqual(a.forSharedSession("n2.abc"), named);
+    named.markUp();
+  });
+
+  it("else to one replica chosen by the id: the same on every gateway, and only a dead replica's move", () => {
+    const [a, b] = pools as [UpstreamPool, UpstreamPool];
+    const before = ids.map((id) => a.forSharedSession(id)?.id);
+    assert.deepEqual(
+      ids.map((id) => b.forSharedSession(id)?.id),
+      before,
+      "two gateways agree",
+    );
+    assert.equal(new Set(before).size, 3, "spread over every replica");
+    (a.replicas[0] as Replica).markDown("test");
+    const after = ids.map((id) => a.forSharedSession(id)?.id);
+    for (const [i, id] of before.entries()) {
+      if (id === urls[0]) assert.notEqual(after[i], urls[0]);
+      else assert.equal(after[i], id, "a live replica's sessions stay");
+    }
   });
 });
