@@ -84,6 +84,11 @@ export const ERRORS = {
     rpc: -32000,
     message: "Admin API: server URL refused (https only, no credentials, a sane port, no internal address)",
   },
+  SWY_DIAGNOSTICS_INVALID: {
+    status: 400,
+    rpc: -32000,
+    message: "Diagnostics: events 1-50, every 10-5000 ms, idle 0-600000 ms",
+  },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,

@@ -46,4 +46,18 @@ program
   .option("--exit-with-parent", "exit when standard input closes (used by demo and tests)")
   .action(async (options) => (await import("./example-server.js")).runExampleServer(options));
 
+program
+  .command("check")
+  .description("Audit a live MCP endpoint through whatever stands in front of it (exit 1 on any fail)")
+  .argument("<url>", "the MCP endpoint, e.g. https://mcp.example.com/NAME/mcp")
+  .option("--repeat <n>", "requests in the session, each on a new connection (affinity across replicas)", "10")
+  .option("--idle <seconds>", "keep a diagnostic stream idle this long (Switchyard with diagnostics.enabled)", "0")
+  .option("--timeout <seconds>", "time allowed for each request", "10")
+  .option("--origin <origin>", "a browser origin whose access (CORS) to check")
+  .option("--header <name: value>", "a header sent on every request, e.g. a credential (repeatable)", collect, [])
+  .option("--ca <file>", "a PEM CA to trust (private PKI)")
+  .option("--insecure", "accept any TLS certificate")
+  .option("--json", "print the report as JSON (for CI)")
+  .action(async (url, options) => (await import("./check.js")).runCheckCli(url, options));
+
 await program.parseAsync();

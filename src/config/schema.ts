@@ -387,6 +387,16 @@ export const configSchema = z
         refresh: durationOption("5m", "How often what the upstreams say about themselves is asked again."),
       })
       .prefault({}),
+    diagnostics: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Serve `GET /.switchyard/diagnostics/stream` for `switchyard check`: a stream of timed events, then an idle period with heartbeats, that echoes the request headers it received (credentials as `(present)`). Open to anyone who reaches the gateway: enable it to audit a deployment.",
+          ),
+      })
+      .prefault({}),
     metrics: z
       .strictObject({
         enabled: z.boolean().default(true).describe("Serve Prometheus metrics at `GET /metrics`."),

@@ -5,7 +5,7 @@ import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
 /** Methods per endpoint: Streamable HTTP's one, and HTTP+SSE's stream and message URLs. */
-const ALLOW = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } as const;
+export const ALLOW = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } as const;
 
 /** Checks that need no body: draining, HTTP method, Host and Origin, media types, the session id's shape. */
 export function admit(ctx: RequestContext, gw: GatewayState): void {

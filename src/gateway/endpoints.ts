@@ -3,17 +3,20 @@ import { SwitchyardError } from "../errors.js";
 import { bearerMatches } from "../security/bearer.js";
 import { serveAdmin } from "../tenancy/admin-api.js";
 import type { RequestContext } from "./context.js";
+import { serveDiagnostics } from "./diagnostics.js";
 import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
  * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: every route has at least
  * one healthy replica (and the gateway is not draining). Neither touches sessions. `/metrics`:
- * Prometheus metrics. And the discovery documents (`discovery/serve.ts`).
+ * Prometheus metrics. The discovery documents (`discovery/serve.ts`), the admin API, and the diagnostic
+ * stream of `switchyard check` (`diagnostics.ts`).
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (serveDiscovery(ctx, gw)) return true;
   if (serveAdmin(ctx, gw)) return true;
+  if (serveDiagnostics(ctx, gw)) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;

@@ -8,6 +8,7 @@ import { parseBody } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { createContext, type RequestContext } from "./context.js";
+import { cors } from "./cors-stage.js";
 import { serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
 import { serveFromCache } from "./list-cache-stage.js";
@@ -19,7 +20,7 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The pipeline, in the one order that holds for every request:
- *   own endpoints → match route → (tenant servers: authenticate, rate) → admit → read body → classify
+ *   own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate) → admit → read body → classify
  *   → (tenant servers: session and stream quotas) → list cache → route → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
@@ -27,6 +28,7 @@ import type { GatewayState } from "./state.js";
 async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (serveOwnEndpoints(ctx, gw)) return;
   matchRoute(ctx, gw);
+  if (cors(ctx, gw)) return;
   if (ctx.tenantPath) await admitTenant(ctx, gw);
   admit(ctx, gw);
   if (ctx.req.method === "POST") {

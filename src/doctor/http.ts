@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import { Agent, type Dispatcher, request } from "undici";
+
+export interface HttpOptions {
+  /** PEM file of a CA to trust besides the system's. */
+  ca?: string;
+  /** Accept any TLS certificate. */
+  insecure?: boolean;
+  /** Sent on every request (a credential, say). */
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** The check's HTTP client: the deployment's TLS settings, the user's headers, a timeout on everything. */
+export class CheckHttp {
+  readonly dispatcher: Dispatcher;
+
+  constructor(readonly options: HttpOptions) {
+    this.dispatcher = new Agent({
+      connect: {
+        ...(options.ca ? { ca: readFileSync(options.ca) } : {}),
+        rejectUnauthorized: options.insecure !== true,
+      },
+    });
+  }
+
+  /**
+   * One request, its answer read whole. `fresh`: on a new connection (closed afterwards), so that a load
+   * balancer that pins connections still spreads the requests over its replicas.
+   */
+  async send(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string; fresh?: boolean } = {},
+  ): Promise<Answer> {
+    const res = await request(url, {
+      dispatcher: this.dispatcher,
+      method: (init.method ?? "GET") as Dispatcher.HttpMethod,
+      headers: { ...this.options.headers, ...init.headers },
+      body: init.body,
+      reset: init.fresh === true,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+    });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers: res.headers, body };
+  }
+
+  /** A request whose answer is a stream: its head, and the body to read (or destroy). */
+  open(url: string, headers: Record<string, string>, signal: AbortSignal) {
+    return request(url, {
+      dispatcher: this.dispatcher,
+      method: "GET",
+      headers: { ...this.options.headers, ...headers },
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: 0,
+      signal,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}
+
+export function header(answer: Answer, name: string): string | undefined {
+  const v = answer.headers[name];
+  return Array.isArray(v) ? v.join(", ") : v;
+}

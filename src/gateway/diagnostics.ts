@@ -1,0 +1,69 @@
+import { SwitchyardError } from "../errors.js";
+import { HEARTBEAT } from "../sse/boundary.js";
+import type { RequestContext } from "./context.js";
+import type { GatewayState } from "./state.js";
+
+export const DIAGNOSTICS_PATH = "/.switchyard/diagnostics/stream";
+
+/** Request headers whose values the echo never shows. */
+const SECRET = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
+
+/** Set on the stream's response: `switchyard check` sees whether the proxies pass it back. */
+export const ECHO_SESSION_ID = "switchyard-diagnostics";
+
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  const value = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new SwitchyardError("SWY_DIAGNOSTICS_INVALID");
+  return value;
+}
+
+/**
+ * `GET /.switchyard/diagnostics/stream?events=5&every=300&idle=0` (`diagnostics.enabled`), for
+ * `switchyard check`: an SSE stream that first echoes the request headers it received, then sends
+ * `events` timed `tick` events `every` ms apart, then stays idle for `idle` ms — heartbeats only, at the
+ * gateway's interval — and ends with an `end` event. It sends no `X-Accel-Buffering`, so what the client
+ * measures is the proxies' own behaviour.
+ */
+export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean {
+  if (ctx.path !== DIAGNOSTICS_PATH || !gw.config.diagnostics.enabled) return false;
+  const query = new URLSearchParams(ctx.query);
+  const events = intParam(query, "events", 5, 1, 50);
+  const every = intParam(query, "every", 300, 10, 5000);
+  const idle = intParam(query, "idle", 0, 0, 600_000);
+  gw.streams.take();
+  ctx.stream = true;
+  const received: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (value === undefined) continue;
+    received[name] = SECRET.has(name) ? "(present)" : Array.isArray(value) ? value.join(", ") : value;
+  }
+  const heartbeatMs = gw.config.heartbeat.interval;
+  const { res } = ctx;
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    "mcp-session-id": ECHO_SESSION_ID,
+  });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  send("headers", { received, heartbeatMs, sentAt: Date.now() });
+  const timers: NodeJS.Timeout[] = [];
+  res.once("close", () => {
+    for (const t of timers) clearTimeout(t); // intervals too
+  });
+  let seq = 0;
+  const tick = setInterval(() => {
+    send("tick", { seq: ++seq, sentAt: Date.now() });
+    if (seq < events) return;
+    clearInterval(tick);
+    if (heartbeatMs > 0 && idle > heartbeatMs) timers.push(setInterval(() => res.write(HEARTBEAT), heartbeatMs));
+    timers.push(
+      setTimeout(() => {
+        send("end", { sentAt: Date.now() });
+        res.end();
+      }, idle),
+    );
+  }, every);
+  timers.push(tick);
+  return true;
+}
