@@ -1,0 +1,611 @@
+/**
+ * The proxy configurations in deploy/, run for real with only their ports, addresses and file paths
+ * substituted (deploy/README.md lists the placeholders): nginx, Caddy and HAProxy in front of two
+ * Switchyard gateways that share a redis-server, with TLS; and, with no gateway, HAProxy's stick
+ * table and nginx's session-id map in front of two stateful MCP server replicas.
+ * SWY_DEBUG_PROXY=1 prints what each proxy wrote (its log) when its suite ends.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Agent } from "undici";
+import { fetch as undiciFetch } from "undici";
+import { is404, MCP_HEADERS } from "../helpers/mcp.js";
+import {
+  freePort,
+  type GatewayProc,
+  type Managed,
+  type Replica,
+  sleep,
+  spawnManaged,
+  startGateway,
+  startReplica,
+  writeConfig,
+} from "../helpers/procs.js";
+import {
+  deployFile,
+  fetchVia,
+  makeTlsCert,
+  type RunningProxy,
+  type Substitutions,
+  startCaddy,
+  startHaproxy,
+  startNginx,
+  type TlsFiles,
+  trustingAgent,
+} from "../helpers/proxies.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
+
+/** Each call's own limit: a proxy that holds an answer back fails the test in seconds, not in a minute. */
+const CALL = { timeout: 10_000 };
+
+/** An SDK v1 client session over TLS through `agent` (which trusts the test CA). */
+async function session(url: string, agent: Agent) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: fetchVia(agent),
+    reconnectionOptions: {
+      initialReconnectionDelay: 100,
+      maxReconnectionDelay: 500,
+      reconnectionDelayGrowFactor: 1.5,
+      maxRetries: 5,
+    },
+  });
+  const client = new Client({ name: "deploy-test", version: "1.0.0" });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    get id() {
+      return transport.sessionId as string;
+    },
+    async whoami() {
+      const r = await client.callTool({ name: "whoami", arguments: {} }, undefined, CALL);
+      return r.structuredContent as { replica: string; sessionCalls: number };
+    },
+    close: () => client.close().catch(() => {}),
+  };
+}
+type Session = Awaited<ReturnType<typeof session>>;
+
+/** `calls` whoami calls in each session, the sessions concurrently: each stays on its replica, counting up. */
+async function assertSessionsStay(sessions: Session[], calls: number): Promise<string[]> {
+  const owners: string[] = [];
+  for (let n = 1; n <= calls; n++) {
+    const answers = await Promise.all(sessions.map((s) => s.whoami()));
+    answers.forEach((a, i) => {
+      if (n === 1) owners[i] = a.replica;
+      assert.equal(a.replica, owners[i], `call ${n} of session ${i} left its replica`);
+      assert.equal(a.sessionCalls, n, `session ${i} lost its state`);
+    });
+  }
+  return owners;
+}
+
+/** The gateways' `metrics.token`: /metrics answers 401 with WWW-Authenticate without it. */
+const METRICS_TOKEN = "deploy-test-metrics-token";
+
+/** POST requests a gateway answered on route `svc`, from its own /metrics. */
+async function postsServed(gateway: GatewayProc): Promise<number> {
+  const res = await fetch(`${gateway.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("switchyard_requests_total{") && l.includes('route="svc"'))
+    .filter((l) => l.includes('method="POST"'))
+    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+}
+
+/** A raw POST through the proxy: status, headers and the body as text. */
+async function post(agent: Agent, url: string, headers: Record<string, string>, body: string) {
+  const res = await undiciFetch(url, { method: "POST", headers, body, dispatcher: agent });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const hostOf = (url: string) => new URL(url).host;
+
+/** The protocol a TLS client offering h2 and http/1.1 gets from 127.0.0.1:`port` (ALPN). */
+function alpn(port: number, ca: string): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: "127.0.0.1", port, ca: readFileSync(ca), ALPNProtocols: ["h2", "http/1.1"] },
+      () => {
+        resolve(socket.alpnProtocol ?? false);
+        socket.end();
+      },
+    );
+    socket.on("error", reject);
+  });
+}
+
+/** What a test of a gateway configuration can reach (kept for `switchyard check` runs too). */
+interface GatewayDeployment {
+  redis: RedisServer;
+  /** Two example server replicas, route `svc` of both gateways. */
+  replicas: Replica[];
+  /** Route `spare` of the second gateway only: stopping it makes that gateway unready (/readyz 503). */
+  spare: Replica;
+  spareListen: string;
+  gateways: GatewayProc[];
+  tls: TlsFiles;
+  /** Trusts `tls.ca`. */
+  agent: Agent;
+  proxy: RunningProxy;
+  /** The MCP URL of route `svc` through the proxy. */
+  url: string;
+}
+
+type StartProxy = (gateways: GatewayProc[], tls: TlsFiles, port: number) => Promise<RunningProxy>;
+
+interface ProxyTraits {
+  /** It polls /readyz itself (nginx OSS cannot). */
+  activeHealth: boolean;
+  /** It sends a POST whose first replica refused the connection on to another one. */
+  retriesPosts: boolean;
+}
+
+/**
+ * One suite per gateway configuration. Everything a further check needs is in `d` once `before` has run:
+ * `d.url` (the MCP URL through the proxy), `d.tls.ca` (the CA its certificate chains to), the gateways.
+ */
+function describeGatewayConfig(title: string, startProxy: StartProxy, options: ProxyTraits): void {
+  describe(title, () => {
+    const d = {} as GatewayDeployment;
+
+    before(async () => {
+      d.redis = await startRedis();
+      d.replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+      d.spareListen = `127.0.0.1:${await freePort()}`;
+      d.spare = await startReplica("spare", d.spareListen);
+      const common = `logLevel: warn
+metrics:
+  token: ${METRICS_TOKEN}
+store:
+  url: ${d.redis.url}
+health:
+  interval: 300ms
+  unhealthyThreshold: 1
+upstreams:
+  svc:
+    replicas: [${d.replicas.map((r) => r.url).join(", ")}]
+    balancer: round-robin
+`;
+      d.gateways = await Promise.all([
+        startGateway(["--config", writeConfig(common)]),
+        startGateway(["--config", writeConfig(`${common}  spare:\n    replicas: [${d.spare.url}]\n`)]),
+      ]);
+      d.tls = makeTlsCert();
+      d.agent = trustingAgent(d.tls.ca);
+      d.proxy = await startProxy(d.gateways, d.tls, await freePort());
+      d.url = `${d.proxy.base}/svc/mcp`;
+    });
+    after(async () => {
+      if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
+      await d.proxy?.stop();
+      await d.agent?.close();
+      await Promise.all((d.gateways ?? []).map((g) => g.stop()));
+      await Promise.all([...(d.replicas ?? []), d.spare].filter(Boolean).map((r) => r.stop()));
+      await d.redis?.stop();
+    });
+
+    it("keeps each session on its replica while its calls land on both gateways", async () => {
+      const before = await Promise.all(d.gateways.map(postsServed));
+      const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+      try {
+        const owners = await assertSessionsStay(sessions, 12);
+        assert.equal(new Set(owners).size, 2, "sessions spread over both replicas");
+      } finally {
+        await Promise.all(sessions.map((s) => s.close()));
+      }
+      await sleep(100); // a request is counted once its response has closed
+      const served = (await Promise.all(d.gateways.map(postsServed))).map((n, i) => n - (before[i] as number));
+      for (const [i, n] of served.entries()) {
+        assert.ok(n >= 5, `gateway ${i + 1} answered ${n} of the ~60 POSTs: the proxy did not spread them`);
+      }
+    });
+
+    it("passes Authorization in and WWW-Authenticate back", async () => {
+      const refused = await undiciFetch(`${d.proxy.base}/metrics`, { dispatcher: d.agent });
+      await refused.body?.cancel();
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get("www-authenticate") ?? "", /^Bearer /);
+      const allowed = await undiciFetch(`${d.proxy.base}/metrics`, {
+        dispatcher: d.agent,
+        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+      });
+      assert.equal(allowed.status, 200);
+      assert.match(await allowed.text(), /switchyard_requests_total/);
+    });
+
+    for (const h2 of [false, true]) {
+      it(`passes each SSE event on as it is written (progress arrives step by step)${h2 ? ", over HTTP/2" : ""}`, async () => {
+        const agent = h2 ? trustingAgent(d.tls.ca, { h2 }) : d.agent;
+        if (h2) assert.equal(await alpn(d.proxy.port, d.tls.ca), "h2", "the proxy offers HTTP/2");
+        const s = await session(d.url, agent);
+        try {
+          const steps = 6;
+          const delayMs = 250;
+          const arrivals: number[] = [];
+          const started = performance.now();
+          const result = await s.client.callTool({ name: "countdown", arguments: { steps, delayMs } }, undefined, {
+            ...CALL,
+            onprogress: () => arrivals.push(performance.now()),
+          });
+          const answered = performance.now();
+          assert.match(JSON.stringify(result.content), /done on r\d/);
+          assert.equal(arrivals.length, steps);
+          const gaps = arrivals.slice(1).map((t, i) => t - (arrivals[i] as number));
+          assert.ok(
+            gaps.every((g) => g > delayMs * 0.4),
+            `progress arrived in bursts, not as sent (gaps ${gaps.map(Math.round).join(", ")} ms)`,
+          );
+          assert.ok(
+            (arrivals[0] as number) - started < delayMs * 3,
+            `the first event came ${Math.round((arrivals[0] as number) - started)} ms after the call`,
+          );
+          assert.ok(answered - (arrivals[0] as number) > delayMs * (steps - 1) * 0.6);
+        } finally {
+          await s.close();
+          if (h2) await agent.close();
+        }
+      });
+    }
+
+    it("resumes a stream the server closed, with Last-Event-ID, through the proxy", async () => {
+      const s = await session(d.url, d.agent);
+      try {
+        const result = await s.client.callTool({ name: "test_reconnection", arguments: {} }, undefined, CALL);
+        assert.match(JSON.stringify(result.content), /resumed on r\d/);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("ends the request at the gateway when the client goes away from a quiet stream (cancellation)", async () => {
+      const s = await session(d.url, d.agent);
+      const abort = new AbortController();
+      try {
+        const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
+        // Its first event comes in 4 s: until then nothing flows that would show a proxy the client is gone.
+        const call = JSON.stringify({
+          jsonrpc: "2.0",
+          id: 11,
+          method: "tools/call",
+          params: { name: "countdown", arguments: { steps: 2, delayMs: 4000 }, _meta: { progressToken: "c" } },
+        });
+        await sleep(100);
+        const closedBefore = (await Promise.all(d.gateways.map(postsServed))).reduce((a, b) => a + b);
+        const res = await undiciFetch(d.url, {
+          method: "POST",
+          headers,
+          body: call,
+          dispatcher: d.agent,
+          signal: abort.signal,
+        });
+        assert.equal(res.headers.get("content-type"), "text/event-stream");
+        abort.abort(); // the client goes away: closing the stream is how it cancels
+        await sleep(1000);
+        const closedAfter = (await Promise.all(d.gateways.map(postsServed))).reduce((a, b) => a + b);
+        assert.equal(closedAfter - closedBefore, 1, "the proxy kept the request to the gateway open");
+      } finally {
+        abort.abort();
+        await s.close();
+      }
+    });
+
+    it("passes a 3 MiB request; above the gateway's 4 MiB the answer is 413 with a JSON-RPC error", async () => {
+      const s = await session(d.url, d.agent);
+      try {
+        const text = "x".repeat(3 * 1024 * 1024);
+        const echoed = await s.client.callTool({ name: "echo", arguments: { text } }, undefined, CALL);
+        assert.equal((echoed.content as Array<{ text: string }>)[0]?.text.length, text.length);
+        const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
+        const big = JSON.stringify({
+          jsonrpc: "2.0",
+          id: 7,
+          method: "tools/call",
+          params: { name: "echo", arguments: { text: "y".repeat(5 * 1024 * 1024) } },
+        });
+        const refused = await post(d.agent, d.url, headers, big);
+        assert.equal(refused.status, 413);
+        assert.equal((JSON.parse(refused.text) as { error: { code: number } }).error.code, -32600);
+      } finally {
+        await s.close();
+      }
+    });
+
+    if (options.activeHealth) {
+      it("checks /readyz: an unready gateway gets no requests until it is ready again", async () => {
+        const [g1, g2] = d.gateways as [GatewayProc, GatewayProc];
+        const s = await session(d.url, d.agent);
+        try {
+          await d.spare.stop(); // g2's route `spare` has no replica left: its /readyz says 503
+          for (let i = 0; i < 50 && (await fetch(`${g2.base}/readyz`)).status !== 503; i++) await sleep(100);
+          assert.equal((await fetch(`${g2.base}/readyz`)).status, 503, "the gateway noticed its route has no replica");
+          // Within the proxy's check interval, g2 stops getting requests (it still serves them fine).
+          await untilBatch(s, g2, (n) => n === 0, 15_000, "kept sending requests to a gateway whose /readyz is 503");
+          const g1Before = await postsServed(g1);
+          const g2Before = await postsServed(g2);
+          for (let i = 0; i < 10; i++) await s.whoami();
+          await sleep(100);
+          assert.equal((await postsServed(g2)) - g2Before, 0, "an unready gateway got requests");
+          assert.ok((await postsServed(g1)) - g1Before >= 10);
+          // Ready again: the proxy brings it back.
+          d.spare = await startReplica("spare", d.spareListen);
+          await untilBatch(s, g2, (n) => n > 0, 15_000, "never sent requests to the gateway once it was ready again");
+        } finally {
+          await s.close();
+        }
+      });
+    }
+
+    it("keeps serving when a gateway stops (its sessions continue on the other one)", async () => {
+      const [g1, g2] = d.gateways as [GatewayProc, GatewayProc];
+      const sessions = await Promise.all([1, 2, 3].map(() => session(d.url, d.agent)));
+      try {
+        const first = await Promise.all(sessions.map((s) => s.whoami()));
+        const calls = first.map((a) => a.sessionCalls);
+        await g1.stop();
+        const g2Before = await postsServed(g2);
+        let answered = 0;
+        for (let round = 1; round <= 10; round++) {
+          const results = await Promise.allSettled(sessions.map((s) => s.whoami()));
+          results.forEach((r, i) => {
+            if (r.status === "rejected") {
+              // Caddy cannot send a POST on to another replica once its first attempt failed: the
+              // requests it had already picked the stopped gateway for fail (caddyserver/caddy#5454).
+              assert.ok(
+                !options.retriesPosts && round === 1 && (r.reason as { code?: number }).code === 502,
+                `round ${round}: ${r.reason}`,
+              );
+              return;
+            }
+            answered++;
+            calls[i] = (calls[i] as number) + 1;
+            assert.equal(r.value.replica, first[i]?.replica, "a session left its replica");
+            assert.equal(r.value.sessionCalls, calls[i], "a session lost its state");
+          });
+        }
+        const fresh = await session(d.url, d.agent);
+        assert.equal((await fresh.whoami()).sessionCalls, 1);
+        await fresh.close();
+        await sleep(100);
+        assert.ok(answered >= 27, `only ${answered} of 30 calls succeeded`);
+        assert.ok((await postsServed(g2)) - g2Before >= answered + 1, "the remaining gateway answered them");
+      } finally {
+        await Promise.all(sessions.map((s) => s.close()));
+      }
+    });
+  });
+}
+
+/**
+ * Batches of 6 concurrent calls (concurrent, so that a least-connections proxy has a choice to make)
+ * until one batch moves `gateway`'s POST count as `accept` wants.
+ */
+async function untilBatch(
+  s: Session,
+  gateway: GatewayProc,
+  accept: (delta: number) => boolean,
+  timeoutMs: number,
+  failure: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const before = await postsServed(gateway);
+    await Promise.all([1, 2, 3, 4, 5, 6].map(() => s.whoami()));
+    await sleep(50);
+    if (accept((await postsServed(gateway)) - before)) return;
+    await sleep(200);
+  }
+  assert.fail(`the proxy ${failure} (waited ${timeoutMs} ms)`);
+}
+
+/** The substitutions every gateway configuration shares: its two replicas and its certificate files. */
+function gatewayAddresses(gateways: GatewayProc[]): Substitutions {
+  return {
+    "10.0.0.11:8080": hostOf(gateways[0]?.base as string),
+    "10.0.0.12:8080": hostOf(gateways[1]?.base as string),
+  };
+}
+
+describeGatewayConfig(
+  "deploy/nginx/switchyard.conf: nginx, TLS, two gateways sharing Redis",
+  (gateways, tls, port) =>
+    startNginx(
+      deployFile("nginx/switchyard.conf"),
+      {
+        ...gatewayAddresses(gateways),
+        "0.0.0.0:443": `127.0.0.1:${port}`,
+        "/etc/ssl/switchyard/fullchain.pem": tls.cert,
+        "/etc/ssl/switchyard/privkey.pem": tls.key,
+      },
+      { port, ca: tls.ca },
+    ),
+  { activeHealth: false, retriesPosts: true },
+);
+
+describeGatewayConfig(
+  "deploy/caddy/Caddyfile: Caddy, TLS, two gateways sharing Redis",
+  async (gateways, tls, port) =>
+    startCaddy(
+      deployFile("caddy/Caddyfile"),
+      {
+        ...gatewayAddresses(gateways),
+        "mcp.example.com": `127.0.0.1:${port}`,
+        "localhost:2019": `127.0.0.1:${await freePort()}`,
+        "http_port 80": `http_port ${await freePort()}`,
+        "/etc/ssl/switchyard/fullchain.pem": tls.cert,
+        "/etc/ssl/switchyard/privkey.pem": tls.key,
+      },
+      { port, ca: tls.ca },
+    ),
+  { activeHealth: true, retriesPosts: false },
+);
+
+describeGatewayConfig(
+  "deploy/haproxy/haproxy.cfg: HAProxy, TLS, two gateways sharing Redis",
+  (gateways, tls, port) =>
+    startHaproxy(
+      deployFile("haproxy/haproxy.cfg"),
+      {
+        ...gatewayAddresses(gateways),
+        "0.0.0.0:443": `127.0.0.1:${port}`,
+        "/etc/haproxy/certs/switchyard.pem": tls.pem,
+      },
+      { port, ca: tls.ca },
+    ),
+  { activeHealth: true, retriesPosts: true },
+);
+
+/** What a test of a no-gateway configuration can reach. */
+interface DirectDeployment {
+  replicas: Managed[] & Array<{ url: string }>;
+  tls: TlsFiles;
+  agent: Agent;
+  proxy: RunningProxy;
+  /** The MCP URL through the proxy. */
+  url: string;
+}
+
+const PREFIXED = fileURLToPath(new URL("../fixtures/prefixed-session-server.ts", import.meta.url));
+
+/** The SDK fixture whose session ids begin with its name (`r1.<uuid>`). */
+async function startPrefixed(name: string): Promise<Managed & { url: string }> {
+  const proc = spawnManaged(process.execPath, ["--import", "tsx", PREFIXED, "--name", name]);
+  const line = await proc.waitForLine((l) => l.includes('"listening"'));
+  return Object.assign(proc, { url: (JSON.parse(line) as { url: string }).url });
+}
+
+describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-Id", () => {
+  const d = {} as DirectDeployment;
+
+  before(async () => {
+    d.replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    d.tls = makeTlsCert();
+    d.agent = trustingAgent(d.tls.ca);
+    const port = await freePort();
+    d.proxy = await startHaproxy(
+      deployFile("no-gateway/haproxy.cfg"),
+      {
+        "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
+        "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
+        "0.0.0.0:443": `127.0.0.1:${port}`,
+        "/etc/haproxy/certs/mcp.pem": d.tls.pem,
+      },
+      { port, ca: d.tls.ca },
+    );
+    d.url = `${d.proxy.base}/mcp`;
+  });
+  after(async () => {
+    if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
+    await d.proxy?.stop();
+    await d.agent?.close();
+    await Promise.all((d.replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("keeps every session on the replica that created it, across 20 calls", async () => {
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+    try {
+      const owners = await assertSessionsStay(sessions, 20);
+      assert.equal(new Set(owners).size, 2, "initialize is balanced over both replicas");
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+    }
+  });
+
+  it("a dead replica's sessions get 404 (start over); the others and new sessions carry on", async () => {
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+    try {
+      const owners = (await Promise.all(sessions.map((s) => s.whoami()))).map((a) => a.replica);
+      assert.equal(new Set(owners).size, 2);
+      d.replicas[0]?.child.kill("SIGKILL");
+      await d.replicas[0]?.exited;
+      for (const [i, s] of sessions.entries()) {
+        if (owners[i] === "r1") {
+          await assert.rejects(s.whoami(), is404, "a session of the dead replica must get 404");
+        } else {
+          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
+        }
+      }
+      const fresh = await session(d.url, d.agent);
+      assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
+      await fresh.close();
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+    }
+  });
+});
+
+describe("deploy/no-gateway/nginx.conf: session ids that name their replica, mapped to it", () => {
+  const d = {} as DirectDeployment;
+
+  before(async () => {
+    d.replicas = await Promise.all(["r1", "r2"].map((n) => startPrefixed(n)));
+    d.tls = makeTlsCert();
+    d.agent = trustingAgent(d.tls.ca);
+    const port = await freePort();
+    d.proxy = await startNginx(
+      deployFile("no-gateway/nginx.conf"),
+      {
+        "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
+        "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
+        "0.0.0.0:443": `127.0.0.1:${port}`,
+        "/etc/ssl/mcp/fullchain.pem": d.tls.cert,
+        "/etc/ssl/mcp/privkey.pem": d.tls.key,
+      },
+      { port, ca: d.tls.ca },
+    );
+    d.url = `${d.proxy.base}/mcp`;
+  });
+  after(async () => {
+    if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
+    await d.proxy?.stop();
+    await d.agent?.close();
+    await Promise.all((d.replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("keeps every session on the replica its id names, across 20 calls", async () => {
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+    try {
+      const owners = await assertSessionsStay(sessions, 20);
+      assert.equal(new Set(owners).size, 2, "initialize is balanced over both replicas");
+      for (const [i, s] of sessions.entries()) assert.ok(s.id.startsWith(`${owners[i]}.`), s.id);
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+    }
+  });
+
+  it("a dead replica's sessions get 404 with a JSON-RPC error; the others and new sessions carry on", async () => {
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+    try {
+      const owners = (await Promise.all(sessions.map((s) => s.whoami()))).map((a) => a.replica);
+      assert.equal(new Set(owners).size, 2);
+      d.replicas[0]?.child.kill("SIGKILL");
+      await d.replicas[0]?.exited;
+      for (const [i, s] of sessions.entries()) {
+        if (owners[i] === "r1") {
+          const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
+          const gone = await post(d.agent, d.url, headers, JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }));
+          assert.equal(gone.status, 404);
+          assert.equal(gone.headers.get("content-type"), "application/json");
+          assert.equal((JSON.parse(gone.text) as { error: { code: number } }).error.code, -32001);
+          await assert.rejects(s.whoami(), is404);
+        } else {
+          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        const fresh = await session(d.url, d.agent);
+        assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
+        await fresh.close();
+      }
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+    }
+  });
+});
