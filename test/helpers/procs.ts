@@ -124,6 +124,17 @@ export async function startDualEra(name: string, extra: string[] = []): Promise<
   return Object.assign(proc, { url: listeningUrl(line) as string, sseUrl: "", name });
 }
 
+/**
+ * One replica of the SDK fixture whose session ids begin with its name (`r1.<uuid>`):
+ * `test/fixtures/prefixed-session-server.ts`.
+ */
+export async function startPrefixed(name: string, extra: string[] = []): Promise<Managed & { url: string }> {
+  const fixture = fileURLToPath(new URL("../fixtures/prefixed-session-server.ts", import.meta.url));
+  const proc = spawnManaged(process.execPath, ["--import", "tsx", fixture, "--name", name, ...extra]);
+  const line = await proc.waitForLine((l) => l.includes('"listening"'));
+  return Object.assign(proc, { url: (JSON.parse(line) as { url: string }).url });
+}
+
 export interface GatewayProc extends Managed {
   /** `http://127.0.0.1:PORT` */
   base: string;

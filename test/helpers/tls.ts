@@ -21,7 +21,7 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function issue(dir: string, name: string, cn: string, ext: string): void {
+function issue(dir: string, name: string, cn: string, ext: string, days: number): void {
   openssl(dir, ["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
   writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
   openssl(dir, [
@@ -37,14 +37,17 @@ function issue(dir: string, name: string, cn: string, ext: string): void {
     "-out",
     `${name}.crt`,
     "-days",
-    "2",
+    String(days),
     "-extfile",
     `${name}.ext`,
   ]);
 }
 
-/** A throwaway CA with a server and a client certificate, made with the real `openssl`. */
-export function makeTestPki(): TestPki {
+/**
+ * A throwaway CA with a server and a client certificate, made with the real `openssl`, valid `days`
+ * (90, as a public CA issues them: `switchyard check` warns under 14).
+ */
+export function makeTestPki(days = 90): TestPki {
   const dir = mkdtempSync(join(tmpdir(), "swy-pki-"));
   openssl(dir, [
     "req",
@@ -55,12 +58,12 @@ export function makeTestPki(): TestPki {
     "-out",
     "ca.crt",
     "-days",
-    "2",
+    String(days),
     "-subj",
     "/CN=switchyard-test-ca",
   ]);
-  issue(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost");
-  issue(dir, "client", "switchyard-test-client", "extendedKeyUsage=clientAuth");
+  issue(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost", days);
+  issue(dir, "client", "switchyard-test-client", "extendedKeyUsage=clientAuth", days);
   const at = (f: string) => join(dir, f);
   return {
     dir,

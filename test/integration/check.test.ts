@@ -1,28 +1,21 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { Report } from "../../src/doctor/finding.js";
+import { check } from "../helpers/check.js";
 import {
-  CLI,
   freePort,
   type GatewayProc,
+  type Managed,
   type Replica,
-  spawnManaged,
   startGateway,
+  startPrefixed,
   startReplica,
   svcConfig,
 } from "../helpers/procs.js";
 import { tenantGateway } from "../helpers/tenants.js";
-
-/** `switchyard check ARGS --json` as a user runs it: the report and the exit code. */
-export async function check(
-  args: string[],
-): Promise<{ code: number | null; report: Report; status(id: string): string }> {
-  const proc = spawnManaged(process.execPath, [CLI, "check", ...args, "--json"]);
-  const code = await proc.exited;
-  const report = JSON.parse(proc.lines.join("\n")) as Report;
-  const status = (id: string) => report.findings.find((f) => f.id === id)?.status ?? "absent";
-  return { code, report, status };
-}
+import { makeTestPki } from "../helpers/tls.js";
 
 describe("switchyard check against a gateway (no proxy)", () => {
   let replicas: Replica[];
@@ -47,8 +40,14 @@ describe("switchyard check against a gateway (no proxy)", () => {
   });
 
   it("passes every check of a sound deployment, exit 0, with the findings in JSON", async () => {
-    const { code, report, status } = await check([gw.route("svc"), "--idle", "2", "--origin", "https://app.example"]);
-    assert.equal(code, 0, JSON.stringify(report.findings.filter((f) => f.status !== "pass")));
+    const { code, report, status, problems } = await check([
+      gw.route("svc"),
+      "--idle",
+      "2",
+      "--origin",
+      "https://app.example",
+    ]);
+    assert.equal(code, 0, problems());
     assert.equal(report.ok, true);
     for (const id of [
       "tls",
@@ -105,5 +104,52 @@ describe("switchyard check against a gateway (no proxy)", () => {
     const { code, status } = await check([`http://127.0.0.1:${port}/svc/mcp`, "--timeout", "2"]);
     assert.equal(code, 1);
     assert.equal(status("reach"), "fail");
+  });
+
+  it("TLS: a certificate the client does not trust fails; one about to expire warns", async () => {
+    const pki = makeTestPki(5);
+    const server = createServer(
+      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) },
+      (_req, res) => {
+        res.writeHead(404).end();
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/svc/mcp`;
+    try {
+      const untrusted = await check([url, "--timeout", "2"]);
+      assert.equal(untrusted.code, 1);
+      assert.equal(untrusted.status("tls"), "fail");
+      assert.match(untrusted.title("tls"), /not trusted/);
+      const expiring = await check([url, "--ca", pki.ca, "--timeout", "2"]);
+      assert.equal(expiring.status("tls"), "warn");
+      assert.match(expiring.title("tls"), /expires in [45] day/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("switchyard check against a server that answers 400 for unknown sessions", () => {
+  let server: Managed & { url: string };
+  let gw: GatewayProc;
+
+  before(async () => {
+    server = await startPrefixed("r1", ["--unknown-status", "400"]);
+    gw = await startGateway(["--config", svcConfig([server])]);
+  });
+  after(async () => {
+    await gw?.stop();
+    await server?.stop();
+  });
+
+  it("fails it directly, naming the cause; passes it behind Switchyard, which answers 404 itself", async () => {
+    const direct = await check([server.url, "--repeat", "2"]);
+    assert.equal(direct.code, 1);
+    assert.equal(direct.status("session.unknown"), "fail");
+    assert.match(direct.title("session.unknown"), /answered 400, not 404/);
+    const behind = await check([gw.route("svc"), "--repeat", "2"]);
+    assert.equal(behind.status("session.unknown"), "pass", behind.problems());
+    assert.equal(behind.code, 0);
   });
 });

@@ -6,14 +6,16 @@
  * SWY_DEBUG_PROXY=1 prints what each proxy wrote (its log) when its suite ends.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Agent } from "undici";
 import { fetch as undiciFetch } from "undici";
+import { check } from "../helpers/check.js";
 import { is404, MCP_HEADERS } from "../helpers/mcp.js";
 import {
   freePort,
@@ -21,8 +23,8 @@ import {
   type Managed,
   type Replica,
   sleep,
-  spawnManaged,
   startGateway,
+  startPrefixed,
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
@@ -84,6 +86,21 @@ async function assertSessionsStay(sessions: Session[], calls: number): Promise<s
   }
   return owners;
 }
+
+/** What `switchyard check` must find sound through each gateway configuration. */
+const CHECKED_THROUGH_GATEWAYS = [
+  "tls",
+  "session.id",
+  "session.affinity",
+  "session.unknown",
+  "stream.get",
+  "session.delete",
+  "versions",
+  "discovery",
+  "stream.buffering",
+  "stream.idle",
+  "stream.headers",
+];
 
 /** The gateways' `metrics.token`: /metrics answers 401 with WWW-Authenticate without it. */
 const METRICS_TOKEN = "deploy-test-metrics-token";
@@ -164,6 +181,10 @@ function describeGatewayConfig(title: string, startProxy: StartProxy, options: P
       const common = `logLevel: warn
 metrics:
   token: ${METRICS_TOKEN}
+diagnostics:
+  enabled: true
+security:
+  trustProxy: true
 store:
   url: ${d.redis.url}
 health:
@@ -206,6 +227,12 @@ upstreams:
       for (const [i, n] of served.entries()) {
         assert.ok(n >= 5, `gateway ${i + 1} answered ${n} of the ~60 POSTs: the proxy did not spread them`);
       }
+    });
+
+    it("passes `switchyard check` through it: sessions on new connections, TLS, streams, headers, discovery", async () => {
+      const r = await check([d.url, "--ca", d.tls.ca, "--idle", "3", "--repeat", "12"]);
+      assert.equal(r.code, 0, r.problems());
+      for (const id of CHECKED_THROUGH_GATEWAYS) assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
     });
 
     it("passes Authorization in and WWW-Authenticate back", async () => {
@@ -472,15 +499,6 @@ interface DirectDeployment {
   url: string;
 }
 
-const PREFIXED = fileURLToPath(new URL("../fixtures/prefixed-session-server.ts", import.meta.url));
-
-/** The SDK fixture whose session ids begin with its name (`r1.<uuid>`). */
-async function startPrefixed(name: string): Promise<Managed & { url: string }> {
-  const proc = spawnManaged(process.execPath, ["--import", "tsx", PREFIXED, "--name", name]);
-  const line = await proc.waitForLine((l) => l.includes('"listening"'));
-  return Object.assign(proc, { url: (JSON.parse(line) as { url: string }).url });
-}
-
 describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-Id", () => {
   const d = {} as DirectDeployment;
 
@@ -516,6 +534,15 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
     } finally {
       await Promise.all(sessions.map((s) => s.close()));
     }
+  });
+
+  it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
+    const r = await check([d.url, "--ca", d.tls.ca, "--repeat", "12"]);
+    assert.equal(r.code, 0, r.problems());
+    for (const id of ["tls", "session.id", "session.affinity", "session.unknown", "session.delete"]) {
+      assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
+    }
+    assert.equal(r.status("stream.buffering"), "skip");
   });
 
   it("a dead replica's sessions get 404 (start over); the others and new sessions carry on", async () => {
@@ -580,6 +607,15 @@ describe("deploy/no-gateway/nginx.conf: session ids that name their replica, map
     }
   });
 
+  it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
+    const r = await check([d.url, "--ca", d.tls.ca, "--repeat", "12"]);
+    assert.equal(r.code, 0, r.problems());
+    for (const id of ["tls", "session.id", "session.affinity", "session.unknown", "session.delete"]) {
+      assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
+    }
+    assert.equal(r.status("stream.buffering"), "skip");
+  });
+
   it("a dead replica's sessions get 404 with a JSON-RPC error; the others and new sessions carry on", async () => {
     const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
     try {
@@ -607,5 +643,91 @@ describe("deploy/no-gateway/nginx.conf: session ids that name their replica, map
     } finally {
       await Promise.all(sessions.map((s) => s.close()));
     }
+  });
+});
+
+describe("switchyard check through a broken nginx: it fails, naming the cause", () => {
+  let replica: Replica;
+  let gateway: GatewayProc;
+  let tls: TlsFiles;
+  const running: RunningProxy[] = [];
+
+  before(async () => {
+    replica = await startReplica("r1");
+    gateway = await startGateway([
+      "--config",
+      writeConfig(
+        `logLevel: warn\ndiagnostics:\n  enabled: true\nupstreams:\n  svc:\n    replicas: [${replica.url}]\n`,
+      ),
+    ]);
+    tls = makeTlsCert();
+  });
+  after(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+    await gateway?.stop();
+    await replica?.stop();
+  });
+
+  /** deploy/nginx/switchyard.conf with one mistake made in it, in front of the gateway. */
+  async function broken(from: string, to: string): Promise<string> {
+    const text = readFileSync(deployFile("nginx/switchyard.conf"), "utf8");
+    assert.ok(text.includes(from), `the deploy file no longer contains ${from}`);
+    const file = join(mkdtempSync(join(tmpdir(), "swy-broken-")), "switchyard.conf");
+    writeFileSync(file, text.replace(from, to));
+    const port = await freePort();
+    const proxy = await startNginx(
+      file,
+      {
+        "10.0.0.11:8080": hostOf(gateway.base),
+        "10.0.0.12:8080": hostOf(gateway.base),
+        "0.0.0.0:443": `127.0.0.1:${port}`,
+        "/etc/ssl/switchyard/fullchain.pem": tls.cert,
+        "/etc/ssl/switchyard/privkey.pem": tls.key,
+      },
+      { port, ca: tls.ca },
+    );
+    running.push(proxy);
+    return `${proxy.base}/svc/mcp`;
+  }
+
+  it("proxy buffering on: events arrive together", async () => {
+    const url = await broken("proxy_buffering off;", "proxy_buffering on;");
+    const r = await check([url, "--ca", tls.ca, "--repeat", "2"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.status("stream.buffering"), "fail");
+    assert.match(r.title("stream.buffering"), /buffers the stream/);
+    assert.equal(r.status("session.affinity"), "pass", "only the stream is wrong");
+  });
+
+  it("a read timeout (2 s) shorter than the idle period and the heartbeat (15 s): the idle stream is cut", async () => {
+    const url = await broken("proxy_read_timeout 1h;", "proxy_read_timeout 2s;");
+    const r = await check([url, "--ca", tls.ca, "--repeat", "2", "--idle", "5"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.status("stream.idle"), "fail");
+    assert.match(r.title("stream.idle"), /cut after [1-3]\.\d s of 5\.0 s \(heartbeats every 15\.0 s\)/);
+    assert.equal(r.status("stream.buffering"), "pass");
+  });
+
+  it("Mcp-Session-Id hidden from answers: no session id, and the header not passed back", async () => {
+    const url = await broken(
+      "proxy_pass http://switchyard;",
+      "proxy_pass http://switchyard;\n        proxy_hide_header Mcp-Session-Id;",
+    );
+    const r = await check([url, "--ca", tls.ca, "--repeat", "2"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.status("session.id"), "warn");
+    assert.equal(r.status("stream.headers"), "fail");
+    assert.match(r.title("stream.headers"), /not passed back: mcp-session-id/);
+  });
+
+  it("Mcp-Session-Id stripped from requests: the session is lost, the header named", async () => {
+    const url = await broken(
+      "proxy_pass http://switchyard;",
+      'proxy_pass http://switchyard;\n        proxy_set_header Mcp-Session-Id "";',
+    );
+    const r = await check([url, "--ca", tls.ca, "--repeat", "3"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.status("session.affinity"), "fail");
+    assert.match(r.title("stream.headers"), /dropped: mcp-session-id/);
   });
 });

@@ -1,0 +1,14 @@
+import type { Report } from "../../src/doctor/finding.js";
+import { CLI, spawnManaged } from "./procs.js";
+
+/** `switchyard check ARGS --json` as a user runs it: the exit code, the report, each finding's status. */
+export async function check(args: string[]) {
+  const proc = spawnManaged(process.execPath, [CLI, "check", ...args, "--json"]);
+  const code = await proc.exited;
+  const report = JSON.parse(proc.lines.join("\n")) as Report;
+  const status = (id: string) => report.findings.find((f) => f.id === id)?.status ?? "absent";
+  const title = (id: string) => report.findings.find((f) => f.id === id)?.title ?? "";
+  /** The findings that did not pass, for assertion messages. */
+  const problems = () => JSON.stringify(report.findings.filter((f) => f.status === "fail" || f.status === "warn"));
+  return { code, report, status, title, problems };
+}
