@@ -12,6 +12,13 @@ return rev + 1`;
 
 const READ = `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`;
 
+/** Put a copy back into a Redis that lost it (restarted empty), unless another gateway did first. */
+const RESTORE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1`;
+
 const ATTEMPTS = 10;
 /** Misses within this long of a revision check share it. */
 const REFRESH_MS = 100;
@@ -77,6 +84,15 @@ export class RedisDocument<T> implements TenantDocument<T> {
       string | null,
     ];
     const revision = Number(rev ?? 0);
+    if (rev === null && this.rev > 0) {
+      // Redis restarted without the document (no persistence): every gateway still holds it; the first
+      // to notice writes it back, so that a gateway starting now finds its tenants.
+      await this.client.eval(RESTORE, {
+        keys: [this.key, this.revKey],
+        arguments: [JSON.stringify(this.value), String(this.rev)],
+      });
+      return;
+    }
     if (revision <= this.rev) return;
     this.value = text === null ? this.initial() : (JSON.parse(text) as T);
     this.rev = revision;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createClient } from "@redis/client";
 import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
@@ -187,5 +188,26 @@ describe("tenants shared by two gateways through one redis-server", () => {
     const stranger = await initialize(gw(0), "durable", `swy_${"x".repeat(43)}`);
     assert.equal(stranger.status, 401);
     assert.equal(errorCode(stranger).swy, "SWY_UNAUTHORIZED");
+  });
+
+  it("a Redis restarted empty gets the tenants back from the gateways: a gateway started afterwards knows them (chaos regression)", async () => {
+    const kept = await tenant(gw(0), "kept");
+    assert.equal((await initialize(gw(1), "kept", kept.key)).status, 200);
+    await redis.stop("SIGKILL");
+    await redis.restart();
+    // The gateways reconnect, find no document, and write theirs back.
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    let rev: string | null = null;
+    for (let i = 0; i < 100 && rev === null; i++) {
+      rev = await client.get("swy:tenants:rev");
+      if (rev === null) await sleep(100);
+    }
+    await client.close();
+    assert.notEqual(rev, null, "a gateway wrote the tenancy document back");
+    await gw(1).stop();
+    gateways[1] = await start();
+    const init = await initialize(gw(1), "kept", kept.key);
+    assert.equal(init.status, 200, `the new gateway knows the tenant: ${init.body.toString()}`);
   });
 });
