@@ -31,10 +31,13 @@ function createMcpServer(): McpServer {
   let count = 0;
   server.registerTool(
     "increment",
-    { description: "Adds one to this session's counter.", outputSchema: { count: z.number(), node: z.string() } },
-    async () => {
+    {
+      description: "Adds one to this session's counter (kept in this server object: an adopted session counts again from 0).",
+      outputSchema: { count: z.number(), node: z.string(), session: z.string() },
+    },
+    async (extra) => {
       count++;
-      const result = { count, node };
+      const result = { count, node, session: extra.sessionId ?? "" };
       return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
     },
   );

@@ -90,7 +90,11 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
         ]);
         assert.equal(res.status, 200);
         const result = answerTo(res, 7).result as { structuredContent: { count: number; node: string } };
-        assert.deepEqual(result.structuredContent, { count: 2, node: owner }, "the session's own state, at its owner");
+        assert.deepEqual(
+          result.structuredContent,
+          { count: 2, node: owner, session: s.transport.sessionId },
+          "the session's own state, at its owner",
+        );
         assert.equal(res.headers["x-switchyard-ha-node"], undefined, "the node's name stays inside");
       } finally {
         for (const n of others) n.child.kill("SIGCONT");

@@ -1,0 +1,158 @@
+import { connect, type Socket } from "node:net";
+import { rssOf } from "../../test/helpers/procs.js";
+import { INIT, LEGACY, send, sleep } from "./http.js";
+import type { Ledger } from "./ledger.js";
+import type { Topology } from "./topology.js";
+import { type Clients, tenantBurst } from "./workloads.js";
+
+export interface Fault {
+  name: string;
+  /** Inject the fault and undo it (restart, resume); resolves when the fault is over. */
+  run(t: Topology, c: Clients): Promise<void>;
+}
+
+/** Whether the gateway closed the socket within `ms`. */
+function closedWithin(socket: Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+function hostPort(base: string): { host: string; port: number } {
+  const u = new URL(base);
+  return { host: u.hostname, port: Number(u.port) };
+}
+
+export const FAULTS: Fault[] = [
+  {
+    name: "kill -9 a legacy replica, restart it",
+    async run(t) {
+      const victim = t.legacy[0];
+      await victim?.kill();
+      await sleep(1500);
+      await victim?.start();
+    },
+  },
+  {
+    name: "kill -9 a gateway, restart it",
+    async run(t) {
+      const victim = t.gateways[1];
+      await victim?.kill();
+      await sleep(1000);
+      await victim?.start();
+    },
+  },
+  {
+    name: "restart Redis (empty)",
+    async run(t) {
+      await t.redis.stop("SIGKILL");
+      await sleep(1000);
+      await t.redis.restart();
+    },
+  },
+  {
+    name: "pause a replica past the timeouts (SIGSTOP 5 s)",
+    async run(t) {
+      const victim = t.legacy[1];
+      victim?.signal("SIGSTOP");
+      await sleep(5000);
+      victim?.signal("SIGCONT");
+    },
+  },
+  {
+    name: "kill -9 a switchyard/ha node, restart it",
+    async run(t) {
+      const victim = t.ha[0];
+      await victim?.kill();
+      await sleep(1500);
+      await victim?.start();
+    },
+  },
+  {
+    name: "slow-loris clients (headers a byte at a time)",
+    async run(t, c) {
+      // 20 clients trickle their headers: each must be cut by timeouts.requestHeaders (3 s).
+      const sockets = t.bases.flatMap((base) =>
+        Array.from({ length: 7 }, () => {
+          const s = connect(hostPort(base));
+          s.on("error", () => {});
+          s.resume(); // read what the gateway answers (its 408), so that its close is seen
+          return s;
+        }),
+      );
+      const head = "POST /legacy/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Slow: ";
+      let i = 0;
+      const drip = setInterval(() => {
+        for (const s of sockets) if (!s.destroyed) s.write(head[i % head.length] as string);
+        i++;
+      }, 300);
+      const cut = await Promise.all(sockets.map((s) => closedWithin(s, 8000)));
+      clearInterval(drip);
+      const kept = cut.filter((x) => !x).length;
+      if (kept > 0)
+        c.ledger.violate("slow-client-kept", "slow loris", `${kept} of ${sockets.length} still open after 8 s`);
+      for (const s of sockets) s.destroy();
+    },
+  },
+  {
+    name: "clients that never read (3 MB answers)",
+    async run(t, c) {
+      // Each asks for a 3 MB answer and reads nothing: the gateway holds at most its stream buffer for
+      // it, and drops it after limits.slowClientTimeout (3 s). Memory is sampled meanwhile.
+      const init = await send(`${t.bases[0]}/legacy/mcp`, { body: INIT(0) }).catch(() => undefined);
+      const sid = init?.headers["mcp-session-id"];
+      if (typeof sid !== "string") return;
+      const body = JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "echo", arguments: { text: "x".repeat(3 * 1024 * 1024) } },
+      });
+      const sockets = t.bases.flatMap((base) =>
+        Array.from({ length: 3 }, () => {
+          const s = connect(hostPort(base));
+          s.on("error", () => {});
+          s.pause();
+          const headers = Object.entries({
+            ...LEGACY,
+            host: "127.0.0.1",
+            "mcp-session-id": sid,
+            "mcp-protocol-version": "2025-11-25",
+            "content-length": String(Buffer.byteLength(body)),
+          })
+            .map(([k, v]) => `${k}: ${v}`)
+            .join("\r\n");
+          s.write(`POST /legacy/mcp HTTP/1.1\r\n${headers}\r\n\r\n${body}`);
+          return s;
+        }),
+      );
+      await sleep(6000);
+      for (const s of sockets) s.destroy();
+      void c;
+    },
+  },
+  {
+    name: "a tenant bursts far above its quota (400 requests)",
+    async run(_t, c) {
+      const { ok, limited } = await tenantBurst(c, 400);
+      if (limited === 0) c.ledger.violate("wrong-tenant", "tenant burst", `no 429 in 400 requests (${ok} passed)`);
+    },
+  },
+];
+
+/** Gateway memory, sampled every second: the peak, and a violation past `limitBytes`. */
+export function sampleMemory(t: Topology, ledger: Ledger, limitBytes: number): () => void {
+  const timer = setInterval(async () => {
+    for (const g of t.gateways) {
+      const rss = await rssOf(g.pid).catch(() => 0);
+      if (rss > ledger.peakRssBytes) ledger.peakRssBytes = rss;
+      if (rss > limitBytes) ledger.violate("memory", g.name, `RSS ${Math.round(rss / 1048576)} MiB`);
+    }
+  }, 1000);
+  return () => clearInterval(timer);
+}

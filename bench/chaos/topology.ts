@@ -1,0 +1,162 @@
+import { type HaNode, startHaNode } from "../../test/helpers/ha.js";
+import {
+  freePort,
+  type GatewayProc,
+  type Managed,
+  type Replica,
+  startDualEra,
+  startGateway,
+  startReplica,
+  writeConfig,
+} from "../../test/helpers/procs.js";
+import { type RedisServer, startRedis } from "../../test/helpers/redis.js";
+import type { Ledger } from "./ledger.js";
+
+export const ADMIN_TOKEN = "chaos-admin-token-0123456789";
+
+/**
+ * One process of the topology, restartable on the same address. A process that exits when nobody
+ * killed it is a crash: a violation.
+ */
+export class Proc<T extends Managed = Managed> {
+  current!: T;
+  private killing = false;
+
+  constructor(
+    readonly name: string,
+    private readonly launch: () => Promise<T>,
+    private readonly ledger: Ledger,
+  ) {}
+
+  async start(): Promise<this> {
+    this.current = await this.launch();
+    this.killing = false;
+    const me = this.current;
+    void me.exited.then((code) => {
+      if (this.current === me && !this.killing) this.ledger.violate("crash", this.name, `exited (${code})`);
+    });
+    return this;
+  }
+
+  /** kill -9 (or another signal that ends it), on purpose. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    this.killing = true;
+    await this.current.stop(signal);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.current.child.kill(signal);
+  }
+
+  get pid(): number {
+    return this.current.child.pid as number;
+  }
+}
+
+export interface Topology {
+  redis: RedisServer;
+  /** Example replicas: route `legacy` (their /mcp) and route `sse` (their /sse). */
+  legacy: Proc<Replica>[];
+  modern: Proc<Replica>[];
+  ha: Proc<HaNode>[];
+  /** One example replica per tenant, named after it: an answer names whose server it came from. */
+  tenantServers: Record<"quiet" | "noisy", Proc<Replica>>;
+  gateways: Proc<GatewayProc>[];
+  /** Gateway base URLs (fixed for the run). */
+  bases: string[];
+  stop(): Promise<void>;
+}
+
+const at = async () => `127.0.0.1:${await freePort()}`;
+
+/**
+ * Three gateways sharing one redis-server, before pools of every era: legacy Streamable HTTP and HTTP+SSE
+ * (the example server), modern stateless (the dual-era fixture), and `sessions: shared` (the
+ * switchyard/ha example); and two tenants with a server each.
+ */
+export async function startTopology(ledger: Ledger): Promise<Topology> {
+  const redis = await startRedis();
+  const replica = async (name: string, kind: "example" | "modern") => {
+    const listen = await at();
+    const port = listen.split(":")[1] as string;
+    return new Proc<Replica>(
+      name,
+      () => (kind === "example" ? startReplica(name, listen) : startDualEra(name, ["--port", port])),
+      ledger,
+    ).start();
+  };
+  const legacy = await Promise.all(["l1", "l2"].map((n) => replica(n, "example")));
+  const modern = await Promise.all(["m1", "m2"].map((n) => replica(n, "modern")));
+  const tenantServers = { quiet: await replica("quiet", "example"), noisy: await replica("noisy", "example") };
+  const ha = await Promise.all(
+    ["h1", "h2", "h3"].map(async (n) => {
+      const port = String(await freePort());
+      return new Proc<HaNode>(n, () => startHaNode(n, redis.url, ["--port", port]), ledger).start();
+    }),
+  );
+  const list = (ps: Proc<Replica>[], key: "url" | "sseUrl" = "url") => ps.map((p) => p.current[key]).join(", ");
+  const config = writeConfig(`logLevel: warn
+discovery:
+  enabled: false
+store:
+  url: ${redis.url}
+admin:
+  allowHttpServers: true
+timeouts:
+  requestHeaders: 3s
+  requestBody: 5s
+  upstreamConnect: 1s
+  upstreamHeaders: 2s
+  sseMessage: 3s
+  shutdownGrace: 1s
+limits:
+  slowClientTimeout: 3s
+health:
+  interval: 500ms
+  timeout: 400ms
+  unhealthyThreshold: 1
+  cooldown: 1s
+tenants:
+  quotas:
+    rps: 40
+    burst: 40
+upstreams:
+  legacy:
+    replicas: [${list(legacy)}]
+    balancer: round-robin
+  sse:
+    transport: sse
+    replicas: [${list(legacy, "sseUrl")}]
+  modern:
+    replicas: [${list(modern)}]
+  ha:
+    sessions: shared
+    replicas: [${ha.map((h) => h.current.url).join(", ")}]
+`);
+  const gateways = await Promise.all(
+    [1, 2, 3].map(async (n) => {
+      const listen = await at();
+      return new Proc<GatewayProc>(
+        `gateway ${n}`,
+        () => startGateway(["--config", config, "--listen", listen, "--admin-token", ADMIN_TOKEN]),
+        ledger,
+      ).start();
+    }),
+  );
+  const bases = gateways.map((g) => g.current.base);
+  const all: Proc[] = [...gateways, ...legacy, ...modern, ...ha, tenantServers.quiet, tenantServers.noisy];
+  return {
+    redis,
+    legacy,
+    modern,
+    ha,
+    tenantServers,
+    gateways,
+    bases,
+    async stop() {
+      // Stopping is on purpose: no crash reported for it.
+      await Promise.all(all.map((p) => p.kill("SIGTERM")));
+      await redis.stop();
+    },
+  };
+}
