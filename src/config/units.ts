@@ -13,6 +13,13 @@ const SIZE_BYTES: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
+/** A parsed amount, unless too large to be exact (a number written as such must be a safe integer too). */
+function safe(n: number, written: string, ctx: z.RefinementCtx): number {
+  if (Number.isSafeInteger(n)) return n;
+  ctx.addIssue({ code: "custom", message: `"${written}" is too large` });
+  return z.NEVER;
+}
+
 /** A duration: milliseconds as a number, or a string such as `500ms`, `15s`, `2m`, `1h`. Parsed to ms. */
 export const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === "number") return v;
@@ -21,7 +28,7 @@ export const duration = z.union([z.number().int().nonnegative(), z.string()]).tr
     ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (use e.g. 500ms, 15s, 2m, 1h)` });
     return z.NEVER;
   }
-  return Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number));
+  return safe(Math.round(Number(m[1]) * (DURATION_MS[m[2] as string] as number)), v, ctx);
 });
 
 /** A size: bytes as a number, or a string such as `256KiB`, `4MiB`, `1MB`. Parsed to bytes. */
@@ -32,7 +39,7 @@ export const size = z.union([z.number().int().nonnegative(), z.string()]).transf
     ctx.addIssue({ code: "custom", message: `"${v}" is not a size (use e.g. 256KiB, 4MiB, 1MB)` });
     return z.NEVER;
   }
-  return Math.round(Number(m[1]) * (SIZE_BYTES[(m[2] ?? "b").toLowerCase()] as number));
+  return safe(Math.round(Number(m[1]) * (SIZE_BYTES[(m[2] ?? "b").toLowerCase()] as number)), v, ctx);
 });
 
 /** A duration option with its default and documentation (typed as `duration` in the reference). */

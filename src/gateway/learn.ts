@@ -1,7 +1,7 @@
 import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { H, isValidSessionId } from "../protocol/headers.js";
-import { replicaHash, sealToken, type TokenKey } from "../sessions/token.js";
+import { MAX_SEALED_SESSION_ID_BYTES, replicaHash, sealToken, type TokenKey } from "../sessions/token.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
 
@@ -63,6 +63,16 @@ function learnWithTokens(
         upstreamSessionId: upstreamSid,
       };
       const token = sealToken(tokens.opener.keys[0] as TokenKey, claims, pool.name, ctx.principal);
+      if (token === undefined) {
+        // Too long to carry in a signed id: the client gets no id rather than one every gateway refuses (400).
+        publish("fault", {
+          where: "learn",
+          code: "SWY_UPSTREAM_PROTOCOL_ERROR",
+          message: `upstream session id longer than ${MAX_SEALED_SESSION_ID_BYTES} bytes: not carried with affinity: token`,
+        });
+        delete headers[H.sessionId];
+        return undefined;
+      }
       headers[H.sessionId] = token;
       if (pool.tenant !== undefined) return tenantSessionOpened(ctx, gw, token, "legacy");
     } else {

@@ -35,12 +35,14 @@ export async function openSseSession(ctx: RequestContext, gw: GatewayState, endp
   if (gw.tokens) {
     const createdAt = Math.floor(now / 1000);
     const key = gw.tokens.opener.keys[0] as TokenKey;
-    id = sealToken(
+    const token = sealToken(
       key,
       { replica: replicaHash(replica.id), createdAt, upstreamSessionId: endpoint },
       route,
       ctx.principal,
     );
+    if (token === undefined) throw new Error("endpoint URL too long for a signed session id");
+    id = token;
     const until = createdAt * 1000 + 999 + gw.tokens.maxAgeMs;
     end = () => gw.store.revoke(route, id, until).then(() => tenantSessionEnded(gw, route, id));
   } else {

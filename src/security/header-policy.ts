@@ -55,6 +55,17 @@ export interface ForwardedFor {
 }
 
 /**
+ * What a tenant's server sends upstream in place of the client's credential: its configured headers,
+ * names lower-cased (the last of two spellings wins) so that a client's header of the same name, which
+ * Node gives in lower case, is always the one dropped.
+ */
+export function injection(headers: Readonly<Record<string, string>>): { headers: string[]; names: Set<string> } {
+  const byName = new Map<string, string>();
+  for (const [name, value] of Object.entries(headers)) byName.set(name.toLowerCase(), value);
+  return { headers: [...byName].flat(), names: new Set(byName.keys()) };
+}
+
+/**
  * Headers for the upstream request: every end-to-end header of the client (MCP headers, `Accept`,
  * `Content-Type`, `Last-Event-ID`, `Authorization` and the rest) minus hop-by-hop ones and those named
  * by `Connection`, plus `X-Forwarded-For/-Proto/-Host` (appended to when the previous hop is trusted).

@@ -33,15 +33,17 @@ export function checkRegistrationUrl(
   if (url.hash !== "") return { ok: false, reason: "a fragment in the URL" };
   const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
   if (BLOCKED_PORTS.has(port)) return { ok: false, reason: `port ${port} is not allowed` };
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  // Without its trailing dots, the host is parsed again: `127.0.0.1..` is a name to the URL parser,
+  // `127.0.0.1` an address, and the checks must see what is stored.
+  url.hostname = url.hostname.replace(/\.+$/, "");
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const local = host.toLowerCase() === "localhost" || host.toLowerCase().endsWith(".localhost");
-  if (host === "" || (local && !isAllowedHost(host, options.policy))) {
+  if (host === "" || host.endsWith(".") || (local && !isAllowedHost(host, options.policy))) {
     return { ok: false, reason: "a local host name" };
   }
   if (isIP(host) !== 0) {
     const why = refusal(host, options.policy);
     if (why !== undefined) return { ok: false, reason: `${host} is ${why}` };
   }
-  url.hostname = host;
   return { ok: true, url: url.href };
 }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { MAX_SESSION_ID_LENGTH } from "../protocol/headers.js";
 
 /**
  * Signed session ids: the id a client sees is an AES-256-GCM token that carries which replica holds the
@@ -8,6 +9,12 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
  *   key id (1) | iv (12) | sealed [ replica hash (4) | created, s (4) | upstream session id ] | tag (16)
  * Pure; no key derivation per request (keys are 32 raw bytes from configuration).
  */
+
+/**
+ * The longest upstream session id (UTF-8 bytes) a token can carry and still be a valid session id
+ * (at most 256 base64url characters, 192 bytes): 155.
+ */
+export const MAX_SEALED_SESSION_ID_BYTES = (MAX_SESSION_ID_LENGTH / 4) * 3 - (1 + 12 + 8 + 16);
 
 export interface TokenKey {
   /** 0–255; the first key of the list seals, every key opens (rotation). */
@@ -34,7 +41,9 @@ function aad(route: string, principal: string): Buffer {
   return Buffer.from(`${route}\u0000${principal}`);
 }
 
-export function sealToken(key: TokenKey, claims: TokenClaims, route: string, principal: string): string {
+/** The token, or undefined when the upstream id is too long for one (see MAX_SEALED_SESSION_ID_BYTES). */
+export function sealToken(key: TokenKey, claims: TokenClaims, route: string, principal: string): string | undefined {
+  if (Buffer.byteLength(claims.upstreamSessionId, "utf8") > MAX_SEALED_SESSION_ID_BYTES) return undefined;
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", key.secret, iv);
   cipher.setAAD(aad(route, principal));
@@ -54,7 +63,9 @@ export function openToken(
 ): TokenClaims | undefined {
   if (token.length > 256 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
   const raw = Buffer.from(token, "base64url");
-  if (raw.length < 1 + 12 + 8 + 1 + 16) return undefined;
+  // Only the canonical spelling: the decoder ignores a dangling last character and the spare low bits of
+  // the last one, and a variant that opened would escape the revocation of the original (kept by string).
+  if (raw.length < 1 + 12 + 8 + 16 || raw.toString("base64url") !== token) return undefined;
   const key = keys.find((k) => k.id === raw[0]);
   if (!key) return undefined;
   try {

@@ -63,7 +63,12 @@ export function resolveEndpoint(announced: string, streamUrl: URL): string | und
   return `${url.pathname}${url.search}`;
 }
 
-/** The endpoint event the gateway announces instead. */
+/**
+ * The endpoint event the gateway announces instead. Neither value can add a field or an event: CR and LF
+ * in the URL are percent-encoded, and an id holding one (no upstream's id line can) is left out.
+ */
 export function endpointEvent(url: string, id: string | undefined): Buffer {
-  return Buffer.from(`${id === undefined ? "" : `id: ${id}\n`}event: endpoint\ndata: ${url}\n\n`);
+  const data = url.replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  const idLine = id === undefined || /[\r\n]/.test(id) ? "" : `id: ${id}\n`;
+  return Buffer.from(`${idLine}event: endpoint\ndata: ${data}\n\n`);
 }

@@ -24,16 +24,17 @@ export interface SseEvent {
 /**
  * The complete events of an SSE byte buffer, as a client's parser reads them: line ends CRLF, LF or CR,
  * an event ends at an empty line, data lines join with `\n`, an event without data is not dispatched,
- * and an unterminated last event is left out.
+ * and an unterminated last event is left out. `buf` is the stream from its start: a UTF-8 BOM there is
+ * dropped (it stays in the first event's range).
  */
 export function parseEvents(buf: Buffer): SseEvent[] {
   const events: SseEvent[] = [];
   let start = 0;
-  let lineStart = 0;
+  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  let lineStart = i;
   let event = "";
   let id: string | undefined;
   let data: string[] = [];
-  let i = 0;
   while (i < buf.length) {
     const b = buf[i];
     if (b !== LF && b !== CR) {
@@ -55,7 +56,8 @@ export function parseEvents(buf: Buffer): SseEvent[] {
     if (!field) continue;
     if (field[0] === "event") event = field[1];
     else if (field[0] === "data") data.push(field[1]);
-    else if (field[0] === "id") id = field[1];
+    // An id with a NUL in it is ignored by clients (and so here).
+    else if (field[0] === "id" && !field[1].includes("\u0000")) id = field[1];
   }
   return events;
 }

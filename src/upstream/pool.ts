@@ -1,5 +1,6 @@
 import type { UpstreamConfig } from "../config/schema.js";
 import { haNodeOf } from "../ha/session-id.js";
+import { injection } from "../security/header-policy.js";
 import { replicaHash } from "../sessions/token.js";
 import { type Balancer, createBalancer } from "./balancer.js";
 import { Replica, type ReplicaOptions } from "./replica.js";
@@ -40,8 +41,9 @@ export class UpstreamPool {
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
     this.sharedSessions = config.sessions === "shared";
     this.tenant = tenant?.id;
-    this.inject = tenant ? Object.entries(tenant.headers).flat() : [];
-    this.injectNames = new Set(Object.keys(tenant?.headers ?? {}));
+    const inject = injection(tenant?.headers ?? {});
+    this.inject = inject.headers;
+    this.injectNames = inject.names;
   }
 
   get(id: string): Replica | undefined {

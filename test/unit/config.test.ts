@@ -30,6 +30,22 @@ describe("configuration", () => {
     }
   });
 
+  it("bug: a duration or size too large to be exact (up to infinite) was accepted", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "swy-unit-")), "c.yaml");
+    for (const [key, text] of [
+      ["sessions:\n  idleTtl", `${"9".repeat(400)}h`],
+      ["sessions:\n  idleTtl", "9999999999999h"],
+      ["limits:\n  maxBodyBytes", "9007199254740993"],
+    ] as const) {
+      writeFileSync(file, `${key}: "${text}"\n`);
+      assert.throws(
+        () => loadConfig({ file, flags: { upstream: ["a=http://127.0.0.1:1/mcp"] } }),
+        (err: Error) => err instanceof ConfigError && err.message.includes(`"${text}" is too large`),
+        text,
+      );
+    }
+  });
+
   it("splits --upstream NAME=URL,URL", () => {
     assert.deepEqual(parseUpstreamFlag("svc=http://a/mcp, http://b/mcp"), ["svc", ["http://a/mcp", "http://b/mcp"]]);
     assert.throws(() => parseUpstreamFlag("=http://a"), ConfigError);

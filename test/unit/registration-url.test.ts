@@ -48,4 +48,13 @@ describe("registering a tenant's server URL", () => {
       assert.equal(r.ok, false, `${url} must be refused`);
     }
   });
+
+  it("bug: two trailing dots hid an internal address or local name (and the stored URL named the address)", () => {
+    // `127.0.0.1..` is a name to the URL parser; one dot was stripped, and setting the host to `127.0.0.1.`
+    // stored https://127.0.0.1/.
+    for (const url of ["https://127.0.0.1../mcp", "https://10.0.0.1..", "https://0x7f.1../", "https://localhost../"]) {
+      assert.equal(check(url).ok, false, `${url} must be refused`);
+    }
+    assert.deepEqual(check("https://mcp.example.com../mcp"), { ok: true, url: "https://mcp.example.com/mcp" });
+  });
 });

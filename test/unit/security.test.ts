@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/security/header-policy.js";
+import { clientResponseHeaders, injection, upstreamRequestHeaders } from "../../src/security/header-policy.js";
 import { hostAllowed, hostName, originAllowed } from "../../src/security/origin-host.js";
 
 /** A flat [name, value, ...] header list as an object (repeated names collect into arrays). */
@@ -128,6 +128,15 @@ describe("header policy", () => {
     const trusted = asObject(upstreamRequestHeaders(incoming, { ...fwd, trustProxy: true }));
     assert.equal(trusted["x-forwarded-for"], "1.1.1.1, 192.0.2.1");
     assert.equal(trusted["x-forwarded-proto"], "https");
+  });
+
+  it("bug: a tenant header configured with capitals could be forged by a client sending it", () => {
+    // Node gives the client's header in lower case; the configured name was compared as written.
+    const inject = injection({ "X-Upstream-Token": "real", "X-UPSTREAM-TOKEN": "later" });
+    assert.deepEqual(inject, { headers: ["x-upstream-token", "later"], names: new Set(["x-upstream-token"]) });
+    const out = upstreamRequestHeaders({ host: "gw", "x-upstream-token": "forged-by-client" }, { ...fwd, inject });
+    assert.ok(!out.includes("forged-by-client"));
+    assert.equal(asObject(out)["x-upstream-token"], "later");
   });
 
   it("passes response headers except hop-by-hop ones", () => {

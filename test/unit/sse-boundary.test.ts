@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import type { ServerResponse } from "node:http";
 import { describe, it } from "node:test";
-import { SseBoundary } from "../../src/sse/boundary.js";
+import { HEARTBEAT, SseBoundary } from "../../src/sse/boundary.js";
+import { parseEvents } from "../../src/sse/parse.js";
+import { SseRelay } from "../../src/sse/relay.js";
 
 /** Feed `text` in the given pieces; return whether the tracker ends at a boundary. */
 function endsAtBoundary(pieces: string[]): boolean {
@@ -67,5 +70,46 @@ describe("SSE event boundaries", () => {
     b.heartbeatWritten();
     b.push(Buffer.from("\n"));
     assert.equal(b.atBoundary, true, "a lone LF after the heartbeat is an empty line");
+  });
+});
+
+describe("SSE relay", () => {
+  /** A relay on a response that records writes; `beat()` is its idle timer firing. */
+  function relayed() {
+    const written: Buffer[] = [];
+    const res = {
+      writableLength: 0,
+      destroyed: false,
+      writableEnded: false,
+      write: (c: Buffer) => written.push(c) > 0,
+    };
+    const relay = new SseRelay(res as unknown as ServerResponse, 0);
+    const beat = () => {
+      relay.tick();
+      relay.stop();
+    };
+    return { relay, beat, out: () => Buffer.concat(written) };
+  }
+
+  it("bug: a heartbeat before the upstream's first byte pushed its UTF-8 BOM mid-stream, losing the first event", () => {
+    for (const pieces of [["\uFEFFdata: first\n\n"], ["\xEF", "\xBB\xBF", "data: first\n\n"]]) {
+      const { relay, beat, out } = relayed();
+      beat();
+      for (const p of pieces)
+        relay.write(Buffer.from(p, p.startsWith("\xEF") || p.startsWith("\xBB") ? "latin1" : "utf8"));
+      assert.equal(out().toString(), `${HEARTBEAT}data: first\n\n`, JSON.stringify(pieces));
+      assert.deepEqual(
+        parseEvents(out()).map((e) => e.data),
+        ["first"],
+      );
+    }
+  });
+
+  it("passes a BOM through when no heartbeat went before it, and later bytes that look like one", () => {
+    const { relay, beat, out } = relayed();
+    relay.write(Buffer.from("\uFEFFdata: a\n\n"));
+    beat();
+    relay.write(Buffer.from("\uFEFFdata: b\n\n"));
+    assert.equal(out().toString(), `\uFEFFdata: a\n\n${HEARTBEAT}\uFEFFdata: b\n\n`);
   });
 });

@@ -59,4 +59,27 @@ describe("HTTP+SSE endpoint event", () => {
     );
     assert.equal(endpointEvent("u", "7").toString(), "id: 7\nevent: endpoint\ndata: u\n\n");
   });
+
+  it("bug: an endpoint event after a UTF-8 BOM was never found (the stream was held, then dropped)", () => {
+    const r = scanAll(["\uFEFFevent: endpoint\ndata: /messages?sessionId=a\n\n"]);
+    assert.equal(r.kind, "found");
+    if (r.kind !== "found") return;
+    assert.equal(r.data, "/messages?sessionId=a");
+    assert.equal(r.before.length + r.after.length, 0, "the BOM goes with the event the gateway replaces");
+    assert.equal(scanAll(["\uFEFF", "event: endpoint\r\n", "data: /m\r\n\r\n"]).kind, "found");
+  });
+
+  it("bug: an id with a NUL (ignored by clients) replaced the endpoint event's own id", () => {
+    const r = scanAll(["id: 7\nid: a\u0000b\nevent: endpoint\ndata: /m\n\n"]);
+    assert.equal(r.kind === "found" && r.id, "7");
+  });
+
+  it("bug: CR or LF in the announced URL or id injected fields and events", () => {
+    assert.equal(
+      endpointEvent("https://gw/m?s=1\r\nevent: x\n\ndata: y", undefined).toString(),
+      "event: endpoint\ndata: https://gw/m?s=1%0D%0Aevent: x%0A%0Adata: y\n\n",
+    );
+    assert.equal(endpointEvent("u", "1\n\ndata: evil").toString(), "event: endpoint\ndata: u\n\n");
+    assert.equal(endpointEvent("u", "1\revent: x").toString(), "event: endpoint\ndata: u\n\n");
+  });
 });
