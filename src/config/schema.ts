@@ -239,6 +239,7 @@ export const configSchema = z
         maxAge: durationOption(
           "24h",
           "A signed session id older than this is refused (404: the client re-initializes).",
+          { timer: false },
         ),
       })
       .prefault({}),

@@ -42,9 +42,19 @@ export const size = z.union([z.number().int().nonnegative(), z.string()]).transf
   return safe(Math.round(Number(m[1]) * (SIZE_BYTES[(m[2] ?? "b").toLowerCase()] as number)), v, ctx);
 });
 
-/** A duration option with its default and documentation (typed as `duration` in the reference). */
-export function durationOption(fallback: string, description: string) {
-  return duration.prefault(fallback).meta({ title: "duration", description });
+/** The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): past it, it fires at once, again and again. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration option with its default and documentation (typed as `duration` in the reference). One that
+ * becomes a timer (all but a few) is at most `MAX_TIMER_MS`.
+ */
+export function durationOption(fallback: string, description: string, options: { timer?: boolean } = {}) {
+  const checked =
+    options.timer === false
+      ? duration
+      : duration.refine((ms) => ms <= MAX_TIMER_MS, { message: "at most 24d (596h): no timer waits longer" });
+  return checked.prefault(fallback).meta({ title: "duration", description });
 }
 
 /** A size option with its default and documentation (typed as `size` in the reference). */

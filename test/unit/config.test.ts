@@ -46,6 +46,21 @@ describe("configuration", () => {
     }
   });
 
+  it("bug: a duration longer than a Node timer can wait (24.8 days) fired every millisecond", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "swy-unit-")), "c.yaml");
+    const flags = { upstream: ["a=http://127.0.0.1:1/mcp"] };
+    writeFileSync(file, "sessions:\n  idleTtl: 1000h\n");
+    assert.throws(
+      () => loadConfig({ file, flags }),
+      (err: Error) =>
+        err instanceof ConfigError && /sessions\.idleTtl/.test(err.message) && /at most 24d/.test(err.message),
+    );
+    writeFileSync(file, "sessions:\n  idleTtl: 596h\ntokens:\n  maxAge: 2160h\n");
+    const ok = loadConfig({ file, flags });
+    assert.equal(ok.sessions.idleTtl, 596 * 3_600_000);
+    assert.equal(ok.tokens.maxAge, 2160 * 3_600_000, "a token's age is no timer: it may be longer");
+  });
+
   it("splits --upstream NAME=URL,URL", () => {
     assert.deepEqual(parseUpstreamFlag("svc=http://a/mcp, http://b/mcp"), ["svc", ["http://a/mcp", "http://b/mcp"]]);
     assert.throws(() => parseUpstreamFlag("=http://a"), ConfigError);
