@@ -9,6 +9,21 @@ export const ERRORS = {
   SWY_BAD_HTTP: { status: 400, rpc: -32600, message: "Bad Request: malformed HTTP" },
   SWY_HEADERS_TOO_LARGE: { status: 431, rpc: -32600, message: "Request header fields too large" },
   SWY_REQUEST_TIMEOUT: { status: 408, rpc: -32600, message: "Request not received in time" },
+  SWY_EXPECTATION_FAILED: {
+    status: 417,
+    rpc: -32600,
+    message: "Expectation Failed: the only Expect the gateway meets is 100-continue",
+  },
+  SWY_HTTP_VERSION_NOT_SUPPORTED: {
+    status: 505,
+    rpc: -32600,
+    message: "HTTP Version Not Supported: send HTTP/1.1 (or 1.0)",
+  },
+  SWY_UNSUPPORTED_TRANSFER_ENCODING: {
+    status: 501,
+    rpc: -32600,
+    message: "Not Implemented: the only Transfer-Encoding the gateway reads is chunked",
+  },
   SWY_BODY_TOO_LARGE: { status: 413, rpc: -32600, message: "Request body too large" },
   SWY_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -88,6 +103,11 @@ export const ERRORS = {
     status: 400,
     rpc: -32000,
     message: "Diagnostics: events 1-50, every 10-5000 ms, idle 0-600000 ms",
+  },
+  SWY_TOO_MANY_PIPELINED: {
+    status: 503,
+    rpc: -32000,
+    message: "Too many pipelined requests on this connection are waiting for their answers; retry shortly",
   },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {

@@ -1,18 +1,22 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SwitchyardError } from "../errors.js";
 import { hasSubscribers, publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { classify } from "../protocol/classify.js";
 import { isValidSessionId } from "../protocol/headers.js";
-import { parseBody } from "../protocol/jsonrpc.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../protocol/json-depth.js";
+import { parseBody, type RpcMessage } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { createContext, type RequestContext } from "./context.js";
 import { cors } from "./cors-stage.js";
 import { serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
+import { checkHttp } from "./http-checks.js";
 import { serveFromCache } from "./list-cache-stage.js";
 import { matchRoute } from "./match-route.js";
+import { admitOnConnection } from "./pipelining.js";
 import { readBody } from "./read-body.js";
 import { respondThrown } from "./respond.js";
 import { routeRequest } from "./route.js";
@@ -20,12 +24,16 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The pipeline, in the one order that holds for every request:
- *   own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate) → admit → read body → classify
+ *   one more on its connection (pipelining bound) → HTTP checks (header count, Host, Transfer-Encoding)
+ *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate) → admit → read body → classify
  *   → (tenant servers: session and stream quotas) → list cache → route → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
 async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
+  admitOnConnection(ctx.req.socket, ctx.res);
+  const malformed = checkHttp(ctx.req);
+  if (malformed) throw malformed;
   if (serveOwnEndpoints(ctx, gw)) return;
   matchRoute(ctx, gw);
   if (cors(ctx, gw)) return;
@@ -34,13 +42,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (ctx.req.method === "POST") {
     const limit = gw.config.limits.maxBodyBytes;
     ctx.body = await readBody(ctx.req, ctx.quotas ? Math.min(limit, ctx.quotas.maxBodyBytes) : limit);
-    const parsed = parseBody(ctx.body.toString("utf8"));
-    if (!parsed.ok) {
-      ctx.info = classify("POST", ctx.req.headers);
-      ctx.info.rpcId = parsed.id;
-      throw new SwitchyardError(parsed.reason === "parse" ? "SWY_PARSE_ERROR" : "SWY_INVALID_REQUEST");
-    }
-    ctx.messages = parsed.messages;
+    ctx.messages = parseMessages(ctx);
   }
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
   if (ctx.endpoint !== "mcp")
@@ -50,6 +52,26 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (serveFromCache(ctx, gw)) return;
   await routeRequest(ctx, gw);
   forward(ctx, gw);
+}
+
+/**
+ * The body's JSON-RPC messages, or a refusal: not UTF-8 (RFC 8259; the gateway would classify a text
+ * with U+FFFD where the replica, given the same bytes, may read something else), not JSON, not
+ * JSON-RPC, or nested deeper than `MAX_JSON_DEPTH`.
+ */
+function parseMessages(ctx: RequestContext): RpcMessage[] {
+  const body = ctx.body as Buffer;
+  const text = isUtf8(body) ? body.toString("utf8") : undefined;
+  const parsed = text === undefined ? undefined : parseBody(text);
+  if (parsed?.ok && !nestsDeeperThan(text as string, MAX_JSON_DEPTH)) return parsed.messages;
+  ctx.info = classify("POST", ctx.req.headers);
+  if (parsed === undefined) throw new SwitchyardError("SWY_PARSE_ERROR", { detail: "not UTF-8" });
+  if (parsed.ok) {
+    ctx.info.rpcId = parsed.messages.find((m) => m.kind === "request")?.id ?? null;
+    throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+  ctx.info.rpcId = parsed.id;
+  throw new SwitchyardError(parsed.reason === "parse" ? "SWY_PARSE_ERROR" : "SWY_INVALID_REQUEST");
 }
 
 /** A stream that may stay open for hours: it takes a stream slot and is not waited for at shutdown. */

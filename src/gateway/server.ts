@@ -15,7 +15,9 @@ import { localTenancy, Tenancy, type TenancyParts } from "../tenancy/tenancy.js"
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import { UpstreamPool } from "../upstream/pool.js";
+import { ALLOW } from "./admit.js";
 import { InFlight } from "./drain.js";
+import { MAX_HEADER_FIELDS } from "./http-checks.js";
 import { createListCache } from "./list-cache-stage.js";
 import { createHandler } from "./pipeline.js";
 import type { GatewayState } from "./state.js";
@@ -36,10 +38,10 @@ export function splitHostPort(listen: string): { host: string; port: number } {
 }
 
 /** A whole HTTP response for a connection-level refusal (the request could not even be parsed). */
-function rawRefusal(code: ErrorCode, reason: string): string {
+function rawRefusal(code: ErrorCode, reason: string, extra = ""): string {
   const error = new SwitchyardError(code);
   const body = errorBody(error);
-  return `HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${error.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`;
 }
 
 const CLIENT_ERRORS: Record<string, string> = {
@@ -47,6 +49,9 @@ const CLIENT_ERRORS: Record<string, string> = {
   HPE_HEADER_OVERFLOW: rawRefusal("SWY_HEADERS_TOO_LARGE", "Request Header Fields Too Large"),
 };
 const BAD_HTTP = rawRefusal("SWY_BAD_HTTP", "Bad Request");
+/** CONNECT: the gateway is no forward proxy (Node would drop the connection without a word). */
+const NO_CONNECT = rawRefusal("SWY_METHOD_NOT_ALLOWED", "Method Not Allowed", `allow: ${ALLOW.mcp}\r\n`);
+const noop = () => {};
 
 export function createGateway(
   config: Config,
@@ -135,6 +140,7 @@ export function createGateway(
     draining: false,
   };
 
+  const handler = createHandler(state);
   const server: Server = createServer(
     {
       highWaterMark: config.limits.streamBufferBytes,
@@ -142,10 +148,12 @@ export function createGateway(
       requestTimeout: config.timeouts.requestBody,
       keepAliveTimeout: config.timeouts.keepAlive,
       maxHeaderSize: 16 * 1024,
+      // A missing Host is refused by the pipeline (`http-checks.ts`) with a JSON-RPC body, not by Node with none.
+      requireHostHeader: false,
       // Enforce the two request timeouts to the second (Node checks every 30 s by default).
       connectionsCheckingInterval: 1000,
     },
-    createHandler(state),
+    handler,
   );
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way on this socket cannot be replaced; otherwise answer and close.
@@ -155,6 +163,15 @@ export function createGateway(
     } else {
       socket.destroy();
     }
+  });
+  // Node keeps this many header fields (and drops the rest); one past the limit is enough to refuse.
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
+  // An Expect other than 100-continue: Node would answer a bare 417; the pipeline refuses it (`http-checks.ts`).
+  server.on("checkExpectation", handler);
+  server.on("connect", (_req, socket: Socket) => {
+    socket.on("error", noop);
+    // Closed for good once written: half-open, a silent client would keep it forever.
+    socket.end(NO_CONNECT, () => socket.destroy());
   });
   server.on("error", (err) => publish("fault", { where: "server", code: "SWY_SERVER_ERROR", message: err.message }));
 
