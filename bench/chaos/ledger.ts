@@ -43,9 +43,18 @@ export interface FaultRecord {
 export class Ledger {
   readonly started = Date.now();
   readonly outcomes = new Map<string, Record<Outcome, number>>();
+  /** Refusals by workload and HTTP status. */
+  readonly refusals = new Map<string, Record<string, number>>();
   readonly violations: Violation[] = [];
   readonly faults: FaultRecord[] = [];
   peakRssBytes = 0;
+
+  refused(workload: string, status: number): void {
+    this.record(workload, "refused");
+    const row = this.refusals.get(workload) ?? {};
+    row[status] = (row[status] ?? 0) + 1;
+    this.refusals.set(workload, row);
+  }
 
   record(workload: string, outcome: Outcome): void {
     let row = this.outcomes.get(workload);

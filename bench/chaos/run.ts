@@ -141,6 +141,7 @@ async function main(): Promise<void> {
     durationMs: Date.now() - ledger.started,
     sent: ledger.sent,
     outcomes: Object.fromEntries(ledger.outcomes),
+    refusals: Object.fromEntries(ledger.refusals),
     violations: ledger.violations,
     faults: ledger.faults,
     peakGatewayRssBytes: ledger.peakRssBytes,

@@ -50,7 +50,7 @@ function refusal(c: Clients, workload: string, res: Answer, inSession: boolean):
   }
   if (!shaped(res))
     c.ledger.violate("unshaped-error", workload, `HTTP ${res.status}: ${res.body.toString("utf8", 0, 80)}`);
-  c.ledger.record(workload, "refused");
+  c.ledger.refused(workload, res.status);
   return "refused";
 }
 

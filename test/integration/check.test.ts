@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { check } from "../helpers/check.js";
+import { check, SOUND_DEPLOYMENT } from "../helpers/check.js";
 import {
   freePort,
   type GatewayProc,
@@ -49,20 +49,7 @@ describe("switchyard check against a gateway (no proxy)", () => {
     ]);
     assert.equal(code, 0, problems());
     assert.equal(report.ok, true);
-    for (const id of [
-      "tls",
-      "session.id",
-      "session.affinity",
-      "session.unknown",
-      "stream.get",
-      "session.delete",
-      "versions",
-      "cors",
-      "discovery",
-      "stream.buffering",
-      "stream.idle",
-      "stream.headers",
-    ]) {
+    for (const id of [...SOUND_DEPLOYMENT, "cors"]) {
       assert.equal(status(id), "pass", id);
     }
     assert.equal(status("auth"), "skip");

@@ -15,7 +15,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Agent } from "undici";
 import { fetch as undiciFetch } from "undici";
-import { check } from "../helpers/check.js";
+import { check, SOUND_DEPLOYMENT } from "../helpers/check.js";
 import { is404, MCP_HEADERS } from "../helpers/mcp.js";
 import {
   freePort,
@@ -86,21 +86,6 @@ async function assertSessionsStay(sessions: Session[], calls: number): Promise<s
   }
   return owners;
 }
-
-/** What `switchyard check` must find sound through each gateway configuration. */
-const CHECKED_THROUGH_GATEWAYS = [
-  "tls",
-  "session.id",
-  "session.affinity",
-  "session.unknown",
-  "stream.get",
-  "session.delete",
-  "versions",
-  "discovery",
-  "stream.buffering",
-  "stream.idle",
-  "stream.headers",
-];
 
 /** The gateways' `metrics.token`: /metrics answers 401 with WWW-Authenticate without it. */
 const METRICS_TOKEN = "deploy-test-metrics-token";
@@ -232,7 +217,7 @@ upstreams:
     it("passes `switchyard check` through it: sessions on new connections, TLS, streams, headers, discovery", async () => {
       const r = await check([d.url, "--ca", d.tls.ca, "--idle", "3", "--repeat", "12"]);
       assert.equal(r.code, 0, r.problems());
-      for (const id of CHECKED_THROUGH_GATEWAYS) assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
+      for (const id of SOUND_DEPLOYMENT) assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
     });
 
     it("passes Authorization in and WWW-Authenticate back", async () => {
@@ -499,24 +484,20 @@ interface DirectDeployment {
   url: string;
 }
 
-describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-Id", () => {
-  const d = {} as DirectDeployment;
-
+/**
+ * A no-gateway suite's setup: two replicas from `start` behind the proxy from `proxy` (TLS with a test
+ * CA), stopped afterwards; and `switchyard check` through it.
+ */
+function withDirectDeployment(
+  d: DirectDeployment,
+  start: (name: string) => Promise<Managed & { url: string }>,
+  proxy: (port: number) => Promise<RunningProxy>,
+): void {
   before(async () => {
-    d.replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    d.replicas = await Promise.all(["r1", "r2"].map((n) => start(n)));
     d.tls = makeTlsCert();
     d.agent = trustingAgent(d.tls.ca);
-    const port = await freePort();
-    d.proxy = await startHaproxy(
-      deployFile("no-gateway/haproxy.cfg"),
-      {
-        "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
-        "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
-        "0.0.0.0:443": `127.0.0.1:${port}`,
-        "/etc/haproxy/certs/mcp.pem": d.tls.pem,
-      },
-      { port, ca: d.tls.ca },
-    );
+    d.proxy = await proxy(await freePort());
     d.url = `${d.proxy.base}/mcp`;
   });
   after(async () => {
@@ -526,6 +507,35 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
     await Promise.all((d.replicas ?? []).map((r) => r.stop()));
   });
 
+  it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
+    const r = await check([d.url, "--ca", d.tls.ca, "--repeat", "12"]);
+    assert.equal(r.code, 0, r.problems());
+    for (const id of ["tls", "session.id", "session.affinity", "session.unknown", "session.delete"]) {
+      assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
+    }
+    assert.equal(r.status("stream.buffering"), "skip");
+  });
+}
+
+describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-Id", () => {
+  const d = {} as DirectDeployment;
+
+  withDirectDeployment(
+    d,
+    (n) => startReplica(n),
+    (port) =>
+      startHaproxy(
+        deployFile("no-gateway/haproxy.cfg"),
+        {
+          "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
+          "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
+          "0.0.0.0:443": `127.0.0.1:${port}`,
+          "/etc/haproxy/certs/mcp.pem": d.tls.pem,
+        },
+        { port, ca: d.tls.ca },
+      ),
+  );
+
   it("keeps every session on the replica that created it, across 20 calls", async () => {
     const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
     try {
@@ -534,15 +544,6 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
     } finally {
       await Promise.all(sessions.map((s) => s.close()));
     }
-  });
-
-  it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
-    const r = await check([d.url, "--ca", d.tls.ca, "--repeat", "12"]);
-    assert.equal(r.code, 0, r.problems());
-    for (const id of ["tls", "session.id", "session.affinity", "session.unknown", "session.delete"]) {
-      assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
-    }
-    assert.equal(r.status("stream.buffering"), "skip");
   });
 
   it("a dead replica's sessions get 404 (start over); the others and new sessions carry on", async () => {
@@ -571,30 +572,22 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
 describe("deploy/no-gateway/nginx.conf: session ids that name their replica, mapped to it", () => {
   const d = {} as DirectDeployment;
 
-  before(async () => {
-    d.replicas = await Promise.all(["r1", "r2"].map((n) => startPrefixed(n)));
-    d.tls = makeTlsCert();
-    d.agent = trustingAgent(d.tls.ca);
-    const port = await freePort();
-    d.proxy = await startNginx(
-      deployFile("no-gateway/nginx.conf"),
-      {
-        "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
-        "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
-        "0.0.0.0:443": `127.0.0.1:${port}`,
-        "/etc/ssl/mcp/fullchain.pem": d.tls.cert,
-        "/etc/ssl/mcp/privkey.pem": d.tls.key,
-      },
-      { port, ca: d.tls.ca },
-    );
-    d.url = `${d.proxy.base}/mcp`;
-  });
-  after(async () => {
-    if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
-    await d.proxy?.stop();
-    await d.agent?.close();
-    await Promise.all((d.replicas ?? []).map((r) => r.stop()));
-  });
+  withDirectDeployment(
+    d,
+    (n) => startPrefixed(n),
+    (port) =>
+      startNginx(
+        deployFile("no-gateway/nginx.conf"),
+        {
+          "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
+          "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
+          "0.0.0.0:443": `127.0.0.1:${port}`,
+          "/etc/ssl/mcp/fullchain.pem": d.tls.cert,
+          "/etc/ssl/mcp/privkey.pem": d.tls.key,
+        },
+        { port, ca: d.tls.ca },
+      ),
+  );
 
   it("keeps every session on the replica its id names, across 20 calls", async () => {
     const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
@@ -605,15 +598,6 @@ describe("deploy/no-gateway/nginx.conf: session ids that name their replica, map
     } finally {
       await Promise.all(sessions.map((s) => s.close()));
     }
-  });
-
-  it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
-    const r = await check([d.url, "--ca", d.tls.ca, "--repeat", "12"]);
-    assert.equal(r.code, 0, r.problems());
-    for (const id of ["tls", "session.id", "session.affinity", "session.unknown", "session.delete"]) {
-      assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
-    }
-    assert.equal(r.status("stream.buffering"), "skip");
   });
 
   it("a dead replica's sessions get 404 with a JSON-RPC error; the others and new sessions carry on", async () => {
