@@ -18,7 +18,7 @@ export interface CheckOptions extends HttpOptions {
 /** Audit a live MCP endpoint (`switchyard check URL`) through whatever stands in front of it. */
 export async function runCheck(url: string, options: CheckOptions): Promise<Report> {
   const target = new URL(url);
-  const http = new CheckHttp(options);
+  const http = new CheckHttp(options, target);
   const findings = [await checkTls(target, options)];
   try {
     const sessions = await checkSessions(http, target.href, options.repeat);

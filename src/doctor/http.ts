@@ -21,7 +21,14 @@ export interface Answer {
 export class CheckHttp {
   readonly dispatcher: Dispatcher;
 
-  constructor(readonly options: HttpOptions) {
+  /** The audited endpoint's origin: the user's headers (a credential) go there only. */
+  private readonly origin: string;
+
+  constructor(
+    readonly options: HttpOptions,
+    target: URL,
+  ) {
+    this.origin = target.origin;
     this.dispatcher = new Agent({
       connect: {
         ...(options.ca ? { ca: readFileSync(options.ca) } : {}),
@@ -41,7 +48,7 @@ export class CheckHttp {
     const res = await request(url, {
       dispatcher: this.dispatcher,
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
-      headers: { ...this.options.headers, ...init.headers },
+      headers: { ...this.own(url), ...init.headers },
       body: init.body,
       reset: init.fresh === true,
       headersTimeout: this.options.timeoutMs,
@@ -57,11 +64,16 @@ export class CheckHttp {
     return request(url, {
       dispatcher: this.dispatcher,
       method: "GET",
-      headers: { ...this.options.headers, ...headers },
+      headers: { ...this.own(url), ...headers },
       headersTimeout: this.options.timeoutMs,
       bodyTimeout: 0,
       signal,
     });
+  }
+
+  /** The user's headers, for the audited origin only (a discovery document may name other hosts). */
+  private own(url: string): Record<string, string> {
+    return new URL(url).origin === this.origin ? this.options.headers : {};
   }
 
   close(): Promise<void> {

@@ -1,9 +1,9 @@
+import { DIAGNOSTICS_PATH } from "../gateway/diagnostics.js";
 import { parseEvents } from "../sse/parse.js";
 import { type Finding, finding } from "./finding.js";
 import type { CheckHttp } from "./http.js";
 import { ECHOED, judgeBuffering, judgeHeaders, judgeIdle, type StreamObservation } from "./stream-judge.js";
 
-export const DIAGNOSTICS_PATH = "/.switchyard/diagnostics/stream";
 const EVENTS = 5;
 const EVERY_MS = 300;
 
@@ -63,7 +63,12 @@ async function observe(
       const now = Date.now();
       const events = parseEvents(buf);
       for (const e of events.slice(seen)) {
-        const data = JSON.parse(e.data) as { received?: Record<string, string>; heartbeatMs?: number; sentAt: number };
+        let data: { received?: Record<string, string>; heartbeatMs?: number; sentAt: number };
+        try {
+          data = JSON.parse(e.data);
+        } catch {
+          continue; // not one of the gateway's events: something in between wrote it
+        }
         if (e.event === "headers") {
           o.received = data.received ?? {};
           o.heartbeatMs = data.heartbeatMs ?? 0;

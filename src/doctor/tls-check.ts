@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { connect } from "node:tls";
 import { isLoopbackName } from "../security/origin-host.js";
 import { type Finding, finding } from "./finding.js";
@@ -23,7 +24,7 @@ export async function checkTls(url: URL, options: HttpOptions): Promise<Finding>
     const socket = connect({
       host,
       port,
-      servername: /^[\d.:]+$/.test(host) ? undefined : host,
+      servername: isIP(host) === 0 ? host : undefined,
       ...(ca ? { ca } : {}),
       rejectUnauthorized: false,
       ALPNProtocols: ["http/1.1"],
@@ -39,7 +40,8 @@ export async function checkTls(url: URL, options: HttpOptions): Promise<Finding>
       const authorized = socket.authorized;
       const reason = socket.authorizationError ? String(socket.authorizationError) : undefined;
       socket.end();
-      const days = Math.floor((new Date(cert.valid_to).getTime() - Date.now()) / DAY);
+      const expires = cert.valid_to ? new Date(cert.valid_to).getTime() : Number.NaN;
+      const days = Number.isFinite(expires) ? Math.floor((expires - Date.now()) / DAY) : -1;
       const detail = `${socket.getProtocol() ?? "TLS"}, certificate for ${cert.subject?.CN ?? "?"} valid ${days} more day(s)`;
       if (!authorized && options.insecure !== true) {
         resolve(

@@ -2,14 +2,23 @@ import { SwitchyardError } from "../errors.js";
 import { HEARTBEAT } from "../sse/boundary.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
+import { holdStream } from "./streams.js";
 
 export const DIAGNOSTICS_PATH = "/.switchyard/diagnostics/stream";
 
-/** Request headers whose values the echo never shows. */
-const SECRET = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
+/**
+ * Request headers whose values the echo shows (what `switchyard check` compares, and what proxies add
+ * about the path); every other header is shown as `(present)`: a proxy in front may add credentials of
+ * its own (an auth proxy's token, an OIDC assertion) that nobody should read back.
+ */
+const SHOWN = /^(mcp-[a-z0-9-]+|last-event-id|accept|content-type|host|user-agent|via|forwarded|x-forwarded-[a-z-]+)$/;
 
 /** Set on the stream's response: `switchyard check` sees whether the proxies pass it back. */
 export const ECHO_SESSION_ID = "switchyard-diagnostics";
+
+/** Diagnostic streams open at once on this gateway: the endpoint needs no credential. */
+const MAX_OPEN = 4;
+let open = 0;
 
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
@@ -23,20 +32,22 @@ function intParam(query: URLSearchParams, name: string, fallback: number, min: n
  * `switchyard check`: an SSE stream that first echoes the request headers it received, then sends
  * `events` timed `tick` events `every` ms apart, then stays idle for `idle` ms — heartbeats only, at the
  * gateway's interval — and ends with an `end` event. It sends no `X-Accel-Buffering`, so what the client
- * measures is the proxies' own behaviour.
+ * measures is the proxies' own behaviour. At most `MAX_OPEN` at once (503 past it).
  */
 export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path !== DIAGNOSTICS_PATH || !gw.config.diagnostics.enabled) return false;
+  if (ctx.req.method !== "GET") throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET" } });
   const query = new URLSearchParams(ctx.query);
   const events = intParam(query, "events", 5, 1, 50);
   const every = intParam(query, "every", 300, 10, 5000);
   const idle = intParam(query, "idle", 0, 0, 600_000);
-  gw.streams.take();
-  ctx.stream = true;
+  if (open >= MAX_OPEN) throw new SwitchyardError("SWY_TOO_MANY_STREAMS", { headers: { "retry-after": "5" } });
+  holdStream(ctx, gw);
+  open++;
   const received: Record<string, string> = {};
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (value === undefined) continue;
-    received[name] = SECRET.has(name) ? "(present)" : Array.isArray(value) ? value.join(", ") : value;
+    received[name] = !SHOWN.test(name) ? "(present)" : Array.isArray(value) ? value.join(", ") : value;
   }
   const heartbeatMs = gw.config.heartbeat.interval;
   const { res } = ctx;
@@ -48,8 +59,12 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   send("headers", { received, heartbeatMs, sentAt: Date.now() });
   const timers: NodeJS.Timeout[] = [];
-  res.once("close", () => {
+  const stop = () => {
     for (const t of timers) clearTimeout(t); // intervals too
+  };
+  res.once("close", () => {
+    stop();
+    open--;
   });
   let seq = 0;
   const tick = setInterval(() => {
@@ -59,6 +74,7 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
     if (heartbeatMs > 0 && idle > heartbeatMs) timers.push(setInterval(() => res.write(HEARTBEAT), heartbeatMs));
     timers.push(
       setTimeout(() => {
+        stop();
         send("end", { sentAt: Date.now() });
         res.end();
       }, idle),

@@ -2,6 +2,7 @@ import type { Client, Dispatcher } from "undici";
 import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { isEventStream } from "../protocol/headers.js";
+import { underCors } from "../security/cors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../security/header-policy.js";
 import { EndpointScanner, endpointEvent, resolveEndpoint } from "../sse/endpoint.js";
 import { SseRelay } from "../sse/relay.js";
@@ -154,7 +155,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { res } = this.ctx;
     if (res.destroyed) return;
     this.ctx.capture?.start(status, upstream["content-type"]);
-    const headers = clientResponseHeaders(upstream);
+    // With CORS answered here (an allowed Origin), the upstream's own CORS headers do not count.
+    const headers = res.hasHeader("access-control-allow-origin")
+      ? underCors(clientResponseHeaders(upstream))
+      : clientResponseHeaders(upstream);
     const sse = isEventStream(upstream["content-type"]);
     if (sse) {
       // Tell a proxy in front not to buffer, once, whatever the upstream said.
@@ -228,7 +232,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       },
       (err: Error) => {
         // Not routable: the client reconnects and tries again.
-        publish("fault", { where: "sse-session", code: "SWY_STORE_UNAVAILABLE", message: err.message });
+        const code = err instanceof SwitchyardError ? err.code : "SWY_STORE_UNAVAILABLE";
+        publish("fault", { where: "sse-session", code, message: err.message });
         controller.abort(err);
         this.ctx.res.destroy();
       },

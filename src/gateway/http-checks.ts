@@ -31,7 +31,10 @@ export function checkHttp(req: IncomingMessage): SwitchyardError | undefined {
     });
   }
   let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === "host") hosts++;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+  }
   if (req.httpVersionMinor >= 1 ? hosts !== 1 : hosts > 1) {
     return new SwitchyardError("SWY_BAD_HTTP", { headers: CLOSE, detail: "a request needs exactly one Host" });
   }

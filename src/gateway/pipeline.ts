@@ -21,6 +21,7 @@ import { readBody } from "./read-body.js";
 import { respondThrown } from "./respond.js";
 import { routeRequest } from "./route.js";
 import type { GatewayState } from "./state.js";
+import { holdStream } from "./streams.js";
 
 /**
  * The pipeline, in the one order that holds for every request:
@@ -63,7 +64,9 @@ function parseMessages(ctx: RequestContext): RpcMessage[] {
   const body = ctx.body as Buffer;
   const text = isUtf8(body) ? body.toString("utf8") : undefined;
   const parsed = text === undefined ? undefined : parseBody(text);
-  if (parsed?.ok && !nestsDeeperThan(text as string, MAX_JSON_DEPTH)) return parsed.messages;
+  // A body shorter than twice the depth cannot nest that deep: no second pass over it.
+  const tooDeep = body.length > 2 * MAX_JSON_DEPTH && nestsDeeperThan(text as string, MAX_JSON_DEPTH);
+  if (parsed?.ok && !tooDeep) return parsed.messages;
   ctx.info = classify("POST", ctx.req.headers);
   if (parsed === undefined) throw new SwitchyardError("SWY_PARSE_ERROR", { detail: "not UTF-8" });
   if (parsed.ok) {
@@ -72,16 +75,6 @@ function parseMessages(ctx: RequestContext): RpcMessage[] {
   }
   ctx.info.rpcId = parsed.id;
   throw new SwitchyardError(parsed.reason === "parse" ? "SWY_PARSE_ERROR" : "SWY_INVALID_REQUEST");
-}
-
-/** A stream that may stay open for hours: it takes a stream slot and is not waited for at shutdown. */
-function holdStream(ctx: RequestContext, gw: GatewayState): void {
-  gw.streams.take();
-  ctx.stream = true;
-  if (ctx.inFlight) {
-    ctx.inFlight = false;
-    gw.inFlight.leave();
-  }
 }
 
 /** An HTTP+SSE message URL names its session in the query (`?sessionId=`), not in a header. */

@@ -51,7 +51,13 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     // A shared pool's replicas know their sessions (and the hint names the owner): a session this
     // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
     // there is no principal to bind it to.
-    if (!record && pool.sharedSessions && ctx.principal === ANONYMOUS && ctx.endpoint === "mcp") {
+    if (
+      !record &&
+      pool.sharedSessions &&
+      ctx.principal === ANONYMOUS &&
+      ctx.endpoint === "mcp" &&
+      !gw.store.isRevoked(pool.name, sid)
+    ) {
       ctx.replica = sharedFallback(pool, gw, sid);
       return;
     }

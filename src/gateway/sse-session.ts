@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { replicaHash, sealToken, type TokenKey } from "../sessions/token.js";
@@ -41,7 +42,11 @@ export async function openSseSession(ctx: RequestContext, gw: GatewayState, endp
       route,
       ctx.principal,
     );
-    if (token === undefined) throw new Error("endpoint URL too long for a signed session id");
+    if (token === undefined) {
+      throw new SwitchyardError("SWY_UPSTREAM_PROTOCOL_ERROR", {
+        detail: "endpoint URL too long for a signed session id",
+      });
+    }
     id = token;
     const until = createdAt * 1000 + 999 + gw.tokens.maxAgeMs;
     end = () => gw.store.revoke(route, id, until).then(() => tenantSessionEnded(gw, route, id));

@@ -1,4 +1,6 @@
 import { SwitchyardError } from "../errors.js";
+import type { RequestContext } from "./context.js";
+import type { GatewayState } from "./state.js";
 
 /**
  * Long-lived streams open on this gateway — GET streams, HTTP+SSE streams, `subscriptions/listen` —
@@ -23,5 +25,15 @@ export class StreamSlots {
 
   get size(): number {
     return this.count;
+  }
+}
+
+/** A stream that may stay open for hours: it takes a stream slot and is not waited for at shutdown. */
+export function holdStream(ctx: RequestContext, gw: GatewayState): void {
+  gw.streams.take();
+  ctx.stream = true;
+  if (ctx.inFlight) {
+    ctx.inFlight = false;
+    gw.inFlight.leave();
   }
 }

@@ -39,3 +39,22 @@ export function preflightHeaders(
     "access-control-max-age": "600",
   };
 }
+
+/**
+ * An upstream's answer headers where the gateway answers CORS itself: the upstream's own
+ * `Access-Control-*` headers go (a tenant's server must not widen or narrow what browsers may read), its
+ * `Vary` stays with `Origin` added.
+ */
+export function underCors(headers: string[]): string[] {
+  const out: string[] = [];
+  const vary: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    if (name.startsWith("access-control-")) continue;
+    if (name === "vary") vary.push(value);
+    else out.push(name, value);
+  }
+  out.push("vary", [...vary, "Origin"].join(", "));
+  return out;
+}

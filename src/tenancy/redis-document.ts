@@ -12,11 +12,16 @@ return rev + 1`;
 
 const READ = `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`;
 
-/** Put a copy back into a Redis that lost it (restarted empty), unless another gateway did first. */
+/**
+ * Put a copy back into a Redis that lost it (restarted empty) or holds an older one (another gateway
+ * put back a stale copy first): the highest revision wins, and is announced.
+ */
 const RESTORE = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rev >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
 return 1`;
 
 const ATTEMPTS = 10;
@@ -84,12 +89,13 @@ export class RedisDocument<T> implements TenantDocument<T> {
       string | null,
     ];
     const revision = Number(rev ?? 0);
-    if (rev === null && this.rev > 0) {
-      // Redis restarted without the document (no persistence): every gateway still holds it; the first
-      // to notice writes it back, so that a gateway starting now finds its tenants.
+    if (revision < this.rev) {
+      // Redis went back (restarted without persistence, or another gateway put back an older copy):
+      // the gateways still hold the document; the highest revision is written back, so that a gateway
+      // starting now finds its tenants and compare-and-set works again.
       await this.client.eval(RESTORE, {
         keys: [this.key, this.revKey],
-        arguments: [JSON.stringify(this.value), String(this.rev)],
+        arguments: [JSON.stringify(this.value), String(this.rev), this.channel],
       });
       return;
     }

@@ -57,6 +57,24 @@ describe("switchyard check against a gateway (no proxy)", () => {
     assert.match(idle?.title ?? "", /survived 2\.0 s \(heartbeats every 0\.5 s, [2-4] received\)/);
   });
 
+  it("the diagnostic stream: GET only, credentials a proxy adds echoed as (present), a few at once", async () => {
+    const url = `${gw.base}/.switchyard/diagnostics/stream?events=1&every=10`;
+    const post = await fetch(url, { method: "POST" });
+    assert.equal(post.status, 405);
+    const res = await fetch(url, {
+      headers: { "x-auth-request-access-token": "secret-token", "mcp-session-id": "abc", authorization: "Bearer k" },
+    });
+    const text = await res.text();
+    assert.doesNotMatch(text, /secret-token|Bearer k/);
+    assert.match(text, /"x-auth-request-access-token":"\(present\)"/);
+    assert.match(text, /"mcp-session-id":"abc"/);
+    const held = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => fetch(`${gw.base}/.switchyard/diagnostics/stream?events=1&every=10&idle=3000`)),
+    );
+    assert.deepEqual(held.map((r) => r.status).sort(), [200, 200, 200, 200, 503], "a fifth stream at once is refused");
+    await Promise.all(held.map((r) => r.body?.cancel()));
+  });
+
   it("fails an origin the gateway refuses, and skips the stream checks where diagnostics are off", async () => {
     const refused = await check([gw.route("svc"), "--origin", "https://evil.example", "--repeat", "2"]);
     assert.equal(refused.code, 1);

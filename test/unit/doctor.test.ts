@@ -8,7 +8,7 @@ import {
   judgeIdle,
   type StreamObservation,
 } from "../../src/doctor/stream-judge.js";
-import { corsHeaders, preflightHeaders } from "../../src/security/cors.js";
+import { corsHeaders, preflightHeaders, underCors } from "../../src/security/cors.js";
 
 /** A stream as an unbuffered path delivers it: five ticks 300 ms apart, every header echoed. */
 function observed(over: Partial<StreamObservation> = {}): StreamObservation {
@@ -83,5 +83,10 @@ describe("CORS for browser clients", () => {
     assert.equal(pre["access-control-allow-headers"], "content-type, mcp-session-id, mcp-param-city");
     assert.equal(pre["access-control-allow-origin"], "https://app.example");
     assert.equal(pre.vary, "Origin");
+  });
+
+  it("drops an upstream's own Access-Control-* headers under the gateway's CORS, and keeps its Vary with Origin", () => {
+    const upstream = ["content-type", "application/json", "access-control-allow-origin", "*", "vary", "Accept"];
+    assert.deepEqual(underCors(upstream), ["content-type", "application/json", "vary", "Accept, Origin"]);
   });
 });
