@@ -394,7 +394,7 @@ export const configSchema = z
           .boolean()
           .default(false)
           .describe(
-            "Serve `GET /.switchyard/diagnostics/stream` for `switchyard check`: a stream of timed events, then an idle period with heartbeats, that echoes the request headers it received (credentials as `(present)`). Open to anyone who reaches the gateway: enable it to audit a deployment.",
+            "Serve `GET /.switchyard/diagnostics/stream` for `switchyard check`: a stream of timed events, then an idle period with heartbeats, that echoes the request headers it received (values only of MCP and path headers such as `X-Forwarded-*`; any other as `(present)`). At most 4 at once; open to anyone who reaches the gateway: enable it to audit a deployment.",
           ),
       })
       .prefault({}),
