@@ -330,13 +330,13 @@ async function main(): Promise<void> {
       const worst = Math.max(...ha.adoptionMs);
       sections.push(
         "## H switchyard/ha — a session's tools/call at its owner and one hop away (1 and 4 connections); adoption after the owner is killed",
-        table(
+        `${table(
           ["call", "req/s", "p50 ms", "p99 ms", "+p50 vs owner"],
           Object.entries(ha.calls).map(([name, r]) => {
             const base = ha.calls[`at its owner, ${name.endsWith("4 conn") ? 4 : 1} conn`] as WrkResult;
             return [name, r.rps, r.p50, r.p99, delta(r.p50, base.p50)];
           }),
-        ) + `\n\nAdoption, first request to its answer (ms): ${ha.adoptionMs.map((m) => fmt(m, 1)).join(", ")}.`,
+        )}\n\nAdoption, first request to its answer (ms): ${ha.adoptionMs.map((m) => fmt(m, 1)).join(", ")}.`,
       );
       checks.push(
         target(

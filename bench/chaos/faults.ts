@@ -2,7 +2,7 @@ import { connect, type Socket } from "node:net";
 import { rssOf } from "../../test/helpers/procs.js";
 import { INIT, LEGACY, send, sleep } from "./http.js";
 import type { Ledger } from "./ledger.js";
-import type { Topology } from "./topology.js";
+import type { Proc, Topology } from "./topology.js";
 import { type Clients, tenantBurst } from "./workloads.js";
 
 export interface Fault {
@@ -28,24 +28,21 @@ function hostPort(base: string): { host: string; port: number } {
   return { host: u.hostname, port: Number(u.port) };
 }
 
+/** kill -9 a process, and start it again on its address `downMs` later. */
+async function killAndRestart(victim: Proc | undefined, downMs: number): Promise<void> {
+  await victim?.kill();
+  await sleep(downMs);
+  await victim?.start();
+}
+
 export const FAULTS: Fault[] = [
   {
     name: "kill -9 a legacy replica, restart it",
-    async run(t) {
-      const victim = t.legacy[0];
-      await victim?.kill();
-      await sleep(1500);
-      await victim?.start();
-    },
+    run: (t) => killAndRestart(t.legacy[0], 1500),
   },
   {
     name: "kill -9 a gateway, restart it",
-    async run(t) {
-      const victim = t.gateways[1];
-      await victim?.kill();
-      await sleep(1000);
-      await victim?.start();
-    },
+    run: (t) => killAndRestart(t.gateways[1], 1000),
   },
   {
     name: "restart Redis (empty)",
@@ -66,12 +63,7 @@ export const FAULTS: Fault[] = [
   },
   {
     name: "kill -9 a switchyard/ha node, restart it",
-    async run(t) {
-      const victim = t.ha[0];
-      await victim?.kill();
-      await sleep(1500);
-      await victim?.start();
-    },
+    run: (t) => killAndRestart(t.ha[0], 1500),
   },
   {
     name: "slow-loris clients (headers a byte at a time)",

@@ -254,11 +254,10 @@ export async function sseClient(c: Clients): Promise<void> {
         return;
       }
       let buf = Buffer.alloc(0);
-      let seen = 0;
       for await (const chunk of res.body) {
         buf = Buffer.concat([buf, chunk as Buffer]);
         const events = parseEvents(buf);
-        for (const e of events.slice(seen)) {
+        for (const e of events) {
           if (e.event === "endpoint") {
             endpoint = e.data;
             c.ledger.record(workload, "ok");
@@ -270,12 +269,7 @@ export async function sseClient(c: Clients): Promise<void> {
         }
         // Keep only the unparsed tail.
         const last = events.at(-1);
-        if (last) {
-          buf = buf.subarray(last.end);
-          seen = 0;
-        } else {
-          seen = events.length;
-        }
+        if (last) buf = buf.subarray(last.end);
       }
     })().catch(() => {});
     const opened = await Promise.race([ready.then(() => true), reading.then(() => false)]);

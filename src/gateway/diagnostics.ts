@@ -16,10 +16,6 @@ const SHOWN = /^(mcp-[a-z0-9-]+|last-event-id|accept|content-type|host|user-agen
 /** Set on the stream's response: `switchyard check` sees whether the proxies pass it back. */
 export const ECHO_SESSION_ID = "switchyard-diagnostics";
 
-/** Diagnostic streams open at once on this gateway: the endpoint needs no credential. */
-const MAX_OPEN = 4;
-let open = 0;
-
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
   const value = raw === null ? fallback : Number(raw);
@@ -32,7 +28,7 @@ function intParam(query: URLSearchParams, name: string, fallback: number, min: n
  * `switchyard check`: an SSE stream that first echoes the request headers it received, then sends
  * `events` timed `tick` events `every` ms apart, then stays idle for `idle` ms — heartbeats only, at the
  * gateway's interval — and ends with an `end` event. It sends no `X-Accel-Buffering`, so what the client
- * measures is the proxies' own behaviour. At most `MAX_OPEN` at once (503 past it).
+ * measures is the proxies' own behaviour. A few at once (`diagnosticStreams`; 503 past them).
  */
 export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path !== DIAGNOSTICS_PATH || !gw.config.diagnostics.enabled) return false;
@@ -41,9 +37,13 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
   const events = intParam(query, "events", 5, 1, 50);
   const every = intParam(query, "every", 300, 10, 5000);
   const idle = intParam(query, "idle", 0, 0, 600_000);
-  if (open >= MAX_OPEN) throw new SwitchyardError("SWY_TOO_MANY_STREAMS", { headers: { "retry-after": "5" } });
-  holdStream(ctx, gw);
-  open++;
+  gw.diagnosticStreams.take();
+  try {
+    holdStream(ctx, gw);
+  } catch (err) {
+    gw.diagnosticStreams.give();
+    throw err;
+  }
   const received: Record<string, string> = {};
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (value === undefined) continue;
@@ -64,7 +64,7 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
   };
   res.once("close", () => {
     stop();
-    open--;
+    gw.diagnosticStreams.give();
   });
   let seq = 0;
   const tick = setInterval(() => {

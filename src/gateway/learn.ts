@@ -116,8 +116,8 @@ export function learnFromResponse(
   const pool = ctx.pool;
   const replica = ctx.replica;
   const sid = ctx.info?.sessionId;
-  // A `switchyard/ha` replica names its node on every answer (kept from the client: it is internal).
-  replica?.learnNode(headers);
+  // A `switchyard/ha` replica names its node on every answer: a shared pool routes sessions by it.
+  if (pool?.sharedSessions) replica?.learnNode(headers);
   // An HTTP+SSE stream's session is learned from its endpoint event (see sse-session.ts).
   // The modern protocol has no sessions to learn.
   if (!pool || !replica || ctx.endpoint === "sse" || ctx.info?.era === "modern") return undefined;

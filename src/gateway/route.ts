@@ -46,8 +46,6 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
       throw storeUnavailable(err);
     });
-    // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
-    // the check hashes nothing while nothing is revoked.
     // A shared pool's replicas know their sessions (and the hint names the owner): a session this
     // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
     // there is no principal to bind it to.
@@ -61,6 +59,8 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
       ctx.replica = sharedFallback(pool, gw, sid);
       return;
     }
+    // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
+    // the check hashes nothing while nothing is revoked.
     if (
       !record ||
       record.principal !== ctx.principal ||
@@ -71,16 +71,11 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     }
     if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
     const replica = pool.get(record.replica);
-    if (!replica?.holds(record.createdAt)) {
-      if (pool.sharedSessions) {
-        ctx.replica = sharedFallback(pool, gw, sid);
-        ctx.upstreamPath = record.endpoint;
-        return;
-      }
+    if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
     }
-    ctx.replica = replica;
+    ctx.replica = replica?.holds(record.createdAt) ? replica : sharedFallback(pool, gw, sid);
     ctx.upstreamPath = record.endpoint;
     return;
   }

@@ -117,6 +117,7 @@ export function createGateway(
     },
     inFlight: new InFlight(),
     streams: new StreamSlots(config.limits.maxStreams),
+    diagnosticStreams: new StreamSlots(4),
     cache,
     metrics,
     ssrf,

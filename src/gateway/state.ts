@@ -23,6 +23,8 @@ export interface GatewayState {
   readonly inFlight: InFlight;
   /** Long-lived streams open, against `limits.maxStreams`. */
   readonly streams: StreamSlots;
+  /** Diagnostic streams of `switchyard check` open at once (a few: the endpoint needs no credential). */
+  readonly diagnosticStreams: StreamSlots;
   /** The shared list-result cache (`cache.enabled`). */
   readonly cache: ListCache | undefined;
   /** What the upstreams say about themselves, for the discovery documents (`discovery.enabled`). */

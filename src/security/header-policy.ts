@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { NODE_HEADER } from "../ha/session-id.js";
 
 /** Which headers cross the gateway, in each direction. Pure. */
 
@@ -116,6 +117,9 @@ export function endToEndHeaders(
 /**
  * Headers for the client's response: the upstream's end-to-end headers. Node frames the body itself.
  */
+/** Answer headers between a gateway and its replicas only: a `switchyard/ha` node's name. */
+const INTERNAL_RESPONSE: ReadonlySet<string> = new Set([NODE_HEADER]);
+
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): string[] {
-  return endToEndHeaders(upstream);
+  return endToEndHeaders(upstream, INTERNAL_RESPONSE);
 }

@@ -79,11 +79,10 @@ export class Replica {
     publish("replica", { route: this.route, replica: this.id, healthy: false, reason });
   }
 
-  /** The `switchyard/ha` node an answer names (the header is taken out: it is internal). */
+  /** The `switchyard/ha` node an answer names (the header policy keeps it from clients). */
   learnNode(headers: Record<string, string | string[] | undefined>): void {
     const node = headers[NODE_HEADER];
     if (typeof node === "string") this.haNode = node;
-    delete headers[NODE_HEADER];
   }
 
   /** Whether a session created at `createdAt` can still live on this replica. */

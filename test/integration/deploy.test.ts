@@ -517,6 +517,38 @@ function withDirectDeployment(
   });
 }
 
+/** Last in a no-gateway suite (it kills replica r1): its sessions get 404 with a JSON-RPC error, the rest go on. */
+function itLosesOnlyTheDeadReplicasSessions(d: DirectDeployment): void {
+  it("a dead replica's sessions get 404 with a JSON-RPC error; the others and new sessions carry on", async () => {
+    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
+    try {
+      const owners = (await Promise.all(sessions.map((s) => s.whoami()))).map((a) => a.replica);
+      assert.equal(new Set(owners).size, 2);
+      d.replicas[0]?.child.kill("SIGKILL");
+      await d.replicas[0]?.exited;
+      for (const [i, s] of sessions.entries()) {
+        if (owners[i] === "r1") {
+          const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
+          const gone = await post(d.agent, d.url, headers, JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }));
+          assert.equal(gone.status, 404);
+          assert.equal(gone.headers.get("content-type"), "application/json");
+          assert.equal((JSON.parse(gone.text) as { error: { code: number } }).error.code, -32001);
+          await assert.rejects(s.whoami(), is404);
+        } else {
+          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        const fresh = await session(d.url, d.agent);
+        assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
+        await fresh.close();
+      }
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+    }
+  });
+}
+
 describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-Id", () => {
   const d = {} as DirectDeployment;
 
@@ -546,27 +578,7 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
     }
   });
 
-  it("a dead replica's sessions get 404 (start over); the others and new sessions carry on", async () => {
-    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
-    try {
-      const owners = (await Promise.all(sessions.map((s) => s.whoami()))).map((a) => a.replica);
-      assert.equal(new Set(owners).size, 2);
-      d.replicas[0]?.child.kill("SIGKILL");
-      await d.replicas[0]?.exited;
-      for (const [i, s] of sessions.entries()) {
-        if (owners[i] === "r1") {
-          await assert.rejects(s.whoami(), is404, "a session of the dead replica must get 404");
-        } else {
-          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
-        }
-      }
-      const fresh = await session(d.url, d.agent);
-      assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
-      await fresh.close();
-    } finally {
-      await Promise.all(sessions.map((s) => s.close()));
-    }
-  });
+  itLosesOnlyTheDeadReplicasSessions(d);
 });
 
 describe("deploy/no-gateway/nginx.conf: session ids that name their replica, mapped to it", () => {
@@ -600,34 +612,7 @@ describe("deploy/no-gateway/nginx.conf: session ids that name their replica, map
     }
   });
 
-  it("a dead replica's sessions get 404 with a JSON-RPC error; the others and new sessions carry on", async () => {
-    const sessions = await Promise.all([1, 2, 3, 4].map(() => session(d.url, d.agent)));
-    try {
-      const owners = (await Promise.all(sessions.map((s) => s.whoami()))).map((a) => a.replica);
-      assert.equal(new Set(owners).size, 2);
-      d.replicas[0]?.child.kill("SIGKILL");
-      await d.replicas[0]?.exited;
-      for (const [i, s] of sessions.entries()) {
-        if (owners[i] === "r1") {
-          const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
-          const gone = await post(d.agent, d.url, headers, JSON.stringify({ jsonrpc: "2.0", id: 9, method: "ping" }));
-          assert.equal(gone.status, 404);
-          assert.equal(gone.headers.get("content-type"), "application/json");
-          assert.equal((JSON.parse(gone.text) as { error: { code: number } }).error.code, -32001);
-          await assert.rejects(s.whoami(), is404);
-        } else {
-          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
-        }
-      }
-      for (let i = 0; i < 3; i++) {
-        const fresh = await session(d.url, d.agent);
-        assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
-        await fresh.close();
-      }
-    } finally {
-      await Promise.all(sessions.map((s) => s.close()));
-    }
-  });
+  itLosesOnlyTheDeadReplicasSessions(d);
 });
 
 describe("switchyard check through a broken nginx: it fails, naming the cause", () => {
