@@ -1,10 +1,15 @@
-import { startExampleServer } from "../example/server.js";
+import { startExampleServer, type UnknownSessions } from "../example/server.js";
 import { splitHostPort } from "../gateway/server.js";
 import { onShutdown } from "./serve.js";
 
-export async function runExampleServer(options: { listen: string; name: string; exitWithParent?: boolean }) {
+export async function runExampleServer(options: {
+  listen: string;
+  name: string;
+  exitWithParent?: boolean;
+  unknownSessions?: UnknownSessions;
+}) {
   const { host, port } = splitHostPort(options.listen);
-  const server = await startExampleServer({ host, port, name: options.name });
+  const server = await startExampleServer({ host, port, name: options.name, unknownSessions: options.unknownSessions });
   process.stdout.write(
     `${JSON.stringify({ msg: "listening", url: server.url, sseUrl: server.sseUrl, name: options.name })}\n`,
   );

@@ -44,6 +44,11 @@ program
   .option("--listen <host:port>", "address to listen on", "127.0.0.1:0")
   .option("--name <name>", "replica name the whoami tool reports", "example")
   .option("--exit-with-parent", "exit when standard input closes (used by demo and tests)")
+  .addOption(
+    new Option("--unknown-sessions <answer>", "what a session id it does not know gets: 404, 400 or accept (served)")
+      .choices(["404", "400", "accept"])
+      .default("404"),
+  )
   .action(async (options) => (await import("./example-server.js")).runExampleServer(options));
 
 program

@@ -6,7 +6,9 @@ import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { hashId } from "../observability/hash.js";
 import { MemoryEventStore } from "./event-store.js";
+import { RequestLedger } from "./request-ledger.js";
 
 /**
  * The bundled example: a stateful MCP server (SDK v1) whose tools tell which replica answered and keep
@@ -20,11 +22,12 @@ export function createExampleMcpServer(replica: string): McpServer {
     "whoami",
     {
       description: "Tells which replica served this call, and how many calls this session has made.",
-      outputSchema: { replica: z.string(), sessionCalls: z.number() },
+      outputSchema: { replica: z.string(), sessionCalls: z.number(), session: z.string() },
     },
-    async () => {
+    async (extra) => {
       calls++;
-      const result = { replica, sessionCalls: calls };
+      // The session's id as this replica knows it, hashed (a gateway may show its client another id).
+      const result = { replica, sessionCalls: calls, session: extra.sessionId ? hashId(extra.sessionId) : "" };
       return { content: [{ type: "text", text: JSON.stringify(result) }], structuredContent: result };
     },
   );
@@ -85,6 +88,9 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
+/** What this server does with a session id it does not know. */
+export type UnknownSessions = "404" | "400" | "accept";
+
 function jsonError(res: ServerResponse, status: number, code: number, message: string): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
@@ -97,22 +103,32 @@ export interface ExampleServer {
   sseUrl: string;
   server: Server;
   sessions(): number;
+  /** Every request this server was asked, by session (hashed) and by user agent. */
+  ledger: RequestLedger;
   close(): Promise<void>;
 }
 
 /**
  * Serve the example, one SDK transport per session: Streamable HTTP at `http://HOST:PORT/mcp` (any path
  * ending in `/mcp`), with an event store so that broken streams resume; HTTP+SSE at `/sse` (any path
- * ending in `/sse`), messages at the `messages` URL next to it.
+ * ending in `/sse`), messages at the `messages` URL next to it. `GET /_example/seen` tells which sessions
+ * (hashed) and user agents this server was asked about — how a test proves that a request never reached it.
+ *
+ * A session id it does not know gets 404 (the specification's answer, and the default), 400 (what
+ * `@modelcontextprotocol/server-everything` answers) or, with `accept`, is served anyway as if it were
+ * stateless (a lenient server: a request moved here silently would succeed).
  */
 export async function startExampleServer(options: {
   host: string;
   port: number;
   name: string;
+  unknownSessions?: UnknownSessions;
 }): Promise<ExampleServer> {
+  const unknown = options.unknownSessions ?? "404";
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const sseTransports = new Map<string, SSEServerTransport>();
   const eventStore = new MemoryEventStore();
+  const ledger = new RequestLedger();
 
   const handleSse = async (req: IncomingMessage, res: ServerResponse, path: string) => {
     if (req.method === "GET" && path.endsWith("/sse")) {
@@ -124,14 +140,43 @@ export async function startExampleServer(options: {
     }
     const sid = new URL(req.url ?? "/", "http://x").searchParams.get("sessionId") ?? "";
     const transport = sseTransports.get(sid);
-    if (!transport) return jsonError(res, 404, -32001, "Session not found");
+    if (!transport && unknown === "accept") {
+      // Nothing to answer on: a lenient server takes the message and drops it.
+      req.resume();
+      res.writeHead(202).end("Accepted");
+      return;
+    }
+    if (!transport) return unknownSession(res);
     const body = await readJson(req).catch(() => Symbol.for("bad"));
     if (body === Symbol.for("bad")) return jsonError(res, 400, -32700, "Parse error");
     await transport.handlePostMessage(req, res, body);
   };
 
+  const unknownSession = (res: ServerResponse) =>
+    unknown === "400"
+      ? jsonError(res, 400, -32000, "Bad Request: No valid session ID provided")
+      : jsonError(res, 404, -32001, "Session not found");
+
+  /** A request for a session this server does not know, served without one (`accept`). */
+  const serveStateless = async (req: IncomingMessage, res: ServerResponse, body: unknown) => {
+    const stateless = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    const server = createExampleMcpServer(options.name);
+    res.on("close", () => {
+      stateless.close().catch(() => {});
+      server.close().catch(() => {});
+    });
+    await server.connect(stateless);
+    await stateless.handleRequest(req, res, body);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split("?")[0] ?? "";
+    ledger.record(req);
+    if (req.method === "GET" && path === "/_example/seen") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(ledger.toJSON()));
+      return;
+    }
     if (path.endsWith("/sse") || (req.method === "POST" && path.endsWith("/messages"))) {
       return handleSse(req, res, path);
     }
@@ -140,7 +185,9 @@ export async function startExampleServer(options: {
     const body = req.method === "POST" ? await readJson(req).catch(() => Symbol.for("bad")) : undefined;
     if (body === Symbol.for("bad")) return jsonError(res, 400, -32700, "Parse error");
     let transport = typeof sid === "string" ? transports.get(sid) : undefined;
-    if (typeof sid === "string" && !transport) return jsonError(res, 404, -32001, "Session not found");
+    if (typeof sid === "string" && !transport) {
+      return unknown === "accept" ? serveStateless(req, res, body) : unknownSession(res);
+    }
     if (!transport) {
       if (req.method !== "POST" || !isInitializeRequest(body)) {
         return jsonError(res, 400, -32000, "Bad Request: No valid session ID provided");
@@ -177,6 +224,7 @@ export async function startExampleServer(options: {
     sseUrl: `http://${host}:${addr.port}/sse`,
     server,
     sessions: () => transports.size + sseTransports.size,
+    ledger,
     close: async () => {
       const all = [...transports.values(), ...sseTransports.values()];
       await Promise.all(all.map((t) => t.close().catch(() => {})));

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createClient } from "@redis/client";
 import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
+import { withDeadline } from "./deadline.js";
 
 export interface RedisOptions {
   /** `redis://[user:password@]HOST:PORT[/DB]` or `rediss://` for TLS. */
@@ -22,16 +23,18 @@ export interface RedisOptions {
 }
 
 /**
- * A Redis connection as the gateway needs it: commands fail fast while disconnected (no offline queue,
- * a timeout on each), reconnection by itself with a capped backoff, and errors that never crash.
+ * A Redis connection as the gateway needs it: commands fail fast while disconnected (no offline queue)
+ * and while Redis hangs (a deadline on each reply: `deadline.ts`), reconnection by itself with a capped
+ * backoff, and errors that never crash.
  */
 export function newRedisClient(options: RedisOptions) {
+  const timeoutMs = options.commandTimeoutMs ?? 1000;
   const client = createClient({
     url: options.url,
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
+    commandOptions: { timeout: timeoutMs },
     socket: {
       ...Object.fromEntries(Object.entries(options.tls ?? {}).filter(([, v]) => v !== undefined)),
       connectTimeout: 2000,
@@ -39,7 +42,7 @@ export function newRedisClient(options: RedisOptions) {
     },
   });
   client.on("error", () => {});
-  return client;
+  return withDeadline(client, timeoutMs);
 }
 
 export type RedisClient = ReturnType<typeof newRedisClient>;

@@ -2,16 +2,36 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
+/** The example server's `whoami`: the replica, the session's call count there, its session id hashed. */
+export interface Whoami {
+  replica: string;
+  sessionCalls: number;
+  /** The session's id as the replica knows it, hashed (`hashId`): what `Replica.sawSession` counts. */
+  session: string;
+}
+
 export interface Session {
   client: Client;
   transport: StreamableHTTPClientTransport;
-  whoami(): Promise<{ replica: string; sessionCalls: number }>;
+  whoami(): Promise<Whoami>;
   close(): Promise<void>;
 }
 
-/** A real SDK client (legacy Streamable HTTP) connected to `url`, sending `headers` on every request. */
-export async function connect(url: string, name = "test-client", headers?: Record<string, string>): Promise<Session> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined);
+/**
+ * A real SDK client (legacy Streamable HTTP) connected to `url`, sending `headers` on every request.
+ * `reconnect: false` keeps the client from reopening its GET stream when it breaks, so that nothing
+ * touches the session until the test's next call.
+ */
+export async function connect(
+  url: string,
+  name = "test-client",
+  headers?: Record<string, string>,
+  options: { reconnect?: boolean } = {},
+): Promise<Session> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    ...(headers ? { requestInit: { headers } } : {}),
+    ...(options.reconnect === false ? { reconnectionOptions: NO_RECONNECTION } : {}),
+  });
   const client = new Client({ name, version: "1.0.0" });
   await client.connect(transport);
   return {
@@ -19,11 +39,18 @@ export async function connect(url: string, name = "test-client", headers?: Recor
     transport,
     async whoami() {
       const result = await client.callTool({ name: "whoami", arguments: {} });
-      return result.structuredContent as { replica: string; sessionCalls: number };
+      return result.structuredContent as unknown as Whoami;
     },
     close: () => client.close(),
   };
 }
+
+const NO_RECONNECTION = {
+  maxRetries: 0,
+  initialReconnectionDelay: 1000,
+  maxReconnectionDelay: 1000,
+  reconnectionDelayGrowFactor: 1,
+};
 
 /** An SDK client whose every HTTP request goes to the next gateway in turn (route `svc` by default). */
 export async function roundRobinSession(bases: string[], route = "svc") {
@@ -42,7 +69,7 @@ export async function roundRobinSession(bases: string[], route = "svc") {
     close: () => client.close(),
     async whoami() {
       const r = await client.callTool({ name: "whoami", arguments: {} });
-      return r.structuredContent as { replica: string; sessionCalls: number };
+      return r.structuredContent as unknown as Whoami;
     },
   };
 }
@@ -50,6 +77,14 @@ export async function roundRobinSession(bases: string[], route = "svc") {
 /** The SDK client's error for an HTTP 404 (session gone): what a client sees before it re-initializes. */
 export function is404(err: unknown): boolean {
   return err instanceof StreamableHTTPError && err.code === 404;
+}
+
+/**
+ * The SDK client's error for a 404 that the gateway itself answered with `code` (`SWY_SESSION_REPLICA_GONE`,
+ * `SWY_SESSION_NOT_FOUND`): an upstream's own 404, or anything a replica said, does not match.
+ */
+export function isGateway404(...codes: string[]): (err: unknown) => boolean {
+  return (err) => is404(err) && codes.some((code) => (err as Error).message.includes(`"code":"${code}"`));
 }
 
 export const INIT_BODY = {

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 /** The built CLI, exactly as `npx switchyard` runs it. */
@@ -12,12 +13,40 @@ export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.u
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const live = new Set<ChildProcess>();
+
+/**
+ * Each managed process leads a process group of its own, so that whatever it started (nginx's workers, the
+ * demo's replicas) goes with it: SIGKILL is sent to the whole group.
+ */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** Kill every process this file still owns and wait until each is gone. */
+export async function stopAllManaged(): Promise<void> {
+  const waits = [...live].map((child) => {
+    const gone = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit");
+    killGroup(child, "SIGKILL");
+    return gone;
+  });
+  await Promise.all(waits);
+}
+
+// The test file's last hook: whatever a failed `before` or a forgotten `after` left behind is stopped,
+// even when those processes' pipes would keep the event loop (and so the file) alive forever. Only under
+// the test runner (the bench imports this file too).
+if (process.env.NODE_TEST_CONTEXT) after(stopAllManaged);
 process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
+  for (const child of live) killGroup(child, "SIGKILL");
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    for (const child of live) child.kill("SIGKILL");
+    for (const child of live) killGroup(child, "SIGKILL");
     process.exit(130);
   });
 }
@@ -29,14 +58,19 @@ export interface Managed {
   stderr: string[];
   /** Resolves with the first stdout line (now or later) that the predicate accepts. */
   waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
-  /** SIGTERM (or the given signal); resolves with the exit code once the process is gone. */
+  /**
+   * SIGTERM (or the given signal) to the process; SIGKILL goes to its whole group (a crash takes its
+   * workers with it). Resolves with the exit code once the process is gone.
+   */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
 }
 
 /** Spawn a process that this test file owns: it is killed when the file ends, whatever happens. */
 export function spawnManaged(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Managed {
-  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT; // a child is no test file of the runner's
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv, detached: true });
   live.add(child);
   const lines: string[] = [];
   const stderr: string[] = [];
@@ -67,12 +101,12 @@ export function spawnManaged(command: string, args: string[], env: NodeJS.Proces
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for output; stderr: ${stderr.join("\n")}`)),
+          () => reject(new Error(`timed out waiting for output; ${tail(lines, stderr)}`)),
           timeoutMs,
         );
         child.once("exit", (code) => {
           clearTimeout(timer);
-          reject(new Error(`process exited (${code}) before the expected output; stderr: ${stderr.join("\n")}`));
+          reject(new Error(`process exited (${code}) before the expected output; ${tail(lines, stderr)}`));
         });
         waiters.push({
           predicate,
@@ -85,10 +119,31 @@ export function spawnManaged(command: string, args: string[], env: NodeJS.Proces
     },
     async stop(signal = "SIGTERM") {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill(signal);
+      if (signal === "SIGKILL") killGroup(child, signal);
+      else child.kill(signal);
       return exited;
     },
   };
+}
+
+function tail(lines: string[], stderr: string[]): string {
+  return `stdout: ${lines.slice(-10).join("\n")}\nstderr: ${stderr.slice(-20).join("\n")}`;
+}
+
+/**
+ * Start several processes at once; if any start fails, stop those that did start before rethrowing (a
+ * half-started topology never outlives the hook that failed).
+ */
+export async function startAll<T extends { stop(signal?: NodeJS.Signals): Promise<unknown> }>(
+  starts: Array<Promise<T>>,
+): Promise<T[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  await Promise.all(
+    settled.map((s) => (s.status === "fulfilled" ? s.value.stop("SIGKILL").catch(() => {}) : undefined)),
+  );
+  throw failed.reason;
 }
 
 function listeningUrl(line: string): string | undefined {
@@ -108,12 +163,51 @@ export interface Replica extends Managed {
   name: string;
 }
 
-/** One replica of the bundled SDK example server, as a real child process. */
-export async function startReplica(name: string, listen = "127.0.0.1:0"): Promise<Replica> {
-  const proc = spawnManaged(process.execPath, [CLI, "example-server", "--listen", listen, "--name", name]);
+/** What an example replica was asked (`GET /_example/seen`): requests by hashed session and by user agent. */
+export interface Seen {
+  requests: number;
+  sessions: Record<string, number>;
+  userAgents: Record<string, number>;
+}
+
+export interface ExampleReplica extends Replica {
+  /** What this replica has been asked so far. */
+  seen(): Promise<Seen>;
+  /** How many requests named this session (its hash, as the `whoami` tool reports it). */
+  sawSession(sessionHash: string): Promise<number>;
+}
+
+/**
+ * One replica of the bundled SDK example server, as a real child process. `unknownSessions` says what a
+ * session id it does not know gets: 404 (default), 400 (as server-everything answers) or `accept` (served
+ * anyway: a request moved to it silently would succeed, so only the gateway's own 404 can fail a test).
+ */
+export async function startReplica(
+  name: string,
+  listen = "127.0.0.1:0",
+  options: { unknownSessions?: "404" | "400" | "accept" } = {},
+): Promise<ExampleReplica> {
+  const proc = spawnManaged(process.execPath, [
+    CLI,
+    "example-server",
+    "--listen",
+    listen,
+    "--name",
+    name,
+    "--unknown-sessions",
+    options.unknownSessions ?? "404",
+  ]);
   const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
   const { sseUrl } = JSON.parse(line) as { sseUrl: string };
-  return Object.assign(proc, { url: listeningUrl(line) as string, sseUrl, name });
+  const url = listeningUrl(line) as string;
+  const seen = async () => (await (await fetch(new URL("/_example/seen", url))).json()) as Seen;
+  return Object.assign(proc, {
+    url,
+    sseUrl,
+    name,
+    seen,
+    sawSession: async (sessionHash: string) => (await seen()).sessions[sessionHash] ?? 0,
+  });
 }
 
 /** One replica of the SDK v2 dual-era fixture server (`test/fixtures/dual-era-server.ts`). */

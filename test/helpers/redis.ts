@@ -5,6 +5,7 @@ import {
   type Managed,
   type Replica,
   spawnManaged,
+  startAll,
   startGateway,
   startReplica,
 } from "./procs.js";
@@ -19,6 +20,10 @@ export interface RedisServer {
   proc: Managed;
   /** Stop it (SIGTERM, or SIGKILL to simulate a crash). */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing (a hung Redis, not a dead one). */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
   /** Start it again on the same port (empty: nothing is persisted). */
   restart(): Promise<void>;
 }
@@ -57,19 +62,41 @@ async function launch(bin: string, port: number, password?: string, pki?: TestPk
   return proc;
 }
 
+/**
+ * redis-server cannot listen on port 0 and report its port: it takes a port that was free a moment ago,
+ * and another one if a concurrently running test took that port in between.
+ */
+async function launchOnFreePort(bin: string, password?: string, pki?: TestPki): Promise<[number, Managed]> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return [port, await launch(bin, port, password, pki)];
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes("Address already in use")) throw err;
+    }
+  }
+}
+
 /** A real `redis-server` owned by this test file, on a free port. */
 export async function startRedis(options: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
   const bin = findBinary("redis-server");
   if (!bin) throw new Error("redis-server is missing: `bash scripts/test-setup.sh` installs it (Debian package)");
-  const port = await freePort();
   const pki = options.tls ? makeTestPki() : undefined;
+  const [port, proc] = await launchOnFreePort(bin, options.password, pki);
   const server: RedisServer = {
     url: `${pki ? "rediss" : "redis"}://127.0.0.1:${port}`,
     pki,
     port,
-    proc: await launch(bin, port, options.password, pki),
+    proc,
     async stop(signal = "SIGTERM") {
+      server.proc.child.kill("SIGCONT"); // a paused server could not act on the signal
       await server.proc.stop(signal);
+    },
+    pause() {
+      server.proc.child.kill("SIGSTOP");
+    },
+    resume() {
+      server.proc.child.kill("SIGCONT");
     },
     async restart() {
       server.proc = await launch(bin, port, options.password, pki);
@@ -93,13 +120,22 @@ export async function startSharedCluster(options: {
   upstream: (replicas: Replica[]) => string;
 }): Promise<SharedCluster> {
   const redis = await startRedis();
-  const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, i) => startReplica(`r${i + 1}`)));
+  const replicas = await startAll(Array.from({ length: options.replicas }, (_, i) => startReplica(`r${i + 1}`))).catch(
+    async (err) => {
+      await redis.stop("SIGKILL");
+      throw err;
+    },
+  );
   const upstream = options.upstream(replicas);
-  const gateways = await Promise.all(
+  const gateways = await startAll(
     Array.from({ length: options.gateways }, () =>
       startGateway(["--upstream", upstream, "--store", redis.url, "--log-level", "warn"]),
     ),
-  );
+  ).catch(async (err) => {
+    await Promise.all(replicas.map((r) => r.stop("SIGKILL")));
+    await redis.stop("SIGKILL");
+    throw err;
+  });
   return {
     redis,
     replicas,

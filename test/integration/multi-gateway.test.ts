@@ -1,26 +1,34 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { assertGoneNotMoved, assertLivesOn, GONE } from "../helpers/affinity.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { INIT_BODY, is404, roundRobinSession } from "../helpers/mcp.js";
+import { INIT_BODY, roundRobinSession, type Whoami } from "../helpers/mcp.js";
 import {
+  type ExampleReplica,
   type GatewayProc,
-  type Replica,
-  sleep,
+  startAll,
   startGateway,
   startReplica,
   svcConfig,
   writeConfig,
 } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("three gateways sharing one redis-server", () => {
   let redis: RedisServer;
-  let replicas: Replica[];
+  let replicas: ExampleReplica[];
   let gateways: GatewayProc[];
 
   before(async () => {
     redis = await startRedis();
-    replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
+    // The victim answers 404 for sessions it does not know; the others answer 400 or serve them anyway, so
+    // a session moved to them silently would not get the gateway's 404.
+    replicas = await startAll([
+      startReplica("r1"),
+      startReplica("r2", undefined, { unknownSessions: "400" }),
+      startReplica("r3", undefined, { unknownSessions: "accept" }),
+    ]);
     const config = svcConfig(
       replicas,
       `store:
@@ -30,7 +38,7 @@ health:
   unhealthyThreshold: 1
 `,
     );
-    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+    gateways = await startAll([1, 2, 3].map(() => startGateway(["--config", config])));
   });
   after(async () => {
     await Promise.all((gateways ?? []).map((g) => g.stop()));
@@ -55,15 +63,23 @@ health:
     await Promise.all(sessions.map((s) => s.close()));
   });
 
-  it("kills a replica: every gateway answers 404 for its sessions; re-initializing works", async () => {
+  it("kills a replica: every gateway answers its own 404 for its sessions; re-initializing works", async () => {
     const sessions = await Promise.all(Array.from({ length: 9 }, () => roundRobinSession(gateways.map((g) => g.base))));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
-    const victim = replicas[0] as Replica;
+    const victim = replicas[0] as ExampleReplica;
+    const survivors = replicas.slice(1);
+    const onVictim = owners.filter((o) => o.replica === victim.name);
+    assert.ok(onVictim.length > 0, "some session lives on the victim");
+    for (const o of onVictim) await assertLivesOn(o, victim);
     await victim.stop("SIGKILL");
-    await sleep(700); // a health check or two
+    await waitFor("every gateway to see the victim down", async () => {
+      const ready = await Promise.all(gateways.map((g) => healthyOf(g)));
+      return ready.every((h) => h === 2);
+    });
     for (const [i, s] of sessions.entries()) {
+      const owner = owners[i] as Whoami;
       const sid = s.transport.sessionId as string;
-      if ((owners[i] as { replica: string }).replica !== victim.name) {
+      if (owner.replica !== victim.name) {
         assert.equal((await s.whoami()).sessionCalls, 2, "sessions on live replicas go on");
         continue;
       }
@@ -74,8 +90,12 @@ health:
         });
         assert.equal(res.status, 404, "every gateway knows the session is gone");
         assert.equal(errorCode(res).rpc, -32001);
+        assert.ok(
+          GONE.includes(errorCode(res).swy as (typeof GONE)[number]),
+          `the gateway's own 404 (${errorCode(res).swy})`,
+        );
       }
-      await assert.rejects(s.whoami(), is404);
+      await assertGoneNotMoved(() => s.whoami(), owner, survivors);
     }
     const fresh = await roundRobinSession(gateways.map((g) => g.base));
     const a = await fresh.whoami();
@@ -114,13 +134,12 @@ health:
     }
     await redis.restart();
     // New sessions work again on every gateway, without restarting them.
-    const deadline = Date.now() + 10_000;
     let fresh: Awaited<ReturnType<typeof roundRobinSession>> | undefined;
-    while (!fresh && Date.now() < deadline) {
+    await waitFor("new sessions to work again without restarting the gateways", async () => {
       fresh = await roundRobinSession(gateways.map((g) => g.base)).catch(() => undefined);
-      if (!fresh) await sleep(200);
-    }
-    assert.ok(fresh, "new sessions work again without restarting the gateways");
+      return fresh !== undefined;
+    });
+    assert.ok(fresh);
     for (let i = 1; i <= 6; i++) assert.equal((await fresh.whoami()).sessionCalls, i);
     await fresh.close();
     for (const g of gateways) assert.equal(g.child.exitCode, null, "no gateway crashed");
@@ -129,12 +148,12 @@ health:
 
 describe("gateways share replica health through Redis", () => {
   let redis: RedisServer;
-  let replicas: Replica[];
+  let replicas: ExampleReplica[];
   let gateways: GatewayProc[];
 
   before(async () => {
     redis = await startRedis();
-    replicas = await Promise.all(["a", "b"].map((n) => startReplica(n)));
+    replicas = await startAll(["a", "b"].map((n) => startReplica(n, undefined, { unknownSessions: "accept" })));
     // Active checks off: a gateway can only learn that a replica died from its own requests, or from a peer.
     const config = svcConfig(
       replicas,
@@ -146,7 +165,7 @@ health:
 `,
       "balancer: round-robin",
     );
-    gateways = await Promise.all([1, 2, 3].map(() => startGateway(["--config", config])));
+    gateways = await startAll([1, 2, 3].map(() => startGateway(["--config", config])));
   });
   after(async () => {
     await Promise.all((gateways ?? []).map((g) => g.stop()));
@@ -154,26 +173,23 @@ health:
     await redis?.stop();
   });
 
-  const healthy = async (g: GatewayProc) =>
-    ((await (await fetch(`${g.base}/readyz`)).json()) as { routes: Record<string, { healthy: number }> }).routes.svc
-      ?.healthy;
-
   it("what one gateway sees go down, every gateway marks down at once", async () => {
     const [g1, g2, g3] = gateways as [GatewayProc, GatewayProc, GatewayProc];
     const sessions = await Promise.all(Array.from({ length: 4 }, () => roundRobinSession([g1.base])));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
-    const victim = replicas[0] as Replica;
+    const victim = replicas[0] as ExampleReplica;
     const index = owners.findIndex((o) => o.replica === victim.name);
     assert.ok(index >= 0, "a session lives on the victim");
+    await assertLivesOn(owners[index] as Whoami, victim);
     await victim.stop("SIGKILL");
-    assert.equal(await healthy(g2), 2, "g2 has no way to know yet");
-    // g1 meets the dead replica...
-    await assert.rejects((sessions[index] as { whoami(): Promise<unknown> }).whoami(), is404);
-    // ...and g2 and g3, which never tried it, learn at once.
-    const deadline = Date.now() + 1000;
-    while (((await healthy(g2)) !== 1 || (await healthy(g3)) !== 1) && Date.now() < deadline) await sleep(20);
-    assert.equal(await healthy(g2), 1);
-    assert.equal(await healthy(g3), 1);
+    assert.equal(await healthyOf(g2), 2, "g2 has no way to know yet");
+    // g1 meets the dead replica (and does not move the session to the other one, which would serve it)...
+    const session = sessions[index] as { whoami(): Promise<unknown> };
+    await assertGoneNotMoved(() => session.whoami(), owners[index] as Whoami, [replicas[1] as ExampleReplica]);
+    // ...and g2 and g3, which never tried it (no active checks), learn through Redis.
+    await waitFor("g2 and g3 to learn that the replica is down", async () => {
+      return (await healthyOf(g2)) === 1 && (await healthyOf(g3)) === 1;
+    });
   });
 });
 
@@ -252,5 +268,76 @@ describe("a Redis over TLS (rediss://) that requires a client certificate", () =
       await Promise.all(replicas.map((r) => r.stop()));
       await redis.stop();
     }
+  });
+});
+
+async function healthyOf(g: GatewayProc): Promise<number | undefined> {
+  return ((await (await fetch(`${g.base}/readyz`)).json()) as { routes: Record<string, { healthy: number }> }).routes
+    .svc?.healthy;
+}
+
+describe("a Redis that hangs (SIGSTOP) instead of dying", () => {
+  const COMMAND_TIMEOUT_MS = 800;
+  let redis: RedisServer;
+  let replica: ExampleReplica;
+  let gateways: GatewayProc[];
+
+  before(async () => {
+    redis = await startRedis();
+    replica = await startReplica("r");
+    const config = svcConfig(
+      [replica],
+      `store:\n  url: ${redis.url}\n  commandTimeout: ${COMMAND_TIMEOUT_MS}ms\nsessions:\n  idleTtl: 10m\n`,
+    );
+    gateways = await startAll([1, 2].map(() => startGateway(["--config", config])));
+  });
+  after(async () => {
+    redis?.resume();
+    await Promise.all((gateways ?? []).map((g) => g.stop()));
+    await replica?.stop();
+    await redis?.stop();
+  });
+
+  it("answers 503 with Retry-After within store.commandTimeout, never hangs, and recovers after SIGCONT", async () => {
+    const [g1, g2] = gateways as [GatewayProc, GatewayProc];
+    const cached = await roundRobinSession([g1.base]);
+    await cached.whoami();
+    // A session created through g1 that g2 has never looked up.
+    const unseen = await roundRobinSession([g1.base]);
+    await unseen.whoami();
+    const unseenId = unseen.transport.sessionId as string;
+    redis.pause();
+    try {
+      for (const [what, send] of [
+        [
+          "a session g2 must look up",
+          () => rawRequest(g2.route("svc"), { headers: sessionHeaders(unseenId), body: rpc("tools/list") }),
+        ],
+        ["an initialize g2 cannot store", () => rawRequest(g2.route("svc"), { body: JSON.stringify(INIT_BODY) })],
+      ] as const) {
+        const started = performance.now();
+        const res = await send();
+        const took = performance.now() - started;
+        assert.equal(res.status, 503, what);
+        assert.equal(errorCode(res).swy, "SWY_STORE_UNAVAILABLE", what);
+        assert.ok(Number(res.headers["retry-after"]) >= 1, what);
+        // The command times out after commandTimeout; the margin covers a loaded 2-core machine, and is far
+        // below what a hang (no timeout: forever) or a TCP timeout (minutes) would take.
+        assert.ok(took < COMMAND_TIMEOUT_MS + 1500, `${what}: answered in ${Math.round(took)} ms`);
+      }
+      // A session g1 confirmed a moment ago keeps routing from its cache while Redis hangs.
+      assert.equal((await cached.whoami()).sessionCalls, 2);
+      assert.equal((await fetch(`${g2.base}/healthz`)).status, 200, "the gateway itself is alive");
+    } finally {
+      redis.resume();
+    }
+    // Service resumes by itself once Redis answers again.
+    await waitFor("g2 to route the session again after SIGCONT", async () => {
+      const res = await rawRequest(g2.route("svc"), { headers: sessionHeaders(unseenId), body: rpc("tools/list") });
+      return res.status === 200;
+    });
+    const again = await roundRobinSession([g2.base]);
+    assert.equal((await again.whoami()).sessionCalls, 1);
+    for (const s of [cached, unseen, again]) await s.close();
   });
 });
