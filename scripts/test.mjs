@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { leftovers, newRunId, RUN_VARIABLE } from "./leftovers.mjs";
 import { systemNode } from "./system-node.mjs";
 
 function collect(dir) {
@@ -20,9 +21,26 @@ const files = process.argv.length > 2 ? process.argv.slice(2) : collect("test");
 // On the machine's Node, not the Node 22 dev dependency that npm puts first on PATH.
 const node = systemNode();
 process.stdout.write(`tests run on ${node} (${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()})\n`);
+const runId = newRunId();
+const started = Date.now();
 const result = spawnSync(
   node,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", "--test-timeout=180000", ...files],
-  { stdio: "inherit" },
+  { stdio: "inherit", env: { ...process.env, [RUN_VARIABLE]: runId } },
 );
+process.stdout.write(`test files ran in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+// No process may outlive its test file: whatever the run started and left behind fails it.
+const left = await leftovers(runId);
+for (const p of left) {
+  process.stdout.write(`left running after the tests: pid ${p.pid}: ${p.command}\n`);
+  try {
+    process.kill(p.pid, "SIGKILL");
+  } catch {
+    // gone meanwhile
+  }
+}
+if (left.length > 0) {
+  process.stdout.write(`${left.length} process(es) outlived their test file\n`);
+  process.exit(1);
+}
 process.exit(result.status ?? 1);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,17 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     child.kill(signal);
+  }
+}
+
+/**
+ * Under the test command, each process group started here is recorded for its check that nothing outlives
+ * the run (`scripts/leftovers.mjs`): some servers overwrite the environment that would otherwise tell.
+ */
+function recordGroup(child: ChildProcess): void {
+  const run = process.env.SWITCHYARD_TEST_RUN;
+  if (run && child.pid !== undefined) {
+    appendFileSync(join(tmpdir(), `switchyard-test-${run}.pids`), `${child.pid}\n`);
   }
 }
 
@@ -72,6 +83,7 @@ export function spawnManaged(command: string, args: string[], env: NodeJS.Proces
   delete childEnv.NODE_TEST_CONTEXT; // a child is no test file of the runner's
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], env: childEnv, detached: true });
   live.add(child);
+  recordGroup(child);
   const lines: string[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ predicate: (l: string) => boolean; resolve: (l: string) => void }> = [];
@@ -267,6 +279,22 @@ export async function startGateway(args: string[]): Promise<GatewayProc> {
   const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
   const base = listeningUrl(line) as string;
   return Object.assign(proc, { base, route: (name: string) => `${base}/${name}/mcp` });
+}
+
+/**
+ * Start a server that cannot listen on port 0 and report its port (redis-server, server-everything) on a
+ * port that was free a moment ago — and on another one if a test file running beside this one took it in
+ * between (the start failed with "address in use").
+ */
+export async function startOnFreePort<T>(start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if (attempt >= attempts || !/EADDRINUSE|Address already in use/i.test(String(err))) throw err;
+    }
+  }
 }
 
 /** A port that was free a moment ago (for servers that cannot listen on port 0). */

@@ -1,12 +1,13 @@
 import { findBinary } from "../../bench/lib/system.js";
 import {
-  freePort,
+  type ExampleReplica,
   type GatewayProc,
   type Managed,
   type Replica,
   spawnManaged,
   startAll,
   startGateway,
+  startOnFreePort,
   startReplica,
 } from "./procs.js";
 import { makeTestPki, type TestPki } from "./tls.js";
@@ -62,27 +63,13 @@ async function launch(bin: string, port: number, password?: string, pki?: TestPk
   return proc;
 }
 
-/**
- * redis-server cannot listen on port 0 and report its port: it takes a port that was free a moment ago,
- * and another one if a concurrently running test took that port in between.
- */
-async function launchOnFreePort(bin: string, password?: string, pki?: TestPki): Promise<[number, Managed]> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    try {
-      return [port, await launch(bin, port, password, pki)];
-    } catch (err) {
-      if (attempt >= 5 || !String(err).includes("Address already in use")) throw err;
-    }
-  }
-}
-
 /** A real `redis-server` owned by this test file, on a free port. */
 export async function startRedis(options: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
   const bin = findBinary("redis-server");
   if (!bin) throw new Error("redis-server is missing: `bash scripts/test-setup.sh` installs it (Debian package)");
   const pki = options.tls ? makeTestPki() : undefined;
-  const [port, proc] = await launchOnFreePort(bin, options.password, pki);
+  // redis-server cannot listen on port 0 and report its port.
+  const [port, proc] = await startOnFreePort(async (p) => [p, await launch(bin, p, options.password, pki)] as const);
   const server: RedisServer = {
     url: `${pki ? "rediss" : "redis"}://127.0.0.1:${port}`,
     pki,
@@ -108,7 +95,7 @@ export async function startRedis(options: { password?: string; tls?: boolean } =
 /** One `redis-server`, example replicas and gateways that share it (`--store`), stopped together. */
 export interface SharedCluster {
   redis: RedisServer;
-  replicas: Replica[];
+  replicas: ExampleReplica[];
   gateways: GatewayProc[];
   stop(): Promise<void>;
 }
@@ -118,14 +105,18 @@ export async function startSharedCluster(options: {
   replicas: number;
   gateways: number;
   upstream: (replicas: Replica[]) => string;
+  /** What the replicas answer for a session id they do not know (`startReplica`). */
+  unknownSessions?: "404" | "400" | "accept";
 }): Promise<SharedCluster> {
   const redis = await startRedis();
-  const replicas = await startAll(Array.from({ length: options.replicas }, (_, i) => startReplica(`r${i + 1}`))).catch(
-    async (err) => {
-      await redis.stop("SIGKILL");
-      throw err;
-    },
-  );
+  const replicas = await startAll(
+    Array.from({ length: options.replicas }, (_, i) =>
+      startReplica(`r${i + 1}`, undefined, { unknownSessions: options.unknownSessions }),
+    ),
+  ).catch(async (err) => {
+    await redis.stop("SIGKILL");
+    throw err;
+  });
   const upstream = options.upstream(replicas);
   const gateways = await startAll(
     Array.from({ length: options.gateways }, () =>

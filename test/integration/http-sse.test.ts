@@ -3,22 +3,26 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { GONE } from "../helpers/affinity.js";
 import { errorCode, rawRequest, rpc } from "../helpers/http.js";
-import { INIT_BODY } from "../helpers/mcp.js";
+import { INIT_BODY, type Whoami } from "../helpers/mcp.js";
 import {
-  freePort,
+  type ExampleReplica,
   type GatewayProc,
-  type Replica,
+  type Managed,
   ROOT,
   sleep,
   spawnManaged,
+  startAll,
   startGateway,
+  startOnFreePort,
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
 import { type SharedCluster, startSharedCluster } from "../helpers/redis.js";
 import { openSse } from "../helpers/sse.js";
 import { type FixtureServer, SSE_HEADERS, startFixture } from "../helpers/upstream.js";
+import { waitFor } from "../helpers/wait.js";
 
 const JSON_POST = { "content-type": "application/json" };
 const EVERYTHING = join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
@@ -44,6 +48,34 @@ async function sseClient(bases: string[], first: number) {
   };
 }
 
+/** A raw HTTP+SSE session: its stream, its message URL, and `whoami` answered on the stream. */
+async function rawSseSession(gateway: GatewayProc) {
+  const stream = await openSse(`${gateway.base}/svc/sse`);
+  const url = (await stream.next((e) => e.event === "endpoint")).data;
+  let id = 1;
+  const call = async (body: string, expectId: number): Promise<Record<string, unknown>> => {
+    const from = stream.events.length;
+    const res = await rawRequest(url, { headers: JSON_POST, body });
+    assert.equal(res.status, 202, res.body.toString());
+    const answer = await stream.next((e) => e.event === "message" && JSON.parse(e.data).id === expectId, 10_000, from);
+    return JSON.parse(answer.data).result as Record<string, unknown>;
+  };
+  await call(JSON.stringify({ ...INIT_BODY, id }), id);
+  assert.equal(
+    (await rawRequest(url, { headers: JSON_POST, body: rpc("notifications/initialized", {}, null) })).status,
+    202,
+  );
+  return {
+    stream,
+    url,
+    async whoami(): Promise<Whoami> {
+      id++;
+      const result = await call(rpc("tools/call", { name: "whoami", arguments: {} }, id), id);
+      return result.structuredContent as Whoami;
+    },
+  };
+}
+
 /** `url` on another gateway (same path and query). */
 function onGateway(url: string, gateway: GatewayProc): string {
   const u = new URL(url);
@@ -53,14 +85,17 @@ function onGateway(url: string, gateway: GatewayProc): string {
 
 describe("HTTP+SSE through two gateways sharing a redis-server", () => {
   let cluster: SharedCluster;
-  let replicas: Replica[];
+  let replicas: ExampleReplica[];
   let gateways: GatewayProc[];
 
   before(async () => {
+    // Replicas that take a message for a session they do not know (202, dropped): a POST the gateway moved
+    // silently would be "accepted", so only the gateway's own 404 passes these tests.
     cluster = await startSharedCluster({
       replicas: 2,
       gateways: 2,
       upstream: (rs) => `svc=${rs.map((r) => `sse+${r.sseUrl}`).join(",")}`,
+      unknownSessions: "accept",
     });
     ({ replicas, gateways } = cluster);
   });
@@ -105,7 +140,8 @@ describe("HTTP+SSE through two gateways sharing a redis-server", () => {
       const missing = await rawRequest(`${g.base}/svc/messages`, { headers: JSON_POST, body: rpc("tools/list") });
       assert.equal(missing.status, 400);
       assert.equal(errorCode(missing).swy, "SWY_BAD_SESSION_ID");
-      assert.ok(Date.now() - started < 1000);
+      // Answered by the gateway (its codes above) without waiting on any upstream: far below any timeout.
+      assert.ok(Date.now() - started < 5000);
       const wrongMethod = await rawRequest(`${g.base}/svc/sse`, { headers: JSON_POST, body: rpc("tools/list") });
       assert.equal(wrongMethod.status, 405);
       assert.equal(wrongMethod.headers.allow, "GET");
@@ -125,14 +161,45 @@ describe("HTTP+SSE through two gateways sharing a redis-server", () => {
     assert.equal(JSON.parse(answer.data).result.serverInfo.name, "switchyard-example", "the answer on the stream");
     stream.close();
     for (const g of gateways) {
-      const deadline = Date.now() + 1000;
-      let status = 0;
-      while (status !== 404 && Date.now() < deadline) {
-        status = (await rawRequest(onGateway(url, g), { headers: JSON_POST, body: rpc("tools/list") })).status;
-        if (status !== 404) await sleep(20);
-      }
-      assert.equal(status, 404);
+      let code: string | undefined;
+      await waitFor("every gateway to forget the closed stream's session", async () => {
+        const res = await rawRequest(onGateway(url, g), { headers: JSON_POST, body: rpc("tools/list") });
+        code = res.status === 404 ? errorCode(res).swy : undefined;
+        return res.status === 404;
+      });
+      assert.equal(code, "SWY_SESSION_NOT_FOUND", "the gateway's own 404 (the replica would accept the POST)");
     }
+  });
+
+  it("kills the replica that holds streams: their POSTs get the gateway's 404 on every gateway, never another replica", async () => {
+    const sessions = await Promise.all([0, 1, 0, 1, 0, 1].map((g) => rawSseSession(gateways[g] as GatewayProc)));
+    const owners = await Promise.all(sessions.map((s) => s.whoami()));
+    const [victim, survivor] = replicas as [ExampleReplica, ExampleReplica];
+    const onVictim = sessions.filter((_, i) => owners[i]?.replica === victim.name);
+    assert.ok(onVictim.length > 0, "some stream lives on the victim");
+    for (const owner of owners) {
+      if (owner.replica !== victim.name) continue;
+      assert.ok((await victim.sawSession(owner.session)) > 0, "the victim saw the session's messages");
+    }
+    await victim.stop("SIGKILL");
+    for (const [i, s] of sessions.entries()) {
+      const owner = owners[i] as Whoami;
+      if (owner.replica !== victim.name) {
+        assert.equal((await s.whoami()).sessionCalls, 2, "streams on the live replica go on");
+        continue;
+      }
+      await s.stream.ended; // the gateway ends the client's stream when the replica's ends
+      for (const g of gateways) {
+        const res = await rawRequest(onGateway(s.url, g), { headers: JSON_POST, body: rpc("tools/list") });
+        assert.equal(res.status, 404);
+        assert.ok(
+          GONE.includes(errorCode(res).swy as (typeof GONE)[number]),
+          `the gateway's 404: ${errorCode(res).swy}`,
+        );
+      }
+      assert.equal(await survivor.sawSession(owner.session), 0, "the other replica never heard of the session");
+    }
+    for (const s of sessions) s.stream.close();
   });
 });
 
@@ -207,12 +274,10 @@ security:
     assert.equal(res.status, 202);
     assert.equal(res.body.toString(), "Accepted");
     assert.equal(received.at(-1), "/deep/msg?sessionId=abc&x=1");
-    await sleep(400);
+    await sleep(400); // idle on purpose: what the gateway writes while nothing happens is under test
     assert.match(stream.raw().split(url)[1] as string, /^\n\n(:\n\n)+$/, "heartbeats between events");
     stream.close();
-    const deadline = Date.now() + 1000;
-    while (!getClosed.includes("absolute") && Date.now() < deadline) await sleep(10);
-    assert.ok(getClosed.includes("absolute"), "the client leaving closes the upstream stream");
+    await waitFor("the client leaving to close the upstream stream", () => getClosed.includes("absolute"));
   });
 
   it("finds an endpoint event split byte by byte with CRLF line ends", async () => {
@@ -248,9 +313,12 @@ security:
     const stream = await openSse(`${gateway.base}/svc/sse?mode=ends`);
     const url = (await stream.next((e) => e.event === "endpoint")).data;
     await stream.ended;
-    await sleep(50);
-    const res = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
-    assert.equal(res.status, 404);
+    let res = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
+    await waitFor("the gateway to forget the ended stream's session", async () => {
+      res = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
+      return res.status === 404;
+    });
+    assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND");
   });
 
   it("announces URLs under X-Forwarded-Proto/-Host when trusted, and under publicUrl when configured", async () => {
@@ -280,10 +348,7 @@ security:
 
 describe("@modelcontextprotocol/server-everything in sse mode behind the gateway", () => {
   it("works with an SDK HTTP+SSE client", async () => {
-    const port = await freePort();
-    const server = spawnManaged(process.execPath, [EVERYTHING, "sse"], { PORT: String(port) });
-    const deadline = Date.now() + 15_000;
-    while (!server.stderr.some((l) => l.includes("running on port")) && Date.now() < deadline) await sleep(50);
+    const [port, server] = await startOnFreePort(async (p) => [p, await startEverything(p)] as const);
     const gateway = await startGateway([
       "--upstream",
       `everything=sse+http://127.0.0.1:${port}/sse`,
@@ -307,7 +372,7 @@ describe("@modelcontextprotocol/server-everything in sse mode behind the gateway
 
 describe("HTTP+SSE with signed session ids and no store, two gateways", () => {
   it("routes the POSTs from either gateway, and refuses them once the stream closed", async () => {
-    const replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    const replicas = await startAll(["r1", "r2"].map((n) => startReplica(n, undefined, { unknownSessions: "accept" })));
     const config = writeConfig(`logLevel: warn
 affinity: token
 tokens:
@@ -316,7 +381,7 @@ upstreams:
   svc:
     replicas: [${replicas.map((r) => `sse+${r.sseUrl}`).join(", ")}]
 `);
-    const gateways = await Promise.all([1, 2].map(() => startGateway(["--config", config])));
+    const gateways = await startAll([1, 2].map(() => startGateway(["--config", config])));
     try {
       const clients = await Promise.all(
         [0, 1, 0, 1].map((first) =>
@@ -339,9 +404,11 @@ upstreams:
       });
       assert.equal(ok.status, 202);
       stream.close();
-      await sleep(100);
-      const gone = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
-      assert.equal(gone.status, 404);
+      let gone = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
+      await waitFor("the gateway that held the stream to revoke its id", async () => {
+        gone = await rawRequest(url, { headers: JSON_POST, body: rpc("tools/list") });
+        return gone.status === 404;
+      });
       assert.equal(errorCode(gone).swy, "SWY_SESSION_NOT_FOUND", "revoked by the gateway that held the stream");
       await Promise.all(clients.map((c) => c.client.close()));
     } finally {
@@ -350,3 +417,22 @@ upstreams:
     }
   });
 });
+
+/** server-everything over HTTP+SSE on `port`; throws with its output if it exits or never says it listens. */
+async function startEverything(port: number): Promise<Managed> {
+  const server = spawnManaged(process.execPath, [EVERYTHING, "sse"], { PORT: String(port) });
+  let exited = false;
+  void server.exited.then(() => {
+    exited = true;
+  });
+  try {
+    await waitFor("server-everything to listen", () => {
+      if (exited) throw new Error(`server-everything exited: ${server.stderr.join("\n")}`);
+      return server.stderr.some((l) => l.includes("running on port"));
+    });
+  } catch (err) {
+    await server.stop("SIGKILL");
+    throw new Error(`${(err as Error).message}\n${server.stderr.join("\n")}`);
+  }
+  return server;
+}

@@ -1,18 +1,34 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { assertGoneNotMoved, assertLivesOn } from "../helpers/affinity.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { INIT_BODY, is404, MCP_HEADERS, roundRobinSession } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
+import { INIT_BODY, roundRobinSession, type Whoami } from "../helpers/mcp.js";
+import {
+  type ExampleReplica,
+  type GatewayProc,
+  type Replica,
+  startAll,
+  startGateway,
+  startReplica,
+  svcConfig,
+} from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("signed session ids: three gateways, no store at all", () => {
-  let replicas: Replica[];
+  let replicas: ExampleReplica[];
   let gateways: GatewayProc[];
   const key = randomBytes(32).toString("base64");
 
   before(async () => {
-    replicas = await Promise.all(["r1", "r2", "r3"].map((n) => startReplica(n)));
+    // The victim (r1) answers 404 for sessions it does not know; r2 answers 400 and r3 serves them anyway:
+    // a session moved silently would not get the gateway's 404.
+    replicas = await startAll([
+      startReplica("r1"),
+      startReplica("r2", undefined, { unknownSessions: "400" }),
+      startReplica("r3", undefined, { unknownSessions: "accept" }),
+    ]);
     const config = svcConfig(
       replicas,
       `affinity: token
@@ -73,26 +89,35 @@ health:
     assert.equal(good.status, 202, "the genuine token still works, on another gateway");
   });
 
-  it("kills a replica: every gateway answers 404 for its sessions", async () => {
+  it("kills a replica: every gateway answers its own 404 for its sessions, none moves", async () => {
     const sessions = await Promise.all(Array.from({ length: 6 }, () => roundRobinSession(gateways.map((g) => g.base))));
     const owners = await Promise.all(sessions.map((s) => s.whoami()));
-    const victim = replicas[0] as Replica;
+    const victim = replicas[0] as ExampleReplica;
+    const survivors = replicas.slice(1);
+    const onVictim = owners.filter((o) => o.replica === victim.name);
+    assert.ok(onVictim.length > 0, "some session lives on the victim");
+    for (const o of onVictim) await assertLivesOn(o, victim);
     await victim.stop("SIGKILL");
-    await new Promise((r) => setTimeout(r, 700));
+    await waitFor("every gateway to see the victim down", async () => {
+      for (const g of gateways) {
+        const ready = (await (await fetch(`${g.base}/readyz`)).json()) as { routes: { svc: { healthy: number } } };
+        if (ready.routes.svc.healthy !== 2) return false;
+      }
+      return true;
+    });
     for (const [i, s] of sessions.entries()) {
-      if ((owners[i] as { replica: string }).replica !== victim.name) continue;
+      const owner = owners[i] as Whoami;
+      if (owner.replica !== victim.name) continue;
       for (const g of gateways) {
         const res = await rawRequest(g.route("svc"), {
-          headers: {
-            ...MCP_HEADERS,
-            "mcp-session-id": s.transport.sessionId as string,
-            "mcp-protocol-version": "2025-11-25",
-          },
+          headers: sessionHeaders(s.transport.sessionId as string),
           body: rpc("tools/list"),
         });
         assert.equal(res.status, 404);
+        // The token still opens: the gateway knows whose session it is, and that its replica went down.
+        assert.equal(errorCode(res).swy, "SWY_SESSION_REPLICA_GONE");
       }
-      await assert.rejects(s.whoami(), is404);
+      await assertGoneNotMoved(() => s.whoami(), owner, survivors, ["SWY_SESSION_REPLICA_GONE"]);
     }
     const fresh = await roundRobinSession(gateways.map((g) => g.base));
     assert.notEqual((await fresh.whoami()).replica, victim.name);
@@ -169,12 +194,12 @@ store:
     const deleted = await rawRequest(g2.route("svc"), { method: "DELETE", headers });
     assert.equal(deleted.status, 200);
     for (const g of [g1, g2, g3]) {
+      // The revocation reaches every gateway through Redis (the upstream, asked, would answer its own 404).
       let res = await rawRequest(g.route("svc"), { headers, body: rpc("tools/list") });
-      const deadline = Date.now() + 200;
-      while (res.status !== 404 && Date.now() < deadline) {
+      await waitFor("the revocation to reach every gateway", async () => {
         res = await rawRequest(g.route("svc"), { headers, body: rpc("tools/list") });
-      }
-      assert.equal(res.status, 404);
+        return res.status === 404;
+      });
       assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND", "the gateway refuses it, not the upstream");
     }
     const late = await startGateway(["--config", config]);
