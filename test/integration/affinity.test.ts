@@ -40,6 +40,17 @@ describe("session affinity across three SDK replicas", () => {
     await Promise.all(replicas.map((r) => r.stop()));
   });
 
+  it("probes every replica: each receives the gateway's health checks, over and over", async () => {
+    // /readyz says healthy before any probe has run; the replicas themselves say whether probes arrive.
+    const probes = async () =>
+      (await Promise.all(replicas.map((r) => r.seen()))).map((s) => s.userAgents["switchyard-health"] ?? 0);
+    await waitFor("every replica to receive health probes", async () => (await probes()).every((n) => n >= 1));
+    const first = await probes();
+    await waitFor("the probes to go on (interval 300ms)", async () =>
+      (await probes()).every((n, i) => n >= (first[i] ?? 0) + 2),
+    );
+  });
+
   it("answers every call of every session from the replica that created it", async () => {
     const sessions = await Promise.all(Array.from({ length: 24 }, (_, i) => connect(gateway.route("svc"), `c${i}`)));
     const owners = new Map<Session, string>();
