@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  freePort,
   type GatewayProc,
   type Managed,
   type Replica,
@@ -13,8 +12,10 @@ import {
   spawnManaged,
   startDualEra,
   startGateway,
+  startOnFreePort,
   startReplica,
 } from "../helpers/procs.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** The conformance suite needs Node >= 22: the `node` dev dependency provides that binary. */
 const NODE22 = join(ROOT, "node_modules/node/bin/node");
@@ -84,19 +85,23 @@ describe("official MCP conformance suite, direct vs through the gateway", () => 
 
   before(async () => {
     assert.ok(existsSync(NODE22), "the node@22 dev dependency is installed (npm ci)");
-    const port = await freePort();
-    server = spawnManaged(process.execPath, [EVERYTHING, "streamableHttp"], { PORT: String(port) });
-    await new Promise<void>((resolve, reject) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (server.stderr.some((l) => l.includes("listening"))) {
-          clearInterval(poll);
-          resolve();
-        } else if (Date.now() - started > 15_000) {
-          clearInterval(poll);
-          reject(new Error(`server-everything did not start: ${server.stderr.join("\n")}`));
-        }
-      }, 50);
+    // server-everything cannot listen on port 0 and report its port: a free one, another if it was taken.
+    let port = 0;
+    server = await startOnFreePort(async (p) => {
+      port = p;
+      const proc = spawnManaged(process.execPath, [EVERYTHING, "streamableHttp"], { PORT: String(p) });
+      let exited = false;
+      void proc.exited.then(() => {
+        exited = true;
+      });
+      await waitFor("server-everything to listen", () => {
+        if (exited) throw new Error(`server-everything exited: ${proc.stderr.join("\n")}`);
+        return proc.stderr.some((l) => l.includes("listening"));
+      }).catch(async (err) => {
+        await proc.stop("SIGKILL");
+        throw new Error(`${(err as Error).message}\n${proc.stderr.join("\n")}`);
+      });
+      return proc;
     });
     direct = `http://127.0.0.1:${port}/mcp`;
     gateway = await startGateway(["--upstream", `everything=${direct}`, "--log-level", "warn"]);
