@@ -77,14 +77,24 @@ export function withDeadline<C extends Guardable>(client: C, timeoutMs: number):
   };
   client.on("ready", reset);
 
-  const wrapMulti = <M extends object>(multi: M): M =>
-    new Proxy(multi, {
+  // A transaction's commands chain (`multi().hDel(…).hDel(…)` returns the transaction itself): they run on
+  // the transaction, and `exec` is raced.
+  const wrapMulti = <M extends object>(multi: M): M => {
+    const wrapped: M = new Proxy(multi, {
       get(target, key) {
         const value = Reflect.get(target, key);
-        if (key !== "exec" && key !== "execAsPipeline") return value;
-        return (...args: unknown[]) => guarded(() => Reflect.apply(value as () => unknown, target, args));
+        if (typeof value !== "function") return value;
+        if (key === "exec" || key === "execAsPipeline") {
+          return (...args: unknown[]) => guarded(() => Reflect.apply(value, target, args));
+        }
+        return (...args: unknown[]) => {
+          const result = Reflect.apply(value, target, args);
+          return result === target ? wrapped : result;
+        };
       },
     });
+    return wrapped;
+  };
 
   return new Proxy(client, {
     get(target, key) {

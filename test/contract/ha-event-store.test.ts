@@ -71,7 +71,7 @@ describe("RedisEventStore (switchyard/ha) on a real redis-server", () => {
     for (let i = 1; i <= 300; i++) await store.storeEvent("s", note(i));
     assert.ok((await client.xLen("swy:ha:ev:bounded:s")) < 200, "trimmed (approximately) to its bound");
     assert.ok((await replay(store, first)).got.length < 200);
-    await sleep(400);
+    await sleep(400); // unused past its TTL on purpose: the expiry is under test
     assert.equal(await client.exists("swy:ha:ev:bounded:s"), 0, "gone once unused past its TTL");
   });
 });

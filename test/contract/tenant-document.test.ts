@@ -11,6 +11,7 @@ import { emptyTenancy, TenantRegistry } from "../../src/tenancy/registry.js";
 import { MemorySessionLedger } from "../../src/tenancy/session-ledger.js";
 import { sleep } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("the tenancy document, on disk and in Redis", () => {
   let redis: RedisServer;
@@ -44,17 +45,22 @@ describe("the tenancy document, on disk and in Redis", () => {
     const [a, b] = await Promise.all([shared("d1:"), shared("d1:")]);
     assert.equal(await a.create("acme"), true);
     const key = await a.addKey("acme");
-    for (let i = 0; i < 50 && !b.ownerOfKeyHash(key?.hash as string); i++) await sleep(10);
+    await waitFor(
+      "the new key to be announced to the other gateway",
+      () => b.ownerOfKeyHash(key?.hash as string) !== undefined,
+    );
     assert.equal(b.ownerOfKeyHash(key?.hash as string)?.tenant, "acme", "announced to the other gateway");
     // Twenty tenants created at once from two gateways: compare-and-set keeps every one.
     await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).create(`t${i}`)));
     const c = await shared("d1:");
     assert.equal(c.list().length, 21, "a gateway started later reads them all");
-    for (let i = 0; i < 50 && a.list().length < 21; i++) await sleep(10);
+    await waitFor("a to see all 21 tenants", () => a.list().length >= 21);
     assert.equal(a.list().length, 21);
     assert.equal(await b.revokeKey("acme", key?.id as string), true);
-    for (let i = 0; i < 50 && a.ownerOfKeyHash(key?.hash as string); i++) await sleep(10);
-    assert.equal(a.ownerOfKeyHash(key?.hash as string), undefined, "a revoked key stops working everywhere");
+    await waitFor(
+      "a revoked key to stop working everywhere",
+      () => a.ownerOfKeyHash(key?.hash as string) === undefined,
+    );
   });
 
   it("in Redis: one token bucket per tenant for every gateway", async () => {
@@ -95,7 +101,7 @@ describe("the tenancy document, on disk and in Redis", () => {
         (await ledger.list("acme")).map((e) => e.id),
         ["two"],
       );
-      await sleep(350);
+      await sleep(350); // idle past the TTL on purpose: what is counted then is under test
       assert.equal(await ledger.count("acme"), 0, "idle past the TTL: not counted");
       assert.equal(await ledger.count("globex"), 0);
     }
