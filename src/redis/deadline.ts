@@ -4,7 +4,8 @@
  * pending for as long as the TCP connection lives — minutes. Every command through this guard races the
  * deadline instead. After one misses it the guard trips: commands fail at once, so nothing more piles up
  * on a hung connection and no request waits, while one PING at a time asks whether Redis answers again.
- * A reconnection (`ready`) or an answered PING closes it.
+ * A reconnection (`ready`) or an answered PING closes it. (So a blocking command — BLPOP, XREAD BLOCK —
+ * has no place on such a client: it would trip the guard.)
  */
 export class RedisTimeoutError extends Error {
   readonly code = "SWY_REDIS_TIMEOUT";
