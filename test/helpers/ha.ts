@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createClient } from "@redis/client";
 import { freePort, type Managed, spawnManaged } from "./procs.js";
 import { type RedisServer, startRedis } from "./redis.js";
 
@@ -27,19 +29,71 @@ export async function startHaNode(node: string, redisUrl: string, extra: string[
     redisUrl,
     ...extra,
   ]);
-  const line = await proc.waitForLine((l) => l.includes('"listening"'));
+  // tsx compiles the example and the library first: a minute allows for a machine busy with other tests.
+  const line = await proc
+    .waitForLine((l) => l.includes('"listening"'), 60_000)
+    .catch((err: Error) => {
+      throw new Error(`switchyard/ha node ${node} did not start: ${err.message}`);
+    });
   return Object.assign(proc, { node, url: (JSON.parse(line) as { url: string }).url });
 }
+
+/** Anything a test starts and must stop again: a process, a proxy, a cluster. */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/**
+ * What a test file (or a helper) started, to be stopped in its `after`. Every start is registered as it
+ * begins, so a `before` that throws half-way leaks nothing: `stopAll` first waits for the starts still
+ * under way (a sibling of a failed `Promise.all`), then stops everything that came up, the last started
+ * first (a proxy before its gateways, gateways before their replicas and Redis). Stopping something that
+ * has already exited is harmless.
+ */
+export function owned() {
+  const starts: Array<Promise<Stoppable>> = [];
+  return {
+    own<T extends Stoppable>(start: Promise<T> | T): Promise<T> {
+      const p = Promise.resolve(start);
+      starts.push(p);
+      return p;
+    },
+    async stopAll(): Promise<void> {
+      const settled = await Promise.allSettled(starts.splice(0));
+      for (const s of settled.reverse()) {
+        if (s.status === "fulfilled") await s.value.stop().catch(() => {});
+      }
+    },
+  };
+}
+
+/** The output of a proxy that could not bind its port: taken by another process since `freePort()`. */
+export const ADDRESS_IN_USE = /address already in use/i;
 
 /**
  * nginx in plain round-robin before `upstreams` (no affinity of any kind): each request goes to the next
  * replica. A replica that refuses connections is skipped (the request never reached it).
  */
 export async function startRoundRobinNginx(upstreams: string[]): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
+  // nginx cannot listen on port 0: a port that was free a moment ago, another one if it was taken meanwhile.
+  for (let attempt = 1; ; attempt++) {
+    const started = await roundRobinNginxOn(await freePort(), upstreams);
+    if (started.ok) return started.nginx;
+    if (!ADDRESS_IN_USE.test(started.output) || attempt === 5) {
+      throw new Error(`nginx (round-robin) did not start:\n${started.output}`);
+    }
+  }
+}
+
+async function roundRobinNginxOn(
+  port: number,
+  upstreams: string[],
+): Promise<{ ok: true; nginx: { url: string; stop(): Promise<void> } } | { ok: false; output: string }> {
   const prefix = mkdtempSync(join(tmpdir(), "swy-nginx-"));
   mkdirSync(join(prefix, "logs"), { recursive: true });
   const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=0;`).join("\n");
+  // What this nginx answers on its readiness path: not another process that took the port.
+  const token = randomUUID();
   writeFileSync(
     join(prefix, "nginx.conf"),
     `daemon off;
@@ -56,6 +110,9 @@ ${servers}
   }
   server {
     listen 127.0.0.1:${port};
+    location = /__switchyard_test_ready {
+      return 200 "${token}";
+    }
     location / {
       proxy_pass http://replicas;
       proxy_http_version 1.1;
@@ -68,22 +125,56 @@ ${servers}
 }
 `,
   );
-  const proc = spawnManaged("nginx", ["-p", prefix, "-c", join(prefix, "nginx.conf")]);
-  // nginx says nothing when it is up: wait until it answers.
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
-      () => true,
-      () => false,
+  const proc = spawnManaged("nginx", [
+    "-p",
+    prefix,
+    "-c",
+    join(prefix, "nginx.conf"),
+    "-e",
+    `${prefix}/logs/error.log`,
+  ]);
+  const output = () => {
+    let log = "";
+    try {
+      log = readFileSync(join(prefix, "logs", "error.log"), "utf8");
+    } catch {}
+    return [...proc.lines, ...proc.stderr, log].join("\n");
+  };
+  let exited = false;
+  proc.exited.then(() => {
+    exited = true;
+  });
+  // nginx says nothing when it is up: wait until it answers its readiness path with this token.
+  const deadline = Date.now() + 30_000;
+  while (!exited) {
+    const answer = await fetch(`http://127.0.0.1:${port}/__switchyard_test_ready`, {
+      signal: AbortSignal.timeout(2000),
+    }).then(
+      (r) => r.text(),
+      () => "",
     );
-    if (ok) break;
+    if (answer === token) {
+      return {
+        ok: true,
+        nginx: {
+          url: `http://127.0.0.1:${port}/mcp`,
+          // SIGTERM, nginx's fast shutdown: SIGQUIT would wait for every open stream (a failed test's
+          // session still holds its GET stream); SIGKILL if it is still there after 5 s.
+          stop: async () => {
+            const timer = setTimeout(() => proc.child.kill("SIGKILL"), 5000);
+            await proc.stop("SIGTERM");
+            clearTimeout(timer);
+          },
+        },
+      };
+    }
+    if (Date.now() > deadline) {
+      await proc.stop("SIGKILL");
+      throw new Error(`nginx (round-robin) never answered on 127.0.0.1:${port} in 30 s:\n${output()}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    url: `http://127.0.0.1:${port}/mcp`,
-    stop: async () => {
-      await proc.stop("SIGQUIT");
-    },
-  };
+  return { ok: false, output: output() };
 }
 
 /** An SDK client of the example's session, resuming broken streams quickly (with `Last-Event-ID`). */
@@ -109,20 +200,44 @@ export async function haClient(url: string) {
   };
 }
 
-/** A `redis-server`, example replicas sharing it, and round-robin nginx before them, stopped together. */
+/**
+ * A `redis-server`, example replicas sharing it, and round-robin nginx before them, stopped together;
+ * if one of them fails to start, the others are stopped before the error is thrown.
+ */
 export async function startHaCluster(names: string[], extra: string[] = []) {
-  const redis: RedisServer = await startRedis();
-  const nodes = await Promise.all(names.map((n) => startHaNode(n, redis.url, extra)));
-  const lb = await startRoundRobinNginx(nodes.map((n) => n.url));
+  const procs = owned();
+  try {
+    const redis: RedisServer = await procs.own(startRedis());
+    const nodes = await Promise.all(names.map((n) => procs.own(startHaNode(n, redis.url, extra))));
+    const lb = await procs.own(startRoundRobinNginx(nodes.map((n) => n.url)));
+    return { redis, nodes, lb, stop: () => procs.stopAll() };
+  } catch (err) {
+    await procs.stopAll();
+    throw err;
+  }
+}
+
+/**
+ * A Redis client of the test's own, to watch what the `switchyard/ha` nodes write (keys under `swy:ha:`):
+ * `s:<session>` (the registry entry), `n:<node>` (a live node's heartbeat), `if:<session>` (the
+ * requests in flight). These are the server-side markers the HA tests wait for.
+ */
+export async function watchRedis(url: string) {
+  const client = createClient({ url });
+  client.on("error", () => {});
+  await client.connect();
   return {
-    redis,
-    nodes,
-    lb,
-    async stop() {
-      await lb.stop();
-      await Promise.all(nodes.map((n) => n.stop()));
-      await redis.stop();
+    client,
+    /** The session's registry entry (owner, stored `initialize`), or undefined. */
+    session: async (id: string) => {
+      const entry = await client.hGetAll(`swy:ha:s:${id}`);
+      return entry.owner === undefined ? undefined : { owner: entry.owner };
     },
+    /** Whether the node's heartbeat is there (it has written to this Redis within its TTL). */
+    alive: async (node: string) => (await client.exists(`swy:ha:n:${node}`)) === 1,
+    /** How many requests of the session its owner has recorded as in flight. */
+    inFlight: (id: string) => client.hLen(`swy:ha:if:${id}`),
+    close: () => client.close(),
   };
 }
 

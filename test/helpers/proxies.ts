@@ -1,11 +1,13 @@
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, fetch as undiciFetch } from "undici";
 import { findBinary } from "../../bench/lib/system.js";
-import { type Managed, sleep, spawnManaged } from "./procs.js";
+import { ADDRESS_IN_USE } from "./ha.js";
+import { freePort, type Managed, sleep, spawnManaged } from "./procs.js";
 import { makeTestPki } from "./tls.js";
 
 /** `deploy/<path>` in this repository: the files users copy, which the tests run unchanged. */
@@ -76,11 +78,15 @@ export interface RunningProxy {
 }
 
 export interface ListenOptions {
-  /** The port the substitutions make the proxy listen on, on 127.0.0.1. */
-  port: number;
   /** The CA that signed the proxy's certificate (to probe it over TLS). */
   ca: string;
 }
+
+/**
+ * The substitutions that make the proxy listen on 127.0.0.1:`port` (and anything else it binds on
+ * other ports, each from `freePort()`): called again with a new port if the proxy could not bind.
+ */
+export type SubstitutionsFor = (port: number) => Substitutions | Promise<Substitutions>;
 
 function requireBinary(name: string): string {
   const bin = findBinary(name);
@@ -88,16 +94,43 @@ function requireBinary(name: string): string {
   return bin;
 }
 
-/** Resolves once the proxy answers anything over TLS on its port; fails if it exits first. */
+/** The proxy exited before it answered; `output` is what it wrote (why). */
+class ProxyExited extends Error {
+  constructor(readonly output: string) {
+    super(`the proxy exited before answering:\n${output}`);
+  }
+}
+
+/** How the process ended, if it has (a proxy gone in the middle of a suite says so in its output). */
+function exitStatus(proc: Managed): string {
+  const { exitCode, signalCode } = proc.child;
+  if (exitCode === null && signalCode === null) return "";
+  return `[the proxy exited: ${signalCode ? `signal ${signalCode}` : `code ${exitCode}`}]`;
+}
+
+/** Once the process has exited, its stdout and stderr closed (every line read), or 2 s at most. */
+async function outputRead(proc: Managed): Promise<void> {
+  const open = [proc.child.stdout, proc.child.stderr].filter((s) => s !== null && !s.closed);
+  await Promise.race([Promise.all(open.map((s) => once(s as NodeJS.ReadableStream, "close"))), sleep(2000)]);
+}
+
+/**
+ * Resolves once the proxy answers anything over TLS on its port (a certificate of the test CA: this
+ * proxy, not another process that took the port); fails if it exits first or does not answer in 30 s.
+ */
 async function waitUntilAnswering(proc: Managed, base: string, ca: string, output: () => string): Promise<void> {
   const dispatcher = trustingAgent(ca);
   let exited = false;
   proc.exited.then(() => {
     exited = true;
   });
+  const deadline = Date.now() + 30_000;
   try {
-    for (let i = 0; i < 200; i++) {
-      if (exited) throw new Error(`the proxy exited before answering:\n${output()}`);
+    for (;;) {
+      if (exited) {
+        await outputRead(proc);
+        throw new ProxyExited(output());
+      }
       const answered = await undiciFetch(`${base}/`, { dispatcher, signal: AbortSignal.timeout(2000) }).then(
         async (r) => {
           await r.body?.cancel();
@@ -106,9 +139,9 @@ async function waitUntilAnswering(proc: Managed, base: string, ca: string, outpu
         () => false,
       );
       if (answered) return;
+      if (Date.now() > deadline) throw new Error(`the proxy never answered on ${base} in 30 s:\n${output()}`);
       await sleep(50);
     }
-    throw new Error(`the proxy never answered on ${base}:\n${output()}`);
   } finally {
     await dispatcher.close();
   }
@@ -128,17 +161,34 @@ function tempDir(name: string): string {
   return dir;
 }
 
-async function started(
-  proc: Managed,
-  configFile: string,
-  listen: ListenOptions,
-  signal: NodeJS.Signals,
-  extraOutput: () => string = () => "",
-): Promise<RunningProxy> {
-  const base = `https://127.0.0.1:${listen.port}`;
-  const output = () => [...proc.lines, ...proc.stderr, extraOutput()].join("\n");
-  await waitUntilAnswering(proc, base, listen.ca, output);
-  return { base, port: listen.port, configFile, proc, output, stop: () => stopProc(proc, signal) };
+/** One attempt: the proxy `launch` spawns (its configuration written for `port`), once it answers. */
+type Launch = (port: number) => Promise<{
+  proc: Managed;
+  configFile: string;
+  /** SIGTERM or SIGQUIT: the signal that stops this proxy at once. */
+  signal: NodeJS.Signals;
+  extraOutput?: () => string;
+}>;
+
+/**
+ * Start a proxy that cannot listen on port 0: on a port that was free a moment ago, and again on a new
+ * one if another process took it in between (the proxy exits saying the address is in use).
+ */
+async function startOnFreePort(launch: Launch, ca: string): Promise<RunningProxy> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const { proc, configFile, signal, extraOutput = () => "" } = await launch(port);
+    const base = `https://127.0.0.1:${port}`;
+    const output = () => [...proc.lines, ...proc.stderr, extraOutput(), exitStatus(proc)].join("\n");
+    try {
+      await waitUntilAnswering(proc, base, ca, output);
+    } catch (err) {
+      await stopProc(proc, "SIGKILL");
+      if (err instanceof ProxyExited && ADDRESS_IN_USE.test(err.output) && attempt < 5) continue;
+      throw err;
+    }
+    return { base, port, configFile, proc, output, stop: () => stopProc(proc, signal) };
+  }
 }
 
 /**
@@ -147,19 +197,20 @@ async function started(
  */
 export async function startNginx(
   snippetFile: string,
-  substitutions: Substitutions,
+  substitutions: SubstitutionsFor,
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("nginx");
-  const prefix = tempDir("nginx");
-  mkdirSync(join(prefix, "logs"));
-  mkdirSync(join(prefix, "conf.d"));
-  const snippet = join(prefix, "conf.d", basename(snippetFile));
-  writeFileSync(snippet, substitute(snippetFile, substitutions));
-  const main = join(prefix, "main.conf");
-  writeFileSync(
-    main,
-    `daemon off;
+  return startOnFreePort(async (port) => {
+    const prefix = tempDir("nginx");
+    mkdirSync(join(prefix, "logs"));
+    mkdirSync(join(prefix, "conf.d"));
+    const snippet = join(prefix, "conf.d", basename(snippetFile));
+    writeFileSync(snippet, substitute(snippetFile, await substitutions(port)));
+    const main = join(prefix, "main.conf");
+    writeFileSync(
+      main,
+      `daemon off;
 worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/logs/error.log warn;
@@ -174,16 +225,22 @@ http {
   include ${snippet};
 }
 `,
-  );
-  const proc = spawnManaged(bin, ["-p", prefix, "-c", main, "-e", `${prefix}/logs/error.log`]);
-  // SIGTERM: nginx's fast shutdown (SIGQUIT would wait for every open stream to end).
-  return started(proc, snippet, listen, "SIGTERM", () => {
-    try {
-      return readFileSync(join(prefix, "logs", "error.log"), "utf8");
-    } catch {
-      return "";
-    }
-  });
+    );
+    const errorLog = join(prefix, "logs", "error.log");
+    return {
+      proc: spawnManaged(bin, ["-p", prefix, "-c", main, "-e", errorLog]),
+      configFile: snippet,
+      // SIGTERM: nginx's fast shutdown (SIGQUIT would wait for every open stream to end).
+      signal: "SIGTERM",
+      extraOutput: () => {
+        try {
+          return readFileSync(errorLog, "utf8");
+        } catch {
+          return "";
+        }
+      },
+    };
+  }, listen.ca);
 }
 
 /**
@@ -192,40 +249,43 @@ http {
  */
 export async function startCaddy(
   caddyfile: string,
-  substitutions: Substitutions,
+  substitutions: SubstitutionsFor,
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("caddy");
-  const dir = tempDir("caddy");
-  const file = join(dir, "Caddyfile");
-  writeFileSync(file, substitute(caddyfile, substitutions));
-  const proc = spawnManaged(bin, ["run", "--config", file, "--adapter", "caddyfile"], {
-    HOME: dir,
-    XDG_DATA_HOME: join(dir, "data"),
-    XDG_CONFIG_HOME: join(dir, "config"),
-  });
-  // SIGQUIT: stop at once (SIGTERM would wait for every open stream to end).
-  return started(proc, file, listen, "SIGQUIT");
+  return startOnFreePort(async (port) => {
+    const dir = tempDir("caddy");
+    const file = join(dir, "Caddyfile");
+    writeFileSync(file, substitute(caddyfile, await substitutions(port)));
+    const proc = spawnManaged(bin, ["run", "--config", file, "--adapter", "caddyfile"], {
+      HOME: dir,
+      XDG_DATA_HOME: join(dir, "data"),
+      XDG_CONFIG_HOME: join(dir, "config"),
+    });
+    // SIGQUIT: stop at once (SIGTERM would wait for every open stream to end).
+    return { proc, configFile: file, signal: "SIGQUIT" };
+  }, listen.ca);
 }
 
 /** Real HAProxy running a configuration file (`deploy/haproxy/haproxy.cfg`), in the foreground (`-db`). */
 export async function startHaproxy(
   cfgFile: string,
-  substitutions: Substitutions,
+  substitutions: SubstitutionsFor,
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("haproxy");
-  const dir = tempDir("haproxy");
-  const file = join(dir, basename(cfgFile));
-  writeFileSync(file, substitute(cfgFile, substitutions));
-  // -c first: a configuration error is reported as such rather than as a proxy that never answers.
-  try {
-    execFileSync(bin, ["-c", "-q", "-f", file], { stdio: ["ignore", "pipe", "pipe"] });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`haproxy -c refused ${file}:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
-  }
-  const proc = spawnManaged(bin, ["-db", "-f", file]);
-  // SIGTERM: HAProxy's immediate stop.
-  return started(proc, file, listen, "SIGTERM");
+  return startOnFreePort(async (port) => {
+    const dir = tempDir("haproxy");
+    const file = join(dir, basename(cfgFile));
+    writeFileSync(file, substitute(cfgFile, await substitutions(port)));
+    // -c first: a configuration error is reported as such rather than as a proxy that never answers.
+    try {
+      execFileSync(bin, ["-c", "-q", "-f", file], { stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+      const e = err as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`haproxy -c refused ${file}:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
+    }
+    // SIGTERM: HAProxy's immediate stop.
+    return { proc: spawnManaged(bin, ["-db", "-f", file]), configFile: file, signal: "SIGTERM" };
+  }, listen.ca);
 }

@@ -1,10 +1,23 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { owned } from "../helpers/ha.js";
 import { connect } from "../helpers/mcp.js";
 import { CLI, spawnManaged, writeConfig } from "../helpers/procs.js";
+import { waitFor } from "../helpers/wait.js";
+
+/** Every process a test here starts: stopped after the file, whatever the tests did. */
+const procs = owned();
+after(() => procs.stopAll());
+
+/** `switchyard ARGS` as a process this file owns. */
+function cli(args: string[]) {
+  const proc = spawnManaged(process.execPath, [CLI, ...args]);
+  procs.own(proc);
+  return proc;
+}
 
 function runCli(args: string[]) {
-  const proc = spawnManaged(process.execPath, [CLI, ...args]);
+  const proc = cli(args);
   return proc.exited.then((code) => ({ code, stderr: proc.stderr.join("\n"), stdout: proc.lines.join("\n") }));
 }
 
@@ -45,8 +58,7 @@ timeouts:
     const file = writeConfig(
       "listen: 127.0.0.1:1\nlogLevel: debug\nupstreams:\n  svc:\n    replicas: [http://127.0.0.1:9/mcp]\n",
     );
-    const proc = spawnManaged(process.execPath, [
-      CLI,
+    const proc = cli([
       "serve",
       "--config",
       file,
@@ -57,7 +69,7 @@ timeouts:
       "--upstream",
       "other=http://127.0.0.1:9/mcp",
     ]);
-    const line = await proc.waitForLine((l) => l.includes('"listening"'));
+    const line = await proc.waitForLine((l) => l.includes('"listening"'), 60_000);
     const msg = JSON.parse(line) as { url: string; routes: string[] };
     assert.notEqual(new URL(msg.url).port, "1", "--listen overrides listen");
     assert.deepEqual(msg.routes.sort(), ["other", "svc"], "--upstream adds to the file's routes");
@@ -66,8 +78,9 @@ timeouts:
   });
 
   it("`switchyard demo` runs two replicas behind the gateway and stops everything on Ctrl-C", async () => {
-    const demo = spawnManaged(process.execPath, [CLI, "demo", "--listen", "127.0.0.1:0"]);
-    const line = await demo.waitForLine((l) => l.includes("MCP URL:"));
+    const demo = cli(["demo", "--listen", "127.0.0.1:0"]);
+    // Two replicas and the gateway start first: a minute allows for a machine busy with other tests.
+    const line = await demo.waitForLine((l) => l.includes("MCP URL:"), 60_000);
     const url = /(http:\/\/\S+\/demo\/mcp)/.exec(line)?.[1] as string;
     assert.ok(url, "prints the gateway's MCP URL");
     assert.ok(
@@ -87,8 +100,24 @@ timeouts:
     assert.equal(replicaUrls.length, 2);
     demo.child.kill("SIGINT");
     assert.equal(await demo.exited, 0);
-    // The replicas went with it.
-    await new Promise((r) => setTimeout(r, 300));
-    for (const r of replicaUrls) await assert.rejects(fetch(r));
+    // The replicas went with it: they stop listening (they exit when the demo, their parent, is gone).
+    await waitFor(
+      "the demo's replicas to stop listening",
+      async () => {
+        const refused = await Promise.all(
+          replicaUrls.map((r) =>
+            fetch(r).then(
+              (res) => {
+                void res.body?.cancel();
+                return false;
+              },
+              () => true,
+            ),
+          ),
+        );
+        return refused.every(Boolean);
+      },
+      { timeoutMs: 10_000 },
+    );
   });
 });

@@ -16,13 +16,13 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Agent } from "undici";
 import { fetch as undiciFetch } from "undici";
 import { check, SOUND_DEPLOYMENT } from "../helpers/check.js";
+import { owned } from "../helpers/ha.js";
 import { is404, MCP_HEADERS } from "../helpers/mcp.js";
 import {
   freePort,
   type GatewayProc,
   type Managed,
   type Replica,
-  sleep,
   startGateway,
   startPrefixed,
   startReplica,
@@ -41,6 +41,7 @@ import {
   trustingAgent,
 } from "../helpers/proxies.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Each call's own limit: a proxy that holds an answer back fails the test in seconds, not in a minute. */
 const CALL = { timeout: 10_000 };
@@ -102,6 +103,29 @@ async function postsServed(gateway: GatewayProc): Promise<number> {
     .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
+/** POST requests the gateways answered on route `svc`, all together. */
+async function postsServedByAll(gateways: GatewayProc[]): Promise<number> {
+  return (await Promise.all(gateways.map(postsServed))).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Until the gateways have counted `atLeast` POSTs on route `svc` (a request is counted when its
+ * response has closed, a moment after the client has its answer): what the gateways say they served.
+ */
+async function untilServed(gateways: GatewayProc[], atLeast: number, what: string): Promise<void> {
+  let seen = 0;
+  await waitFor(
+    `the gateways to count ${what} (${atLeast} POSTs)`,
+    async () => {
+      seen = await postsServedByAll(gateways);
+      return seen >= atLeast;
+    },
+    { timeoutMs: 10_000 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; counted ${seen}`);
+  });
+}
+
 /** A raw POST through the proxy: status, headers and the body as text. */
 async function post(agent: Agent, url: string, headers: Record<string, string>, body: string) {
   const res = await undiciFetch(url, { method: "POST", headers, body, dispatcher: agent });
@@ -131,6 +155,7 @@ interface GatewayDeployment {
   replicas: Replica[];
   /** Route `spare` of the second gateway only: stopping it makes that gateway unready (/readyz 503). */
   spare: Replica;
+  /** Where `spare` listens (it comes back there: the second gateway's configuration names it). */
   spareListen: string;
   gateways: GatewayProc[];
   tls: TlsFiles;
@@ -141,7 +166,8 @@ interface GatewayDeployment {
   url: string;
 }
 
-type StartProxy = (gateways: GatewayProc[], tls: TlsFiles, port: number) => Promise<RunningProxy>;
+/** The proxy before the gateways (it picks its own port: `RunningProxy.port`). */
+type StartProxy = (gateways: GatewayProc[], tls: TlsFiles) => Promise<RunningProxy>;
 
 interface ProxyTraits {
   /** It polls /readyz itself (nginx OSS cannot). */
@@ -157,12 +183,18 @@ interface ProxyTraits {
 function describeGatewayConfig(title: string, startProxy: StartProxy, options: ProxyTraits): void {
   describe(title, () => {
     const d = {} as GatewayDeployment;
+    const procs = owned();
 
     before(async () => {
-      d.redis = await startRedis();
-      d.replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
-      d.spareListen = `127.0.0.1:${await freePort()}`;
-      d.spare = await startReplica("spare", d.spareListen);
+      // Redis and the replicas at once (the gateways need them all).
+      const [redis, spare, ...replicas] = await Promise.all([
+        procs.own(startRedis()),
+        ...["spare", "r1", "r2"].map((n) => procs.own(startReplica(n))),
+      ]);
+      d.redis = redis as RedisServer;
+      d.spare = spare as Replica;
+      d.spareListen = hostOf(d.spare.url);
+      d.replicas = replicas as Replica[];
       const common = `logLevel: warn
 metrics:
   token: ${METRICS_TOKEN}
@@ -181,21 +213,18 @@ upstreams:
     balancer: round-robin
 `;
       d.gateways = await Promise.all([
-        startGateway(["--config", writeConfig(common)]),
-        startGateway(["--config", writeConfig(`${common}  spare:\n    replicas: [${d.spare.url}]\n`)]),
+        procs.own(startGateway(["--config", writeConfig(common)])),
+        procs.own(startGateway(["--config", writeConfig(`${common}  spare:\n    replicas: [${d.spare.url}]\n`)])),
       ]);
       d.tls = makeTlsCert();
       d.agent = trustingAgent(d.tls.ca);
-      d.proxy = await startProxy(d.gateways, d.tls, await freePort());
+      d.proxy = await procs.own(startProxy(d.gateways, d.tls));
       d.url = `${d.proxy.base}/svc/mcp`;
     });
     after(async () => {
       if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
-      await d.proxy?.stop();
+      await procs.stopAll();
       await d.agent?.close();
-      await Promise.all((d.gateways ?? []).map((g) => g.stop()));
-      await Promise.all([...(d.replicas ?? []), d.spare].filter(Boolean).map((r) => r.stop()));
-      await d.redis?.stop();
     });
 
     it("keeps each session on its replica while its calls land on both gateways", async () => {
@@ -207,7 +236,9 @@ upstreams:
       } finally {
         await Promise.all(sessions.map((s) => s.close()));
       }
-      await sleep(100); // a request is counted once its response has closed
+      // Each session: initialize, notifications/initialized and 12 calls.
+      const posts = 4 * (2 + 12);
+      await untilServed(d.gateways, before.reduce((a, b) => a + b) + posts, `the sessions' ${posts} POSTs`);
       const served = (await Promise.all(d.gateways.map(postsServed))).map((n, i) => n - (before[i] as number));
       for (const [i, n] of served.entries()) {
         assert.ok(n >= 5, `gateway ${i + 1} answered ${n} of the ~60 POSTs: the proxy did not spread them`);
@@ -239,8 +270,11 @@ upstreams:
         if (h2) assert.equal(await alpn(d.proxy.port, d.tls.ca), "h2", "the proxy offers HTTP/2");
         const s = await session(d.url, agent);
         try {
-          const steps = 6;
-          const delayMs = 250;
+          // The replica sends an event every `delayMs` (each `delayMs` after the last was written: never
+          // closer together, however slow the machine), the answer right after the last. A proxy that
+          // buffers passes them on together, at the end or when its buffer fills.
+          const steps = 4;
+          const delayMs = 500;
           const arrivals: number[] = [];
           const started = performance.now();
           const result = await s.client.callTool({ name: "countdown", arguments: { steps, delayMs } }, undefined, {
@@ -250,16 +284,20 @@ upstreams:
           const answered = performance.now();
           assert.match(JSON.stringify(result.content), /done on r\d/);
           assert.equal(arrivals.length, steps);
+          const at = (t: number) => Math.round(t - started);
+          const timeline = `events at ${arrivals.map(at).join(", ")} ms, answer at ${at(answered)} ms`;
+          // Each event on its own: a gap of less than 40% of the spacing would take this process stalling
+          // for 300 ms exactly across an event.
           const gaps = arrivals.slice(1).map((t, i) => t - (arrivals[i] as number));
           assert.ok(
             gaps.every((g) => g > delayMs * 0.4),
-            `progress arrived in bursts, not as sent (gaps ${gaps.map(Math.round).join(", ")} ms)`,
+            `progress arrived in bursts, not as sent (${timeline})`,
           );
-          assert.ok(
-            (arrivals[0] as number) - started < delayMs * 3,
-            `the first event came ${Math.round((arrivals[0] as number) - started)} ms after the call`,
-          );
-          assert.ok(answered - (arrivals[0] as number) > delayMs * (steps - 1) * 0.6);
+          // The first event long before the answer (the replica wrote them (steps - 1) * delayMs apart),
+          // and sooner after the call than the rest of the call took: the proxy held nothing back at the start.
+          const first = arrivals[0] as number;
+          assert.ok(answered - first > delayMs * (steps - 1) * 0.6, `the first event came late (${timeline})`);
+          assert.ok(first - started < answered - first, `the first event was held back (${timeline})`);
         } finally {
           await s.close();
           if (h2) await agent.close();
@@ -278,19 +316,21 @@ upstreams:
     });
 
     it("ends the request at the gateway when the client goes away from a quiet stream (cancellation)", async () => {
+      const servedBefore = await postsServedByAll(d.gateways);
       const s = await session(d.url, d.agent);
       const abort = new AbortController();
       try {
         const headers = { ...MCP_HEADERS, "mcp-session-id": s.id, "mcp-protocol-version": "2025-11-25" };
-        // Its first event comes in 4 s: until then nothing flows that would show a proxy the client is gone.
+        // Its first event comes in 30 s: until then nothing flows that would show a proxy the client is gone.
         const call = JSON.stringify({
           jsonrpc: "2.0",
           id: 11,
           method: "tools/call",
-          params: { name: "countdown", arguments: { steps: 2, delayMs: 4000 }, _meta: { progressToken: "c" } },
+          params: { name: "countdown", arguments: { steps: 1, delayMs: 30_000 }, _meta: { progressToken: "c" } },
         });
-        await sleep(100);
-        const closedBefore = (await Promise.all(d.gateways.map(postsServed))).reduce((a, b) => a + b);
+        // The session's initialize and notifications/initialized, counted: from here on only the call counts.
+        await untilServed(d.gateways, servedBefore + 2, "the session's initialize and notifications/initialized");
+        const closedBefore = await postsServedByAll(d.gateways);
         const res = await undiciFetch(d.url, {
           method: "POST",
           headers,
@@ -300,9 +340,11 @@ upstreams:
         });
         assert.equal(res.headers.get("content-type"), "text/event-stream");
         abort.abort(); // the client goes away: closing the stream is how it cancels
-        await sleep(1000);
-        const closedAfter = (await Promise.all(d.gateways.map(postsServed))).reduce((a, b) => a + b);
-        assert.equal(closedAfter - closedBefore, 1, "the proxy kept the request to the gateway open");
+        // The gateway ends (and counts) the request once the proxy closes its side: long before the
+        // replica's first event (30 s) would show a proxy that kept it open that the client is gone.
+        await untilServed(d.gateways, closedBefore + 1, "the abandoned call ended (the proxy kept it open?)");
+        const closedAfter = await postsServedByAll(d.gateways);
+        assert.equal(closedAfter - closedBefore, 1, "only the abandoned call ended");
       } finally {
         abort.abort();
         await s.close();
@@ -336,19 +378,36 @@ upstreams:
         const s = await session(d.url, d.agent);
         try {
           await d.spare.stop(); // g2's route `spare` has no replica left: its /readyz says 503
-          for (let i = 0; i < 50 && (await fetch(`${g2.base}/readyz`)).status !== 503; i++) await sleep(100);
-          assert.equal((await fetch(`${g2.base}/readyz`)).status, 503, "the gateway noticed its route has no replica");
+          await waitFor("g2 to notice its route has no replica (/readyz 503)", async () => {
+            const res = await fetch(`${g2.base}/readyz`);
+            await res.body?.cancel();
+            return res.status === 503;
+          });
           // Within the proxy's check interval, g2 stops getting requests (it still serves them fine).
-          await untilBatch(s, g2, (n) => n === 0, 15_000, "kept sending requests to a gateway whose /readyz is 503");
+          await untilBatch(
+            s,
+            d.gateways,
+            g2,
+            (n) => n === 0,
+            15_000,
+            "kept sending requests to a gateway whose /readyz is 503",
+          );
           const g1Before = await postsServed(g1);
           const g2Before = await postsServed(g2);
           for (let i = 0; i < 10; i++) await s.whoami();
-          await sleep(100);
+          await untilServed(d.gateways, g1Before + g2Before + 10, "the 10 calls");
           assert.equal((await postsServed(g2)) - g2Before, 0, "an unready gateway got requests");
           assert.ok((await postsServed(g1)) - g1Before >= 10);
-          // Ready again: the proxy brings it back.
-          d.spare = await startReplica("spare", d.spareListen);
-          await untilBatch(s, g2, (n) => n > 0, 15_000, "never sent requests to the gateway once it was ready again");
+          // Ready again (at the address g2's configuration names): the proxy brings it back.
+          d.spare = await procs.own(startReplica("spare", d.spareListen));
+          await untilBatch(
+            s,
+            d.gateways,
+            g2,
+            (n) => n > 0,
+            15_000,
+            "never sent requests to the gateway once it was ready again",
+          );
         } finally {
           await s.close();
         }
@@ -385,9 +444,9 @@ upstreams:
         const fresh = await session(d.url, d.agent);
         assert.equal((await fresh.whoami()).sessionCalls, 1);
         await fresh.close();
-        await sleep(100);
         assert.ok(answered >= 27, `only ${answered} of 30 calls succeeded`);
-        assert.ok((await postsServed(g2)) - g2Before >= answered + 1, "the remaining gateway answered them");
+        // The answered calls and the fresh session's 3 POSTs, counted by the gateway still running.
+        await untilServed([g2], g2Before + answered + 3, "the calls answered, on the remaining gateway");
       } finally {
         await Promise.all(sessions.map((s) => s.close()));
       }
@@ -397,10 +456,12 @@ upstreams:
 
 /**
  * Batches of 6 concurrent calls (concurrent, so that a least-connections proxy has a choice to make)
- * until one batch moves `gateway`'s POST count as `accept` wants.
+ * until one batch moves `gateway`'s POST count as `accept` wants. A batch is judged once `all` the
+ * gateways have counted its 6 POSTs.
  */
 async function untilBatch(
   s: Session,
+  all: GatewayProc[],
   gateway: GatewayProc,
   accept: (delta: number) => boolean,
   timeoutMs: number,
@@ -409,10 +470,10 @@ async function untilBatch(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const before = await postsServed(gateway);
+    const allBefore = await postsServedByAll(all);
     await Promise.all([1, 2, 3, 4, 5, 6].map(() => s.whoami()));
-    await sleep(50);
+    await untilServed(all, allBefore + 6, "a batch of 6 calls");
     if (accept((await postsServed(gateway)) - before)) return;
-    await sleep(200);
   }
   assert.fail(`the proxy ${failure} (waited ${timeoutMs} ms)`);
 }
@@ -427,49 +488,50 @@ function gatewayAddresses(gateways: GatewayProc[]): Substitutions {
 
 describeGatewayConfig(
   "deploy/nginx/switchyard.conf: nginx, TLS, two gateways sharing Redis",
-  (gateways, tls, port) =>
+  (gateways, tls) =>
     startNginx(
       deployFile("nginx/switchyard.conf"),
-      {
+      (port) => ({
         ...gatewayAddresses(gateways),
         "0.0.0.0:443": `127.0.0.1:${port}`,
         "/etc/ssl/switchyard/fullchain.pem": tls.cert,
         "/etc/ssl/switchyard/privkey.pem": tls.key,
-      },
-      { port, ca: tls.ca },
+      }),
+      { ca: tls.ca },
     ),
   { activeHealth: false, retriesPosts: true },
 );
 
 describeGatewayConfig(
   "deploy/caddy/Caddyfile: Caddy, TLS, two gateways sharing Redis",
-  async (gateways, tls, port) =>
+  (gateways, tls) =>
     startCaddy(
       deployFile("caddy/Caddyfile"),
-      {
+      // Its admin endpoint and HTTP port too: new ones on each attempt.
+      async (port) => ({
         ...gatewayAddresses(gateways),
         "mcp.example.com": `127.0.0.1:${port}`,
         "localhost:2019": `127.0.0.1:${await freePort()}`,
         "http_port 80": `http_port ${await freePort()}`,
         "/etc/ssl/switchyard/fullchain.pem": tls.cert,
         "/etc/ssl/switchyard/privkey.pem": tls.key,
-      },
-      { port, ca: tls.ca },
+      }),
+      { ca: tls.ca },
     ),
   { activeHealth: true, retriesPosts: false },
 );
 
 describeGatewayConfig(
   "deploy/haproxy/haproxy.cfg: HAProxy, TLS, two gateways sharing Redis",
-  (gateways, tls, port) =>
+  (gateways, tls) =>
     startHaproxy(
       deployFile("haproxy/haproxy.cfg"),
-      {
+      (port) => ({
         ...gatewayAddresses(gateways),
         "0.0.0.0:443": `127.0.0.1:${port}`,
         "/etc/haproxy/certs/switchyard.pem": tls.pem,
-      },
-      { port, ca: tls.ca },
+      }),
+      { ca: tls.ca },
     ),
   { activeHealth: true, retriesPosts: true },
 );
@@ -491,20 +553,20 @@ interface DirectDeployment {
 function withDirectDeployment(
   d: DirectDeployment,
   start: (name: string) => Promise<Managed & { url: string }>,
-  proxy: (port: number) => Promise<RunningProxy>,
+  proxy: () => Promise<RunningProxy>,
 ): void {
+  const procs = owned();
   before(async () => {
-    d.replicas = await Promise.all(["r1", "r2"].map((n) => start(n)));
+    d.replicas = await Promise.all(["r1", "r2"].map((n) => procs.own(start(n))));
     d.tls = makeTlsCert();
     d.agent = trustingAgent(d.tls.ca);
-    d.proxy = await proxy(await freePort());
+    d.proxy = await procs.own(proxy());
     d.url = `${d.proxy.base}/mcp`;
   });
   after(async () => {
     if (process.env.SWY_DEBUG_PROXY) console.log(d.proxy?.output());
-    await d.proxy?.stop();
+    await procs.stopAll();
     await d.agent?.close();
-    await Promise.all((d.replicas ?? []).map((r) => r.stop()));
   });
 
   it("passes `switchyard check` (affinity on new connections, 404 for unknown sessions; no gateway: no diagnostics)", async () => {
@@ -516,6 +578,9 @@ function withDirectDeployment(
     assert.equal(r.status("stream.buffering"), "skip");
   });
 }
+
+/** Where a `whoami` answer was served and how many calls its session made (not the session's hash). */
+const placed = ({ replica, sessionCalls }: { replica: string; sessionCalls: number }) => ({ replica, sessionCalls });
 
 /** Last in a no-gateway suite (it kills replica r1): its sessions get 404 with a JSON-RPC error, the rest go on. */
 function itLosesOnlyTheDeadReplicasSessions(d: DirectDeployment): void {
@@ -535,12 +600,12 @@ function itLosesOnlyTheDeadReplicasSessions(d: DirectDeployment): void {
           assert.equal((JSON.parse(gone.text) as { error: { code: number } }).error.code, -32001);
           await assert.rejects(s.whoami(), is404);
         } else {
-          assert.deepEqual(await s.whoami(), { replica: "r2", sessionCalls: 2 });
+          assert.deepEqual(placed(await s.whoami()), { replica: "r2", sessionCalls: 2 });
         }
       }
       for (let i = 0; i < 3; i++) {
         const fresh = await session(d.url, d.agent);
-        assert.deepEqual(await fresh.whoami(), { replica: "r2", sessionCalls: 1 });
+        assert.deepEqual(placed(await fresh.whoami()), { replica: "r2", sessionCalls: 1 });
         await fresh.close();
       }
     } finally {
@@ -555,16 +620,16 @@ describe("deploy/no-gateway/haproxy.cfg: a stick table learned from Mcp-Session-
   withDirectDeployment(
     d,
     (n) => startReplica(n),
-    (port) =>
+    () =>
       startHaproxy(
         deployFile("no-gateway/haproxy.cfg"),
-        {
+        (port) => ({
           "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
           "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
           "0.0.0.0:443": `127.0.0.1:${port}`,
           "/etc/haproxy/certs/mcp.pem": d.tls.pem,
-        },
-        { port, ca: d.tls.ca },
+        }),
+        { ca: d.tls.ca },
       ),
   );
 
@@ -587,17 +652,17 @@ describe("deploy/no-gateway/nginx.conf: session ids that name their replica, map
   withDirectDeployment(
     d,
     (n) => startPrefixed(n),
-    (port) =>
+    () =>
       startNginx(
         deployFile("no-gateway/nginx.conf"),
-        {
+        (port) => ({
           "10.0.0.21:3000": hostOf(d.replicas[0]?.url as string),
           "10.0.0.22:3000": hostOf(d.replicas[1]?.url as string),
           "0.0.0.0:443": `127.0.0.1:${port}`,
           "/etc/ssl/mcp/fullchain.pem": d.tls.cert,
           "/etc/ssl/mcp/privkey.pem": d.tls.key,
-        },
-        { port, ca: d.tls.ca },
+        }),
+        { ca: d.tls.ca },
       ),
   );
 
@@ -619,23 +684,21 @@ describe("switchyard check through a broken nginx: it fails, naming the cause", 
   let replica: Replica;
   let gateway: GatewayProc;
   let tls: TlsFiles;
-  const running: RunningProxy[] = [];
+  const procs = owned();
 
   before(async () => {
-    replica = await startReplica("r1");
-    gateway = await startGateway([
-      "--config",
-      writeConfig(
-        `logLevel: warn\ndiagnostics:\n  enabled: true\nupstreams:\n  svc:\n    replicas: [${replica.url}]\n`,
-      ),
-    ]);
+    replica = await procs.own(startReplica("r1"));
+    gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(
+          `logLevel: warn\ndiagnostics:\n  enabled: true\nupstreams:\n  svc:\n    replicas: [${replica.url}]\n`,
+        ),
+      ]),
+    );
     tls = makeTlsCert();
   });
-  after(async () => {
-    await Promise.all(running.map((p) => p.stop()));
-    await gateway?.stop();
-    await replica?.stop();
-  });
+  after(() => procs.stopAll());
 
   /** deploy/nginx/switchyard.conf with one mistake made in it, in front of the gateway. */
   async function broken(from: string, to: string): Promise<string> {
@@ -643,19 +706,19 @@ describe("switchyard check through a broken nginx: it fails, naming the cause", 
     assert.ok(text.includes(from), `the deploy file no longer contains ${from}`);
     const file = join(mkdtempSync(join(tmpdir(), "swy-broken-")), "switchyard.conf");
     writeFileSync(file, text.replace(from, to));
-    const port = await freePort();
-    const proxy = await startNginx(
-      file,
-      {
-        "10.0.0.11:8080": hostOf(gateway.base),
-        "10.0.0.12:8080": hostOf(gateway.base),
-        "0.0.0.0:443": `127.0.0.1:${port}`,
-        "/etc/ssl/switchyard/fullchain.pem": tls.cert,
-        "/etc/ssl/switchyard/privkey.pem": tls.key,
-      },
-      { port, ca: tls.ca },
+    const proxy = await procs.own(
+      startNginx(
+        file,
+        (port) => ({
+          "10.0.0.11:8080": hostOf(gateway.base),
+          "10.0.0.12:8080": hostOf(gateway.base),
+          "0.0.0.0:443": `127.0.0.1:${port}`,
+          "/etc/ssl/switchyard/fullchain.pem": tls.cert,
+          "/etc/ssl/switchyard/privkey.pem": tls.key,
+        }),
+        { ca: tls.ca },
+      ),
     );
-    running.push(proxy);
     return `${proxy.base}/svc/mcp`;
   }
 
@@ -673,7 +736,8 @@ describe("switchyard check through a broken nginx: it fails, naming the cause", 
     const r = await check([url, "--ca", tls.ca, "--repeat", "2", "--idle", "5"]);
     assert.equal(r.code, 1);
     assert.equal(r.status("stream.idle"), "fail");
-    assert.match(r.title("stream.idle"), /cut after [1-3]\.\d s of 5\.0 s \(heartbeats every 15\.0 s\)/);
+    // Cut by the 2 s read timeout: some time after the last event, before the 5 s idle period was over.
+    assert.match(r.title("stream.idle"), /cut after [1-4]\.\d s of 5\.0 s \(heartbeats every 15\.0 s\)/);
     assert.equal(r.status("stream.buffering"), "pass");
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { haClient as connect, type HaNode, longTaskThroughDeath, startHaNode } from "../helpers/ha.js";
+import { haClient as connect, type HaNode, longTaskThroughDeath, owned, startHaNode } from "../helpers/ha.js";
 import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
@@ -14,26 +14,27 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
   /** A second shared gateway, with its own memory store: it never sees the sessions made through `shared`. */
   let stranger: GatewayProc;
 
+  const procs = owned();
+
   before(async () => {
-    redis = await startRedis();
-    nodes = await Promise.all(["g1", "g2", "g3"].map((n) => startHaNode(n, redis.url)));
+    redis = await procs.own(startRedis());
+    nodes = await Promise.all(["g1", "g2", "g3"].map((n) => procs.own(startHaNode(n, redis.url))));
     const route = (extra: string, top = "") =>
       writeConfig(
         `logLevel: warn\ndiscovery:\n  enabled: false\n${top}upstreams:\n  ha:\n    balancer: round-robin\n${extra}    replicas: [${nodes.map((n) => n.url).join(", ")}]\n`,
       );
-    shared = await startGateway(["--config", route("    sessions: shared\n")]);
-    // Probes often, and never marks a paused replica down (the test pauses replicas on purpose).
-    stranger = await startGateway([
-      "--config",
-      route("    sessions: shared\n", "health:\n  interval: 100\n  timeout: 500\n  unhealthyThreshold: 1000\n"),
-    ]);
-    sticky = await startGateway(["--config", route("")]);
+    shared = await procs.own(startGateway(["--config", route("    sessions: shared\n")]));
+    // Probes often (its probes' answers name each replica's node), and never marks a paused replica
+    // down (the test pauses replicas on purpose).
+    stranger = await procs.own(
+      startGateway([
+        "--config",
+        route("    sessions: shared\n", "health:\n  interval: 100\n  timeout: 500\n  unhealthyThreshold: 1000\n"),
+      ]),
+    );
+    sticky = await procs.own(startGateway(["--config", route("")]));
   });
-  after(async () => {
-    await Promise.all([shared?.stop(), sticky?.stop(), stranger?.stop()]);
-    await Promise.all((nodes ?? []).map((n) => n.stop()));
-    await redis?.stop();
-  });
+  after(() => procs.stopAll());
 
   it("moves a session to a live replica when its own dies mid-call: progress once, an explicit error, the session goes on", async () => {
     const s = await connect(shared.route("ha"));
@@ -75,19 +76,24 @@ describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () 
     assert.equal(byNode.size, live.length, "one session on each live node");
     const sessions = [...byNode.values()];
     const counts = [...byNode.keys()].map((node) => ({ node }));
-    await new Promise((r) => setTimeout(r, 300)); // the stranger's probes have named every replica
+    // The stranger learnt each replica's node from its first probe, 100 ms after it started listening
+    // (in `before`, long before here); no marker of the gateway's shows it. Had it not, a request would
+    // go to the replica the id hashes to, most likely a paused one, and fail below.
     for (const [i, s] of sessions.entries()) {
       const owner = (counts[i] as { node: string }).node;
       const others = live.filter((n) => n.node !== owner);
       for (const n of others) n.child.kill("SIGSTOP");
       try {
+        let timer: NodeJS.Timeout | undefined;
         const res = await Promise.race([
           rawRequest(stranger.route("ha"), {
             headers: sessionHeaders(s.transport.sessionId as string),
             body: rpc("tools/call", { name: "increment", arguments: {} }, 7),
           }),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error("sent to a paused replica")), 3000)),
-        ]);
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("sent to a paused replica")), 10_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
         assert.equal(res.status, 200);
         const result = answerTo(res, 7).result as { structuredContent: { count: number; node: string } };
         assert.deepEqual(

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { haClient as client, type HaNode, longTaskThroughDeath, startHaCluster } from "../helpers/ha.js";
+import { haClient as client, type HaNode, longTaskThroughDeath, startHaCluster, watchRedis } from "../helpers/ha.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("switchyard/ha: a stateful SDK server on three replicas behind plain round-robin", () => {
   let cluster: Awaited<ReturnType<typeof startHaCluster>>;
@@ -58,7 +59,8 @@ describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short 
     const owner = (await c.increment()).node;
     const victim = cluster.nodes.find((n) => n.node === owner) as HaNode;
     const survivor = cluster.nodes.find((n) => n !== victim) as HaNode;
-    const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 1500 } }, undefined, { timeout: 30_000 });
+    // 3 s: the owner is killed while it still runs it (it is killed as soon as both calls are recorded).
+    const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 3000 } }, undefined, { timeout: 30_000 });
     const task = c.c
       .callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
         onprogress: () => {},
@@ -68,7 +70,14 @@ describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short 
         () => "answered",
         (err: unknown) => err,
       );
-    await new Promise((r) => setTimeout(r, 400));
+    // Both calls under way at the owner: it has recorded them in Redis as in flight (what the adopter reads).
+    const watch = await watchRedis(cluster.redis.url);
+    try {
+      const sid = c.transport.sessionId as string;
+      await waitFor("the owner to record both calls as in flight", async () => (await watch.inFlight(sid)) === 2);
+    } finally {
+      await watch.close();
+    }
     victim.child.kill("SIGKILL");
     const result = await lookup;
     const outcome = await task;

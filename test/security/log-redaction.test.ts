@@ -1,22 +1,27 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { owned } from "../helpers/ha.js";
 import { rawRequest, rpc } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, sleep, startGateway, startReplica } from "../helpers/procs.js";
+import { type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
 import { openSse } from "../helpers/sse.js";
+import { waitFor } from "../helpers/wait.js";
+
+/** The gateway's request log lines so far (one per request, written when its response has closed). */
+function requestLines(gateway: GatewayProc): Array<Record<string, unknown>> {
+  return gateway.lines.filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l));
+}
 
 describe("logs never carry secrets", () => {
+  const procs = owned();
   let replica: Replica;
   let gateway: GatewayProc;
 
   before(async () => {
-    replica = await startReplica("r");
-    gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "trace"]);
+    replica = await procs.own(startReplica("r"));
+    gateway = await procs.own(startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "trace"]));
   });
-  after(async () => {
-    await gateway?.stop();
-    await replica?.stop();
-  });
+  after(() => procs.stopAll());
 
   it("logs each request with a session hash, never bodies, SSE data, Authorization or raw session ids", async () => {
     const secretToken = "Bearer tok-SECRET-7f3a";
@@ -41,9 +46,13 @@ describe("logs never carry secrets", () => {
       headers: { ...headers, "mcp-session-id": "unknown-RAW-ID-55" },
       body: rpc("ping"),
     });
-    await sleep(200);
+    // The four requests logged, the refused one (the last) among them.
+    await waitFor("the request log lines of the four requests", () => {
+      const logged = requestLines(gateway);
+      return logged.length >= 4 && logged.some((r) => r.code === "SWY_SESSION_NOT_FOUND");
+    });
     const log = gateway.lines.join("\n");
-    const requests = gateway.lines.filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l));
+    const requests = requestLines(gateway);
     assert.ok(requests.length >= 4, "one line per request");
     const toolCall = requests.find((r) => r.toolName === "echo");
     assert.equal(toolCall?.rpcMethod, "tools/call");
@@ -60,30 +69,32 @@ describe("logs never carry secrets", () => {
 });
 
 describe("logs of an HTTP+SSE session never carry its ids or data", () => {
+  const procs = owned();
+  after(() => procs.stopAll());
+
   it("hashes the gateway's session id and never writes the replica's", async () => {
-    const replica = await startReplica("sse");
-    const gateway = await startGateway(["--upstream", `svc=sse+${replica.sseUrl}`, "--log-level", "trace"]);
-    try {
-      const stream = await openSse(`${gateway.base}/svc/sse`);
-      const url = (await stream.next((e) => e.event === "endpoint")).data;
-      const id = new URL(url).searchParams.get("sessionId") as string;
-      const post = (body: string) => rawRequest(url, { headers: { "content-type": "application/json" }, body });
-      await post(JSON.stringify(INIT_BODY));
-      await stream.next((e) => e.event === "message");
-      await post(rpc("notifications/initialized", {}, null));
-      await post(rpc("tools/call", { name: "echo", arguments: { text: "SSE-MARKER-5d1e" } }, 2));
-      await stream.next((e) => e.data.includes("SSE-MARKER-5d1e"));
-      stream.close();
-      await sleep(200);
-      const log = gateway.lines.join("\n");
-      assert.ok(log.includes('"path":"/svc/messages"'), "the message requests are logged");
-      // `sessionId=` would be either message URL: the gateway's, or the one the replica announced.
-      for (const secret of [id, "SSE-MARKER-5d1e", "sessionId=", "serverInfo"]) {
-        assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
-      }
-    } finally {
-      await gateway.stop();
-      await replica.stop();
+    const replica = await procs.own(startReplica("sse"));
+    const gateway = await procs.own(startGateway(["--upstream", `svc=sse+${replica.sseUrl}`, "--log-level", "trace"]));
+    const stream = await openSse(`${gateway.base}/svc/sse`);
+    const url = (await stream.next((e) => e.event === "endpoint")).data;
+    const id = new URL(url).searchParams.get("sessionId") as string;
+    const post = (body: string) => rawRequest(url, { headers: { "content-type": "application/json" }, body });
+    await post(JSON.stringify(INIT_BODY));
+    await stream.next((e) => e.event === "message");
+    await post(rpc("notifications/initialized", {}, null));
+    await post(rpc("tools/call", { name: "echo", arguments: { text: "SSE-MARKER-5d1e" } }, 2));
+    await stream.next((e) => e.data.includes("SSE-MARKER-5d1e"));
+    stream.close();
+    // The stream's own line, written when the gateway saw it close, after the three messages' lines.
+    await waitFor("the request log lines of the three messages and of the closed stream", () => {
+      const logged = requestLines(gateway);
+      return logged.filter((r) => r.path === "/svc/messages").length >= 3 && logged.some((r) => r.path === "/svc/sse");
+    });
+    const log = gateway.lines.join("\n");
+    assert.ok(log.includes('"path":"/svc/messages"'), "the message requests are logged");
+    // `sessionId=` would be either message URL: the gateway's, or the one the replica announced.
+    for (const secret of [id, "SSE-MARKER-5d1e", "sessionId=", "serverInfo"]) {
+      assert.ok(!log.includes(secret), `the log must not contain ${secret}`);
     }
   });
 });
