@@ -67,7 +67,7 @@ export interface Managed {
   /** Every stdout line so far. */
   lines: string[];
   stderr: string[];
-  /** Resolves with the first stdout line (now or later) that the predicate accepts. */
+  /** Resolves with the first stdout line (now or later) that the predicate accepts (30 s: a busy 2-core machine). */
   waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
   /**
    * SIGTERM (or the given signal) to the process; SIGKILL goes to its whole group (a crash takes its
@@ -108,7 +108,7 @@ export function spawnManaged(command: string, args: string[], env: NodeJS.Proces
     lines,
     stderr,
     exited,
-    waitForLine(predicate, timeoutMs = 15_000) {
+    waitForLine(predicate, timeoutMs = 30_000) {
       const found = lines.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
