@@ -8,12 +8,13 @@ import {
   type GatewayProc,
   type Replica,
   ROOT,
-  sleep,
+  startAll,
   startDualEra,
   startGateway,
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -38,7 +39,10 @@ describe("discovery documents", () => {
   let internal: string[];
 
   before(async () => {
-    [tickets, legacy] = await Promise.all([startDualEra("tickets-1"), startReplica("legacy-1")]);
+    [tickets, legacy] = (await startAll<Replica>([startDualEra("tickets-1"), startReplica("legacy-1")])) as [
+      Replica,
+      Replica,
+    ];
     internal = [tickets.url, legacy.sseUrl].map((u) => `:${new URL(u).port}`);
     gateway = await startGateway([
       "--config",
@@ -64,13 +68,11 @@ health:
   unhealthyThreshold: 1
 `),
     ]);
-    // The upstream's own answers are fetched in the background at start.
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const card = await get(`${gateway.base}/tickets/mcp/server-card`);
-      if (card.json?.version === "1.0.0") break;
-      await sleep(50);
-    }
+    // The upstream's own answers are fetched in the background at start (the first test asserts them).
+    await waitFor(
+      "the gateway to learn the tickets upstream's serverInfo",
+      async () => (await get(`${gateway.base}/tickets/mcp/server-card`)).json?.version === "1.0.0",
+    ).catch(() => {});
   });
   after(async () => {
     await gateway?.stop();
@@ -185,13 +187,12 @@ health:
 
   it("still has a document, marked unavailable, when a route's upstreams are all down", async () => {
     await legacy.stop("SIGKILL");
-    const deadline = Date.now() + 3000;
+    // Marked down by the next failed health check (200 ms interval, one failure).
     let entry: { status: string } | undefined;
-    while (Date.now() < deadline) {
+    await waitFor("the legacy route to be marked unavailable", async () => {
       entry = (await get(`${gateway.base}/.well-known/mcp`)).json.servers[1];
-      if (entry?.status === "unavailable") break;
-      await sleep(50);
-    }
+      return entry?.status === "unavailable";
+    }).catch(() => {});
     assert.equal(entry?.status, "unavailable");
     const card = await get(`${gateway.base}/legacy/sse/server-card`);
     assert.equal(card.status, 200);

@@ -6,6 +6,7 @@ import { rawRequest, rpc } from "../helpers/http.js";
 import { MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, rssOf, sleep, startGateway, writeConfig } from "../helpers/procs.js";
 import { type FixtureServer, SSE_HEADERS, startFixture } from "../helpers/upstream.js";
+import { metricValue, waitFor } from "../helpers/wait.js";
 
 /** Behaviour of one upstream request, chosen by the tool name the test calls. */
 type Script = (res: import("node:http").ServerResponse, req: import("node:http").IncomingMessage) => Promise<void>;
@@ -88,27 +89,43 @@ describe("streaming through the gateway", () => {
       sent.push(s);
       res.write(s);
     };
+    // The upstream goes on only once the client has seen two heartbeats in the gap between events (or
+    // gives up after 10 s, and the count below fails): no timing, however busy the machine.
+    let text = "";
+    const beatsSeen = () => text.split(":\n\n").length - 1;
+    let gotBeats!: () => void;
+    const twoBeats = new Promise<void>((r) => {
+      gotBeats = r;
+    });
+    const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
     scripts.set("idle", async (res) => {
       res.writeHead(200, SSE_HEADERS);
+      write(res, "id: 6\ndata: whole\n\n");
+      const idleStart = Date.now();
+      await Promise.race([twoBeats, timeout(10_000)]);
+      // Idle in the middle of an event for as long as the gap just measured, in which the gateway sent two
+      // heartbeats: a relay that ignored event boundaries would send about two here too.
+      const gap = Date.now() - idleStart;
       write(res, "id: 7\ndata: par");
-      await sleep(450); // idle in the middle of an event: no heartbeat may go here
+      await sleep(gap); // the idling under test: no heartbeat may go here
       write(res, "tial\n\n");
-      await sleep(450); // idle between events: heartbeats expected
       write(res, "event: message\ndata: end\n\n");
       res.end();
     });
     const { res } = await openStream(gateway.route("s"), "idle");
-    let text = "";
-    for await (const chunk of res) text += chunk.toString();
-    const beats = text.split(":\n\n").length - 1;
+    for await (const chunk of res) {
+      text += chunk.toString();
+      if (beatsSeen() >= 2) gotBeats();
+    }
+    const beats = beatsSeen();
     assert.equal(text.replaceAll(":\n\n", ""), sent.join(""), "upstream bytes are intact around heartbeats");
-    const firstBeat = text.indexOf(":\n\n");
     assert.ok(beats >= 2, `expected heartbeats in the idle gap, got ${beats}`);
-    assert.ok(firstBeat > text.indexOf("tial\n\n"), "no heartbeat inside the unfinished event");
-    // Every heartbeat sits where an event had just ended.
+    const partial = text.slice(text.indexOf("data: par"), text.indexOf("tial\n\n"));
+    assert.ok(!partial.includes(":\n\n"), "no heartbeat inside the unfinished event");
+    // Every heartbeat sits where an event had just ended (or before the first byte: a boundary too).
     let at = text.indexOf(":\n\n");
     while (at >= 0) {
-      assert.ok(text.slice(0, at).endsWith("\n\n"), "heartbeat not at an event boundary");
+      assert.ok(at === 0 || text.slice(0, at).endsWith("\n\n"), "heartbeat not at an event boundary");
       at = text.indexOf(":\n\n", at + 3);
     }
   });
@@ -152,21 +169,24 @@ describe("streaming through the gateway", () => {
   });
 
   it("aborts the upstream request promptly when the client disconnects", async () => {
-    let upstreamClosed!: (t: number) => void;
-    const closedAt = new Promise<number>((r) => {
-      upstreamClosed = r;
-    });
+    let closedAt: number | undefined;
     scripts.set("hold", async (res) => {
       res.writeHead(200, SSE_HEADERS);
       res.write("data: first\n\n");
-      res.on("close", () => upstreamClosed(Date.now()));
+      res.on("close", () => {
+        closedAt = Date.now();
+      });
     });
-    const { res, req } = await openStream(gateway.route("s"), "hold");
+    // On the gateway without heartbeats: nothing is written to the client after it leaves, there is no
+    // body timeout upstream (`bodyTimeout: 0`) and the upstream never ends this answer, so only the
+    // gateway acting on the client's departure can close the upstream request. No bound in ms is needed:
+    // the wait only keeps a broken gateway from hanging the test.
+    const { res, req } = await openStream(plain.route("s"), "hold");
     await new Promise((r) => res.once("data", r));
     const leftAt = Date.now();
     req.destroy();
-    const at = await closedAt;
-    assert.ok(at - leftAt < 1000, `upstream closed ${at - leftAt} ms after the client left`);
+    await waitFor("the upstream request to close after the client left", () => closedAt !== undefined);
+    process.stdout.write(`# upstream closed ${(closedAt as number) - leftAt} ms after the client left\n`);
   });
 
   it("leaves no upstream connection behind when clients leave their streams", async () => {
@@ -194,8 +214,17 @@ describe("streaming through the gateway", () => {
     await Promise.all(streams.map(({ res }) => new Promise((r) => res.once("data", r))));
     assert.ok((await connections()) >= 50, "each stream holds an upstream connection");
     for (const { req } of streams) req.destroy();
-    await sleep(3000);
-    const after = await connections();
+    // Nothing else closes these upstream requests (no body timeout, answers that never end): only the
+    // gateway acting on each client's departure brings the count back down.
+    let after = 0;
+    await waitFor(
+      "the upstream connections of the 50 streams to close",
+      async () => {
+        after = await connections();
+        return after <= before;
+      },
+      { timeoutMs: 15_000 },
+    ).catch(() => {});
     assert.ok(after <= before, `${after} upstream connections left open, ${before} before`);
   });
 
@@ -213,6 +242,8 @@ describe("streaming through the gateway", () => {
   it("bounds what it holds for a client that never reads, then drops it; others are unaffected", async () => {
     let written = 0;
     let upstreamClosed = false;
+    /** The upstream waits for `drain`: the gateway has stopped taking its bytes. */
+    let blocked = false;
     const chunk = Buffer.alloc(64 * 1024, "x");
     const prefix = Buffer.from("data: ");
     scripts.set("flood", async (res) => {
@@ -225,6 +256,7 @@ describe("streaming through the gateway", () => {
         const ok = res.write(Buffer.concat([prefix, chunk, Buffer.from("\n\n")]));
         written += chunk.length;
         if (!ok) {
+          blocked = true;
           await new Promise<void>((resolve) => {
             const done = () => {
               res.off("drain", done);
@@ -234,6 +266,7 @@ describe("streaming through the gateway", () => {
             res.on("drain", done);
             res.on("close", done);
           });
+          blocked = false;
         }
       }
     });
@@ -246,24 +279,32 @@ describe("streaming through the gateway", () => {
     socket.write(
       `POST /s/mcp HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    await sleep(1000);
-    const w1 = written;
-    await sleep(1000);
-    const w2 = written;
-    const rssDuring = await rssOf(pid);
-    assert.equal(w2, w1, "the upstream is held back while the client does not read");
-    assert.ok(w2 < 64 * 1024 ** 2, `only socket buffers' worth was written (${w2} bytes)`);
-    assert.ok(rssDuring - rssBefore < 48 * 1024 ** 2, `gateway memory grew by ${rssDuring - rssBefore} bytes`);
-    // Meanwhile everyone else is served.
+    const slowClients = () =>
+      metricValue(`${gateway.base}/metrics`, 'switchyard_faults_total{where="forward",code="SWY_SLOW_CLIENT"}');
+    const droppedBefore = await slowClients();
+    // Meanwhile (once the upstream first had to wait for the gateway) everyone else is served.
+    await waitFor("the upstream to wait for the gateway", () => blocked);
     scripts.set("quick", async (res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
     });
     assert.equal((await rawRequest(gateway.route("s"), { body: rpc("tools/call", { name: "quick" }) })).status, 200);
-    // Past the slow-client timeout the stalled client is dropped and the upstream request aborted.
-    const deadline = Date.now() + 5000;
-    while (!upstreamClosed && Date.now() < deadline) await sleep(50);
-    assert.ok(upstreamClosed, "the upstream request was aborted after the slow-client timeout");
+    // The gateway drops a client only after its buffer stayed full, not drained once, for the slow-client
+    // timeout (3 s): the upstream was held back all that time. Then the upstream request is aborted
+    // (nothing else would end it: the upstream never finishes, there is no body timeout). Until then, the
+    // gateway's memory is sampled: its peak is what it held for the client.
+    let rssPeak = 0;
+    await waitFor(
+      "the upstream request to be aborted after the slow-client timeout",
+      async () => {
+        rssPeak = Math.max(rssPeak, await rssOf(pid));
+        return upstreamClosed;
+      },
+      { everyMs: 100 },
+    );
+    assert.equal(await slowClients(), droppedBefore + 1, "dropped as a slow client (SWY_SLOW_CLIENT)");
+    assert.ok(written < 64 * 1024 ** 2, `only socket buffers' worth was written (${written} bytes)`);
+    assert.ok(rssPeak - rssBefore < 48 * 1024 ** 2, `gateway memory grew by ${rssPeak - rssBefore} bytes`);
     socket.destroy();
   });
 });

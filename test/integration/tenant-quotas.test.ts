@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { type Replica, sleep, startReplica } from "../helpers/procs.js";
+import { type Replica, startReplica } from "../helpers/procs.js";
 import { ADMIN, bearer, initialize, tenantGateway } from "../helpers/tenants.js";
+import { waitFor } from "../helpers/wait.js";
 
 const UPSTREAM_SECRET = "upstream-secret-M4r9";
+const METRICS_TOKEN = "metrics-token-0123456789";
 
 describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
   let replica: Replica;
@@ -13,7 +15,7 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
 
   before(async () => {
     replica = await startReplica("shared-replica");
-    gw = await tenantGateway(`metrics:\n  token: metrics-token-0123456789\n`);
+    gw = await tenantGateway(`metrics:\n  token: ${METRICS_TOKEN}\n`);
     for (const id of ["flood", "calm", "small", "streams", "sessions", "walled"]) {
       keys[id] = await gw.tenant(id);
       await gw.server(id, "s1", replica.url, { authorization: `Bearer ${UPSTREAM_SECRET}` });
@@ -25,6 +27,18 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
   });
 
   const url = (tenant: string) => `${gw.gateway.base}/${tenant}/s1/mcp`;
+  /** Requests the rps quota refused in the flood (the metrics must count at least these). */
+  let rpsRefused = 0;
+
+  /** The /metrics page (behind its token). */
+  async function metrics(): Promise<string> {
+    const res = await rawRequest(`${gw.gateway.base}/metrics`, {
+      method: "GET",
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    return res.body.toString();
+  }
 
   /** A session of the tenant (initialized), for cheap requests. */
   async function session(tenant: string): Promise<Record<string, string>> {
@@ -39,13 +53,21 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
     assert.equal((await gw.admin("PUT", "/tenants/flood", { quotas: { rps: 2, burst: 5 } })).status, 200);
     const flood = await session("flood");
     const calm = await session("calm");
+    const started = performance.now();
     const [flooded, calmed] = await Promise.all([
       Promise.all(Array.from({ length: 40 }, () => rawRequest(url("flood"), { headers: flood, body: rpc("ping") }))),
       Promise.all(Array.from({ length: 20 }, () => rawRequest(url("calm"), { headers: calm, body: rpc("ping") }))),
     ]);
+    const seconds = (performance.now() - started + 2) / 1000; // + 2 ms: the limiter's clock counts whole ms
     const refused = flooded.filter((r) => r.status === 429);
-    assert.ok(flooded.filter((r) => r.status === 200).length <= 6, "about the burst passes");
-    assert.ok(refused.length >= 30);
+    const passed = flooded.filter((r) => r.status === 200).length;
+    // The bucket holds at most 5 and gains 2 a second: every token taken during the flood was there at
+    // its start or refilled during the seconds it took, however slow the machine.
+    const most = 5 + Math.floor(2 * seconds);
+    process.stdout.write(`# ${passed} of 40 passed in ${seconds.toFixed(2)} s (at most ${most})\n`);
+    assert.ok(passed <= most, `${passed} of 40 passed in ${seconds.toFixed(2)} s: a bucket of 5 at 2/s allows ${most}`);
+    assert.ok(refused.length >= 40 - most, `the rest refused (429): ${flooded.map((r) => r.status)}`);
+    rpsRefused = refused.length;
     assert.equal(errorCode(refused[0] as (typeof refused)[number]).swy, "SWY_RATE_LIMITED");
     assert.ok(Number(refused[0]?.headers["retry-after"]) >= 1);
     assert.deepEqual(
@@ -87,15 +109,14 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
     assert.equal(second.status, 429);
     assert.equal(errorCode(second).swy, "SWY_TENANT_STREAMS_EXCEEDED");
     controller.abort();
-    let again = 0;
-    for (let i = 0; i < 50 && again !== 200; i++) {
-      await sleep(20);
-      const c = new AbortController();
-      const res = await fetch(url("streams"), { headers, signal: c.signal });
-      again = res.status;
-      c.abort();
-    }
-    assert.equal(again, 200);
+    // The gateway lets go of the tenant's stream and of its slot in the same step.
+    await waitFor("the gateway to close the aborted stream", async () =>
+      /^switchyard_streams_open 0$/m.test(await metrics()),
+    );
+    const c = new AbortController();
+    const again = await fetch(url("streams"), { headers, signal: c.signal });
+    assert.equal(again.status, 200);
+    c.abort();
   });
 
   it("checks the tenant's allowlist at every connection: closing it refuses the next one (502)", async () => {
@@ -112,14 +133,9 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
   });
 
   it("exposes metrics with bounded labels and no secrets, and logs tenants without secrets", async () => {
-    const res = await rawRequest(`${gw.gateway.base}/metrics`, {
-      method: "GET",
-      headers: { authorization: "Bearer metrics-token-0123456789" },
-    });
-    assert.equal(res.status, 200);
-    const text = res.body.toString();
+    const text = await metrics();
     const sample = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
-    assert.ok(sample(/^switchyard_quota_rejections_total\{quota="rps"\} (\d+)/m) >= 30);
+    assert.ok(sample(/^switchyard_quota_rejections_total\{quota="rps"\} (\d+)/m) >= Math.max(1, rpsRefused));
     assert.ok(sample(/^switchyard_quota_rejections_total\{quota="sessions"\} (\d+)/m) >= 1);
     assert.ok(sample(/^switchyard_quota_rejections_total\{quota="streams"\} (\d+)/m) >= 1);
     assert.ok(sample(/^switchyard_ssrf_refusals_total\{stage="connect"\} (\d+)/m) >= 1);
@@ -127,20 +143,33 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
     assert.ok(sample(/^switchyard_upstream_duration_seconds_count\{route="tenant"\} (\d+)/m) >= 10);
     assert.ok(sample(/^switchyard_store_duration_seconds_count\{op="get"\} (\d+)/m) >= 10);
     assert.ok(sample(/^switchyard_sessions_active (\d+)/m) >= 1);
-    assert.ok(sample(/^switchyard_requests_total\{route="tenant",method="POST",status="429"\} (\d+)/m) >= 30);
+    assert.ok(
+      sample(/^switchyard_requests_total\{route="tenant",method="POST",status="429"\} (\d+)/m) >=
+        Math.max(1, rpsRefused),
+    );
     for (const secret of [...Object.values(keys), UPSTREAM_SECRET, ADMIN, "flood", "/s1"]) {
       assert.ok(!text.includes(secret), `metrics must not carry ${secret}`);
     }
-    await sleep(100);
+    const requestLines = () =>
+      gw.gateway.lines
+        .filter((l) => l.includes('"msg":"request"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitFor("the log lines of a refused flood request and a served calm one", () => {
+      const all = requestLines();
+      return (
+        all.some((l) => l.code === "SWY_RATE_LIMITED") &&
+        all.some((l) => l.tenant === "calm" && l.status === 200 && l.rpcMethod === "ping")
+      );
+    });
     const log = gw.gateway.lines.join("\n");
-    const lines = gw.gateway.lines.filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l));
+    const lines = requestLines();
     const limited = lines.find((l) => l.code === "SWY_RATE_LIMITED");
     assert.equal(limited?.tenant, "flood");
     assert.equal(limited?.route, "flood/s1");
     const served = lines.find((l) => l.tenant === "calm" && l.status === 200 && l.rpcMethod === "ping");
     assert.equal(typeof served?.upstreamMs, "number");
     assert.match(String(served?.session), /^[A-Za-z0-9_-]{12}$/);
-    for (const secret of [...Object.values(keys), UPSTREAM_SECRET, ADMIN, "metrics-token-0123456789"]) {
+    for (const secret of [...Object.values(keys), UPSTREAM_SECRET, ADMIN, METRICS_TOKEN]) {
       assert.ok(!log.includes(secret), "no key, token or upstream credential in the log");
     }
   });

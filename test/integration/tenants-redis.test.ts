@@ -3,8 +3,9 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "@redis/client";
 import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, sleep, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { type GatewayProc, type Replica, startAll, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ADMIN = "admin-token-0123456789abcdef";
 
@@ -66,14 +67,21 @@ describe("tenants shared by two gateways through one redis-server", () => {
 
   /**
    * Revocations reach the other gateways by pub/sub, milliseconds after the admin's answer: retry
-   * `attempt` for at most ~1 s until it gives the expected status.
+   * `attempt` until it gives the expected status. Pub/sub is the only way there (a gateway reads the
+   * document again only on a miss, and a revoked key or session is a hit), so the time allowed is no bound
+   * on the feature: 10 s only keeps a broken gateway from hanging the test.
    */
-  async function within1s(attempt: () => Promise<RawResponse>, status: number): Promise<RawResponse> {
+  async function eventually(attempt: () => Promise<RawResponse>, status: number): Promise<RawResponse> {
     let res = await attempt();
-    for (let i = 0; i < 20 && res.status !== status; i++) {
-      await sleep(50);
-      res = await attempt();
-    }
+    await waitFor(
+      `status ${status}`,
+      async () => {
+        if (res.status === status) return true;
+        res = await attempt();
+        return res.status === status;
+      },
+      { timeoutMs: 10_000, everyMs: 50 },
+    ).catch(() => {});
     return res;
   }
 
@@ -82,7 +90,7 @@ describe("tenants shared by two gateways through one redis-server", () => {
     replica = await startReplica("tenant-replica");
     const config = writeConfig("logLevel: warn\ndiscovery:\n  enabled: false\nadmin:\n  allowHttpServers: true\n");
     args = ["--config", config, "--admin-token", ADMIN, "--store", redis.url];
-    gateways = await Promise.all([start(), start()]);
+    gateways = await startAll([start(), start()]);
   });
   after(async () => {
     await Promise.all(gateways.map((g) => g.stop()));
@@ -94,12 +102,16 @@ describe("tenants shared by two gateways through one redis-server", () => {
     const acme = await tenant(gw(0), "acme");
     const headers = await session(gw(1), "acme", acme.key);
     const first = await whoami(gw(0), "acme", headers);
-    assert.deepEqual(first, { replica: "tenant-replica", sessionCalls: 1 }, "the session works on the other gateway");
+    assert.deepEqual(
+      { replica: first.replica, sessionCalls: first.sessionCalls },
+      { replica: "tenant-replica", sessionCalls: 1 },
+      "the session works on the other gateway",
+    );
     assert.equal((await whoami(gw(1), "acme", headers)).sessionCalls, 2);
 
     const spare = (await admin(gw(1), "POST", "/tenants/acme/keys")).json() as { id: string; key: string };
     assert.equal((await admin(gw(1), "DELETE", `/tenants/acme/keys/${acme.id}`)).status, 204);
-    const refused = await within1s(() => initialize(gw(0), "acme", acme.key), 401);
+    const refused = await eventually(() => initialize(gw(0), "acme", acme.key), 401);
     assert.equal(refused.status, 401);
     assert.equal(errorCode(refused).swy, "SWY_UNAUTHORIZED");
     const inSession = await rawRequest(url(gw(0), "acme"), { headers, body: rpc("ping") });
@@ -114,19 +126,30 @@ describe("tenants shared by two gateways through one redis-server", () => {
     const calmSession = await session(gw(1), "calm", calm.key);
     assert.equal((await admin(gw(1), "PUT", "/tenants/flood", { quotas: { rps: 1, burst: 5 } })).status, 200);
     // Gateway 1 learns the new quotas through pub/sub.
-    for (let i = 0; i < 20 && (await admin(gw(0), "GET", "/tenants/flood")).json().quotas.rps !== 1; i++) {
-      await sleep(50);
-    }
+    await waitFor(
+      "gateway 1 to learn the flood tenant's new quotas",
+      async () => (await admin(gw(0), "GET", "/tenants/flood")).json().quotas.rps === 1,
+    );
     assert.equal((await admin(gw(0), "GET", "/tenants/flood")).json().quotas.burst, 5);
 
     const ping = (g: GatewayProc, id: string, headers: Record<string, string>) =>
       rawRequest(url(g, id), { headers, body: rpc("ping") });
+    const started = performance.now();
     const [flooded, calmed] = await Promise.all([
       Promise.all(Array.from({ length: 20 }, (_, i) => ping(gw(i % 2), "flood", floodSession))),
       Promise.all(Array.from({ length: 10 }, (_, i) => ping(gw(i % 2), "calm", calmSession))),
     ]);
+    const seconds = (performance.now() - started + 2) / 1000; // + 2 ms: Redis' clock counts whole ms
     const passed = flooded.filter((r) => r.status !== 429);
-    assert.ok(passed.length >= 1 && passed.length <= 7, `${passed.length} passed: not one burst per gateway`);
+    // One bucket of 5 refilled at 1/s (on Redis' clock, the same machine's): every token taken during the
+    // flood was there at its start or refilled during the seconds it took. A bucket per gateway would let
+    // about 10 through.
+    const most = 5 + Math.floor(seconds);
+    process.stdout.write(`# ${passed.length} of 20 passed in ${seconds.toFixed(2)} s (at most ${most})\n`);
+    assert.ok(
+      passed.length >= 1 && passed.length <= most,
+      `${passed.length} passed in ${seconds.toFixed(2)} s: one bucket of 5 at 1/s allows ${most}; not one burst per gateway`,
+    );
     for (const r of passed) assert.equal(r.status, 200);
     const refused = flooded.map((r, i) => ({ r, gateway: i % 2 })).filter(({ r }) => r.status === 429);
     assert.deepEqual(new Set(refused.map((x) => x.gateway)), new Set([0, 1]), "both gateways refuse");
@@ -163,7 +186,7 @@ describe("tenants shared by two gateways through one redis-server", () => {
     const revoked = await admin(gw(1), "DELETE", `/tenants/watch/sessions/${listed.id}`);
     assert.equal(revoked.status, 200);
     assert.deepEqual(revoked.json(), { revoked: 1 });
-    const gone = await within1s(() => rawRequest(url(gw(0), "watch"), { headers, body: rpc("ping") }), 404);
+    const gone = await eventually(() => rawRequest(url(gw(0), "watch"), { headers, body: rpc("ping") }), 404);
     assert.equal(gone.status, 404);
     assert.equal(errorCode(gone).swy, "SWY_SESSION_NOT_FOUND");
     assert.deepEqual((await admin(gw(0), "GET", "/tenants/watch/sessions")).json().sessions, []);
@@ -198,13 +221,13 @@ describe("tenants shared by two gateways through one redis-server", () => {
     // The gateways reconnect, find no document, and write theirs back.
     const client = createClient({ url: redis.url });
     await client.connect();
-    let rev: string | null = null;
-    for (let i = 0; i < 100 && rev === null; i++) {
-      rev = await client.get("swy:tenants:rev");
-      if (rev === null) await sleep(100);
+    try {
+      await waitFor("a gateway to write the tenancy document back", async () => {
+        return (await client.get("swy:tenants:rev")) !== null;
+      });
+    } finally {
+      await client.close();
     }
-    await client.close();
-    assert.notEqual(rev, null, "a gateway wrote the tenancy document back");
     await gw(1).stop();
     gateways[1] = await start();
     const init = await initialize(gw(1), "kept", kept.key);
