@@ -1,6 +1,7 @@
 /**
- * What the chaos run counts (pure): every request's one outcome, per workload; the invariant violations
- * (which must be none); each fault's recovery; peak memory.
+ * What the chaos run counts (pure): every request's one outcome, with when it was in flight; the invariant
+ * violations (which must be none); each fault's span and recovery; peak memory. Which fault caused which
+ * outcome is worked out afterwards, from the times (attribution.ts).
  */
 export type Outcome =
   /** Answered as expected. */
@@ -11,8 +12,25 @@ export type Outcome =
   | "refused"
   /** A JSON-RPC error in an answer (e.g. -32003: the outcome of a call on a dead replica is unknown). */
   | "rpc-error"
-  /** The connection was refused or reset (a gateway killed on purpose). */
+  /** The connection was refused or reset, or a stream ended before its answer (a process killed on purpose). */
   | "network";
+
+export const OUTCOMES: readonly Outcome[] = ["ok", "reinit", "refused", "rpc-error", "network"];
+
+/** One request's outcome. Times are ms since the run started. */
+export interface OutcomeEvent {
+  workload: string;
+  outcome: Outcome;
+  /** The HTTP status of a `reinit` (404) or a `refused`. */
+  status?: number;
+  /**
+   * Since when the cause may have been at work: the request's start; for a `reinit`, the session's last
+   * good answer (a session lost during a fault is only found lost on its next use).
+   */
+  fromMs: number;
+  /** When the outcome was known. */
+  atMs: number;
+}
 
 export type ViolationKind =
   | "hang"
@@ -23,7 +41,11 @@ export type ViolationKind =
   | "crash"
   | "memory"
   | "slow-client-kept"
-  | "not-recovered";
+  | "not-recovered"
+  /** A reinit, refusal, JSON-RPC error or network error while no fault (nor its grace) was under way. */
+  | "outside-fault"
+  /** An exception that is no network outcome: a bug of the harness, or an answer it could not read. */
+  | "harness-exception";
 
 export interface Violation {
   kind: ViolationKind;
@@ -34,6 +56,8 @@ export interface Violation {
 
 export interface FaultRecord {
   fault: string;
+  /** When the fault was injected (ms since the run started). */
+  startMs: number;
   /** How long the fault itself lasted (the process down, the replica paused, …). */
   durationMs: number;
   /** From the fault's start until every probe (each pool through each gateway) succeeded again. */
@@ -42,37 +66,28 @@ export interface FaultRecord {
 
 export class Ledger {
   readonly started = Date.now();
-  readonly outcomes = new Map<string, Record<Outcome, number>>();
-  /** Refusals by workload and HTTP status. */
-  readonly refusals = new Map<string, Record<string, number>>();
+  readonly events: OutcomeEvent[] = [];
   readonly violations: Violation[] = [];
   readonly faults: FaultRecord[] = [];
   peakRssBytes = 0;
 
-  refused(workload: string, status: number): void {
-    this.record(workload, "refused");
-    const row = this.refusals.get(workload) ?? {};
-    row[status] = (row[status] ?? 0) + 1;
-    this.refusals.set(workload, row);
+  /** Milliseconds since the run started. */
+  now(): number {
+    return Date.now() - this.started;
   }
 
-  record(workload: string, outcome: Outcome): void {
-    let row = this.outcomes.get(workload);
-    if (!row) {
-      row = { ok: 0, reinit: 0, refused: 0, "rpc-error": 0, network: 0 };
-      this.outcomes.set(workload, row);
-    }
-    row[outcome]++;
+  record(workload: string, outcome: Outcome, fromMs: number, status?: number): void {
+    const event: OutcomeEvent = { workload, outcome, fromMs, atMs: this.now() };
+    if (status !== undefined) event.status = status;
+    this.events.push(event);
   }
 
   violate(kind: ViolationKind, workload: string, detail: string): void {
-    this.violations.push({ kind, workload, detail, atMs: Date.now() - this.started });
+    this.violations.push({ kind, workload, detail, atMs: this.now() });
   }
 
   get sent(): number {
-    let n = 0;
-    for (const row of this.outcomes.values()) for (const v of Object.values(row)) n += v;
-    return n;
+    return this.events.length;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `npm run chaos`: a bounded soak with faults. Three gateways sharing a redis-server before pools of every
- * era and a mixed client population; faults injected on a schedule; every request's outcome and every
+ * era and a mixed client population; faults injected on a schedule; every request's outcome counted and
+ * attributed to the fault under way (attribution.ts: anything but success with none is a violation), every
  * invariant violation counted; a table on standard output and JSON in bench/results/.
  *   npm run chaos              quick: each fault once (about a minute)
  *   npm run chaos -- --long    about 10 minutes, the faults in turn
@@ -10,28 +11,27 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { describeError } from "./attempt.js";
+import { attribute, GRACE_MS, RECOVERY_LIMIT_MS } from "./attribution.js";
 import { FAULTS, sampleMemory } from "./faults.js";
 import { dispatcher, INIT, LEGACY, rpc, send, sleep } from "./http.js";
 import { Ledger } from "./ledger.js";
+import { replicaDowns } from "./replica-downs.js";
 import { type ChaosReport, formatReport } from "./report.js";
+import { sseClient, streamClient } from "./streams.js";
 import { ADMIN_TOKEN, startTopology, type Topology } from "./topology.js";
-import {
-  type Clients,
-  haClient,
-  legacyClient,
-  modernClient,
-  quietTenant,
-  sseClient,
-  streamClient,
-} from "./workloads.js";
+import { type Clients, haClient, legacyClient, modernClient, quietTenant } from "./workloads.js";
 
 const { values } = parseArgs({
   options: { long: { type: "boolean", default: false }, out: { type: "string" } },
 });
 const mode = values.long ? "long" : "quick";
 const DURATION_MS = values.long ? 10 * 60_000 : 0; // quick: one round of the faults
-const GAP_MS = values.long ? 12_000 : 1500;
-const RECOVERY_LIMIT_MS = 30_000;
+/**
+ * Between one fault's recovery and the next fault. Its first GRACE_MS still belong to the fault; the rest
+ * is calm, when every request must succeed (quick: 1 s of calm after each fault, about 250 requests).
+ */
+const GAP_MS = values.long ? 12_000 : GRACE_MS + 1000;
 const MEMORY_LIMIT = 400 * 1024 * 1024;
 
 async function admin(base: string, method: string, path: string, body?: unknown) {
@@ -106,7 +106,10 @@ async function main(): Promise<void> {
     quietTenant(clients),
     streamClient(clients, false),
     streamClient(clients, true),
-  ];
+  ].map((loop) =>
+    // A workload loop that throws outside a request is the harness's own failure.
+    loop.catch((err: unknown) => ledger.violate("harness-exception", "a workload loop", describeError(err))),
+  );
   await sleep(2000); // load before the first fault
   const began = Date.now();
   for (let i = 0; i === 0 || Date.now() - began < DURATION_MS || i % FAULTS.length !== 0; i++) {
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
     const fault = FAULTS[i % FAULTS.length] as (typeof FAULTS)[number];
     process.stderr.write(`chaos: ${fault.name}\n`);
     const start = Date.now();
+    const startMs = ledger.now();
     await fault.run(t, clients);
     const durationMs = Date.now() - start;
     let recoveryMs: number | undefined;
@@ -126,12 +130,14 @@ async function main(): Promise<void> {
     }
     if (recoveryMs === undefined)
       ledger.violate("not-recovered", fault.name, `not normal ${RECOVERY_LIMIT_MS} ms after`);
-    ledger.faults.push({ fault: fault.name, durationMs, recoveryMs });
+    ledger.faults.push({ fault: fault.name, startMs, durationMs, recoveryMs });
     await sleep(GAP_MS);
   }
   clients.stopped = true;
   await Promise.all(loops);
   stopSampling();
+  const attributed = attribute(ledger.events, ledger.faults);
+  const downs = replicaDowns(t.gateways, ledger.started, attributed.faults);
   await t.stop();
   await dispatcher.close();
   const report: ChaosReport = {
@@ -140,10 +146,12 @@ async function main(): Promise<void> {
     node: process.version,
     durationMs: Date.now() - ledger.started,
     sent: ledger.sent,
-    outcomes: Object.fromEntries(ledger.outcomes),
-    refusals: Object.fromEntries(ledger.refusals),
-    violations: ledger.violations,
-    faults: ledger.faults,
+    graceMs: GRACE_MS,
+    outcomes: attributed.byWorkload,
+    outsideFaults: attributed.outsideFaults,
+    faults: attributed.faults,
+    replicasDown: downs,
+    violations: [...ledger.violations, ...attributed.violations],
     peakGatewayRssBytes: ledger.peakRssBytes,
   };
   const out = values.out ?? `bench/results/chaos-${mode}-${report.date.replace(/[:.]/g, "-")}.json`;

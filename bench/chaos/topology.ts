@@ -21,6 +21,8 @@ export const ADMIN_TOKEN = "chaos-admin-token-0123456789";
 export class Proc<T extends Managed = Managed> {
   current!: T;
   private killing = false;
+  /** The output of its runs before the current one (it is restarted on purpose). */
+  private readonly earlier: string[] = [];
 
   constructor(
     readonly name: string,
@@ -29,6 +31,7 @@ export class Proc<T extends Managed = Managed> {
   ) {}
 
   async start(): Promise<this> {
+    if (this.current) this.earlier.push(...this.current.lines);
     this.current = await this.launch();
     this.killing = false;
     const me = this.current;
@@ -46,6 +49,11 @@ export class Proc<T extends Managed = Managed> {
 
   signal(signal: NodeJS.Signals): void {
     this.current.child.kill(signal);
+  }
+
+  /** Every line it wrote on standard output, over all its runs. */
+  get lines(): string[] {
+    return [...this.earlier, ...this.current.lines];
   }
 
   get pid(): number {
@@ -95,6 +103,9 @@ export async function startTopology(ledger: Ledger): Promise<Topology> {
     }),
   );
   const list = (ps: Proc<Replica>[], key: "url" | "sseUrl" = "url") => ps.map((p) => p.current[key]).join(", ");
+  // Health: one failed check marks a replica down (a fault is seen within about a second), and with it the
+  // sessions it held (404). The check's timeout is 1 s, not less: on a loaded 2-core machine a replica can
+  // be off the CPU for some hundreds of ms with no fault at all, and a 400 ms timeout lost its sessions then.
   const config = writeConfig(`logLevel: warn
 discovery:
   enabled: false
@@ -113,7 +124,7 @@ limits:
   slowClientTimeout: 3s
 health:
   interval: 500ms
-  timeout: 400ms
+  timeout: 1s
   unhealthyThreshold: 1
   cooldown: 1s
 tenants:
