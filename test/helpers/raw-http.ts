@@ -198,10 +198,19 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
     });
     inFlight++;
     proxy.maxInFlight = Math.max(proxy.maxInFlight, inFlight);
-    res.once("close", () => inFlight--);
+    // A request is done once its whole answer is here, before the proxy passes its last bytes on: the
+    // gateway cannot have the answer (and send the next request) sooner. (Counting until the response's
+    // `close` counted requests the gateway was already done with, on a busy machine.)
+    let done = false;
+    const settle = () => {
+      if (!done) inFlight--;
+      done = true;
+    };
+    res.once("close", settle);
     const upstream = request(
       { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers, agent },
       (answer) => {
+        answer.once("end", settle);
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         res.flushHeaders(); // an SSE stream may say nothing for a while
         answer.pipe(res);
