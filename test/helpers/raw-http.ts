@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { connect as netConnect } from "node:net";
 import { connect, INIT_BODY } from "./mcp.js";
@@ -230,6 +230,30 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
   const { port } = server.address() as { port: number };
   proxy.url = `http://127.0.0.1:${port}${up.pathname}`;
   return proxy;
+}
+
+/**
+ * Connections that process `pid` holds on its listening `port` (Linux): its socket descriptors, found in
+ * /proc/net/tcp with that local port and not listening. The server's own count of accepted connections.
+ */
+export function connectionsOn(pid: number, port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let n = 0;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(local) && f[3] !== "0A" && inodes.has(f[9] ?? "")) n++;
+  }
+  return n;
 }
 
 /** Open file descriptors of a process (Linux). */

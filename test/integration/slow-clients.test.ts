@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { request } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { MCP_HEADERS } from "../helpers/mcp.js";
 import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
+import { connectionsOn } from "../helpers/raw-http.js";
 import { type FixtureServer, SSE_HEADERS, startFixture } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -14,30 +14,6 @@ import { waitFor } from "../helpers/wait.js";
  */
 const DEFAULT_REQUEST_HEADERS_MS = 10_000;
 const DEFAULT_REQUEST_BODY_MS = 30_000;
-
-/**
- * Connections that process `pid` holds on its listening `port` (Linux): its socket descriptors, found in
- * /proc/net/tcp with that local port and not listening. The server's own count of accepted connections.
- */
-function connectionsOn(pid: number, port: number): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-      if (inode) inodes.add(inode);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  let n = 0;
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-    const f = line.trim().split(/\s+/);
-    if (f[1]?.endsWith(local) && f[3] !== "0A" && inodes.has(f[9] ?? "")) n++;
-  }
-  return n;
-}
 
 /** Connect, send `text`, and collect what comes back until the gateway closes the connection. */
 function session(port: number, text: string): { socket: Socket; reply: Promise<{ text: string; afterMs: number }> } {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { INIT_BODY } from "../helpers/mcp.js";
 import { rssOf } from "../helpers/procs.js";
 import {
+  connectionsOn,
   exchange,
   type FuzzRig,
   fdCount,
@@ -543,30 +543,6 @@ describe("HTTP fuzzing of a live gateway", () => {
     );
   });
 });
-
-/**
- * Connections that process `pid` holds on its listening `port` (Linux): its socket descriptors, found in
- * /proc/net/tcp with that local port and not listening. The server's own count of accepted connections.
- */
-function connectionsOn(pid: number, port: number): number {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
-      if (inode) inodes.add(inode);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  let n = 0;
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-    const f = line.trim().split(/\s+/);
-    if (f[1]?.endsWith(local) && f[3] !== "0A" && inodes.has(f[9] ?? "")) n++;
-  }
-  return n;
-}
 
 /** A ping in session `sid`, tagged for the counting proxy. */
 function sessionPing(sid: string, tag: string): string {
