@@ -26,8 +26,12 @@ export async function waitFor(
 }
 
 /** The value of one Prometheus sample on a `/metrics` page (`name{labels}` exactly as printed), or 0. */
-export async function metricValue(metricsUrl: string, series: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
+export async function metricValue(
+  metricsUrl: string,
+  series: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(metricsUrl, { headers })).text();
   for (const line of text.split("\n")) {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }

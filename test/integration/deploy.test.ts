@@ -41,7 +41,7 @@ import {
   trustingAgent,
 } from "../helpers/proxies.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
-import { waitFor } from "../helpers/wait.js";
+import { metricValue, waitFor } from "../helpers/wait.js";
 
 /** Each call's own limit: a proxy that holds an answer back fails the test in seconds, not in a minute. */
 const CALL = { timeout: 10_000 };
@@ -101,6 +101,13 @@ async function postsServed(gateway: GatewayProc): Promise<number> {
     .filter((l) => l.startsWith("switchyard_requests_total{") && l.includes('route="svc"'))
     .filter((l) => l.includes('method="POST"'))
     .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+}
+
+/** GET requests a gateway answered 503 outside any route: its /readyz saying "unready". */
+async function readyz503(gateway: GatewayProc): Promise<number> {
+  return metricValue(`${gateway.base}/metrics`, 'switchyard_requests_total{route="",method="GET",status="503"}', {
+    authorization: `Bearer ${METRICS_TOKEN}`,
+  });
 }
 
 /** POST requests the gateways answered on route `svc`, all together. */
@@ -383,6 +390,18 @@ upstreams:
             await res.body?.cancel();
             return res.status === 503;
           });
+          // The proxy's own checks must have seen the 503 (HAProxy takes a replica out after two, Caddy
+          // after one): g2 counts each /readyz it answers 503, under the route "". A batch with no call
+          // on g2 proves nothing by itself (least_conn sends every call to an idle g1).
+          const unready = () => readyz503(g2);
+          const seenByTest = await unready();
+          await waitFor(
+            "the proxy's health checks to see g2's 503 twice",
+            async () => (await unready()) >= seenByTest + 2,
+            {
+              timeoutMs: 20_000,
+            },
+          );
           // Within the proxy's check interval, g2 stops getting requests (it still serves them fine).
           await untilBatch(
             s,
