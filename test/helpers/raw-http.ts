@@ -207,21 +207,38 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
       done = true;
     };
     res.once("close", settle);
-    const upstream = request(
-      { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers, agent },
-      (answer) => {
-        answer.once("end", settle);
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        res.flushHeaders(); // an SSE stream may say nothing for a while
-        answer.pipe(res);
-      },
-    );
-    upstream.on("error", () => res.destroy());
-    res.on("close", () => {
-      if (!res.writableFinished) upstream.destroy();
+    // The gateway sends whole bodies: the proxy takes the body in before passing it on, so that it can
+    // send it again on a new connection when the replica closed the reused one just as it was picked
+    // (Node's keep-alive race: the answer would be a reset the gateway never caused).
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const send = (retry: boolean) => {
+        const upstream = request(
+          { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers, agent },
+          (answer) => {
+            answer.once("end", settle);
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.flushHeaders(); // an SSE stream may say nothing for a while
+            answer.pipe(res);
+          },
+        );
+        upstream.on("error", (err: NodeJS.ErrnoException) => {
+          if (retry && upstream.reusedSocket && !res.headersSent && err.code === "ECONNRESET") send(false);
+          else res.destroy();
+        });
+        res.on("close", () => {
+          if (!res.writableFinished) upstream.destroy();
+        });
+        upstream.end(body);
+      };
+      send(true);
     });
-    req.pipe(upstream);
   });
+  // The gateway's pool closes its idle connections first (it reads the Keep-Alive hint): the proxy never
+  // closes one under it.
+  server.keepAliveTimeout = 65_000;
   server.on("clientError", (err, socket) => {
     proxy.clientErrors.push(err.message);
     socket.destroy();
