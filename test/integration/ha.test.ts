@@ -59,10 +59,11 @@ describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short 
     const owner = (await c.increment()).node;
     const victim = cluster.nodes.find((n) => n.node === owner) as HaNode;
     const survivor = cluster.nodes.find((n) => n !== victim) as HaNode;
-    // 3 s: the owner is killed while it still runs it (it is killed as soon as both calls are recorded).
-    const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 3000 } }, undefined, { timeout: 30_000 });
+    // Both run far longer than it takes to see them recorded on a busy machine (3 s did not, once in ten
+    // runs): the owner is killed while it still runs them.
+    const lookup = c.c.callTool({ name: "lookup", arguments: { delayMs: 6000 } }, undefined, { timeout: 30_000 });
     const task = c.c
-      .callTool({ name: "long_task", arguments: { steps: 20, delayMs: 150 } }, undefined, {
+      .callTool({ name: "long_task", arguments: { steps: 100, delayMs: 150 } }, undefined, {
         onprogress: () => {},
         timeout: 30_000,
       })
@@ -81,7 +82,10 @@ describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short 
     victim.child.kill("SIGKILL");
     const result = await lookup;
     const outcome = await task;
-    assert.ok(outcome instanceof McpError && outcome.code === -32003, "not idempotent: outcome unknown");
+    assert.ok(
+      outcome instanceof McpError && outcome.code === -32003,
+      `not idempotent: outcome unknown (got ${String(outcome)})`,
+    );
     assert.deepEqual(
       result.content,
       [{ type: "text", text: `looked up on ${survivor.node}` }],
