@@ -1,9 +1,9 @@
 // No process may outlive its test file. The test command gives its run an id in the environment
-// (SWITCHYARD_TEST_RUN); the run's processes are found two ways after it, so that one of another run on
-// the same machine is never counted, nor touched:
+// (SWITCHYARD_TEST_RUN): the path of the run's own pid file. The run's processes are found two ways after
+// it, so that one of another run on the same machine is never counted, nor touched:
 // - every process that carries the id in its environment (whatever the tests started, and its children);
-// - every member of a process group that the tests' spawn helper started and recorded in the run's pid
-//   file (Redis and nginx rewrite the memory that holds their environment for their process titles).
+// - every member of a process group that the tests' spawn helper started and recorded in that file
+//   (Redis and nginx rewrite the memory that holds their environment for their process titles).
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,18 +11,14 @@ import { join } from "node:path";
 
 export const RUN_VARIABLE = "SWITCHYARD_TEST_RUN";
 
+/** A new run's id: the file where the spawn helper records the process groups it starts. */
 export function newRunId() {
-  return randomUUID();
-}
-
-/** Where the spawn helper records the process groups it started in run `runId`. */
-export function pidFile(runId) {
-  return join(tmpdir(), `switchyard-test-${runId}.pids`);
+  return join(tmpdir(), `switchyard-test-${randomUUID()}.pids`);
 }
 
 function recordedGroups(runId) {
   try {
-    return new Set(readFileSync(pidFile(runId), "utf8").split("\n").filter(Boolean).map(Number));
+    return new Set(readFileSync(runId, "utf8").split("\n").filter(Boolean).map(Number));
   } catch {
     return new Set();
   }
@@ -62,6 +58,6 @@ export async function leftovers(runId, graceMs = 5000) {
     await new Promise((r) => setTimeout(r, 200));
     left = processesOfRun(runId);
   }
-  rmSync(pidFile(runId), { force: true });
+  rmSync(runId, { force: true });
   return left;
 }

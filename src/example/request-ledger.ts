@@ -9,10 +9,8 @@ import { hashId } from "../observability/hash.js";
 export class RequestLedger {
   private readonly sessions = new Map<string, number>();
   private readonly agents = new Map<string, number>();
-  private total = 0;
 
   record(req: IncomingMessage): void {
-    this.total++;
     const header = req.headers["mcp-session-id"];
     const query = req.url?.includes("sessionId=") ? new URL(req.url, "http://x").searchParams.get("sessionId") : null;
     const sid = typeof header === "string" ? header : query;
@@ -20,9 +18,8 @@ export class RequestLedger {
     bump(this.agents, req.headers["user-agent"] ?? "");
   }
 
-  toJSON(): { requests: number; sessions: Record<string, number>; userAgents: Record<string, number> } {
+  toJSON(): { sessions: Record<string, number>; userAgents: Record<string, number> } {
     return {
-      requests: this.total,
       sessions: Object.fromEntries(this.sessions),
       userAgents: Object.fromEntries(this.agents),
     };

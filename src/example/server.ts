@@ -103,8 +103,6 @@ export interface ExampleServer {
   sseUrl: string;
   server: Server;
   sessions(): number;
-  /** Every request this server was asked, by session (hashed) and by user agent. */
-  ledger: RequestLedger;
   close(): Promise<void>;
 }
 
@@ -224,7 +222,6 @@ export async function startExampleServer(options: {
     sseUrl: `http://${host}:${addr.port}/sse`,
     server,
     sessions: () => transports.size + sseTransports.size,
-    ledger,
     close: async () => {
       const all = [...transports.values(), ...sseTransports.values()];
       await Promise.all(all.map((t) => t.close().catch(() => {})));

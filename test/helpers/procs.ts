@@ -32,10 +32,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  * the run (`scripts/leftovers.mjs`): some servers overwrite the environment that would otherwise tell.
  */
 function recordGroup(child: ChildProcess): void {
-  const run = process.env.SWITCHYARD_TEST_RUN;
-  if (run && child.pid !== undefined) {
-    appendFileSync(join(tmpdir(), `switchyard-test-${run}.pids`), `${child.pid}\n`);
-  }
+  const pidFile = process.env.SWITCHYARD_TEST_RUN; // the run's id is its pid file's path
+  if (pidFile && child.pid !== undefined) appendFileSync(pidFile, `${child.pid}\n`);
 }
 
 /** Kill every process this file still owns and wait until each is gone. */
@@ -177,7 +175,6 @@ export interface Replica extends Managed {
 
 /** What an example replica was asked (`GET /_example/seen`): requests by hashed session and by user agent. */
 export interface Seen {
-  requests: number;
   sessions: Record<string, number>;
   userAgents: Record<string, number>;
 }
