@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createClient } from "@redis/client";
-import { freePort, type Managed, spawnManaged } from "./procs.js";
+import { type Managed, owned, spawnManaged, startOnFreePort } from "./procs.js";
 import { type RedisServer, startRedis } from "./redis.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/ha-server/server.ts", import.meta.url));
@@ -38,57 +38,16 @@ export async function startHaNode(node: string, redisUrl: string, extra: string[
   return Object.assign(proc, { node, url: (JSON.parse(line) as { url: string }).url });
 }
 
-/** Anything a test starts and must stop again: a process, a proxy, a cluster. */
-export interface Stoppable {
-  stop(): Promise<unknown>;
-}
-
-/**
- * What a test file (or a helper) started, to be stopped in its `after`. Every start is registered as it
- * begins, so a `before` that throws half-way leaks nothing: `stopAll` first waits for the starts still
- * under way (a sibling of a failed `Promise.all`), then stops everything that came up, the last started
- * first (a proxy before its gateways, gateways before their replicas and Redis). Stopping something that
- * has already exited is harmless.
- */
-export function owned() {
-  const starts: Array<Promise<Stoppable>> = [];
-  return {
-    own<T extends Stoppable>(start: Promise<T> | T): Promise<T> {
-      const p = Promise.resolve(start);
-      starts.push(p);
-      return p;
-    },
-    async stopAll(): Promise<void> {
-      const settled = await Promise.allSettled(starts.splice(0));
-      for (const s of settled.reverse()) {
-        if (s.status === "fulfilled") await s.value.stop().catch(() => {});
-      }
-    },
-  };
-}
-
-/** The output of a proxy that could not bind its port: taken by another process since `freePort()`. */
-export const ADDRESS_IN_USE = /address already in use/i;
-
 /**
  * nginx in plain round-robin before `upstreams` (no affinity of any kind): each request goes to the next
  * replica. A replica that refuses connections is skipped (the request never reached it).
  */
-export async function startRoundRobinNginx(upstreams: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+export function startRoundRobinNginx(upstreams: string[]): Promise<{ url: string; stop(): Promise<void> }> {
   // nginx cannot listen on port 0: a port that was free a moment ago, another one if it was taken meanwhile.
-  for (let attempt = 1; ; attempt++) {
-    const started = await roundRobinNginxOn(await freePort(), upstreams);
-    if (started.ok) return started.nginx;
-    if (!ADDRESS_IN_USE.test(started.output) || attempt === 5) {
-      throw new Error(`nginx (round-robin) did not start:\n${started.output}`);
-    }
-  }
+  return startOnFreePort((port) => roundRobinNginxOn(port, upstreams));
 }
 
-async function roundRobinNginxOn(
-  port: number,
-  upstreams: string[],
-): Promise<{ ok: true; nginx: { url: string; stop(): Promise<void> } } | { ok: false; output: string }> {
+async function roundRobinNginxOn(port: number, upstreams: string[]): Promise<{ url: string; stop(): Promise<void> }> {
   const prefix = mkdtempSync(join(tmpdir(), "swy-nginx-"));
   mkdirSync(join(prefix, "logs"), { recursive: true });
   const servers = upstreams.map((u) => `    server ${new URL(u).host} max_fails=0;`).join("\n");
@@ -155,16 +114,13 @@ ${servers}
     );
     if (answer === token) {
       return {
-        ok: true,
-        nginx: {
-          url: `http://127.0.0.1:${port}/mcp`,
-          // SIGTERM, nginx's fast shutdown: SIGQUIT would wait for every open stream (a failed test's
-          // session still holds its GET stream); SIGKILL if it is still there after 5 s.
-          stop: async () => {
-            const timer = setTimeout(() => proc.child.kill("SIGKILL"), 5000);
-            await proc.stop("SIGTERM");
-            clearTimeout(timer);
-          },
+        url: `http://127.0.0.1:${port}/mcp`,
+        // SIGTERM, nginx's fast shutdown: SIGQUIT would wait for every open stream (a failed test's
+        // session still holds its GET stream); SIGKILL if it is still there after 5 s.
+        stop: async () => {
+          const timer = setTimeout(() => proc.child.kill("SIGKILL"), 5000);
+          await proc.stop("SIGTERM");
+          clearTimeout(timer);
         },
       };
     }
@@ -174,7 +130,7 @@ ${servers}
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { ok: false, output: output() };
+  throw new Error(`nginx (round-robin) did not start:\n${output()}`);
 }
 
 /** An SDK client of the example's session, resuming broken streams quickly (with `Last-Event-ID`). */

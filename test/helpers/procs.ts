@@ -156,6 +156,35 @@ export async function startAll<T extends { stop(signal?: NodeJS.Signals): Promis
   throw failed.reason;
 }
 
+/** Anything a test starts and must stop again: a process, a proxy, a cluster. */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/**
+ * What a test file (or a helper) started, to be stopped in its `after`. Every start is registered as it
+ * begins, so a `before` that throws half-way leaks nothing: `stopAll` first waits for the starts still
+ * under way (a sibling of a failed `Promise.all`), then stops everything that came up, the last started
+ * first (a proxy before its gateways, gateways before their replicas and Redis). Stopping something that
+ * has already exited is harmless.
+ */
+export function owned() {
+  const starts: Array<Promise<Stoppable>> = [];
+  return {
+    own<T extends Stoppable>(start: Promise<T> | T): Promise<T> {
+      const p = Promise.resolve(start);
+      starts.push(p);
+      return p;
+    },
+    async stopAll(): Promise<void> {
+      const settled = await Promise.allSettled(starts.splice(0));
+      for (const s of settled.reverse()) {
+        if (s.status === "fulfilled") await s.value.stop().catch(() => {});
+      }
+    },
+  };
+}
+
 function listeningUrl(line: string): string | undefined {
   try {
     const msg = JSON.parse(line) as { msg?: string; url?: string };
@@ -278,6 +307,9 @@ export async function startGateway(args: string[]): Promise<GatewayProc> {
   return Object.assign(proc, { base, route: (name: string) => `${base}/${name}/mcp` });
 }
 
+/** What a server that could not bind its port says: another process took it since `freePort()`. */
+const ADDRESS_IN_USE = /EADDRINUSE|address already in use/i;
+
 /**
  * Start a server that cannot listen on port 0 and report its port (redis-server, server-everything) on a
  * port that was free a moment ago — and on another one if a test file running beside this one took it in
@@ -289,7 +321,7 @@ export async function startOnFreePort<T>(start: (port: number) => Promise<T>, at
     try {
       return await start(port);
     } catch (err) {
-      if (attempt >= attempts || !/EADDRINUSE|Address already in use/i.test(String(err))) throw err;
+      if (attempt >= attempts || !ADDRESS_IN_USE.test(String(err))) throw err;
     }
   }
 }

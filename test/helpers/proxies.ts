@@ -6,8 +6,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, fetch as undiciFetch } from "undici";
 import { findBinary } from "../../bench/lib/system.js";
-import { ADDRESS_IN_USE } from "./ha.js";
-import { freePort, type Managed, sleep, spawnManaged } from "./procs.js";
+import { type Managed, sleep, spawnManaged, startOnFreePort } from "./procs.js";
 import { makeTestPki } from "./tls.js";
 
 /** `deploy/<path>` in this repository: the files users copy, which the tests run unchanged. */
@@ -95,12 +94,6 @@ function requireBinary(name: string): string {
 }
 
 /** The proxy exited before it answered; `output` is what it wrote (why). */
-class ProxyExited extends Error {
-  constructor(readonly output: string) {
-    super(`the proxy exited before answering:\n${output}`);
-  }
-}
-
 /** How the process ended, if it has (a proxy gone in the middle of a suite says so in its output). */
 function exitStatus(proc: Managed): string {
   const { exitCode, signalCode } = proc.child;
@@ -129,7 +122,7 @@ async function waitUntilAnswering(proc: Managed, base: string, ca: string, outpu
     for (;;) {
       if (exited) {
         await outputRead(proc);
-        throw new ProxyExited(output());
+        throw new Error(`the proxy exited before answering:\n${output()}`);
       }
       const answered = await undiciFetch(`${base}/`, { dispatcher, signal: AbortSignal.timeout(2000) }).then(
         async (r) => {
@@ -170,13 +163,9 @@ type Launch = (port: number) => Promise<{
   extraOutput?: () => string;
 }>;
 
-/**
- * Start a proxy that cannot listen on port 0: on a port that was free a moment ago, and again on a new
- * one if another process took it in between (the proxy exits saying the address is in use).
- */
-async function startOnFreePort(launch: Launch, ca: string): Promise<RunningProxy> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+/** Start a proxy that cannot listen on port 0 (`startOnFreePort`: another port if its port was taken). */
+function startProxy(launch: Launch, ca: string): Promise<RunningProxy> {
+  return startOnFreePort(async (port) => {
     const { proc, configFile, signal, extraOutput = () => "" } = await launch(port);
     const base = `https://127.0.0.1:${port}`;
     const output = () => [...proc.lines, ...proc.stderr, extraOutput(), exitStatus(proc)].join("\n");
@@ -184,11 +173,10 @@ async function startOnFreePort(launch: Launch, ca: string): Promise<RunningProxy
       await waitUntilAnswering(proc, base, ca, output);
     } catch (err) {
       await stopProc(proc, "SIGKILL");
-      if (err instanceof ProxyExited && ADDRESS_IN_USE.test(err.output) && attempt < 5) continue;
       throw err;
     }
     return { base, port, configFile, proc, output, stop: () => stopProc(proc, signal) };
-  }
+  });
 }
 
 /**
@@ -201,7 +189,7 @@ export async function startNginx(
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("nginx");
-  return startOnFreePort(async (port) => {
+  return startProxy(async (port) => {
     const prefix = tempDir("nginx");
     mkdirSync(join(prefix, "logs"));
     mkdirSync(join(prefix, "conf.d"));
@@ -253,7 +241,7 @@ export async function startCaddy(
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("caddy");
-  return startOnFreePort(async (port) => {
+  return startProxy(async (port) => {
     const dir = tempDir("caddy");
     const file = join(dir, "Caddyfile");
     writeFileSync(file, substitute(caddyfile, await substitutions(port)));
@@ -274,7 +262,7 @@ export async function startHaproxy(
   listen: ListenOptions,
 ): Promise<RunningProxy> {
   const bin = requireBinary("haproxy");
-  return startOnFreePort(async (port) => {
+  return startProxy(async (port) => {
     const dir = tempDir("haproxy");
     const file = join(dir, basename(cfgFile));
     writeFileSync(file, substitute(cfgFile, await substitutions(port)));

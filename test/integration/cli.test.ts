@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { owned } from "../helpers/ha.js";
 import { connect } from "../helpers/mcp.js";
-import { CLI, spawnManaged, writeConfig } from "../helpers/procs.js";
+import { CLI, owned, spawnManaged, writeConfig } from "../helpers/procs.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Every process a test here starts: stopped after the file, whatever the tests did. */

@@ -16,12 +16,12 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Agent } from "undici";
 import { fetch as undiciFetch } from "undici";
 import { check, SOUND_DEPLOYMENT } from "../helpers/check.js";
-import { owned } from "../helpers/ha.js";
 import { is404, MCP_HEADERS } from "../helpers/mcp.js";
 import {
   freePort,
   type GatewayProc,
   type Managed,
+  owned,
   type Replica,
   startGateway,
   startPrefixed,

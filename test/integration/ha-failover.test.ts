@@ -4,8 +4,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createClient } from "@redis/client";
 import { SessionRegistry } from "../../src/ha/session-registry.js";
-import { type HaNode, owned, startHaNode, startRoundRobinNginx, watchRedis } from "../helpers/ha.js";
+import { type HaNode, startHaNode, startRoundRobinNginx, watchRedis } from "../helpers/ha.js";
 import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { owned } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait.js";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { haClient as connect, type HaNode, longTaskThroughDeath, owned, startHaNode } from "../helpers/ha.js";
+import { haClient as connect, type HaNode, longTaskThroughDeath, startHaNode } from "../helpers/ha.js";
 import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { type GatewayProc, startGateway, writeConfig } from "../helpers/procs.js";
+import { type GatewayProc, owned, startGateway, writeConfig } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 
 describe("switchyard/ha through Switchyard: a pool with `sessions: shared`", () => {

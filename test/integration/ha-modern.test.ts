@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "@redis/client";
-import { owned } from "../helpers/ha.js";
 import { modernBody, modernHeaders } from "../helpers/mcp.js";
-import { type Replica, startDualEra } from "../helpers/procs.js";
+import { owned, type Replica, startDualEra } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { openSse } from "../helpers/sse.js";
 import { waitFor } from "../helpers/wait.js";

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { owned } from "../helpers/ha.js";
 import { rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, INIT_BODY } from "../helpers/mcp.js";
-import { type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { owned, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
 
 /** Open the session's standalone GET stream; resolves once the gateway has answered with SSE headers. */
 function openGetStream(url: string, sessionId: string): Promise<{ closed: Promise<void> }> {

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { owned } from "../helpers/ha.js";
 import { rawRequest, rpc } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
+import { type GatewayProc, owned, type Replica, startGateway, startReplica } from "../helpers/procs.js";
 import { openSse } from "../helpers/sse.js";
 import { waitFor } from "../helpers/wait.js";
 
