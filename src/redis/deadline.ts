@@ -8,7 +8,7 @@
  * has no place on such a client: it would trip the guard.)
  */
 export class RedisTimeoutError extends Error {
-  readonly code = "SWY_REDIS_TIMEOUT";
+  readonly code = "ERR_REDIS_TIMEOUT"; // internal: a request gets SWY_STORE_UNAVAILABLE
   constructor(timeoutMs: number, tripped: boolean) {
     super(
       tripped

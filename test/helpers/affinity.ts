@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isGateway404, type Whoami } from "./mcp.js";
-import type { ExampleReplica } from "./procs.js";
+import type { ExampleReplica, GatewayProc } from "./procs.js";
 
 /** The gateway's codes for a session it will not route: its replica is gone, or it forgot it since. */
 export const GONE = ["SWY_SESSION_REPLICA_GONE", "SWY_SESSION_NOT_FOUND"] as const;
@@ -34,4 +34,12 @@ export async function assertGoneNotMoved(
 /** The replicas still running (a killed one can no longer be asked what it saw). */
 export function running(replicas: ExampleReplica[]): ExampleReplica[] {
   return replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+}
+
+/** How many replicas of `route` a gateway counts healthy, by its `/readyz`. */
+export async function healthyReplicas(gateway: GatewayProc, route = "svc"): Promise<number | undefined> {
+  const ready = (await (await fetch(`${gateway.base}/readyz`)).json()) as {
+    routes: Record<string, { healthy: number }>;
+  };
+  return ready.routes[route]?.healthy;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { assertGoneNotMoved, assertLivesOn, running } from "../helpers/affinity.js";
+import { assertGoneNotMoved, assertLivesOn, healthyReplicas, running } from "../helpers/affinity.js";
 import { sessionHeaders } from "../helpers/http.js";
 import { connect, MCP_HEADERS, type Session, type Whoami } from "../helpers/mcp.js";
 import {
@@ -154,10 +154,10 @@ describe("session affinity across three SDK replicas", () => {
     await target.stop("SIGKILL");
     // Wait until the health checks have seen it down, then bring it back on the same port — as a server
     // that serves any session id it is sent: only the gateway can refuse the old sessions now.
-    await waitFor("the gateway to see the replica down", async () => (await readiness(gateway)) === 1);
+    await waitFor("the gateway to see the replica down", async () => (await healthyReplicas(gateway)) === 1);
     const reborn = await startReplica("r2-reborn", listen, { unknownSessions: "accept" });
     replicas[1] = reborn;
-    await waitFor("the gateway to see the replica back", async () => (await readiness(gateway)) === 2);
+    await waitFor("the gateway to see the replica back", async () => (await healthyReplicas(gateway)) === 2);
     for (const [i, s] of sessions.entries()) {
       const owner = owners[i] as Whoami;
       if (owner.replica === target.name) {
@@ -195,11 +195,3 @@ describe("session affinity across three SDK replicas", () => {
     assert.equal((await fetch(`${gateway.base}/healthz`)).status, 200, "the process itself is fine");
   });
 });
-
-interface ReadyBody {
-  routes: Record<string, { healthy: number }>;
-}
-
-async function readiness(gateway: GatewayProc): Promise<number | undefined> {
-  return ((await (await fetch(`${gateway.base}/readyz`)).json()) as ReadyBody).routes.svc?.healthy;
-}

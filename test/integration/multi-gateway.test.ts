@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { assertGoneNotMoved, assertLivesOn, GONE } from "../helpers/affinity.js";
+import { assertGoneNotMoved, assertLivesOn, GONE, healthyReplicas } from "../helpers/affinity.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, roundRobinSession, type Whoami } from "../helpers/mcp.js";
 import {
@@ -73,7 +73,7 @@ health:
     for (const o of onVictim) await assertLivesOn(o, victim);
     await victim.stop("SIGKILL");
     await waitFor("every gateway to see the victim down", async () => {
-      const ready = await Promise.all(gateways.map((g) => healthyOf(g)));
+      const ready = await Promise.all(gateways.map((g) => healthyReplicas(g)));
       return ready.every((h) => h === 2);
     });
     for (const [i, s] of sessions.entries()) {
@@ -182,13 +182,13 @@ health:
     assert.ok(index >= 0, "a session lives on the victim");
     await assertLivesOn(owners[index] as Whoami, victim);
     await victim.stop("SIGKILL");
-    assert.equal(await healthyOf(g2), 2, "g2 has no way to know yet");
+    assert.equal(await healthyReplicas(g2), 2, "g2 has no way to know yet");
     // g1 meets the dead replica (and does not move the session to the other one, which would serve it)...
     const session = sessions[index] as { whoami(): Promise<unknown> };
     await assertGoneNotMoved(() => session.whoami(), owners[index] as Whoami, [replicas[1] as ExampleReplica]);
     // ...and g2 and g3, which never tried it (no active checks), learn through Redis.
     await waitFor("g2 and g3 to learn that the replica is down", async () => {
-      return (await healthyOf(g2)) === 1 && (await healthyOf(g3)) === 1;
+      return (await healthyReplicas(g2)) === 1 && (await healthyReplicas(g3)) === 1;
     });
   });
 });
@@ -270,11 +270,6 @@ describe("a Redis over TLS (rediss://) that requires a client certificate", () =
     }
   });
 });
-
-async function healthyOf(g: GatewayProc): Promise<number | undefined> {
-  return ((await (await fetch(`${g.base}/readyz`)).json()) as { routes: Record<string, { healthy: number }> }).routes
-    .svc?.healthy;
-}
 
 describe("a Redis that hangs (SIGSTOP) instead of dying", () => {
   const COMMAND_TIMEOUT_MS = 800;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { assertGoneNotMoved, assertLivesOn } from "../helpers/affinity.js";
+import { assertGoneNotMoved, assertLivesOn, healthyReplicas } from "../helpers/affinity.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, roundRobinSession, type Whoami } from "../helpers/mcp.js";
 import {
@@ -98,13 +98,9 @@ health:
     assert.ok(onVictim.length > 0, "some session lives on the victim");
     for (const o of onVictim) await assertLivesOn(o, victim);
     await victim.stop("SIGKILL");
-    await waitFor("every gateway to see the victim down", async () => {
-      for (const g of gateways) {
-        const ready = (await (await fetch(`${g.base}/readyz`)).json()) as { routes: { svc: { healthy: number } } };
-        if (ready.routes.svc.healthy !== 2) return false;
-      }
-      return true;
-    });
+    await waitFor("every gateway to see the victim down", async () =>
+      (await Promise.all(gateways.map((g) => healthyReplicas(g)))).every((h) => h === 2),
+    );
     for (const [i, s] of sessions.entries()) {
       const owner = owners[i] as Whoami;
       if (owner.replica !== victim.name) continue;
