@@ -1,4 +1,5 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { connect } from "node:net";
 import { endToEndHeaders } from "../security/header-policy.js";
 import { NODE_HEADER } from "./session-id.js";
 
@@ -10,7 +11,11 @@ export const STOPPING_HEADER = "x-switchyard-ha-stopping";
 /** Set again for the hop: the owner's address, and the length of the body as it is sent. */
 const REPLACED = new Set(["host", "content-length"]);
 
-export type ForwardResult = "forwarded" | "refused";
+/**
+ * `refused`: the owner is not there (its port refused, or it is stopping) and nothing was sent back.
+ * `lost`: the connection broke after the request went out, before any answer: the owner may have run it.
+ */
+export type ForwardResult = "forwarded" | "refused" | "lost";
 
 /** The owner's name stays behind: the answer names the node the client reached. */
 const DROPPED = new Set([NODE_HEADER]);
@@ -21,9 +26,9 @@ const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
 /**
  * Send the request (its body already read: MCP requests are small JSON) to the node that owns its
  * session; the answer is streamed back (an SSE answer flows event by event), headers intact; abort it
- * when the client leaves. Resolves "refused" when the owner's port
- * refused the connection (the process is gone) or the owner says it is stopping, before anything was
- * sent back, so the caller may adopt the session instead; other failures end the response.
+ * when the client leaves. Resolves "refused" when the owner's port refused the connection (the process
+ * is gone) or the owner says it is stopping, so the caller may adopt the session instead, and "lost"
+ * when the connection broke before any answer: in both cases nothing was sent to the client yet.
  */
 export function forwardTo(
   ownerUrl: string,
@@ -48,20 +53,36 @@ export function forwardTo(
       answer.on("end", () => resolve("forwarded"));
     });
     upstream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNREFUSED" && !res.headersSent) return resolve("refused");
-      if (!res.headersSent) {
-        res.writeHead(502, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Session owner unreachable" } }),
-        );
-      } else {
-        res.destroy();
-      }
+      if (!res.headersSent) return resolve(err.code === "ECONNREFUSED" ? "refused" : "lost");
+      res.destroy();
       resolve("forwarded");
     });
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
     upstream.end(body);
+  });
+}
+
+/**
+ * Whether a process listens at the owner's address: false only when its port refuses a connection (the
+ * process is gone); a connection accepted, or no answer within `timeoutMs`, counts as there.
+ */
+export function listening(ownerUrl: string, timeoutMs = 1000): Promise<boolean> {
+  const { hostname, port, protocol } = new URL(ownerUrl);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: hostname.replace(/^\[|\]$/g, ""),
+      port: Number(port || (protocol === "https:" ? 443 : 80)),
+    });
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code !== "ECONNREFUSED"));
   });
 }

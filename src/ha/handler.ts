@@ -14,7 +14,7 @@ import { readBody } from "../gateway/read-body.js";
 import { isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
-import { forwardTo, HOP_HEADER, STOPPING_HEADER } from "./forward.js";
+import { forwardTo, HOP_HEADER, listening, STOPPING_HEADER } from "./forward.js";
 import { RedisEventStore, type RedisEventStoreOptions } from "./redis-event-store.js";
 import { haSessionId, NODE_HEADER } from "./session-id.js";
 import { type SessionEntry, SessionRegistry } from "./session-registry.js";
@@ -80,6 +80,8 @@ interface Local {
   server: McpServer | Server;
   /** In-flight bookkeeping in order (a fast answer must not be recorded before its request). */
   chain: Promise<unknown>;
+  /** The tools the server annotates idempotent, once asked. */
+  idempotent?: Promise<Set<string>>;
 }
 
 /** SDK 1.x internals this library relies on (pinned by its tests). */
@@ -242,8 +244,10 @@ export function createHaHandler(options: HaOptions): HaHandler {
     await internalPost(inner, { jsonrpc: "2.0", method: "notifications/initialized" }, asSession);
     // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence —
     // or, for an idempotent tool when the author opted in, the answer of running it again.
-    const inFlight = await registry.takeInFlight(id);
-    const idempotent = inFlight.some((f) => f.request) ? await idempotentTools(inner, asSession) : new Set<string>();
+    const answeredHere = lostForwards.get(id);
+    const inFlight = (await registry.takeInFlight(id)).filter((f) => !answeredHere?.has(f.requestId));
+    lostForwards.delete(id);
+    const idempotent = inFlight.some((f) => f.request) ? await idempotentOf(entry) : new Set<string>();
     local.set(id, entry);
     for (const { requestId, streamId, request } of inFlight) {
       const tool = (request as { params?: { name?: unknown } } | undefined)?.params?.name;
@@ -260,17 +264,55 @@ export function createHaHandler(options: HaOptions): HaHandler {
     return entry;
   }
 
-  /** The tools the server annotates `idempotentHint: true`, asked through the adopted session itself. */
-  async function idempotentTools(
-    inner: WebTransport,
-    session: { id: string; protocolVersion: string },
-  ): Promise<Set<string>> {
-    const id = "switchyard-ha-tools";
-    const answer = await internalPost(inner, { jsonrpc: "2.0", id, method: "tools/list" }, session);
-    const result = responseTo(answer.body, answer.sse, id)?.result as
-      | { tools?: Array<{ name: string; annotations?: { idempotentHint?: boolean } }> }
-      | undefined;
-    return new Set((result?.tools ?? []).filter((t) => t.annotations?.idempotentHint === true).map((t) => t.name));
+  /** The tools the server annotates `idempotentHint: true`, asked once through the adopted session itself. */
+  function idempotentOf(entry: Local): Promise<Set<string>> {
+    entry.idempotent ??= (async () => {
+      const init = entry.init as { params?: { protocolVersion?: string } };
+      const session = {
+        id: entry.transport.sessionId as string,
+        protocolVersion: init.params?.protocolVersion ?? "2025-03-26",
+      };
+      const id = "switchyard-ha-tools";
+      const answer = await internalPost(web(entry.transport), { jsonrpc: "2.0", id, method: "tools/list" }, session);
+      const result = responseTo(answer.body, answer.sse, id)?.result as
+        | { tools?: Array<{ name: string; annotations?: { idempotentHint?: boolean } }> }
+        | undefined;
+      return new Set((result?.tools ?? []).filter((t) => t.annotations?.idempotentHint === true).map((t) => t.name));
+    })();
+    return entry.idempotent;
+  }
+
+  /** Requests whose forward to a dead owner broke, answered by the node that forwarded them (per session). */
+  const lostForwards = new Map<string, Set<string | number>>();
+
+  /**
+   * The forward to the session's owner broke after the request went out, before any answer: the owner
+   * may have run it. If its process is gone, this node adopts the session and answers here what the
+   * client sent — an idempotent tool (when the author opted in) is run again, anything else gets
+   * "outcome unknown"; the same error if the owner may still be there. Never run twice unasked.
+   */
+  async function answerLost(req: IncomingMessage, res: ServerResponse, sid: string, url: string, body?: Buffer) {
+    const parsed = parse(body);
+    const value = parsed.ok ? parsed.value : undefined;
+    const requests = (Array.isArray(value) ? value : [value]).filter(isJSONRPCRequest);
+    if (requests.length === 0) return jsonError(res, 502, -32000, "Session owner unreachable");
+    const session = await registry.lookup(sid);
+    if (session && session.owner !== me && !(await listening(url))) {
+      const ids = lostForwards.get(sid) ?? new Set();
+      for (const r of requests) ids.add(r.id);
+      lostForwards.set(sid, ids);
+      const winner = await registry.claim(sid, session.owner, me, true);
+      if (winner !== me) lostForwards.delete(sid);
+      const entry = winner === me ? await adoptOnce(sid, session) : undefined;
+      if (entry && options.retryIdempotentTools === true) {
+        const idempotent = await idempotentOf(entry);
+        const rerun = requests.every((r) => r.method === "tools/call" && idempotent.has(String(r.params?.name)));
+        if (rerun) return entry.transport.handleRequest(req, res, value);
+      }
+    }
+    const errors = requests.map((r) => ({ jsonrpc: "2.0", id: r.id, error: { ...OUTCOME_UNKNOWN } }));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(Array.isArray(value) ? errors : errors[0]));
   }
 
   /** Adopt once per node, however many requests arrive for the session meanwhile. */
@@ -336,7 +378,9 @@ export function createHaHandler(options: HaOptions): HaHandler {
     // Another node's session, seen a moment ago: straight there (the body passes as it came).
     const known = forwarded ? undefined : owners.get(sid);
     if (known && Date.now() - known.at < OWNER_CACHE_MS) {
-      if ((await forwardTo(known.url, req, body, res)) === "forwarded") return;
+      const result = await forwardTo(known.url, req, body, res);
+      if (result === "forwarded") return;
+      if (result === "lost") return answerLost(req, res, sid, known.url, body);
     }
     owners.delete(sid);
     const session = await registry.lookup(sid);
@@ -348,8 +392,10 @@ export function createHaHandler(options: HaOptions): HaHandler {
       if (url !== undefined && !force) {
         if (owners.size >= 10_000) owners.clear();
         owners.set(sid, { url, at: Date.now() });
-        if ((await forwardTo(url, req, body, res)) === "forwarded") return;
+        const result = await forwardTo(url, req, body, res);
+        if (result === "forwarded") return;
         owners.delete(sid);
+        if (result === "lost") return answerLost(req, res, sid, url, body);
         force = true; // its port refused the connection: the process is gone
       }
       const winner = await registry.claim(sid, owner, me, force || url === undefined);

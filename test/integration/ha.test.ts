@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { OUTCOME_UNKNOWN } from "../../src/ha/handler.js";
 import { haClient as client, type HaNode, longTaskThroughDeath, startHaCluster, watchRedis } from "../helpers/ha.js";
+import { answerTo, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { waitFor } from "../helpers/wait.js";
+
+const OUTCOME_UNKNOWN_MESSAGE = OUTCOME_UNKNOWN.message;
 
 describe("switchyard/ha: a stateful SDK server on three replicas behind plain round-robin", () => {
   let cluster: Awaited<ReturnType<typeof startHaCluster>>;
@@ -93,5 +98,67 @@ describe("switchyard/ha with retryIdempotentTools: an idempotent call cut short 
     );
     assert.equal((await c.increment()).node, survivor.node, "the session goes on");
     await c.close();
+  });
+});
+
+/** Connections to `port` with bytes received that the process has not read yet (`ss`, the kernel's count). */
+function unreadConnections(port: number): number {
+  const out = execFileSync("ss", ["-tnH", "state", "established", `( sport = :${port} )`], { encoding: "utf8" });
+  return out.split("\n").filter((l) => Number(l.trim().split(/\s+/)[0]) > 0).length;
+}
+
+describe("switchyard/ha: a forward that breaks after it was sent, before any answer", () => {
+  let cluster: Awaited<ReturnType<typeof startHaCluster>>;
+  before(async () => {
+    cluster = await startHaCluster(["f1", "f2"], ["--retry-idempotent"]);
+  });
+  after(() => cluster?.stop());
+
+  it("is answered by the forwarding replica once the owner is gone: the idempotent call run again, the other 'outcome unknown'", async () => {
+    const [owner, other] = cluster.nodes as [HaNode, HaNode];
+    const c = await client(owner.url);
+    assert.equal((await c.increment()).node, owner.node);
+    const sid = c.transport.sessionId as string;
+    // The owner hangs, then dies: the requests the other replica forwards to it are sent, never answered.
+    owner.child.kill("SIGSTOP");
+    let lookup: Promise<RawResponse>;
+    let task: Promise<RawResponse>;
+    const headers = sessionHeaders(sid);
+    try {
+      lookup = rawRequest(other.url, {
+        headers,
+        body: rpc("tools/call", { name: "lookup", arguments: { delayMs: 0 } }, 11),
+      });
+      task = rawRequest(other.url, {
+        headers,
+        body: rpc("tools/call", { name: "long_task", arguments: { steps: 1, delayMs: 0 } }, 12),
+      });
+      const port = Number(new URL(owner.url).port);
+      await waitFor("both requests to reach the hung owner", () => unreadConnections(port) === 2);
+    } finally {
+      owner.child.kill("SIGKILL");
+    }
+    const [looked, tasked] = await Promise.all([lookup, task]);
+    assert.equal(looked.status, 200, looked.body.toString());
+    assert.deepEqual(
+      answerTo(looked, 11).result?.content,
+      [{ type: "text", text: `looked up on ${other.node}` }],
+      "the idempotent call, run again by the replica that forwarded it",
+    );
+    assert.equal(tasked.status, 200, tasked.body.toString());
+    assert.deepEqual(
+      answerTo(tasked, 12).error,
+      { code: -32003, message: OUTCOME_UNKNOWN_MESSAGE, data: { code: "SWY_HA_OUTCOME_UNKNOWN" } },
+      "the other call: its outcome is unknown, and it is not run again",
+    );
+    const next = await rawRequest(other.url, {
+      headers,
+      body: rpc("tools/call", { name: "increment", arguments: {} }, 13),
+    });
+    assert.equal(
+      (answerTo(next, 13).result?.structuredContent as { node?: string } | undefined)?.node,
+      other.node,
+      "the session goes on",
+    );
   });
 });
