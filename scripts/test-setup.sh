@@ -10,6 +10,7 @@ command -v caddy >/dev/null 2>&1 || [[ -x /usr/bin/caddy ]] || need+=(caddy)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
 
 ((${#need[@]})) || exit 0
 echo "test setup: installing ${need[*]} (Debian packages)"

@@ -48,19 +48,21 @@ export function parseUpstreamFlag(flag: string): [string, string[]] {
 }
 
 /**
- * `sse+http://` and `sse+https://` replica URLs name the HTTP+SSE transport: strip the prefix and set
- * `transport: sse`. All replicas of a route speak the same transport.
+ * `sse+http://` and `sse+https://` replica URLs (and `dns+sse+`, `dns+srv+sse+`) name the HTTP+SSE
+ * transport: strip the marker and set `transport: sse`. All replicas of a route speak the same transport.
  */
+const SSE_MARKER = /^((?:dns\+(?:srv\+)?)?)sse\+(?=https?:\/\/)/i;
+
 function sseScheme(name: string, upstream: unknown): unknown {
   if (!upstream || typeof upstream !== "object") return upstream;
   const u = upstream as { replicas?: unknown; transport?: unknown };
   if (!Array.isArray(u.replicas)) return upstream;
-  const prefixed = u.replicas.filter((r) => typeof r === "string" && /^sse\+https?:\/\//i.test(r));
+  const prefixed = u.replicas.filter((r) => typeof r === "string" && SSE_MARKER.test(r));
   if (prefixed.length === 0) return upstream;
   if (prefixed.length !== u.replicas.length || (u.transport !== undefined && u.transport !== "sse")) {
     throw new ConfigError(`upstreams.${name}: every replica of a route speaks the same transport (sse+http:// or not)`);
   }
-  return { ...u, transport: "sse", replicas: u.replicas.map((r: string) => r.slice(4)) };
+  return { ...u, transport: "sse", replicas: u.replicas.map((r: string) => r.replace(SSE_MARKER, "$1")) };
 }
 
 function readFile(path: string): unknown {

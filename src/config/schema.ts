@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseCidrs } from "../security/address-policy.js";
-import { durationOption, sizeOption } from "./units.js";
+import { parseReplicaEntry } from "../upstream/replica-entry.js";
+import { duration, durationOption, sizeOption } from "./units.js";
 
 /**
  * One schema = every option, its default and its documentation. `docs/config.md` is generated from it
@@ -8,20 +9,14 @@ import { durationOption, sizeOption } from "./units.js";
  * fails loudly at start, naming the key.
  */
 
+const HOST_PORT_OR_HOST = /^(\[[0-9a-fA-F:.]+\]:\d{1,5}|[0-9a-fA-F:.]+)$/;
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-const replicaUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "";
-    } catch {
-      return false;
-    }
-  },
-  { message: "must be an http:// or https:// URL without credentials" },
-);
+const replicaUrl = z.string().superRefine((v, ctx) => {
+  const entry = parseReplicaEntry(v);
+  if ("error" in entry) ctx.addIssue({ code: "custom", message: entry.error });
+});
 
 const cidr = z.string().refine(
   (v) => {
@@ -102,7 +97,7 @@ export const upstreamSchema = z
       .array(replicaUrl)
       .min(1, "needs at least one replica URL")
       .describe(
-        "The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`; for `transport: sse`, the URL of its SSE stream, e.g. `http://10.0.0.5:3001/sse` (`sse+http://...` also says `transport: sse`).",
+        "The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`; for `transport: sse`, the URL of its SSE stream, e.g. `http://10.0.0.5:3001/sse` (`sse+http://...` also says `transport: sse`). Or a DNS name whose records are the replicas: `dns+http://tickets.mcp.svc.cluster.local:3000/mcp` (each A/AAAA address on that port and path; `dns+https://`, `dns+sse+http://`), `dns+srv+http://_mcp._tcp.tickets.mcp.svc.cluster.local/mcp` (each SRV target and port). Listed and DNS entries mix.",
       ),
     transport: z
       .enum(["streamable-http", "sse"])
@@ -426,6 +421,25 @@ export const configSchema = z
         ),
       })
       .prefault({}),
+    resolver: z
+      .strictObject({
+        servers: z
+          .array(z.string().regex(HOST_PORT_OR_HOST, "must be an address, or ADDRESS:PORT ([v6]:PORT)"))
+          .default([])
+          .describe(
+            "DNS servers for `dns+` replica entries (`10.96.0.10`, `127.0.0.1:5353`); default: the system's (`/etc/resolv.conf`).",
+          ),
+        interval: duration
+          .optional()
+          .meta({ title: "duration" })
+          .describe("How often DNS entries are resolved again; default: the records' TTL, bounded to 1s … 30s."),
+        removeAfter: durationOption(
+          "30s",
+          "A DNS name that is gone (NXDOMAIN, no records) this long empties its replicas. A failed resolution (timeout, SERVFAIL) never does: the last answer is kept.",
+        ),
+      })
+      .prefault({})
+      .describe("How `dns+` replica entries are resolved: never on a request's path."),
     security: z
       .strictObject({
         allowedOrigins: z

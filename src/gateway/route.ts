@@ -33,7 +33,8 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
       throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     }
     if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
-    const replica = pool.byTokenHash(claims.replica);
+    let replica = pool.byTokenHash(claims.replica);
+    if (replica?.state !== "serving") replica = await known(pool, gw, (p) => p.byTokenHash(claims.replica));
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.
     ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw, claims.upstreamSessionId);
@@ -70,7 +71,8 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
       throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
     }
     if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
-    const replica = pool.get(record.replica);
+    let replica = pool.get(record.replica);
+    if (replica?.state !== "serving") replica = await known(pool, gw, (p) => p.get(record.replica));
     if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
@@ -84,6 +86,24 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
   const replica = (target ?? pool).pick();
   if (!replica) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
   ctx.replica = replica;
+}
+
+/**
+ * A session's replica, as this gateway knows it. One it has not resolved yet (another gateway saw it
+ * join first) is looked up in DNS again before the session is refused; one still joining is checked now.
+ */
+async function known(
+  pool: UpstreamPool,
+  gw: GatewayState,
+  find: (pool: UpstreamPool) => Replica | undefined,
+): Promise<Replica | undefined> {
+  let replica = find(pool);
+  if (!replica && pool.discovers) {
+    await pool.refresh();
+    replica = find(pool);
+  }
+  if (replica?.state === "joining") await gw.health.checkNow(replica);
+  return replica;
 }
 
 /**

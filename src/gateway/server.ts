@@ -73,13 +73,26 @@ export function createGateway(
       ...(options.resolve ? { resolve: options.resolve } : {}),
     },
   };
+  const poolOptions = {
+    ...replicaOptions,
+    healthChecks: config.health.enabled,
+    resolver: {
+      servers: config.resolver.servers,
+      intervalMs: config.resolver.interval,
+      removeAfterMs: config.resolver.removeAfter,
+    },
+  };
   const pools = new Map(
-    Object.entries(config.upstreams).map(([name, up]) => [name, new UpstreamPool(name, up, replicaOptions)]),
+    Object.entries(config.upstreams).map(([name, up]) => [name, new UpstreamPool(name, up, poolOptions)]),
   );
   const health = new HealthChecker(
     [...pools.values()].flatMap((p) => p.replicas),
     config.health,
   );
+  for (const pool of pools.values()) {
+    pool.onJoin = (replica) => health.add(replica);
+    pool.onGone = (replica) => health.remove(replica);
+  }
   const store = new ObservedStore(
     options.store ??
       new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
@@ -101,7 +114,7 @@ export function createGateway(
         sessions: () => store.size(),
         replicas: () =>
           [...pools.values()].flatMap((p) =>
-            p.replicas.map((r) => ({ route: p.name, replica: r.id, healthy: r.healthy })),
+            p.replicas.map((r) => ({ route: p.name, replica: r.id, healthy: r.healthy, state: r.state })),
           ),
       })
     : undefined;
@@ -180,7 +193,9 @@ export function createGateway(
 
   return {
     state,
-    listen() {
+    async listen() {
+      // DNS-discovered pools start with their replicas (a resolver that fails leaves them empty, retried).
+      await Promise.all([...pools.values()].map((p) => p.start()));
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {

@@ -1,5 +1,8 @@
 import { channel } from "node:diagnostics_channel";
 
+/** Where a replica stands in its pool: health-checked before it serves; draining once it left the DNS answer. */
+export type ReplicaState = "joining" | "serving" | "draining" | "gone";
+
 /**
  * Stages publish what happened here; logs and metrics subscribe. Publishing to a channel nobody listens
  * to costs one branch. Payloads never carry bodies, SSE data, credentials or raw session ids.
@@ -26,6 +29,18 @@ export interface EventMap {
     aborted: boolean;
   };
   replica: { route: string; replica: string; healthy: boolean; reason: string };
+  /** A replica joined a pool (discovered), began serving, is draining (left the DNS answer) or is gone. */
+  membership: { route: string; replica: string; state: ReplicaState; reason: string };
+  /** One DNS resolution of a pool's entry: `changed` when its outcome differs from the last one. */
+  resolution: {
+    route: string;
+    name: string;
+    outcome: "ok" | "gone" | "failed";
+    /** Replicas the entry names afterwards (the last known set when the resolution failed). */
+    replicas: number;
+    why?: string;
+    changed: boolean;
+  };
   session: {
     route: string;
     session: string;
@@ -50,6 +65,8 @@ export type EventName = keyof EventMap;
 const channels = {
   request: channel("switchyard:request"),
   replica: channel("switchyard:replica"),
+  membership: channel("switchyard:membership"),
+  resolution: channel("switchyard:resolution"),
   session: channel("switchyard:session"),
   lifecycle: channel("switchyard:lifecycle"),
   fault: channel("switchyard:fault"),

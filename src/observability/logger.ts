@@ -15,6 +15,15 @@ export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: ()
     offs.push(subscribe("session", (e) => logger.info(e, `session ${e.action}`)));
   }
   offs.push(subscribe("replica", (e) => (e.healthy ? logger.info(e, "replica up") : logger.warn(e, "replica down"))));
+  offs.push(subscribe("membership", (e) => logger.info(e, `replica ${e.state}`)));
+  offs.push(
+    subscribe("resolution", (e) => {
+      // Once per change of outcome: a resolver that keeps failing is one line, not one per period.
+      if (!e.changed) return;
+      if (e.outcome === "ok") logger.info(e, "dns answer");
+      else logger.warn(e, e.outcome === "gone" ? "dns name gone" : "dns resolution failed");
+    }),
+  );
   offs.push(
     subscribe("lifecycle", (e) => {
       // Written even when the level is above info: harnesses and operators read the listening address.

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { subscribe } from "./events.js";
+import { type ReplicaState, subscribe } from "./events.js";
 
 /** What the metrics read when scraped, rather than counting events. */
 export interface MetricSources {
@@ -7,8 +7,8 @@ export interface MetricSources {
   streams(): number;
   /** Entries and bytes held by the list-result cache. */
   cache(): { entries: number; bytes: number };
-  /** Each replica's health: route, replica URL, healthy. */
-  replicas(): Array<{ route: string; replica: string; healthy: boolean }>;
+  /** Each replica's health and state in its pool: route, replica URL, healthy, state. */
+  replicas(): Array<{ route: string; replica: string; healthy: boolean; state: ReplicaState }>;
   /** Sessions the session store holds (with Redis: counted at scrape time). */
   sessions(): Promise<number>;
 }
@@ -127,9 +127,31 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ["route", "replica"] as const,
     registers: [registry],
     collect() {
+      // Replicas come and go (DNS): one that left is no longer reported.
+      this.reset();
       for (const r of sources.replicas()) this.set({ route: r.route, replica: r.replica }, r.healthy ? 1 : 0);
     },
   });
+  new Gauge({
+    name: "switchyard_replica_state",
+    help: "1 for each replica's state in its pool: joining (being checked), serving, draining (left the DNS answer).",
+    labelNames: ["route", "replica", "state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of sources.replicas()) this.set({ route: r.route, replica: r.replica, state: r.state }, 1);
+    },
+  });
+  const resolutions = counter(
+    "switchyard_dns_resolutions_total",
+    "DNS resolutions of `dns+` replica entries, by route and outcome (ok, gone: NXDOMAIN or no records, failed: the resolver).",
+    ["route", "outcome"],
+  );
+  const membership = counter(
+    "switchyard_replica_transitions_total",
+    "Replicas entering a state in their pool (joining, serving, draining, gone), by route.",
+    ["route", "state"],
+  );
 
   const offs = [
     subscribe("session", (e) => sessions.inc({ route: routeLabel(e.route), action: e.action })),
@@ -141,6 +163,8 @@ export function createMetrics(sources: MetricSources): Metrics {
     }),
     subscribe("ssrf", (e) => ssrf.inc({ stage: e.stage })),
     subscribe("quota", (e) => quotas.inc({ quota: e.quota })),
+    subscribe("resolution", (e) => resolutions.inc({ route: routeLabel(e.route), outcome: e.outcome })),
+    subscribe("membership", (e) => membership.inc({ route: routeLabel(e.route), state: e.state })),
   ];
   return {
     requestDone(r, method, status, seconds, code, upstreamSeconds) {

@@ -61,9 +61,15 @@ const UNUSED_CONNECTION_MS = 2_000;
  * that leaves would exhaust descriptors; a request is written the moment a connection opens, so a
  * socket with nothing written after a while is one of those.
  */
-export function createConnector(connectTimeoutMs: number, guard?: AddressGuard): buildConnector.connector {
+export function createConnector(
+  connectTimeoutMs: number,
+  guard?: AddressGuard,
+  servername?: string,
+): buildConnector.connector {
   const base = buildConnector({ timeout: connectTimeoutMs, ...(guard ? { lookup: guardedLookup(guard) } : {}) });
-  return (options, callback) => {
+  return (given, callback) => {
+    // A replica found by DNS is reached at its address, and its certificate checked against the name.
+    const options = servername === undefined ? given : { ...given, servername };
     if (guard) {
       // Literal addresses never go through a lookup: check them here.
       const host = options.hostname.replace(/^\[(.*)\]$/, "$1");

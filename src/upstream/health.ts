@@ -9,6 +9,10 @@ type HealthConfig = Config["health"];
  */
 export class HealthChecker {
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Each watched replica's pending check. */
+  private readonly scheduled = new Map<Replica, NodeJS.Timeout>();
+  private readonly replicas: Set<Replica>;
+  private started = false;
   private readonly failures = new Map<Replica, number>();
   private readonly passes = new Map<Replica, number>();
   private stopped = false;
@@ -16,13 +20,41 @@ export class HealthChecker {
   announce: ((replica: Replica) => void) | undefined;
 
   constructor(
-    private readonly replicas: readonly Replica[],
+    replicas: readonly Replica[],
     private readonly config: HealthConfig,
-  ) {}
+  ) {
+    this.replicas = new Set(replicas);
+  }
 
   start(): void {
     if (!this.config.enabled) return;
-    for (const replica of this.replicas) this.schedule(replica, this.config.interval);
+    this.started = true;
+    // A replica still joining (found by the first DNS resolution) is checked at once.
+    for (const replica of this.replicas) this.schedule(replica, replica.state === "joining" ? 0 : this.config.interval);
+  }
+
+  /** A replica that joined its pool: checked at once (it serves only once it passed). */
+  add(replica: Replica): void {
+    this.replicas.add(replica);
+    if (this.started) this.schedule(replica, 0);
+  }
+
+  /** A joining replica that a session already names (another gateway saw it first): checked now. */
+  async checkNow(replica: Replica): Promise<void> {
+    if (await this.probe(replica)) replica.markUp();
+  }
+
+  /** A replica gone from its pool: no more checks. */
+  remove(replica: Replica): void {
+    this.replicas.delete(replica);
+    const t = this.scheduled.get(replica);
+    if (t) {
+      clearTimeout(t);
+      this.timers.delete(t);
+    }
+    this.scheduled.delete(replica);
+    this.failures.delete(replica);
+    this.passes.delete(replica);
   }
 
   /** Called when a request failed to connect: the replica is down at once. */
@@ -54,7 +86,7 @@ export class HealthChecker {
    */
   private down(replica: Replica, wasHealthy: boolean): void {
     this.passes.set(replica, 0);
-    if (wasHealthy && (!this.config.enabled || !this.replicas.includes(replica)) && !this.stopped) {
+    if (wasHealthy && (!this.config.enabled || !this.replicas.has(replica)) && !this.stopped) {
       const t = setTimeout(() => {
         this.timers.delete(t);
         replica.markUp();
@@ -69,11 +101,13 @@ export class HealthChecker {
     const t = setTimeout(async () => {
       this.timers.delete(t);
       const ok = await this.probe(replica);
+      if (!this.replicas.has(replica)) return;
       this.record(replica, ok);
       this.schedule(replica, this.config.interval);
     }, delay);
     t.unref();
     this.timers.add(t);
+    this.scheduled.set(replica, t);
   }
 
   private record(replica: Replica, ok: boolean): void {
@@ -122,5 +156,6 @@ export class HealthChecker {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.scheduled.clear();
   }
 }

@@ -1,6 +1,6 @@
 import { Client, Pool } from "undici";
 import { NODE_HEADER } from "../ha/session-id.js";
-import { publish } from "../observability/events.js";
+import { publish, type ReplicaState } from "../observability/events.js";
 import { type AddressGuard, createConnector } from "./connector.js";
 
 export interface ReplicaOptions {
@@ -10,6 +10,8 @@ export interface ReplicaOptions {
   headersTimeoutMs: number;
   /** SSRF guard for replicas whose address is not the operator's to vouch for. */
   guard?: AddressGuard | undefined;
+  /** The name a TLS certificate must carry, when the URL names an address (a DNS-discovered replica). */
+  servername?: string | undefined;
 }
 
 /**
@@ -32,6 +34,10 @@ export class Replica {
   downAt = 0;
   /** The `switchyard/ha` node this replica answers as (learned from its answers), if it is one. */
   haNode: string | undefined;
+  /** In its pool: a listed replica serves from the start; a discovered one joins first (`upstream/pool.ts`). */
+  state: ReplicaState = "serving";
+  /** Told when the replica goes up or down (its pool moves it between states). */
+  onHealth: ((replica: Replica) => void) | undefined;
 
   constructor(
     readonly route: string,
@@ -41,7 +47,7 @@ export class Replica {
     this.url = new URL(url);
     this.id = this.url.href;
     this.path = `${this.url.pathname}${this.url.search}`;
-    this.connector = createConnector(options.connectTimeoutMs, options.guard);
+    this.connector = createConnector(options.connectTimeoutMs, options.guard, options.servername);
     this.headersTimeoutMs = options.headersTimeoutMs;
     this.pool = new Pool(this.url.origin, {
       connections: options.connections ?? null,
@@ -77,6 +83,7 @@ export class Replica {
     if (!this.healthy) return;
     this.healthy = false;
     publish("replica", { route: this.route, replica: this.id, healthy: false, reason });
+    this.onHealth?.(this);
   }
 
   /** The `switchyard/ha` node an answer names (the header policy keeps it from clients). */
@@ -94,6 +101,7 @@ export class Replica {
     if (this.healthy) return;
     this.healthy = true;
     publish("replica", { route: this.route, replica: this.id, healthy: true, reason: "recovered" });
+    this.onHealth?.(this);
   }
 
   async close(): Promise<void> {

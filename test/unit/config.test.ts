@@ -74,7 +74,7 @@ describe("configuration", () => {
       (err: Error) =>
         err instanceof ConfigError &&
         /listen: must be HOST:PORT/.test(err.message) &&
-        /upstreams\.a\.replicas\.0: must be an http/.test(err.message),
+        /upstreams\.a\.replicas\.0: must not carry credentials/.test(err.message),
     );
   });
 

@@ -1,0 +1,32 @@
+import { type ExampleReplica, startAll, startOnFreePort, startReplica } from "./procs.js";
+
+/**
+ * Example replicas on distinct loopback addresses and one port, as pods behind a headless Service:
+ * `addresses[i]` gets the replica named `names[i]`.
+ */
+export async function startPods(
+  names: string[],
+  addresses: string[],
+): Promise<{ port: number; pods: ExampleReplica[] }> {
+  return startOnFreePort(async (port) => ({
+    port,
+    pods: await startAll(names.map((name, i) => startReplica(name, `${addresses[i]}:${port}`))),
+  }));
+}
+
+/** One more pod, at `address` on the pods' port. */
+export function startPod(name: string, address: string, port: number): Promise<ExampleReplica> {
+  return startReplica(name, `${address}:${port}`);
+}
+
+/** Each replica's state in a route's pool, as the gateway's metrics say (`switchyard_replica_state`). */
+export async function replicaStates(base: string, route = "svc"): Promise<Record<string, string>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const states: Record<string, string> = {};
+  const series = /^switchyard_replica_state\{route="([^"]*)",replica="([^"]*)",state="([^"]*)"\} 1$/;
+  for (const line of text.split("\n")) {
+    const m = series.exec(line);
+    if (m && m[1] === route) states[m[2] as string] = m[3] as string;
+  }
+  return states;
+}
