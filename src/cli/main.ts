@@ -16,7 +16,8 @@ program
   .description("Run the gateway")
   .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
   .option("--upstream <name=url[,url...]>", "a route and its replicas' MCP URLs (repeatable)", collect, [])
-  .option("--config <file>", "YAML configuration file (flags override it)")
+  .option("--config <file>", "YAML configuration file (flags override it); SIGHUP reloads it")
+  .option("--watch", "reload the configuration file when it changes on disk (a ConfigMap's update included)")
   .option("--store <url>", "session store: memory (default) or redis://HOST:PORT[/DB], shared by gateway replicas")
   .option("--admin-token <token>", "enable the admin API (/admin/v1) for this bearer token (or SWITCHYARD_ADMIN_TOKEN)")
   .addOption(

@@ -5,6 +5,7 @@ import { attachLogger } from "../observability/logger.js";
 import { redisOptionsFrom } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
+import { reloadOn } from "./reload.js";
 
 export interface ServeOptions {
   listen?: string;
@@ -13,6 +14,7 @@ export interface ServeOptions {
   logLevel?: string;
   store?: string;
   adminToken?: string;
+  watch?: boolean;
 }
 
 export function fail(message: string): never {
@@ -37,17 +39,16 @@ export function onShutdown(stop: () => Promise<void>): void {
 
 export async function runServe(options: ServeOptions): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
+  const flags = {
+    listen: options.listen,
+    upstream: options.upstream,
+    logLevel: options.logLevel,
+    store: options.store,
+    adminToken: options.adminToken,
+  };
+  if (options.watch && !options.config) fail("--watch needs --config FILE");
   try {
-    config = loadConfig({
-      file: options.config,
-      flags: {
-        listen: options.listen,
-        upstream: options.upstream,
-        logLevel: options.logLevel,
-        store: options.store,
-        adminToken: options.adminToken,
-      },
-    });
+    config = loadConfig({ file: options.config, flags });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -74,7 +75,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
   } catch (err) {
     fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
+  const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true });
   onShutdown(async () => {
+    reloads.close();
     await gateway.close();
     await bus?.close();
   });

@@ -11,7 +11,7 @@ export const ALLOW = { mcp: "GET, POST, DELETE", sse: "GET", messages: "POST" } 
 export function admit(ctx: RequestContext, gw: GatewayState): void {
   const { req } = ctx;
   const h = req.headers;
-  if (gw.draining) {
+  if (gw.phase.draining) {
     throw new SwitchyardError("SWY_SHUTTING_DOWN", { headers: { "retry-after": "1", connection: "close" } });
   }
   const method = req.method;

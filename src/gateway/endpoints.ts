@@ -23,13 +23,16 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
   }
   if (ctx.path === "/readyz") {
     const routes: Record<string, { healthy: number; replicas: number }> = {};
-    let ready = !gw.draining;
+    let ready = !gw.phase.draining;
     for (const [name, pool] of gw.pools) {
       const healthy = pool.replicas.filter((r) => r.healthy).length;
       routes[name] = { healthy, replicas: pool.replicas.length };
       if (healthy === 0) ready = false;
     }
-    respondJson(ctx, ready ? 200 : 503, { status: ready ? "ready" : gw.draining ? "draining" : "unready", routes });
+    respondJson(ctx, ready ? 200 : 503, {
+      status: ready ? "ready" : gw.phase.draining ? "draining" : "unready",
+      routes,
+    });
     return true;
   }
   if (ctx.path === "/metrics" && gw.metrics) {

@@ -124,8 +124,10 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
 
 const noop = () => {};
 
-export function createHandler(gw: GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
+/** `current()`: the gateway's state when the request arrives (a reload swaps it; the request keeps its own). */
+export function createHandler(current: () => GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const gw = current();
     req.on("error", noop);
     res.on("error", noop);
     const ctx = createContext(req, res);

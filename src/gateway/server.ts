@@ -1,31 +1,32 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config/schema.js";
-import { UpstreamInfoCache } from "../discovery/upstream-info.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { createMetrics } from "../observability/metrics.js";
-import { parseCidrs } from "../security/address-policy.js";
-import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { ObservedStore } from "../sessions/observed-store.js";
 import type { SessionStore } from "../sessions/store.js";
-import { TokenOpener } from "../sessions/token.js";
 import { localTenancy, Tenancy, type TenancyParts } from "../tenancy/tenancy.js";
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
-import { UpstreamPool } from "../upstream/pool.js";
+import type { UpstreamPool } from "../upstream/pool.js";
 import { ALLOW } from "./admit.js";
 import { InFlight } from "./drain.js";
 import { MAX_HEADER_FIELDS } from "./http-checks.js";
-import { createListCache } from "./list-cache-stage.js";
 import { createHandler } from "./pipeline.js";
-import type { GatewayState } from "./state.js";
+import { buildSnapshot, replicasOf, retiredPools } from "./snapshot.js";
+import type { GatewayState, Runtime } from "./state.js";
 import { StreamSlots } from "./streams.js";
 
 export interface Gateway {
   /** Start listening; resolves with the base URL (`http://HOST:PORT`). */
   listen(): Promise<string>;
+  /**
+   * Apply a new configuration (already validated, and with the same listener and store): the next
+   * snapshot is built beside the running one, then swapped in; routes that stay keep their pools.
+   */
+  reload(next: Config): Promise<void>;
   /** Graceful: stop accepting, let in-flight requests finish within `shutdownGrace`, then close the rest. */
   close(): Promise<void>;
   readonly state: GatewayState;
@@ -64,35 +65,10 @@ export function createGateway(
   } = {},
 ): Gateway {
   const { host, port } = splitHostPort(config.listen);
-  const ssrf = { allow: parseCidrs(config.security.ssrf.allow), deny: parseCidrs(config.security.ssrf.deny) };
-  const replicaOptions = {
-    connectTimeoutMs: config.timeouts.upstreamConnect,
-    headersTimeoutMs: config.timeouts.upstreamHeaders,
-    guard: {
-      policy: ssrf,
-      ...(options.resolve ? { resolve: options.resolve } : {}),
-    },
-  };
-  const poolOptions = {
-    ...replicaOptions,
-    healthChecks: config.health.enabled,
-    resolver: {
-      servers: config.resolver.servers,
-      intervalMs: config.resolver.interval,
-      removeAfterMs: config.resolver.removeAfter,
-    },
-  };
-  const pools = new Map(
-    Object.entries(config.upstreams).map(([name, up]) => [name, new UpstreamPool(name, up, poolOptions)]),
-  );
-  const health = new HealthChecker(
-    [...pools.values()].flatMap((p) => p.replicas),
-    config.health,
-  );
-  for (const pool of pools.values()) {
-    pool.onJoin = (replica) => health.add(replica);
-    pool.onGone = (replica) => health.remove(replica);
-  }
+  const health = new HealthChecker([], config.health);
+  const context = { listenHost: host, resolve: options.resolve, health };
+  const first = buildSnapshot(config, context);
+  for (const replica of replicasOf(first)) health.add(replica);
   const store = new ObservedStore(
     options.store ??
       new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
@@ -101,60 +77,39 @@ export function createGateway(
     config.admin.token === undefined
       ? undefined
       : new Tenancy(options.tenancy ?? localTenancy(config), config, {
-          connectTimeoutMs: replicaOptions.connectTimeoutMs,
-          headersTimeoutMs: replicaOptions.headersTimeoutMs,
-          policy: ssrf,
+          connectTimeoutMs: config.timeouts.upstreamConnect,
+          headersTimeoutMs: config.timeouts.upstreamHeaders,
+          policy: first.ssrf,
           resolve: options.resolve,
         });
-  const cache = createListCache(config);
   const metrics = config.metrics.enabled
     ? createMetrics({
         streams: () => state.streams.size,
-        cache: () => ({ entries: cache?.entries ?? 0, bytes: cache?.bytes ?? 0 }),
+        cache: () => ({ entries: state.cache?.entries ?? 0, bytes: state.cache?.bytes ?? 0 }),
         sessions: () => store.size(),
         replicas: () =>
-          [...pools.values()].flatMap((p) =>
+          [...state.pools.values()].flatMap((p) =>
             p.replicas.map((r) => ({ route: p.name, replica: r.id, healthy: r.healthy, state: r.state })),
           ),
       })
     : undefined;
-  const state: GatewayState = {
-    config,
-    pools,
+  const runtime: Runtime = {
     store,
     health,
-    policy: {
-      loopbackListener: isLoopbackAddress(host),
-      allowedHosts: config.security.allowedHosts,
-      allowedOrigins: config.security.allowedOrigins,
-    },
     inFlight: new InFlight(),
     streams: new StreamSlots(config.limits.maxStreams),
     diagnosticStreams: new StreamSlots(4),
-    cache,
     metrics,
-    ssrf,
     tenancy,
-    discovery: config.discovery.enabled
-      ? new UpstreamInfoCache(
-          pools,
-          (route) => config.upstreams[route]?.discovery.tools ?? false,
-          config.discovery.refresh,
-        )
-      : undefined,
-    tokens:
-      config.affinity === "token"
-        ? {
-            opener: new TokenOpener(
-              config.tokens.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret, "base64") })),
-            ),
-            maxAgeMs: config.tokens.maxAge,
-          }
-        : undefined,
-    draining: false,
+    phase: { unready: false, draining: false },
   };
+  /** The one reference a reload swaps: each request takes the state current when it arrives. */
+  let state: GatewayState = { ...first, ...runtime };
+  /** Pools a reload replaced, closed once their streams had `shutdownGrace` to end. */
+  const retiring = new Set<UpstreamPool>();
+  let listening = false;
 
-  const handler = createHandler(state);
+  const handler = createHandler(() => state);
   const server: Server = createServer(
     {
       highWaterMark: config.limits.streamBufferBytes,
@@ -192,10 +147,42 @@ export function createGateway(
   let closing: Promise<void> | undefined;
 
   return {
-    state,
+    get state() {
+      return state;
+    },
+    async reload(next: Config): Promise<void> {
+      const snapshot = buildSnapshot(next, context, state);
+      const fresh = [...snapshot.pools.values()].filter(
+        (p) => !state.pools.has(p.name) || state.pools.get(p.name) !== p,
+      );
+      // New and rebuilt pools resolve their DNS entries before they take requests.
+      await Promise.all(fresh.map((p) => p.start()));
+      const old = state;
+      state = { ...snapshot, ...runtime };
+      health.reconfigure(next.health);
+      tenancy?.reconfigure(next);
+      const nowHeld = replicasOf(snapshot);
+      for (const replica of nowHeld) health.add(replica);
+      if (old.discovery !== snapshot.discovery) {
+        old.discovery?.stop();
+        if (listening) snapshot.discovery?.start();
+      }
+      for (const pool of retiredPools(old, snapshot)) {
+        const successor = snapshot.pools.get(pool.name);
+        for (const replica of pool.leftBehind(successor)) if (!nowHeld.has(replica)) health.remove(replica);
+        retiring.add(pool);
+        // A removed route's streams (and a rebuilt one's, on replicas it dropped) end after the grace.
+        const t = setTimeout(() => {
+          retiring.delete(pool);
+          void pool.retire(successor);
+        }, next.timeouts.shutdownGrace);
+        t.unref();
+      }
+      publish("lifecycle", { event: "reloaded", routes: [...snapshot.pools.keys()] });
+    },
     async listen() {
       // DNS-discovered pools start with their replicas (a resolver that fails leaves them empty, retried).
-      await Promise.all([...pools.values()].map((p) => p.start()));
+      await Promise.all([...state.pools.values()].map((p) => p.start()));
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {
@@ -205,14 +192,15 @@ export function createGateway(
           const url = `http://${h}:${addr.port}`;
           health.start();
           state.discovery?.start();
-          publish("lifecycle", { event: "listening", url, routes: [...pools.keys()] });
+          listening = true;
+          publish("lifecycle", { event: "listening", url, routes: [...state.pools.keys()] });
           resolve(url);
         });
       });
     },
     close() {
       closing ??= (async () => {
-        state.draining = true;
+        runtime.phase.draining = true;
         publish("lifecycle", { event: "draining" });
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -223,7 +211,7 @@ export function createGateway(
         await closed;
         health.stop();
         state.discovery?.stop();
-        await Promise.all([...pools.values()].map((p) => p.close()));
+        await Promise.all([...state.pools.values(), ...retiring].map((p) => p.close()));
         await tenancy?.close();
         await store.close();
         publish("lifecycle", { event: "closed" });

@@ -9,9 +9,10 @@ import type { Gateway } from "./server.js";
  */
 export async function shareHealth(gateway: Gateway, config: Config): Promise<RedisHealthBus | undefined> {
   if (config.store.url === "memory") return undefined;
-  const { pools, health } = gateway.state;
+  const { health } = gateway.state;
   const bus = await RedisHealthBus.connect(redisOptionsFrom(config), (route, id, at, live) => {
-    const replica = pools.get(route)?.get(id);
+    // The routes as they are now (a reload may have changed them).
+    const replica = gateway.state.pools.get(route)?.get(id);
     if (replica) health.peerDown(replica, at, live);
   });
   health.announce = (replica) => bus.announceDown(replica.route, replica.id, replica.downAt);

@@ -48,8 +48,14 @@ export interface EventMap {
     action: "learned" | "forgotten" | "revoked";
     reason: string;
   };
-  lifecycle: { event: "listening" | "draining" | "closed"; url?: string; routes?: string[] };
+  lifecycle: {
+    event: "listening" | "reloaded" | "unready" | "draining" | "closed";
+    url?: string;
+    routes?: string[];
+  };
   fault: { where: string; code: string; message: string };
+  /** A reload of the configuration (SIGHUP or `--watch`): applied, or refused with each error named. */
+  config: { outcome: "applied" | "refused"; trigger: "signal" | "file"; errors: string[] };
   /** A list-result cache lookup: served from the cache, missed (asked upstream), or not cacheable. */
   cache: { route: string; method: string; result: "hit" | "miss" | "bypass" };
   /** An SSRF refusal: a tenant's server URL refused at registration, or an address refused at connect time. */
@@ -70,6 +76,7 @@ const channels = {
   session: channel("switchyard:session"),
   lifecycle: channel("switchyard:lifecycle"),
   fault: channel("switchyard:fault"),
+  config: channel("switchyard:config"),
   cache: channel("switchyard:cache"),
   ssrf: channel("switchyard:ssrf"),
   quota: channel("switchyard:quota"),

@@ -33,6 +33,13 @@ export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: ()
     }),
   );
   offs.push(subscribe("fault", (e) => logger.warn(e, "fault")));
+  offs.push(
+    subscribe("config", (e) =>
+      e.outcome === "applied"
+        ? logger.info(e, "configuration reloaded")
+        : logger.error(e, "configuration refused: the running one stays"),
+    ),
+  );
   offs.push(subscribe("ssrf", (e) => logger.warn(e, "ssrf refusal")));
   return {
     logger,

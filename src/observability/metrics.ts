@@ -147,6 +147,11 @@ export function createMetrics(sources: MetricSources): Metrics {
     "DNS resolutions of `dns+` replica entries, by route and outcome (ok, gone: NXDOMAIN or no records, failed: the resolver).",
     ["route", "outcome"],
   );
+  const reloads = counter(
+    "switchyard_config_reloads_total",
+    "Configuration reloads (SIGHUP, --watch), by outcome: applied, or refused (the running configuration stays).",
+    ["outcome"],
+  );
   const membership = counter(
     "switchyard_replica_transitions_total",
     "Replicas entering a state in their pool (joining, serving, draining, gone), by route.",
@@ -164,6 +169,7 @@ export function createMetrics(sources: MetricSources): Metrics {
     subscribe("ssrf", (e) => ssrf.inc({ stage: e.stage })),
     subscribe("quota", (e) => quotas.inc({ quota: e.quota })),
     subscribe("resolution", (e) => resolutions.inc({ route: routeLabel(e.route), outcome: e.outcome })),
+    subscribe("config", (e) => reloads.inc({ outcome: e.outcome })),
     subscribe("membership", (e) => membership.inc({ route: routeLabel(e.route), state: e.state })),
   ];
   return {

@@ -61,7 +61,7 @@ export class Tenancy {
 
   constructor(
     parts: TenancyParts,
-    private readonly config: Config,
+    private config: Config,
     poolOptions: Omit<ReplicaOptions, "connections" | "guard"> & {
       policy: AddressPolicy;
       resolve?: Resolver | undefined;
@@ -73,6 +73,11 @@ export class Tenancy {
     this.pools = new TenantPools(parts.registry, poolOptions);
     this.auth = new Authenticator(parts.registry, config.tenants.jwt);
     this.touchEveryMs = Math.min(config.sessions.idleTtl / 10, 60_000);
+  }
+
+  /** A reload: the operator's default quotas follow it (the admin API's own settings stay). */
+  reconfigure(config: Config): void {
+    this.config = config;
   }
 
   /** The tenant's quotas: its own where the admin API set them, the operator's defaults elsewhere. */

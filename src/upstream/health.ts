@@ -21,7 +21,7 @@ export class HealthChecker {
 
   constructor(
     replicas: readonly Replica[],
-    private readonly config: HealthConfig,
+    private config: HealthConfig,
   ) {
     this.replicas = new Set(replicas);
   }
@@ -33,8 +33,14 @@ export class HealthChecker {
     for (const replica of this.replicas) this.schedule(replica, replica.state === "joining" ? 0 : this.config.interval);
   }
 
+  /** A reload's health options: the next checks follow them (turning checks on or off needs a restart). */
+  reconfigure(config: HealthConfig): void {
+    this.config = { ...config, enabled: this.config.enabled };
+  }
+
   /** A replica that joined its pool: checked at once (it serves only once it passed). */
   add(replica: Replica): void {
+    if (this.replicas.has(replica)) return;
     this.replicas.add(replica);
     if (this.started) this.schedule(replica, 0);
   }

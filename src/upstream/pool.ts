@@ -14,6 +14,8 @@ export type PoolOptions = Omit<ReplicaOptions, "connections" | "guard" | "server
   resolver?: DnsSourceOptions;
   /** Whether active health checks run: a discovered replica then joins, checked, before it serves. */
   healthChecks?: boolean;
+  /** Replicas of the route's previous pool (a reload): one this pool names again is taken over as it is. */
+  inherit?: ReadonlyMap<string, Replica>;
 };
 
 /** Sessions naming an unknown replica ask for at most one resolution per this period. */
@@ -46,6 +48,7 @@ export class UpstreamPool {
   private readonly goneAt = new Map<string, number>();
   private readonly replicaOptions: ReplicaOptions;
   private readonly healthChecks: boolean;
+  private inherit: ReadonlyMap<string, Replica>;
   /** What the replicas speak. */
   readonly transport: UpstreamConfig["transport"];
   /** Tool name → the route whose replicas serve its modern `tools/call`. */
@@ -76,12 +79,15 @@ export class UpstreamPool {
       connections: config.connections,
     };
     this.healthChecks = options.healthChecks ?? false;
+    this.inherit = options.inherit ?? new Map();
     const statics = new Set<string>();
     for (const raw of config.replicas) {
       const entry = parseReplicaEntry(raw);
       if ("error" in entry) throw new Error(`upstreams.${name}: replica ${raw} ${entry.error}`);
       if (entry.kind === "static") {
-        const replica = new Replica(name, entry.url, this.replicaOptions);
+        const id = new URL(entry.url).href;
+        const replica = this.taken(id) ?? new Replica(name, entry.url, this.replicaOptions);
+        replica.state = "serving";
         statics.add(replica.id);
         this.add(replica);
         continue;
@@ -114,6 +120,19 @@ export class UpstreamPool {
   /** The first resolution of every DNS entry (the pool starts with its replicas), then one per period. */
   async start(): Promise<void> {
     await Promise.all(this.sources.map((s) => s.start()));
+    this.inherit = new Map();
+  }
+
+  /** The replicas that `next` (the route's pool after a reload) did not take over. */
+  leftBehind(next: UpstreamPool | undefined): Replica[] {
+    const kept = new Set(next?.replicas ?? []);
+    return this.members.filter((r) => !kept.has(r));
+  }
+
+  /** A pool replaced by a reload: no more resolutions; its replicas that no pool took over are closed. */
+  async retire(next: UpstreamPool | undefined): Promise<void> {
+    for (const s of this.sources) s.stop();
+    await Promise.all(this.leftBehind(next).map((r) => r.close()));
   }
 
   /**
@@ -185,7 +204,22 @@ export class UpstreamPool {
     this.rebuild();
   }
 
+  /** A replica of the previous pool with this id, if there was one (and no other pool took it yet). */
+  private taken(id: string): Replica | undefined {
+    const replica = this.inherit.get(id);
+    if (replica && replica.route === this.name) replica.onHealth = undefined;
+    return replica?.route === this.name ? replica : undefined;
+  }
+
   private join(id: string): void {
+    const inherited = this.taken(id);
+    if (inherited) {
+      // Carried over by a reload: its health and sessions stay; one that was draining is back in the answer.
+      if (inherited.state === "draining" || inherited.state === "gone") inherited.state = "serving";
+      this.discovered.add(inherited);
+      this.add(inherited);
+      return;
+    }
     const servername = this.sources.map((s) => s.hostnameOf(id)).find((n) => n !== undefined);
     const replica = new Replica(this.name, id, {
       ...this.replicaOptions,
