@@ -415,9 +415,23 @@ export const configSchema = z
           .describe("Path to probe (default: the replica's MCP path). Any HTTP status below 500 is healthy."),
         unhealthyThreshold: z.number().int().positive().default(2).describe("Failed checks that mark a replica down."),
         healthyThreshold: z.number().int().positive().default(1).describe("Passed checks that bring it back."),
+        readyRoutes: z
+          .array(z.string().regex(ROUTE_NAME))
+          .default([])
+          .describe(
+            "Routes without which this gateway is not ready: `/readyz` answers 503 while one has no healthy replica. By default no route decides readiness (one dead pool must not take every gateway out of its load balancer).",
+          ),
         cooldown: durationOption(
           "10s",
           "With active checks off, a replica marked down by a failed connection is retried after this.",
+        ),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        unreadyDelay: durationOption(
+          "0s",
+          "On SIGTERM, first answer `/readyz` 503 and keep serving for this long, so that load balancers stop sending new requests (Kubernetes: a few seconds, e.g. 5s), then drain.",
         ),
       })
       .prefault({}),

@@ -8,8 +8,8 @@ import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
- * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: every route has at least
- * one healthy replica (and the gateway is not draining). Neither touches sessions. `/metrics`:
+ * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: this gateway can serve (see
+ * `readiness`). Neither touches sessions. `/metrics`:
  * Prometheus metrics. The discovery documents (`discovery/serve.ts`), the admin API, and the diagnostic
  * stream of `switchyard check` (`diagnostics.ts`).
  */
@@ -22,17 +22,10 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
     return true;
   }
   if (ctx.path === "/readyz") {
-    const routes: Record<string, { healthy: number; replicas: number }> = {};
-    let ready = !gw.phase.draining;
-    for (const [name, pool] of gw.pools) {
-      const healthy = pool.replicas.filter((r) => r.healthy).length;
-      routes[name] = { healthy, replicas: pool.replicas.length };
-      if (healthy === 0) ready = false;
-    }
-    respondJson(ctx, ready ? 200 : 503, {
-      status: ready ? "ready" : gw.phase.draining ? "draining" : "unready",
-      routes,
-    });
+    void readiness(gw).then(
+      (ready) => respondJson(ctx, ready.status === "ready" ? 200 : 503, ready),
+      () => respondJson(ctx, 503, { status: "unready" }),
+    );
     return true;
   }
   if (ctx.path === "/metrics" && gw.metrics) {
@@ -57,4 +50,24 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
     return true;
   }
   return false;
+}
+
+/**
+ * Whether this gateway can serve: its configuration is loaded, it is not shutting down (SIGTERM turns it
+ * unready first), its session store answers, and each of `health.readyRoutes` has a healthy replica.
+ * Other routes' replicas are reported, and do not decide: one dead pool must not take every gateway out
+ * of its load balancer.
+ */
+async function readiness(gw: GatewayState) {
+  const routes: Record<string, { healthy: number; replicas: number }> = {};
+  for (const [name, pool] of gw.pools) {
+    routes[name] = { healthy: pool.replicas.filter((r) => r.healthy).length, replicas: pool.replicas.length };
+  }
+  if (gw.phase.draining) return { status: "draining", routes };
+  if (gw.phase.unready) return { status: "unready", reason: "shutting down", routes };
+  const store = await gw.store.reachable();
+  if (!store) return { status: "unready", reason: "session store unreachable", routes };
+  const missing = gw.config.health.readyRoutes.filter((r) => (routes[r]?.healthy ?? 0) === 0);
+  if (missing.length > 0) return { status: "unready", reason: `no healthy replica: ${missing.join(", ")}`, routes };
+  return { status: "ready", routes };
 }

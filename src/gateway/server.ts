@@ -27,7 +27,10 @@ export interface Gateway {
    * snapshot is built beside the running one, then swapped in; routes that stay keep their pools.
    */
   reload(next: Config): Promise<void>;
-  /** Graceful: stop accepting, let in-flight requests finish within `shutdownGrace`, then close the rest. */
+  /**
+   * Graceful: unready for `shutdown.unreadyDelay` while still serving, then stop accepting, let in-flight
+   * requests finish within `shutdownGrace`, and close the rest.
+   */
   close(): Promise<void>;
   readonly state: GatewayState;
 }
@@ -200,6 +203,13 @@ export function createGateway(
     },
     close() {
       closing ??= (async () => {
+        // Unready first: load balancers that poll /readyz stop sending while everything is still served.
+        const unreadyDelay = state.config.shutdown.unreadyDelay;
+        if (unreadyDelay > 0) {
+          runtime.phase.unready = true;
+          publish("lifecycle", { event: "unready" });
+          await new Promise((resolve) => setTimeout(resolve, unreadyDelay));
+        }
         runtime.phase.draining = true;
         publish("lifecycle", { event: "draining" });
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

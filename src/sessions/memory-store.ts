@@ -78,6 +78,10 @@ export class MemorySessionStore implements SessionStore {
     return this.map.size;
   }
 
+  async reachable(): Promise<boolean> {
+    return true;
+  }
+
   /** Drop expired sessions; the map is in LRU order, so stop at the first live one. */
   sweep(): void {
     const now = this.now();

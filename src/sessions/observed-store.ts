@@ -46,6 +46,10 @@ export class ObservedStore implements SessionStore {
     return this.inner.isRevoked(route, sessionId);
   }
 
+  reachable(): Promise<boolean> {
+    return this.inner.reachable();
+  }
+
   size(): Promise<number> {
     return this.inner.size();
   }

@@ -177,6 +177,14 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Sessions under this store's namespace (a SCAN: for tests and operators, not the hot path). */
+  /** One PING, within the command timeout (a hung Redis answers false, not never). */
+  async reachable(): Promise<boolean> {
+    return this.client.ping().then(
+      () => true,
+      () => false,
+    );
+  }
+
   async size(): Promise<number> {
     let count = 0;
     for await (const keys of this.client.scanIterator({ MATCH: `${this.prefix}s:*`, COUNT: 1000 })) {

@@ -34,6 +34,8 @@ export interface SessionStore {
   revokeKey(key: string, until: number): Promise<void>;
   /** Whether a signed session id is revoked: answered from memory, never a round trip. */
   isRevoked(route: string, sessionId: string): boolean;
+  /** Whether the store answers now (a shared store's server is reachable): what `/readyz` reports. */
+  reachable(): Promise<boolean>;
   /** Number of sessions held, where the store can tell cheaply. */
   size(): Promise<number>;
   close(): Promise<void>;

@@ -160,7 +160,10 @@ interface GatewayDeployment {
   redis: RedisServer;
   /** Two example server replicas, route `svc` of both gateways. */
   replicas: Replica[];
-  /** Route `spare` of the second gateway only: stopping it makes that gateway unready (/readyz 503). */
+  /**
+   * Route `spare` of the second gateway only, one of its `health.readyRoutes`: stopping it makes that
+   * gateway unready (/readyz 503).
+   */
   spare: Replica;
   /** Where `spare` listens (it comes back there: the second gateway's configuration names it). */
   spareListen: string;
@@ -202,7 +205,7 @@ function describeGatewayConfig(title: string, startProxy: StartProxy, options: P
       d.spare = spare as Replica;
       d.spareListen = hostOf(d.spare.url);
       d.replicas = replicas as Replica[];
-      const common = `logLevel: warn
+      const common = (readyRoutes: string[] = []) => `logLevel: warn
 metrics:
   token: ${METRICS_TOKEN}
 diagnostics:
@@ -214,14 +217,17 @@ store:
 health:
   interval: 300ms
   unhealthyThreshold: 1
+  readyRoutes: [${readyRoutes.join(", ")}]
 upstreams:
   svc:
     replicas: [${d.replicas.map((r) => r.url).join(", ")}]
     balancer: round-robin
 `;
       d.gateways = await Promise.all([
-        procs.own(startGateway(["--config", writeConfig(common)])),
-        procs.own(startGateway(["--config", writeConfig(`${common}  spare:\n    replicas: [${d.spare.url}]\n`)])),
+        procs.own(startGateway(["--config", writeConfig(common())])),
+        procs.own(
+          startGateway(["--config", writeConfig(`${common(["spare"])}  spare:\n    replicas: [${d.spare.url}]\n`)]),
+        ),
       ]);
       d.tls = makeTlsCert();
       d.agent = trustingAgent(d.tls.ca);

@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, INIT_BODY } from "../helpers/mcp.js";
 import { owned, type Replica, startGateway, startReplica, writeConfig } from "../helpers/procs.js";
+import { startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Open the session's standalone GET stream; resolves once the gateway has answered with SSE headers. */
 function openGetStream(url: string, sessionId: string): Promise<{ closed: Promise<void> }> {
@@ -131,5 +133,62 @@ describe("graceful shutdown on SIGTERM", () => {
     assert.match(text, /notifications\/progress/, "the call was under way when the signal came");
     assert.equal(complete, false, "the unfinished answer is cut, not passed off as complete");
     assert.doesNotMatch(text, /done on r/);
+  });
+});
+
+describe("readiness: /readyz says whether this gateway can serve", () => {
+  const procs = owned();
+  let replica: Replica;
+  before(async () => {
+    replica = await procs.own(startReplica("ready"));
+  });
+  after(() => procs.stopAll());
+
+  it("on SIGTERM, answers /readyz 503 for shutdown.unreadyDelay while it still serves everything, then drains", async () => {
+    const gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(
+          `logLevel: info\nshutdown:\n  unreadyDelay: 3s\nupstreams:\n  svc:\n    replicas: [${replica.url}]\n`,
+        ),
+      ]),
+    );
+    assert.equal((await fetch(`${gateway.base}/readyz`)).status, 200);
+    const s = await connect(gateway.route("svc"), "through-the-delay");
+    gateway.child.kill("SIGTERM");
+    await gateway.waitForLine((l) => l.includes('"msg":"unready"'));
+    const ready = await fetch(`${gateway.base}/readyz`);
+    assert.equal(ready.status, 503, "load balancers are told to stop sending");
+    assert.equal(((await ready.json()) as { status: string }).status, "unready");
+    // Everything is still served meanwhile: existing sessions, and new ones.
+    assert.equal((await s.whoami()).replica, "ready");
+    const fresh = await rawRequest(gateway.route("svc"), { body: JSON.stringify(INIT_BODY) });
+    assert.equal(fresh.status, 200);
+    assert.ok(!gateway.lines.some(DRAINING), "not draining yet");
+    await gateway.waitForLine(DRAINING);
+    assert.equal(await gateway.exited, 0);
+    await s.close().catch(() => {});
+  });
+
+  it("is unready while its session store is unreachable, and ready again once it answers", async () => {
+    const redis = await procs.own(startRedis());
+    const gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(
+          `logLevel: warn\nstore:\n  url: ${redis.url}\n  commandTimeout: 500ms\nupstreams:\n  svc:\n    replicas: [${replica.url}]\n`,
+        ),
+      ]),
+    );
+    assert.equal((await fetch(`${gateway.base}/readyz`)).status, 200);
+    redis.pause();
+    try {
+      const res = await fetch(`${gateway.base}/readyz`);
+      assert.equal(res.status, 503);
+      assert.match(((await res.json()) as { reason: string }).reason, /session store unreachable/);
+    } finally {
+      redis.resume();
+    }
+    await waitFor("ready again", async () => (await fetch(`${gateway.base}/readyz`)).status === 200);
   });
 });
