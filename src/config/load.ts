@@ -65,6 +65,65 @@ function sseScheme(name: string, upstream: unknown): unknown {
   return { ...u, transport: "sse", replicas: u.replicas.map((r: string) => r.replace(SSE_MARKER, "$1")) };
 }
 
+/** A secret from a mounted file: its content, without the trailing newline an editor or `echo` adds. */
+function secretFrom(file: unknown, key: string): string {
+  if (typeof file !== "string") throw new ConfigError(`${key}: must be a file path`);
+  try {
+    return readFileSync(file, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+type Raw = Record<string, unknown>;
+const isObject = (v: unknown): v is Raw => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** `KEYFile` beside `KEY` in `obj`: the value read from the file (both at once is an error). */
+function fileVariant(obj: unknown, key: string, where: string): void {
+  if (!isObject(obj) || obj[`${key}File`] === undefined) return;
+  if (obj[key] !== undefined) throw new ConfigError(`${where}.${key}: give ${key} or ${key}File, not both`);
+  obj[key] = secretFrom(obj[`${key}File`], `${where}.${key}File`);
+}
+
+/**
+ * Every secret option may come from a mounted file (`…File`) or the environment instead of the file
+ * itself: `metrics.token`, `admin.token`, `store.password`, `tokens.keys`, and the values of
+ * `upstreams.NAME.headers` (`headerFiles`). Read at every load, so a reload picks up a rotated secret.
+ */
+function resolveSecrets(input: Raw): void {
+  const metricsToken = process.env.SWITCHYARD_METRICS_TOKEN;
+  if (metricsToken !== undefined && !(isObject(input.metrics) && input.metrics.token !== undefined)) {
+    input.metrics = { ...(isObject(input.metrics) ? input.metrics : {}), token: metricsToken };
+  }
+  const keys = process.env.SWITCHYARD_TOKEN_KEYS;
+  if (keys !== undefined && !(isObject(input.tokens) && input.tokens.keys !== undefined)) {
+    const parsed = keys.split(",").map((pair) => {
+      const colon = pair.indexOf(":");
+      return { id: Number(pair.slice(0, colon).trim()), secret: pair.slice(colon + 1).trim() };
+    });
+    input.tokens = { ...(isObject(input.tokens) ? input.tokens : {}), keys: parsed };
+  }
+  fileVariant(input.metrics, "token", "metrics");
+  fileVariant(input.admin, "token", "admin");
+  fileVariant(input.store, "password", "store");
+  if (isObject(input.tokens) && Array.isArray(input.tokens.keys)) {
+    input.tokens.keys.forEach((key, i) => fileVariant(key, "secret", `tokens.keys.${i}`));
+  }
+  if (isObject(input.upstreams)) {
+    for (const [name, upstream] of Object.entries(input.upstreams)) {
+      if (!isObject(upstream) || !isObject(upstream.headerFiles)) continue;
+      const headers: Raw = { ...(isObject(upstream.headers) ? upstream.headers : {}) };
+      for (const [header, file] of Object.entries(upstream.headerFiles)) {
+        if (headers[header] !== undefined) {
+          throw new ConfigError(`upstreams.${name}.headerFiles.${header}: also in headers (give one)`);
+        }
+        headers[header] = secretFrom(file, `upstreams.${name}.headerFiles.${header}`);
+      }
+      upstream.headers = headers;
+    }
+  }
+}
+
 function readFile(path: string): unknown {
   let text: string;
   try {
@@ -100,6 +159,7 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
     }
     input.upstreams = upstreams;
   }
+  resolveSecrets(input);
   if (input.upstreams && typeof input.upstreams === "object") {
     const upstreams = input.upstreams as Record<string, unknown>;
     for (const [name, upstream] of Object.entries(upstreams)) {

@@ -128,6 +128,16 @@ export const upstreamSchema = z
       .describe(
         "Modern-protocol `tools/call` requests for these tools (by their `Mcp-Name` header, checked against the body) go to another route's replicas: `{ TOOL: ROUTE }`, so a heavy tool can get replicas of its own.",
       ),
+    headers: z
+      .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
+      .default({})
+      .describe(
+        "Headers sent to these replicas in place of any the client sent under those names, e.g. `{ Authorization: Bearer TOKEN }` (a credential of the gateway's, not the client's); never logged.",
+      ),
+    headerFiles: z
+      .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
+      .default({})
+      .describe("The same, each value read from a file (a mounted secret); read again on reload."),
     connections: z
       .number()
       .int()
@@ -188,6 +198,7 @@ export const configSchema = z
           .string()
           .optional()
           .describe("Redis password (or give it in the URL, or set `SWITCHYARD_REDIS_PASSWORD`); never logged."),
+        passwordFile: z.string().optional().describe("The Redis password read from this file (a mounted secret)."),
         commandTimeout: durationOption("1s", "A Redis command not answered in this time fails (the request gets 503)."),
         tls: z
           .strictObject({
@@ -225,12 +236,16 @@ export const configSchema = z
               id: z.number().int().min(0).max(255).describe("Key id, written in each token."),
               secret: z
                 .string()
+                .trim()
                 .refine((v) => Buffer.from(v, "base64").length === 32, { message: "must be 32 bytes, base64" })
                 .describe("32 random bytes, base64 (`openssl rand -base64 32`)."),
+              secretFile: z.string().optional().describe("The secret read from this file (a mounted secret) instead."),
             }),
           )
           .default([])
-          .describe("Token keys: the first signs new tokens, all open them (rotation). The same on every gateway."),
+          .describe(
+            "Token keys: the first signs new tokens, all open them (rotation). The same on every gateway. Or `SWITCHYARD_TOKEN_KEYS=ID:SECRET[,ID:SECRET...]`.",
+          ),
         maxAge: durationOption(
           "24h",
           "A signed session id older than this is refused (404: the client re-initializes).",
@@ -321,6 +336,7 @@ export const configSchema = z
           .describe(
             "Enables the admin API under `/admin/v1` for `Authorization: Bearer TOKEN` (or `--admin-token`, or `SWITCHYARD_ADMIN_TOKEN`); never logged.",
           ),
+        tokenFile: z.string().optional().describe("The admin token read from this file (a mounted secret)."),
         allowHttpServers: z
           .boolean()
           .default(false)
@@ -400,7 +416,10 @@ export const configSchema = z
           .string()
           .min(16, "at least 16 characters")
           .optional()
-          .describe("When set, `/metrics` answers only `Authorization: Bearer TOKEN` (401 otherwise); never logged."),
+          .describe(
+            "When set, `/metrics` answers only `Authorization: Bearer TOKEN` (401 otherwise); or `SWITCHYARD_METRICS_TOKEN`; never logged.",
+          ),
+        tokenFile: z.string().optional().describe("The metrics token read from this file (a mounted secret)."),
       })
       .prefault({}),
     health: z

@@ -80,7 +80,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       clientAddress: req.socket.remoteAddress,
       proto: "encrypted" in req.socket && req.socket.encrypted ? "https" : "http",
       trustProxy: gw.config.security.trustProxy,
-      inject: ctx.pool?.tenant === undefined ? undefined : { headers: ctx.pool.inject, names: ctx.pool.injectNames },
+      inject: ctx.pool?.injects ? ctx.pool.injection : undefined,
     });
     const upstreamSid = ctx.upstreamSessionId;
     if (upstreamSid !== undefined) {

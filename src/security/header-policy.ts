@@ -49,10 +49,12 @@ export interface ForwardedFor {
   proto: "http" | "https";
   trustProxy: boolean;
   /**
-   * For a tenant's server: its upstream headers (a flat list, and their names), sent in place of the client's gateway
-   * credential, which is dropped. Undefined on operator routes, where `Authorization` passes through.
+   * Headers of the route's own (a flat list, and their names), sent in place of the client's headers of
+   * those names: a tenant's server's, and then the client's gateway credential is dropped too
+   * (`credentials`); an operator route's `upstreams.NAME.headers`, where the rest passes through.
+   * Undefined on an operator route without headers, where `Authorization` passes through.
    */
-  inject?: { headers: readonly string[]; names: ReadonlySet<string> } | undefined;
+  inject?: { headers: readonly string[]; names: ReadonlySet<string>; credentials: boolean } | undefined;
 }
 
 /**
@@ -79,7 +81,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, fwd: Forwa
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || REQUEST_DROP.has(name) || drop?.includes(name)) continue;
-    if (inject && (GATEWAY_CREDENTIALS.has(name) || inject.names.has(name))) continue;
+    if (inject && ((inject.credentials && GATEWAY_CREDENTIALS.has(name)) || inject.names.has(name))) continue;
     if (typeof value === "string") out.push(name, value);
     else for (const v of value) out.push(name, v);
   }

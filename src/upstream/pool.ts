@@ -57,10 +57,12 @@ export class UpstreamPool {
   readonly sharedSessions: boolean;
   /** Set for a tenant's server (route `TENANT/NAME`): the tenant it belongs to. */
   readonly tenant: string | undefined;
-  /** Headers sent upstream in place of the client's credential (a tenant server's own), as a flat list. */
-  readonly inject: readonly string[];
-  /** Their names. */
-  readonly injectNames: ReadonlySet<string>;
+  /**
+   * Headers sent upstream in place of the client's (a tenant server's own, with the client's gateway
+   * credential dropped; an operator route's `headers`), and whether there are any to apply.
+   */
+  readonly injection: { headers: readonly string[]; names: ReadonlySet<string>; credentials: boolean };
+  readonly injects: boolean;
   /** Told when a replica joins the pool (to health-check it) and when one is gone. */
   onJoin: ((replica: Replica) => void) | undefined;
   onGone: ((replica: Replica) => void) | undefined;
@@ -102,9 +104,9 @@ export class UpstreamPool {
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
     this.sharedSessions = config.sessions === "shared";
     this.tenant = tenant?.id;
-    const inject = injection(tenant?.headers ?? {});
-    this.inject = inject.headers;
-    this.injectNames = inject.names;
+    const inject = injection(tenant?.headers ?? config.headers);
+    this.injection = { ...inject, credentials: tenant !== undefined };
+    this.injects = tenant !== undefined || inject.headers.length > 0;
   }
 
   /** Every replica that may hold sessions: serving, joining and draining. */

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { rawRequest, rpc } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
@@ -109,5 +112,52 @@ describe("header policy", () => {
     assert.equal(seen["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
     assert.equal(seen["x-forwarded-proto"], "https");
     assert.equal(seen["x-forwarded-host"], "mcp.example.com");
+  });
+});
+
+describe("an operator route's own upstream headers (a credential of the gateway's, from a mounted file)", () => {
+  let upstream: FixtureServer;
+  let gateway: GatewayProc;
+  let seen: IncomingHttpHeaders = {};
+  const dir = mkdtempSync(join(tmpdir(), "swy-secret-"));
+  const secret = join(dir, "upstream-token");
+
+  before(async () => {
+    upstream = await startFixture((req, res) => {
+      if (req.headers["user-agent"] !== "switchyard-discovery" && req.method === "POST") seen = req.headers;
+      res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "s-1" });
+      res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+    });
+    writeFileSync(secret, "first-secret\n");
+    gateway = await startGateway([
+      "--config",
+      writeConfig(`logLevel: info
+upstreams:
+  h:
+    replicas: [${upstream.url}]
+    headers:
+      X-Tenant: gateway
+    headerFiles:
+      X-Upstream-Token: ${secret}
+`),
+    ]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+  });
+
+  it("replaces the client's headers of those names, passes the rest, and reads a rotated file on reload", async () => {
+    const headers = { ...MCP_HEADERS, "x-upstream-token": "forged", "x-tenant": "client", authorization: "Bearer c" };
+    await rawRequest(gateway.route("h"), { headers, body: JSON.stringify(INIT_BODY) });
+    assert.equal(seen["x-upstream-token"], "first-secret", "the file's content, without its newline");
+    assert.equal(seen["x-tenant"], "gateway");
+    assert.equal(seen.authorization, "Bearer c", "an operator route passes the client's Authorization on");
+    writeFileSync(secret, "rotated-secret\n");
+    gateway.child.kill("SIGHUP");
+    await gateway.waitForLine((l) => l.includes("configuration reloaded"));
+    await rawRequest(gateway.route("h"), { headers, body: JSON.stringify(INIT_BODY) });
+    assert.equal(seen["x-upstream-token"], "rotated-secret");
+    assert.ok(!gateway.lines.some((l) => l.includes("rotated-secret") || l.includes("first-secret")), "never logged");
   });
 });

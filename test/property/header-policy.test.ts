@@ -129,7 +129,9 @@ describe("property: header policy, client → upstream", () => {
   it("no hop-by-hop header, none named by Connection, none the gateway sets; X-Forwarded-* once each", () => {
     fc.assert(
       fc.property(incoming, forwardedFor, fc.option(injected, { nil: undefined }), (h, fwd, inj) => {
-        const out = pairs(upstreamRequestHeaders(h, { ...fwd, inject: inj && injection(inj) }));
+        const out = pairs(
+          upstreamRequestHeaders(h, { ...fwd, inject: inj && { ...injection(inj), credentials: true } }),
+        );
         const named = connectionNamed(h);
         const injectedNames = new Set(Object.keys(inj ?? {}).map((n) => n.toLowerCase()));
         for (const [name] of out) {
@@ -173,7 +175,7 @@ describe("property: header policy, client → upstream", () => {
   it("on a tenant's server: no client credential travels, and no configured header can be forged, in any case", () => {
     fc.assert(
       fc.property(incoming, forwardedFor, injected, (h, fwd, inj) => {
-        const out = pairs(upstreamRequestHeaders(h, { ...fwd, inject: injection(inj) }));
+        const out = pairs(upstreamRequestHeaders(h, { ...fwd, inject: { ...injection(inj), credentials: true } }));
         for (const name of CREDENTIALS) {
           for (const v of values(h[name])) {
             assert.ok(!out.some(([, x]) => x === v), `the client's ${name} travelled`);

@@ -106,6 +106,7 @@ describe("header policy", () => {
         inject: {
           headers: ["authorization", "Bearer upstream", "x-upstream-token", "real"],
           names: new Set(["authorization", "x-upstream-token"]),
+          credentials: true,
         },
       },
     );
@@ -134,7 +135,10 @@ describe("header policy", () => {
     // Node gives the client's header in lower case; the configured name was compared as written.
     const inject = injection({ "X-Upstream-Token": "real", "X-UPSTREAM-TOKEN": "later" });
     assert.deepEqual(inject, { headers: ["x-upstream-token", "later"], names: new Set(["x-upstream-token"]) });
-    const out = upstreamRequestHeaders({ host: "gw", "x-upstream-token": "forged-by-client" }, { ...fwd, inject });
+    const out = upstreamRequestHeaders(
+      { host: "gw", "x-upstream-token": "forged-by-client" },
+      { ...fwd, inject: { ...inject, credentials: true } },
+    );
     assert.ok(!out.includes("forged-by-client"));
     assert.equal(asObject(out)["x-upstream-token"], "later");
   });
