@@ -1,11 +1,13 @@
 // `npm run bench` — Switchyard side by side with direct access, nginx and HAProxy, in one run.
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startDns, ZONE } from "../test/helpers/dns.js";
 import { freePort, spawnManaged } from "../test/helpers/procs.js";
 import { startRedis } from "../test/helpers/redis.js";
+import { metricValue, waitFor } from "../test/helpers/wait.js";
 import { churn } from "./lib/churn.js";
 import type { Route } from "./lib/configs.js";
 import { BENCH_ADMIN_TOKEN, stubNginx } from "./lib/configs.js";
@@ -96,6 +98,10 @@ async function main(): Promise<void> {
   ];
   const heartbeat = mode === "full" ? "5s" : "1s";
   const redis = await startRedis();
+  // A real DNS server: the DNS-discovered contender finds every upstream under this name.
+  const dns = await startDns();
+  const dnsName = `upstreams.${ZONE}`;
+  await dns.set(dnsName, ["127.0.0.1"]);
   const contenders: Contender[] = [
     direct(routes),
     await startNginxProxy(tools.nginx, dir, routes),
@@ -232,6 +238,82 @@ async function main(): Promise<void> {
         target("W8 tenant's server ≥ 0.8× an operator route (W1)", s.rps / w1.rps >= 0.8, ratio(s.rps, w1.rps)),
       );
       checks.push(target("W8 no errors", s.errors === 0, String(s.errors)));
+    }
+
+    // W1 again, with the pool discovered in DNS (resolved beside the hot path), and with the configuration
+    // reloaded every second (a route added, then removed) while the load runs.
+    {
+      const conns = PLAN.conns[0] as number;
+      const w1 = results[`w1-json-c${conns}`] as Record<string, WrkResult>;
+      const discovered = await startSwitchyard(dir, routes, heartbeat, { dns: { server: dns.address, name: dnsName } });
+      const plain = contenders.find((c) => c.name === "switchyard") as Contender;
+      const rows: Record<string, WrkResult> = { switchyard: w1.switchyard as WrkResult };
+      const load = async (c: Contender) => {
+        const sid = await openSession(c.url("json"));
+        const spec = {
+          url: c.url("json"),
+          connections: conns,
+          body: CALL_BODY,
+          headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+        };
+        if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+        return runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
+      };
+      // The discovered replica serves once it passed its first health check.
+      await waitFor(
+        "the DNS-discovered pool to serve",
+        async () =>
+          await openSession(discovered.url("json")).then(
+            () => true,
+            () => false,
+          ),
+      );
+      log("W1 switchyard+dns");
+      rows["switchyard+dns"] = await load(discovered);
+      log("W1 switchyard, reload every 1 s");
+      const file = plain.configFile as string;
+      const text = readFileSync(file, "utf8");
+      const applied = () => metricValue(`${plain.base}/metrics`, 'switchyard_config_reloads_total{outcome="applied"}');
+      const before = await applied();
+      let flips = 0;
+      const timer = setInterval(() => {
+        flips++;
+        writeFileSync(
+          file,
+          flips % 2 === 1 ? `${text}  extra:\n    replicas: [http://${routes[0]?.upstream}/json/mcp]\n` : text,
+        );
+        plain.signal?.("SIGHUP");
+      }, 1000);
+      try {
+        rows["switchyard, reload every 1 s"] = await load(plain);
+      } finally {
+        clearInterval(timer);
+      }
+      writeFileSync(file, text);
+      plain.signal?.("SIGHUP");
+      await discovered.stop();
+      // Every flip, and the restore, applied (a reload that failed would never count).
+      await waitFor("the reloads to be applied", async () => (await applied()) - before >= flips + 1, {
+        timeoutMs: 10_000,
+      }).catch(() => {});
+      const reloads = (await applied()) - before - 1;
+      results.w1Membership = { rows, reloads, flips };
+      sections.push(
+        `## W1 with DNS discovery, and with a reload every second — stub upstream, ${conns} connections (${reloads} reloads applied)`,
+        callTable(rows),
+      );
+      const s = rows.switchyard as WrkResult;
+      const d = rows["switchyard+dns"] as WrkResult;
+      const r = rows["switchyard, reload every 1 s"] as WrkResult;
+      checks.push(target("W1 DNS-discovered pool ≥ 0.9× a listed one", d.rps / s.rps >= 0.9, ratio(d.rps, s.rps)));
+      checks.push(target("W1 DNS-discovered pool: no errors", d.errors === 0, String(d.errors)));
+      checks.push(
+        target(
+          "W1 reload every second: no errors, every reload applied",
+          r.errors === 0 && reloads >= flips,
+          `${r.errors} errors, ${reloads} of ${flips} reloads`,
+        ),
+      );
     }
 
     // Workload 2: POSTs answered with a short SSE stream (3 events).
@@ -403,7 +485,7 @@ async function main(): Promise<void> {
     throw err;
   } finally {
     for (const c of contenders) await c.stop();
-    await Promise.all([stub.stop(), sdk.stop(), ticker.stop(), redis.stop()]);
+    await Promise.all([stub.stop(), sdk.stop(), ticker.stop(), redis.stop(), dns.stop()]);
   }
 
   sections.push("## Targets (Switchyard, one process, memory store)", checks.map((c) => `- ${c}`).join("\n"));

@@ -1,8 +1,12 @@
+import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { replicaStates } from "../../test/helpers/discovery.js";
+import type { Replica } from "../../test/helpers/procs.js";
 import { rssOf } from "../../test/helpers/procs.js";
+import { metricValue, waitFor } from "../../test/helpers/wait.js";
 import { INIT, LEGACY, send, sleep } from "./http.js";
 import type { Ledger } from "./ledger.js";
-import type { Proc, Topology } from "./topology.js";
+import { LEGACY_NAME, type Proc, type Topology } from "./topology.js";
 import { type Clients, tenantBurst } from "./workloads.js";
 
 export interface Fault {
@@ -37,6 +41,30 @@ async function killAndRestart(victim: Proc | undefined, downMs: number): Promise
   await sleep(downMs);
   await victim?.start();
 }
+
+/** Until every gateway's pools of the legacy pods (routes `legacy` and `sse`) satisfy `check`. */
+function everyGateway(t: Topology, what: string, check: (states: Record<string, string>) => boolean) {
+  return waitFor(
+    what,
+    async () => {
+      const all = await Promise.all(t.bases.flatMap((b) => [replicaStates(b, "legacy"), replicaStates(b, "sse")]));
+      return all.every(check);
+    },
+    { timeoutMs: 20_000 },
+  );
+}
+
+const addressOf = (p: Proc<Replica>) => new URL(p.current.url).hostname;
+/** How a pool names a pod (its /mcp or /sse URL): its address and port. */
+const named = (states: Record<string, string>, address: string) =>
+  Object.entries(states).find(([url]) => new URL(url).hostname === address)?.[1];
+
+/** Rolling updates so far: each replaces the next legacy pod by a new one at a new address. */
+let rolled = 0;
+
+/** Reloads so far (each adds a route, then removes it). */
+const reloads = (t: Topology) =>
+  Promise.all(t.bases.map((b) => metricValue(`${b}/metrics`, 'switchyard_config_reloads_total{outcome="applied"}')));
 
 export const FAULTS: Fault[] = [
   {
@@ -129,6 +157,40 @@ export const FAULTS: Fault[] = [
       await sleep(6000);
       for (const s of sockets) s.destroy();
       void c;
+    },
+  },
+  {
+    name: "rolling update through DNS (a new pod joins, the old one drains, then stops)",
+    async run(t) {
+      const i = rolled % t.legacy.length;
+      rolled++;
+      const old = t.legacy[i] as Proc<Replica>;
+      const address = `127.0.0.${10 + rolled}`;
+      const next = await t.legacyPod(`${old.name.split("-")[0]}-v${rolled}`, address);
+      const before = t.legacy.map(addressOf);
+      await t.dns.set(LEGACY_NAME, [...before, address]);
+      await everyGateway(t, "the new pod serving", (s) => named(s, address) === "serving");
+      await t.dns.set(LEGACY_NAME, [...before.filter((a) => a !== addressOf(old)), address]);
+      await everyGateway(t, "the old pod draining", (s) => named(s, addressOf(old)) === "draining");
+      // Its sessions go on through the grace period; then it stops, and they get 404.
+      await sleep(1000);
+      await old.kill("SIGTERM");
+      await everyGateway(t, "the old pod gone", (s) => named(s, addressOf(old)) === undefined);
+      t.legacy[i] = next;
+    },
+  },
+  {
+    name: "reload the configuration (SIGHUP: a route added, then removed)",
+    async run(t) {
+      const extra = `  extra:\n    replicas: [${(t.legacy[0] as Proc<Replica>).current.url}]\n`;
+      for (const text of [`${t.configText}${extra}`, t.configText]) {
+        const before = await reloads(t);
+        writeFileSync(t.configFile, text);
+        for (const g of t.gateways) g.signal("SIGHUP");
+        await waitFor("every gateway to apply it", async () =>
+          (await reloads(t)).every((n, i) => n > (before[i] as number)),
+        );
+      }
     },
   },
   {

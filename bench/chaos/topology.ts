@@ -1,3 +1,4 @@
+import { type DnsServer, startDns, ZONE } from "../../test/helpers/dns.js";
 import { type HaNode, startHaNode } from "../../test/helpers/ha.js";
 import {
   freePort,
@@ -61,10 +62,24 @@ export class Proc<T extends Managed = Managed> {
   }
 }
 
+/** The DNS name whose addresses are the legacy pods (routes `legacy` and `sse`). */
+export const LEGACY_NAME = `legacy.${ZONE}`;
+
 export interface Topology {
   redis: RedisServer;
-  /** Example replicas: route `legacy` (their /mcp) and route `sse` (their /sse). */
+  /** The DNS server the gateways discover the legacy pods in. */
+  dns: DnsServer;
+  /**
+   * Example replicas as pods: distinct loopback addresses on `legacyPort`, found in DNS (`LEGACY_NAME`):
+   * route `legacy` (their /mcp) and route `sse` (their /sse).
+   */
   legacy: Proc<Replica>[];
+  legacyPort: number;
+  /** Start one more legacy pod at `address` (on `legacyPort`). */
+  legacyPod(name: string, address: string): Promise<Proc<Replica>>;
+  /** The gateways' configuration file, and its text (a reload rewrites it). */
+  configFile: string;
+  configText: string;
   modern: Proc<Replica>[];
   ha: Proc<HaNode>[];
   /** One example replica per tenant, named after it: an answer names whose server it came from. */
@@ -93,7 +108,12 @@ export async function startTopology(ledger: Ledger): Promise<Topology> {
       ledger,
     ).start();
   };
-  const legacy = await Promise.all(["l1", "l2"].map((n) => replica(n, "example")));
+  const dns = await startDns();
+  const legacyPort = await freePort();
+  const legacyPod = (name: string, address: string) =>
+    new Proc<Replica>(name, () => startReplica(name, `${address}:${legacyPort}`), ledger).start();
+  const legacy = await Promise.all([legacyPod("l1", "127.0.0.2"), legacyPod("l2", "127.0.0.3")]);
+  await dns.set(LEGACY_NAME, ["127.0.0.2", "127.0.0.3"]);
   const modern = await Promise.all(["m1", "m2"].map((n) => replica(n, "modern")));
   const tenantServers = { quiet: await replica("quiet", "example"), noisy: await replica("noisy", "example") };
   const ha = await Promise.all(
@@ -102,13 +122,15 @@ export async function startTopology(ledger: Ledger): Promise<Topology> {
       return new Proc<HaNode>(n, () => startHaNode(n, redis.url, ["--port", port]), ledger).start();
     }),
   );
-  const list = (ps: Proc<Replica>[], key: "url" | "sseUrl" = "url") => ps.map((p) => p.current[key]).join(", ");
+  const list = (ps: Proc<Replica>[]) => ps.map((p) => p.current.url).join(", ");
   // Health: one failed check marks a replica down (a fault is seen within about a second), and with it the
   // sessions it held (404). The check's timeout is 1 s, not less: on a loaded 2-core machine a replica can
   // be off the CPU for some hundreds of ms with no fault at all, and a 400 ms timeout lost its sessions then.
-  const config = writeConfig(`logLevel: warn
+  const configText = `logLevel: warn
 discovery:
   enabled: false
+resolver:
+  servers: [${dns.address}]
 store:
   url: ${redis.url}
 admin:
@@ -133,17 +155,17 @@ tenants:
     burst: 40
 upstreams:
   legacy:
-    replicas: [${list(legacy)}]
+    replicas: ["dns+http://${LEGACY_NAME}:${legacyPort}/mcp"]
     balancer: round-robin
   sse:
-    transport: sse
-    replicas: [${list(legacy, "sseUrl")}]
+    replicas: ["dns+sse+http://${LEGACY_NAME}:${legacyPort}/sse"]
   modern:
     replicas: [${list(modern)}]
   ha:
     sessions: shared
     replicas: [${ha.map((h) => h.current.url).join(", ")}]
-`);
+`;
+  const config = writeConfig(configText);
   const gateways = await Promise.all(
     [1, 2, 3].map(async (n) => {
       const listen = await at();
@@ -158,7 +180,12 @@ upstreams:
   const all: Proc[] = [...gateways, ...legacy, ...modern, ...ha, tenantServers.quiet, tenantServers.noisy];
   return {
     redis,
+    dns,
     legacy,
+    legacyPort,
+    legacyPod,
+    configFile: config,
+    configText,
     modern,
     ha,
     tenantServers,
@@ -166,8 +193,8 @@ upstreams:
     bases,
     async stop() {
       // Stopping is on purpose: no crash reported for it.
-      await Promise.all(all.map((p) => p.kill("SIGTERM")));
-      await redis.stop();
+      await Promise.all([...all, ...legacy.filter((p) => !all.includes(p))].map((p) => p.kill("SIGTERM")));
+      await Promise.all([redis.stop(), dns.stop()]);
     },
   };
 }

@@ -154,7 +154,7 @@ export function switchyardConfig(
   port: number,
   routes: Route[],
   heartbeat: string,
-  variant: { redisUrl?: string; tokenKey?: string; dataDir?: string } = {},
+  variant: { redisUrl?: string; tokenKey?: string; dataDir?: string; dns?: { server: string; name: string } } = {},
 ): string {
   const tokens = variant.tokenKey ? `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${variant.tokenKey} }]\n` : "";
   // The admin API on, for W8 (a tenant's server): tenants on disk, or in Redis with the Redis store.
@@ -170,7 +170,14 @@ heartbeat:
   interval: ${heartbeat}
 health:
   interval: 5s
-upstreams:
-${routes.map((r) => `  ${r.name}:\n    replicas: [http://${r.upstream}/${r.name}/mcp]`).join("\n")}
+${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}upstreams:
+${routes.map((r) => `  ${r.name}:\n    replicas: [${replicaEntry(r, variant.dns?.name)}]`).join("\n")}
 `;
+}
+
+/** A route's replica: its address, or (DNS discovery) `name` resolving to that address, on its port. */
+function replicaEntry(route: Route, dnsName: string | undefined): string {
+  if (dnsName === undefined) return `http://${route.upstream}/${route.name}/mcp`;
+  const port = route.upstream.split(":").at(-1);
+  return `"dns+http://${dnsName}:${port}/${route.name}/mcp"`;
 }

@@ -15,6 +15,9 @@ export interface Contender {
   pid: number | undefined;
   /** What the process wrote on stderr (for a failure report). */
   stderr(): string;
+  /** Switchyard's configuration file, and a way to signal it (a reload: SIGHUP). */
+  configFile?: string;
+  signal?(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -85,13 +88,19 @@ export async function startSwitchyard(
   dir: string,
   routes: Route[],
   heartbeat = "15s",
-  variant: { redisUrl?: string; tokenKey?: string } = {},
+  variant: { redisUrl?: string; tokenKey?: string; dns?: { server: string; name: string } } = {},
 ): Promise<Contender> {
   const port = await freePort();
-  const name = variant.redisUrl ? "switchyard+redis" : variant.tokenKey ? "switchyard+tokens" : "switchyard";
+  const name = variant.redisUrl
+    ? "switchyard+redis"
+    : variant.tokenKey
+      ? "switchyard+tokens"
+      : variant.dns
+        ? "switchyard+dns"
+        : "switchyard";
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
   const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
-  return managed(name, proc, `http://127.0.0.1:${port}`);
+  return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };
 }

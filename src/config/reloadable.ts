@@ -9,7 +9,9 @@ import type { Config } from "./schema.js";
  */
 const FIXED: Array<[string, (c: Config) => unknown]> = [
   ["listen", (c) => c.listen],
-  ["store", (c) => c.store],
+  // The Redis password is read when connecting: a rotated one is not a change to refuse (it applies at
+  // the next start), or a rotated mounted secret would make every later reload fail.
+  ["store", (c) => ({ ...c.store, password: undefined, passwordFile: undefined })],
   ["sessions", (c) => c.sessions],
   ["admin.token (on or off)", (c) => c.admin.token === undefined],
   ["admin.dataDir", (c) => c.admin.dataDir],

@@ -172,6 +172,7 @@ export function createGateway(
       }
       for (const pool of retiredPools(old, snapshot)) {
         const successor = snapshot.pools.get(pool.name);
+        pool.detach();
         for (const replica of pool.leftBehind(successor)) if (!nowHeld.has(replica)) health.remove(replica);
         retiring.add(pool);
         // A removed route's streams (and a rebuilt one's, on replicas it dropped) end after the grace.

@@ -40,8 +40,9 @@ export interface Metrics {
 
 /**
  * Every metric of the gateway, in this one file, fed by the gateway's events and by `requestDone` (and
- * read from `sources` at scrape time). Labels are bounded: route names and replica URLs come from configuration,
- * never from the request; unknown paths count under the route "".
+ * read from `sources` at scrape time). Labels are bounded: route names and replica URLs come from configuration
+ * or DNS answers (a replica that left its pool is no longer reported), never from the request; unknown paths
+ * count under the route "".
  */
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();

@@ -131,9 +131,13 @@ export class UpstreamPool {
     return this.members.filter((r) => !kept.has(r));
   }
 
-  /** A pool replaced by a reload: no more resolutions; its replicas that no pool took over are closed. */
-  async retire(next: UpstreamPool | undefined): Promise<void> {
+  /** A pool replaced by a reload: no more resolutions (it must not move replicas its successor took over). */
+  detach(): void {
     for (const s of this.sources) s.stop();
+  }
+
+  /** Then, once its streams had their grace: its replicas that no pool took over are closed. */
+  async retire(next: UpstreamPool | undefined): Promise<void> {
     await Promise.all(this.leftBehind(next).map((r) => r.close()));
   }
 
@@ -206,11 +210,9 @@ export class UpstreamPool {
     this.rebuild();
   }
 
-  /** A replica of the previous pool with this id, if there was one (and no other pool took it yet). */
+  /** The route's previous pool's replica with this id, if it had one (a reload). */
   private taken(id: string): Replica | undefined {
-    const replica = this.inherit.get(id);
-    if (replica && replica.route === this.name) replica.onHealth = undefined;
-    return replica?.route === this.name ? replica : undefined;
+    return this.inherit.get(id);
   }
 
   private join(id: string): void {

@@ -63,7 +63,7 @@ describe("npm run chaos (quick): every fault once, under a mixed load", () => {
     const report = JSON.parse(readFileSync(out, "utf8")) as ChaosReport;
     assert.deepEqual(report.violations, [], log);
     assert.equal(code, 0, log);
-    assert.equal(report.faults.length, 8, "each fault ran");
+    assert.equal(report.faults.length, 10, "each fault ran");
     for (const f of report.faults) assert.ok(f.recoveryMs !== undefined, `${f.fault}: never normal again`);
     assert.ok(report.sent > 1000, `only ${report.sent} requests`);
 
