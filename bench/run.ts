@@ -299,7 +299,7 @@ async function main(): Promise<void> {
       const reloads = (await applied()) - before - 1;
       results.w1Membership = { rows, reloads, flips };
       sections.push(
-        `## W1 with DNS discovery, and with a reload every second — stub upstream, ${conns} connections (${reloads} reloads applied)`,
+        `## Membership: W1 with the pool found in DNS, and with a reload every second — stub upstream, ${conns} connections (${reloads} reloads applied)`,
         callTable(rows),
       );
       const s = rows.switchyard as WrkResult;

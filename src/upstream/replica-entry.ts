@@ -30,7 +30,6 @@ export function parseReplicaEntry(entry: string): ReplicaEntry | { error: string
     return { error: "is not a valid URL" };
   }
   if (url.username !== "" || url.password !== "") return { error: "must not carry credentials" };
-  if (url.hash !== "") return { error: "must not carry a fragment" };
   const protocol = url.protocol as "http:" | "https:";
   const path = `${url.pathname}${url.search}`;
   if (!dns) return { kind: "static", url: url.href, sse: sse !== undefined };

@@ -43,6 +43,13 @@ describe("npm run bench (a tiny run)", () => {
       assert.ok((w1[c]?.rps ?? 0) > 0, `${c} carried load`);
       assert.equal(w1[c]?.errors, 0, `${c} answered every request`);
     }
+    // The cost of membership: the W1 call with the pool found in DNS, and with a reload every second.
+    assert.ok(md.includes("## Membership"), "the report has the membership section");
+    const membership = results.w1Membership as { rows: Record<string, { rps: number; errors: number }> };
+    for (const c of ["switchyard+dns", "switchyard, reload every 1 s"]) {
+      assert.ok((membership.rows[c]?.rps ?? 0) > 0, `${c} carried load`);
+      assert.equal(membership.rows[c]?.errors, 0, `${c} answered every request`);
+    }
     // Nothing left running.
     const left = spawnSync("pgrep", ["-f", "swy-bench-"], { encoding: "utf8" }).stdout.trim();
     assert.equal(left, "", "every contender was stopped");
