@@ -294,14 +294,13 @@ export function svcConfig(replicas: Array<{ url: string }>, extra = "", routeExt
 }
 
 /** `switchyard serve ...` as a real child process on a free port. */
-export async function startGateway(args: string[]): Promise<GatewayProc> {
+export async function startGateway(args: string[], env: NodeJS.ProcessEnv = {}): Promise<GatewayProc> {
   const hasListen = args.includes("--listen");
-  const proc = spawnManaged(process.execPath, [
-    CLI,
-    "serve",
-    ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]),
-    ...args,
-  ]);
+  const proc = spawnManaged(
+    process.execPath,
+    [CLI, "serve", ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]), ...args],
+    env,
+  );
   const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
   const base = listeningUrl(line) as string;
   return Object.assign(proc, { base, route: (name: string) => `${base}/${name}/mcp` });

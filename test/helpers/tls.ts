@@ -45,9 +45,9 @@ function issue(dir: string, name: string, cn: string, ext: string, days: number)
 
 /**
  * A throwaway CA with a server and a client certificate, made with the real `openssl`, valid `days`
- * (90, as a public CA issues them: `switchyard check` warns under 14).
+ * (90, as a public CA issues them: `switchyard check` warns under 14); the server's for `serverNames`.
  */
-export function makeTestPki(days = 90): TestPki {
+export function makeTestPki(days = 90, serverNames = "IP:127.0.0.1,DNS:localhost"): TestPki {
   const dir = mkdtempSync(join(tmpdir(), "swy-pki-"));
   openssl(dir, [
     "req",
@@ -62,7 +62,7 @@ export function makeTestPki(days = 90): TestPki {
     "-subj",
     "/CN=switchyard-test-ca",
   ]);
-  issue(dir, "server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost", days);
+  issue(dir, "server", "localhost", `subjectAltName=${serverNames}`, days);
   issue(dir, "client", "switchyard-test-client", "extendedKeyUsage=clientAuth", days);
   const at = (f: string) => join(dir, f);
   return {

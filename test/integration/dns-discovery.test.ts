@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import type { TLSSocket } from "node:tls";
 import { assertGoneNotMoved, assertLivesOn } from "../helpers/affinity.js";
 import { replicaStates, startPods } from "../helpers/discovery.js";
 import { type DnsServer, startDns, ZONE } from "../helpers/dns.js";
 import { rawRequest } from "../helpers/http.js";
 import { connect, INIT_BODY, type Session } from "../helpers/mcp.js";
 import { type ExampleReplica, type GatewayProc, owned, startGateway, writeConfig } from "../helpers/procs.js";
+import { makeTestPki } from "../helpers/tls.js";
 import { metricValue, waitFor } from "../helpers/wait.js";
 
 const NAME = `tickets.${ZONE}`;
@@ -57,6 +62,19 @@ describe("replicas discovered in DNS: a headless Service that scales out and in"
     );
     const before = await sessions(gateway, 6, "early");
     assert.deepEqual(new Set(await homes(before)), new Set(["p2"]), "one replica in DNS: every session on it");
+    // Under load: the existing sessions call on while the pool grows.
+    let stop = false;
+    const answers: string[] = [];
+    const failures: string[] = [];
+    const load = Promise.all(
+      before.map(async (s) => {
+        while (!stop)
+          await s.whoami().then(
+            (w) => answers.push(w.replica),
+            (err: unknown) => failures.push(String(err)),
+          );
+      }),
+    );
     // A new pod in the answer, and one that does not answer at all (not ready, or already gone).
     await dns.set(NAME, ["127.0.0.2", "127.0.0.3", "127.0.0.9"]);
     await waitFor(
@@ -67,6 +85,15 @@ describe("replicas discovered in DNS: a headless Service that scales out and in"
       (await replicaStates(gateway.base))[url("127.0.0.9")],
       "joining",
       "never checked healthy: never serves",
+    );
+    const calls = answers.length;
+    await waitFor("calls to go on", () => answers.length > calls + 12);
+    stop = true;
+    await load;
+    assert.deepEqual(failures, [], "no call of an existing session failed");
+    assert.ok(
+      answers.every((r) => r === "p2"),
+      "every call of an existing session answered by its own pod",
     );
     const after = await sessions(gateway, 8, "late");
     const placed = await homes(after);
@@ -121,9 +148,16 @@ describe("replicas discovered in DNS: a headless Service that scales out and in"
     const failed = `switchyard_dns_resolutions_total{route="svc",outcome="failed"}`;
     const before = await metricValue(`${gateway.base}/metrics`, failed);
     const states = await replicaStates(gateway.base);
+    const logged = () => gateway.lines.filter((l) => l.includes("dns resolution failed")).length;
+    const linesBefore = logged();
     dns.pause();
     try {
-      await waitFor("a failed resolution", async () => (await metricValue(`${gateway.base}/metrics`, failed)) > before);
+      // Several failed resolutions (one a second), one log line: logged once per change, counted each time.
+      await waitFor(
+        "failed resolutions",
+        async () => (await metricValue(`${gateway.base}/metrics`, failed)) >= before + 2,
+      );
+      assert.equal(logged() - linesBefore, 1, "one log line for the outage");
       assert.deepEqual(await replicaStates(gateway.base), states, "the last answer is kept");
       const s = await connect(gateway.route("svc"), "during-outage");
       assert.equal((await s.whoami()).replica, "p2");
@@ -192,5 +226,42 @@ describe("replicas discovered in DNS: a name that goes away, SRV records, entrie
     assert.deepEqual(new Set(await homes(list)), new Set(["s2", "s3", "s4"]));
     await Promise.all(list.map((s) => s.close()));
     await gateway.stop();
+  });
+
+  it("dns+https: reaches each address over TLS, checking the certificate against the name (SNI)", async () => {
+    // A certificate for the name only: checked against the address, it would fail.
+    const pki = makeTestPki(90, `DNS:secure.${ZONE}`);
+    let servername: string | false | null | undefined;
+    const server = createHttpsServer(
+      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) },
+      (req, res) => {
+        servername = (req.socket as TLSSocket).servername;
+        res.writeHead(200, { "content-type": "application/json", "mcp-session-id": "tls-1" });
+        res.end(
+          '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"tls","version":"1"}}}',
+        );
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.7", resolve));
+    try {
+      const tlsPort = (server.address() as AddressInfo).port;
+      await dns.set(`secure.${ZONE}`, ["127.0.0.7"]);
+      const gateway = await procs.own(
+        startGateway(["--config", dnsConfig(dns, [`dns+https://secure.${ZONE}:${tlsPort}/mcp`])], {
+          NODE_EXTRA_CA_CERTS: pki.ca,
+        }),
+      );
+      await waitFor("the TLS replica to serve", async () =>
+        Object.values(await replicaStates(gateway.base)).includes("serving"),
+      );
+      const init = await rawRequest(gateway.route("svc"), { body: JSON.stringify(INIT_BODY) });
+      assert.equal(init.status, 200, init.body.toString());
+      assert.equal(servername, `secure.${ZONE}`, "the name, sent as SNI");
+      assert.deepEqual(Object.keys(await replicaStates(gateway.base)), [`https://127.0.0.7:${tlsPort}/mcp`]);
+      await gateway.stop();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
