@@ -1,4 +1,27 @@
-import { type ExampleReplica, startAll, startOnFreePort, startReplica } from "./procs.js";
+import type { DnsServer } from "./dns.js";
+import { type ExampleReplica, startAll, startOnFreePort, startReplica, writeConfig } from "./procs.js";
+
+/**
+ * A configuration file: route `svc` served by `replicas` (DNS entries among them), resolved through the
+ * test's `dns`, with fast health checks. `top` adds top-level YAML, `resolver` keys under `resolver`,
+ * `route` lines under the route.
+ */
+export function dnsConfig(
+  dns: DnsServer,
+  replicas: string[],
+  more: { top?: string; resolver?: string; route?: string } = {},
+): string {
+  return writeConfig(`logLevel: warn
+${more.top ?? ""}resolver:
+  servers: [${dns.address}]
+${more.resolver ?? ""}health:
+  interval: 300ms
+  unhealthyThreshold: 1
+upstreams:
+  svc:
+    replicas: [${replicas.map((r) => JSON.stringify(r)).join(", ")}]
+${more.route ?? ""}`);
+}
 
 /**
  * Example replicas on distinct loopback addresses and one port, as pods behind a headless Service:

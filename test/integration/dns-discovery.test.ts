@@ -5,28 +5,15 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { TLSSocket } from "node:tls";
 import { assertGoneNotMoved, assertLivesOn } from "../helpers/affinity.js";
-import { replicaStates, startPods } from "../helpers/discovery.js";
+import { dnsConfig, replicaStates, startPods } from "../helpers/discovery.js";
 import { type DnsServer, startDns, ZONE } from "../helpers/dns.js";
 import { rawRequest } from "../helpers/http.js";
 import { connect, INIT_BODY, type Session } from "../helpers/mcp.js";
-import { type ExampleReplica, type GatewayProc, owned, startGateway, writeConfig } from "../helpers/procs.js";
+import { type ExampleReplica, type GatewayProc, owned, startGateway } from "../helpers/procs.js";
 import { makeTestPki } from "../helpers/tls.js";
 import { metricValue, waitFor } from "../helpers/wait.js";
 
 const NAME = `tickets.${ZONE}`;
-
-function dnsConfig(dns: DnsServer, replicas: string[], extra = "", resolver = ""): string {
-  return writeConfig(`logLevel: warn
-resolver:
-  servers: [${dns.address}]
-${resolver}health:
-  interval: 300ms
-  unhealthyThreshold: 1
-upstreams:
-  svc:
-    replicas: [${replicas.map((r) => JSON.stringify(r)).join(", ")}]
-${extra}`);
-}
 
 async function sessions(gateway: GatewayProc, n: number, prefix: string): Promise<Session[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => connect(gateway.route("svc"), `${prefix}${i}`)));
@@ -184,7 +171,10 @@ describe("replicas discovered in DNS: a name that goes away, SRV records, entrie
   it("a name that is gone empties its pool only after resolver.removeAfter: then new sessions get 503 with Retry-After", async () => {
     await dns.set(`gone.${ZONE}`, ["127.0.0.2"]);
     const gateway = await procs.own(
-      startGateway(["--config", dnsConfig(dns, [`dns+http://gone.${ZONE}:${port}/mcp`], "", "  removeAfter: 2s\n")]),
+      startGateway([
+        "--config",
+        dnsConfig(dns, [`dns+http://gone.${ZONE}:${port}/mcp`], { resolver: "  removeAfter: 2s\n" }),
+      ]),
     );
     const gone = `switchyard_dns_resolutions_total{route="svc",outcome="gone"}`;
     await dns.set(`gone.${ZONE}`, []);
@@ -215,7 +205,9 @@ describe("replicas discovered in DNS: a name that goes away, SRV records, entrie
     const gateway = await procs.own(
       startGateway([
         "--config",
-        dnsConfig(dns, [`http://127.0.0.2:${port}/mcp`, `dns+srv+http://${srv}/mcp`], "    balancer: round-robin"),
+        dnsConfig(dns, [`http://127.0.0.2:${port}/mcp`, `dns+srv+http://${srv}/mcp`], {
+          route: "    balancer: round-robin",
+        }),
       ]),
     );
     await waitFor("three replicas serving", async () => {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { replicaStates, startPod, startPods } from "../helpers/discovery.js";
+import { dnsConfig, replicaStates, startPod, startPods } from "../helpers/discovery.js";
 import { type DnsServer, startDns, ZONE } from "../helpers/dns.js";
 import { answerTo, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, isGateway404, roundRobinSession } from "../helpers/mcp.js";
-import { type ExampleReplica, type GatewayProc, owned, startGateway, writeConfig } from "../helpers/procs.js";
+import { type ExampleReplica, type GatewayProc, owned, startGateway } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -20,21 +20,10 @@ describe("a rolling update through DNS, two gateways sharing Redis, signed sessi
   let gateways: GatewayProc[];
   const key = randomBytes(32).toString("base64");
   const config = (resolver = "") =>
-    writeConfig(`logLevel: warn
-affinity: token
-tokens:
-  keys: [{ id: 3, secret: ${key} }]
-store:
-  url: ${redis.url}
-resolver:
-  servers: [${dns.address}]
-${resolver}health:
-  interval: 300ms
-  unhealthyThreshold: 1
-upstreams:
-  svc:
-    replicas: ["dns+http://${NAME}:${port}/mcp"]
-`);
+    dnsConfig(dns, [`dns+http://${NAME}:${port}/mcp`], {
+      top: `affinity: token\ntokens:\n  keys: [{ id: 3, secret: ${key} }]\nstore:\n  url: ${redis.url}\n`,
+      resolver,
+    });
   const url = (address: string) => `http://${address}:${port}/mcp`;
   const everywhere = (what: string, check: (states: Record<string, string>) => boolean) =>
     waitFor(what, async () => (await Promise.all(gateways.map((g) => replicaStates(g.base)))).every(check));
