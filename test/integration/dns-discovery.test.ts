@@ -113,6 +113,19 @@ describe("replicas discovered in DNS: a headless Service that scales out and in"
     for (const s of leaving) await assertLivesOn(await s.whoami(), p3);
     const fresh = await sessions(gateway, 6, "fresh");
     assert.deepEqual(new Set(await homes(fresh)), new Set(["p2"]), "no new session on the draining pod");
+    // Back in the answer without having gone down (a pod that was unready a moment): it serves on, with
+    // its sessions; then it leaves again.
+    await dns.set(NAME, ["127.0.0.2", "127.0.0.3"]);
+    await waitFor(
+      "the pod to serve again",
+      async () => (await replicaStates(gateway.base))[url("127.0.0.3")] === "serving",
+    );
+    for (const s of leaving) await assertLivesOn(await s.whoami(), p3);
+    await dns.set(NAME, ["127.0.0.2"]);
+    await waitFor(
+      "the pod to drain again",
+      async () => (await replicaStates(gateway.base))[url("127.0.0.3")] === "draining",
+    );
     // Its grace period is over.
     const answer = await (leaving[0] as Session).whoami();
     const transitions = `switchyard_replica_transitions_total{route="svc",state="gone"}`;
