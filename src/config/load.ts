@@ -107,7 +107,7 @@ function resolveSecrets(input: Raw): void {
   fileVariant(input.admin, "token", "admin");
   fileVariant(input.store, "password", "store");
   if (isObject(input.tokens) && Array.isArray(input.tokens.keys)) {
-    input.tokens.keys.forEach((key, i) => fileVariant(key, "secret", `tokens.keys.${i}`));
+    for (const [i, key] of input.tokens.keys.entries()) fileVariant(key, "secret", `tokens.keys.${i}`);
   }
   if (isObject(input.upstreams)) {
     for (const [name, upstream] of Object.entries(input.upstreams)) {
