@@ -214,8 +214,9 @@ describe("the shared list cache", () => {
       assert.ok(tools.tools.some((t) => t.name === "whoami"));
     }
     assert.equal((await seenTotal([replica], "tools/list")) - before, 1, "the upstream saw one tools/list");
-    assert.ok((await metric(gateway, "switchyard_cache_lookups_total", 'result="hit"')) >= 4);
-    assert.ok((await metric(gateway, "switchyard_cache_lookups_total", 'result="miss"')) >= 1);
+    // tools/list's own counts: the clients' concurrent server/discover at connect may each have missed.
+    assert.ok((await metric(gateway, "switchyard_cache_lookups_total", 'method="tools/list",result="hit"')) >= 4);
+    assert.ok((await metric(gateway, "switchyard_cache_lookups_total", 'method="tools/list",result="miss"')) >= 1);
     await Promise.all(clients.map((c) => c.close()));
   });
 
