@@ -77,6 +77,21 @@ export const ERRORS = {
     rpc: -32000,
     message: "Unauthorized: send a tenant API key (Authorization: Bearer, or X-Api-Key) or a valid bearer token",
   },
+  SWY_AUTH_REQUIRED: {
+    status: 401,
+    rpc: -32000,
+    message: "Unauthorized: this route needs a bearer token (see WWW-Authenticate for its metadata)",
+  },
+  SWY_INVALID_TOKEN: {
+    status: 401,
+    rpc: -32000,
+    message: "Unauthorized: the bearer token is not valid for this route",
+  },
+  SWY_INSUFFICIENT_SCOPE: {
+    status: 403,
+    rpc: -32000,
+    message: "Forbidden: the token lacks a scope this request needs (see WWW-Authenticate)",
+  },
   SWY_TENANT_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: this credential is for another tenant" },
   SWY_RATE_LIMITED: { status: 429, rpc: -32000, message: "Too many requests for this tenant; retry later" },
   SWY_TENANT_SESSIONS_EXCEEDED: {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { routesWithoutAudience } from "../auth/route-auth.js";
 import { type Config, type ConfigInput, configSchema, ROUTE_NAME } from "./schema.js";
 
 /** A configuration that cannot start the gateway. The message names the key and what is wrong. */
@@ -169,6 +170,12 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
   const result = configSchema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(formatIssues(result.error.issues, options.file ?? "flags"));
+  }
+  const unchecked = routesWithoutAudience(result.data);
+  if (unchecked.length > 0) {
+    throw new ConfigError(
+      `invalid configuration (${options.file ?? "flags"}):\n${unchecked.map((r) => `  upstreams.${r}.auth.audience: required (or set publicUrl): a token's audience is checked against it`).join("\n")}`,
+    );
   }
   return result.data;
 }

@@ -91,6 +91,53 @@ const discoverySchema = z
   .prefault({})
   .describe("What discovery documents say of this route; unset fields are filled from the upstream.");
 
+const scopeToken = z
+  .string()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "a scope is one token of visible ASCII, no quote or backslash");
+const scopeMap = z.record(z.string().min(1), z.array(scopeToken));
+/** Asymmetric algorithms only: never `none`, never an HMAC key taken from a public JWKS. */
+const JWT_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+
+export const authSchema = z
+  .strictObject({
+    issuers: z
+      .array(z.url({ protocol: /^https?$/ }))
+      .min(1, "at least one authorization server")
+      .describe(
+        "Authorization servers (issuer URLs) whose tokens are accepted; their metadata (RFC 8414, or OpenID discovery) gives the JWKS.",
+      ),
+    audience: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe(
+        "The audience a token must carry (RFC 8707): default the route's canonical URL, `publicUrl` + `/NAME/mcp` (one of the two is required).",
+      ),
+    scopes: z.array(scopeToken).default([]).describe("Scopes every request of the route needs."),
+    tools: scopeMap
+      .default({})
+      .describe("Extra scopes per tool name (`*` patterns allowed), e.g. `{ 'delete_*': [tickets:admin] }`."),
+    prompts: scopeMap.default({}).describe("Extra scopes per prompt name (`*` patterns allowed)."),
+    resources: scopeMap.default({}).describe("Extra scopes per resource URI (`*` patterns allowed)."),
+    algorithms: z
+      .array(z.enum(JWT_ALGORITHMS))
+      .min(1)
+      .default([...JWT_ALGORITHMS])
+      .describe("Signature algorithms accepted (asymmetric only: never `none`, never HMAC)."),
+    clockTolerance: durationOption("10s", "Leeway for `exp` and `nbf`."),
+  })
+  .describe("OAuth 2.1 resource server: only requests with a valid bearer token for this route pass.");
+
 export const upstreamSchema = z
   .strictObject({
     replicas: z
@@ -127,6 +174,16 @@ export const upstreamSchema = z
       .default({})
       .describe(
         "Modern-protocol `tools/call` requests for these tools (by their `Mcp-Name` header, checked against the body) go to another route's replicas: `{ TOOL: ROUTE }`, so a heavy tool can get replicas of its own.",
+      ),
+    auth: z
+      .union([z.literal(false), authSchema])
+      .optional()
+      .describe("This route's OAuth settings (default: the top-level `auth`); `false`: this route needs no token."),
+    upstreamAuth: z
+      .enum(["none", "passthrough"])
+      .default("none")
+      .describe(
+        "On a route with `auth`, what credential goes upstream: `none` (the client's token never does; `headers` may send the gateway's own), or `passthrough` — the client's token as it came, only for replicas that are themselves its audience: a token passed on can be replayed wherever it is accepted.",
       ),
     headers: z
       .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
@@ -181,6 +238,9 @@ export const configSchema = z
       .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), upstreamSchema)
       .default({})
       .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
+    auth: authSchema
+      .optional()
+      .describe("OAuth settings for every route that does not set its own (`upstreams.NAME.auth`)."),
     store: z
       .strictObject({
         url: z
@@ -538,3 +598,4 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = Config["upstreams"][string];
+export type AuthConfig = z.output<typeof authSchema>;

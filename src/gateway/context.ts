@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TokenClaims } from "../auth/verifier.js";
 import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
 import type { Quotas } from "../tenancy/registry.js";
@@ -20,6 +21,8 @@ export interface RequestContext {
   principal: string;
   /** `/TENANT/NAME/ENDPOINT`, before the caller is authenticated and the server looked up. */
   tenantPath: { tenant: string; server: string; endpoint: string } | undefined;
+  /** On a protected route: the verified bearer token. */
+  token: TokenClaims | undefined;
   /** The authenticated tenant (tenant servers only), and its quotas. */
   tenant: string | undefined;
   quotas: Quotas | undefined;
@@ -66,6 +69,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     query: q >= 0 ? url.slice(q) : "",
     principal: ANONYMOUS,
     tenantPath: undefined,
+    token: undefined,
     tenant: undefined,
     quotas: undefined,
     tenantStream: false,

@@ -1,3 +1,4 @@
+import { METADATA_PREFIX, resourceMetadata } from "../auth/metadata.js";
 import { serveDiscovery } from "../discovery/serve.js";
 import { SwitchyardError } from "../errors.js";
 import { bearerMatches } from "../security/bearer.js";
@@ -14,6 +15,7 @@ import type { GatewayState } from "./state.js";
  * stream of `switchyard check` (`diagnostics.ts`).
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
+  if (ctx.path.startsWith(METADATA_PREFIX) && serveResourceMetadata(ctx, gw)) return true;
   if (serveDiscovery(ctx, gw)) return true;
   if (serveAdmin(ctx, gw)) return true;
   if (serveDiagnostics(ctx, gw)) return true;
@@ -70,4 +72,34 @@ async function readiness(gw: GatewayState) {
   const missing = gw.config.health.readyRoutes.filter((r) => (routes[r]?.healthy ?? 0) === 0);
   if (missing.length > 0) return { status: "unready", reason: `no healthy replica: ${missing.join(", ")}`, routes };
   return { status: "ready", routes };
+}
+
+/**
+ * `GET /.well-known/oauth-protected-resource/NAME/mcp`: a protected route's metadata (RFC 9728), for
+ * any origin (clients fetch it from browsers too); without a path, the host's one protected route's.
+ */
+function serveResourceMetadata(ctx: RequestContext, gw: GatewayState): boolean {
+  const rest = ctx.path.slice(METADATA_PREFIX.length);
+  const protectedPools = [...gw.pools.values()].filter((p) => p.auth !== undefined);
+  const pool =
+    rest === "" || rest === "/"
+      ? protectedPools.length === 1
+        ? protectedPools[0]
+        : undefined
+      : protectedPools.find((p) => rest === new URL(p.auth?.audience as string).pathname);
+  if (!pool?.auth) return false;
+  if (ctx.req.method === "OPTIONS") {
+    ctx.res.writeHead(204, {
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": "GET",
+      "access-control-max-age": "86400",
+    });
+    ctx.res.end();
+    return true;
+  }
+  respondJson(ctx, 200, resourceMetadata(pool.auth), {
+    "access-control-allow-origin": "*",
+    "cache-control": "max-age=300",
+  });
+  return true;
 }

@@ -9,6 +9,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../protocol/json-depth.js";
 import { parseBody, type RpcMessage } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { admitTenant, tenantQuotas } from "./admit-tenant.js";
+import { authenticateBearer, checkScopes } from "./authorize.js";
 import { createContext, type RequestContext } from "./context.js";
 import { cors } from "./cors-stage.js";
 import { serveOwnEndpoints } from "./endpoints.js";
@@ -26,7 +27,8 @@ import { holdStream } from "./streams.js";
 /**
  * The pipeline, in the one order that holds for every request:
  *   one more on its connection (pipelining bound) → HTTP checks (header count, Host, Transfer-Encoding)
- *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate) → admit → read body → classify
+ *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate)
+ *   → (protected routes: bearer token) → admit → read body → classify → (protected routes: scopes)
  *   → (tenant servers: session and stream quotas) → list cache → route → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
@@ -39,6 +41,8 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   matchRoute(ctx, gw);
   if (cors(ctx, gw)) return;
   if (ctx.tenantPath) await admitTenant(ctx, gw);
+  const auth = ctx.pool?.auth;
+  if (auth) await authenticateBearer(ctx, gw, auth);
   admit(ctx, gw);
   if (ctx.req.method === "POST") {
     const limit = gw.config.limits.maxBodyBytes;
@@ -48,6 +52,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
   if (ctx.endpoint !== "mcp")
     ctx.info.sessionId = ctx.endpoint === "messages" ? messageSessionId(ctx.query) : undefined;
+  if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
   if (serveFromCache(ctx, gw)) return;

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { BearerVerifier } from "../auth/verifier.js";
 import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
@@ -104,6 +105,7 @@ export function createGateway(
     diagnosticStreams: new StreamSlots(4),
     metrics,
     tenancy,
+    verifier: new BearerVerifier(),
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
+import { routeAuth } from "../auth/route-auth.js";
 import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
 import { UpstreamInfoCache } from "../discovery/upstream-info.js";
@@ -71,7 +72,7 @@ export function buildSnapshot(config: Config, context: SnapshotContext, previous
       continue;
     }
     const inherit = new Map((old?.replicas ?? []).map((r) => [r.id, r]));
-    const pool = new UpstreamPool(name, upstream, { ...options, inherit });
+    const pool = new UpstreamPool(name, upstream, { ...options, inherit, auth: routeAuth(config, name) });
     pool.onJoin = (replica) => context.health.add(replica);
     pool.onGone = (replica) => context.health.remove(replica);
     pools.set(name, pool);

@@ -1,3 +1,4 @@
+import type { BearerVerifier } from "../auth/verifier.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { Tenancy } from "../tenancy/tenancy.js";
@@ -20,6 +21,8 @@ export interface Runtime {
   readonly tenancy: Tenancy | undefined;
   /** Prometheus metrics (`metrics.enabled`). */
   readonly metrics: Metrics | undefined;
+  /** Bearer tokens of protected routes, verified and remembered. */
+  readonly verifier: BearerVerifier;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */
   readonly phase: { unready: boolean; draining: boolean };
 }

@@ -1,3 +1,4 @@
+import type { RouteAuth } from "../auth/route-auth.js";
 import type { UpstreamConfig } from "../config/schema.js";
 import { haNodeOf } from "../ha/session-id.js";
 import { publish, type ReplicaState } from "../observability/events.js";
@@ -16,6 +17,8 @@ export type PoolOptions = Omit<ReplicaOptions, "connections" | "guard" | "server
   healthChecks?: boolean;
   /** Replicas of the route's previous pool (a reload): one this pool names again is taken over as it is. */
   inherit?: ReadonlyMap<string, Replica>;
+  /** The route is an OAuth resource server: its settings. */
+  auth?: RouteAuth | undefined;
 };
 
 /** Sessions naming an unknown replica ask for at most one resolution per this period. */
@@ -63,6 +66,8 @@ export class UpstreamPool {
    */
   readonly injection: { headers: readonly string[]; names: ReadonlySet<string>; credentials: boolean };
   readonly injects: boolean;
+  /** Set when the route needs a bearer token (`auth`). */
+  readonly auth: RouteAuth | undefined;
   /** Told when a replica joins the pool (to health-check it) and when one is gone. */
   onJoin: ((replica: Replica) => void) | undefined;
   onGone: ((replica: Replica) => void) | undefined;
@@ -104,9 +109,13 @@ export class UpstreamPool {
     this.toolRoutes = new Map(Object.entries(config.toolRoutes));
     this.sharedSessions = config.sessions === "shared";
     this.tenant = tenant?.id;
+    this.auth = options.auth;
+    // The client's gateway credential stops here on a tenant's server and on a protected route (no token
+    // passthrough), unless the operator asked for passthrough.
+    const stopCredentials = tenant !== undefined || (this.auth !== undefined && !this.auth.passthrough);
     const inject = injection(tenant?.headers ?? config.headers);
-    this.injection = { ...inject, credentials: tenant !== undefined };
-    this.injects = tenant !== undefined || inject.headers.length > 0;
+    this.injection = { ...inject, credentials: stopCredentials };
+    this.injects = stopCredentials || inject.headers.length > 0;
   }
 
   /** Every replica that may hold sessions: serving, joining and draining. */

@@ -206,6 +206,8 @@ export interface Replica extends Managed {
 export interface Seen {
   sessions: Record<string, number>;
   userAgents: Record<string, number>;
+  /** Requests by the `Authorization` they carried, hashed (`hashId`), or "none". */
+  authorization: Record<string, number>;
 }
 
 export interface ExampleReplica extends Replica {

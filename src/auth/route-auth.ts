@@ -1,0 +1,47 @@
+import type { AuthConfig, Config } from "../config/schema.js";
+import { metadataUrl } from "./challenge.js";
+import { knownScopes } from "./scopes.js";
+
+/** A protected route's OAuth settings, resolved: its audience and where its metadata is. */
+export interface RouteAuth {
+  config: AuthConfig;
+  /** The resource: the audience tokens must carry (RFC 8707). */
+  audience: string;
+  /** Its Protected Resource Metadata URL (RFC 9728). */
+  metadata: string;
+  /** `scopes_supported`. */
+  scopes: string[];
+  /** `passthrough`: the client's token goes upstream as it came (the operator said so). */
+  passthrough: boolean;
+}
+
+/**
+ * The route's effective settings (pure): its own `auth`, else the top-level one; `false` or neither
+ * means the route needs no token. The audience defaults to the route's canonical URL (`publicUrl` +
+ * `/NAME/mcp`); without either, there is none (`load.ts` refuses that configuration).
+ */
+export function routeAuth(config: Config, route: string): RouteAuth | undefined {
+  const upstream = config.upstreams[route];
+  const own = upstream?.auth;
+  const auth = own === false ? undefined : (own ?? config.auth);
+  if (!auth || !upstream) return undefined;
+  const audience =
+    auth.audience ?? (config.publicUrl ? `${config.publicUrl.replace(/\/$/, "")}/${route}/mcp` : undefined);
+  if (audience === undefined) return undefined;
+  return {
+    config: auth,
+    audience,
+    metadata: metadataUrl(audience),
+    scopes: knownScopes(auth),
+    passthrough: upstream.upstreamAuth === "passthrough",
+  };
+}
+
+/** Routes whose `auth` has no audience to check (neither `audience` nor `publicUrl`): a configuration error. */
+export function routesWithoutAudience(config: Config): string[] {
+  return Object.keys(config.upstreams).filter((route) => {
+    const own = config.upstreams[route]?.auth;
+    const auth = own === false ? undefined : (own ?? config.auth);
+    return auth !== undefined && auth.audience === undefined && config.publicUrl === undefined;
+  });
+}

@@ -1,0 +1,53 @@
+import { hash } from "node:crypto";
+import { bearerChallenge } from "../auth/challenge.js";
+import type { RouteAuth } from "../auth/route-auth.js";
+import { requiredScopes } from "../auth/scopes.js";
+import { InvalidToken } from "../auth/verifier.js";
+import { SwitchyardError } from "../errors.js";
+import type { RequestContext } from "./context.js";
+import type { GatewayState } from "./state.js";
+
+/** `Authorization: Bearer TOKEN` (RFC 6750 §2.1, the only method a protected route accepts). */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+function refuse(code: "SWY_AUTH_REQUIRED" | "SWY_INVALID_TOKEN", auth: RouteAuth, presented: boolean) {
+  const challenge = bearerChallenge({
+    resourceMetadata: auth.metadata,
+    scopes: auth.config.scopes,
+    ...(presented ? { error: "invalid_token" as const } : {}),
+  });
+  return new SwitchyardError(code, { headers: { "www-authenticate": challenge } });
+}
+
+/**
+ * A protected route (`auth`): the request must carry a bearer token that this route's authorization
+ * servers issued for it (`BearerVerifier`). The principal — what sessions are bound to — becomes the
+ * token's issuer and subject. No token → 401 with the metadata's URL; a bad one (or one in the query
+ * string, which is never read) → 401 `invalid_token`. Nothing about why is said.
+ */
+export async function authenticateBearer(ctx: RequestContext, gw: GatewayState, auth: RouteAuth): Promise<void> {
+  const header = ctx.req.headers.authorization;
+  const inQuery = ctx.query.includes("access_token=");
+  if (header === undefined) throw refuse("SWY_AUTH_REQUIRED", auth, inQuery);
+  const token = BEARER.exec(header)?.[1];
+  if (token === undefined || inQuery) throw refuse("SWY_INVALID_TOKEN", auth, true);
+  try {
+    ctx.token = await gw.verifier.verify(token, auth.config, auth.audience);
+  } catch (err) {
+    if (err instanceof InvalidToken) throw refuse("SWY_INVALID_TOKEN", auth, true);
+    throw err;
+  }
+  ctx.principal = `oauth:${hash("sha256", `${ctx.token.issuer}\u0000${ctx.token.subject}`, "base64url").slice(0, 22)}`;
+}
+
+/**
+ * Once the body is read: every scope the request needs (the route's, and its tool's, prompt's or
+ * resource's) must be in the token, else 403 `insufficient_scope` naming all of them (step-up).
+ */
+export function checkScopes(ctx: RequestContext, auth: RouteAuth): void {
+  const granted = ctx.token?.scopes;
+  const needed = requiredScopes(auth.config, ctx.messages);
+  if (granted && needed.every((s) => granted.has(s))) return;
+  const challenge = bearerChallenge({ resourceMetadata: auth.metadata, scopes: needed, error: "insufficient_scope" });
+  throw new SwitchyardError("SWY_INSUFFICIENT_SCOPE", { headers: { "www-authenticate": challenge } });
+}

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { hashId } from "../../src/observability/hash.js";
+import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { type AuthServer, startAuthServer } from "../helpers/oauth.js";
+import {
+  type ExampleReplica,
+  type GatewayProc,
+  owned,
+  startGateway,
+  startReplica,
+  writeConfig,
+} from "../helpers/procs.js";
+import { waitFor } from "../helpers/wait.js";
+
+const PUBLIC = "http://mcp.gateway.test";
+const AUDIENCE = `${PUBLIC}/svc/mcp`;
+const METADATA = `${PUBLIC}/.well-known/oauth-protected-resource/svc/mcp`;
+
+describe("OAuth at the gateway: a resource server for its routes, against a real authorization server", () => {
+  const procs = owned();
+  let as: AuthServer;
+  let replica: ExampleReplica;
+  let passthrough: ExampleReplica;
+  let gateway: GatewayProc;
+  const bearer = (token: string) => ({ ...MCP_HEADERS, authorization: `Bearer ${token}` });
+  const init = (headers: Record<string, string>, path = "svc") =>
+    rawRequest(gateway.route(path), { headers, body: JSON.stringify(INIT_BODY) });
+
+  before(async () => {
+    [as, replica, passthrough] = await Promise.all([
+      procs.own(startAuthServer()),
+      procs.own(startReplica("protected")),
+      procs.own(startReplica("passthrough")),
+    ]);
+    gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+publicUrl: ${PUBLIC}
+auth:
+  issuers: [${as.issuer}]
+  scopes: [mcp:read]
+  tools:
+    echo: [mcp:admin]
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+  open:
+    replicas: [${replica.url}]
+    auth: false
+  own:
+    replicas: [${passthrough.url}]
+    upstreamAuth: passthrough
+`),
+      ]),
+    );
+  });
+  after(() => procs.stopAll());
+
+  it("publishes the route's Protected Resource Metadata (RFC 9728), for any origin", async () => {
+    const res = await fetch(`${gateway.base}/.well-known/oauth-protected-resource/svc/mcp`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.deepEqual(await res.json(), {
+      resource: AUDIENCE,
+      authorization_servers: [as.issuer],
+      scopes_supported: ["mcp:admin", "mcp:read"],
+      bearer_methods_supported: ["header"],
+    });
+    assert.equal((await fetch(`${gateway.base}/.well-known/oauth-protected-resource/open/mcp`)).status, 404);
+  });
+
+  it("answers 401 with a challenge that points to the metadata, without a token or with a bad one", async () => {
+    const none = await init(MCP_HEADERS);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers["www-authenticate"], `Bearer resource_metadata="${METADATA}", scope="mcp:read"`);
+    assert.equal(errorCode(none).swy, "SWY_AUTH_REQUIRED");
+    const good = await as.token(AUDIENCE, "mcp:read");
+    const [header, payload, signature] = good.split(".") as [string, string, string];
+    const none64 = Buffer.from(JSON.stringify({ alg: "none", typ: "at+jwt" })).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const refused: Record<string, string> = {
+      "another audience (a real token, issued for another resource)": await as.token(
+        "http://other.test/mcp",
+        "mcp:read",
+      ),
+      expired: await as.mint({ sub: "u1", aud: AUDIENCE, scope: "mcp:read", exp: now - 120, iat: now - 600 }),
+      "another issuer": await as.mint({ iss: "http://evil.test", sub: "u1", aud: AUDIENCE, exp: now + 300 }),
+      "a bad signature": `${header}.${payload}.${signature.slice(0, -4)}AAAA`,
+      "alg none": `${none64}.${payload}.`,
+      "no subject": await as.mint({ aud: AUDIENCE, scope: "mcp:read", exp: now + 300 }),
+    };
+    for (const [why, token] of Object.entries(refused)) {
+      const res = await init(bearer(token));
+      assert.equal(res.status, 401, why);
+      assert.equal(
+        res.headers["www-authenticate"],
+        `Bearer error="invalid_token", resource_metadata="${METADATA}", scope="mcp:read"`,
+        why,
+      );
+      assert.equal(errorCode(res).swy, "SWY_INVALID_TOKEN", why);
+    }
+    // A token in the query string is never read (RFC 9700): refused even when valid.
+    const query = await rawRequest(`${gateway.route("svc")}?access_token=${good}`, {
+      headers: MCP_HEADERS,
+      body: JSON.stringify(INIT_BODY),
+    });
+    assert.equal(query.status, 401);
+  });
+
+  it("serves an SDK client with a valid token, and never passes the token upstream", async () => {
+    const token = await as.token(AUDIENCE, "mcp:read");
+    const before = (await replica.seen()).authorization[hashId(`Bearer ${token}`)] ?? 0;
+    const client = await connect(gateway.route("svc"), "oauth-client", { authorization: `Bearer ${token}` });
+    assert.equal((await client.whoami()).replica, "protected");
+    await client.close();
+    const seen = await replica.seen();
+    assert.equal((seen.authorization[hashId(`Bearer ${token}`)] ?? 0) - before, 0, "the replica never saw the token");
+    assert.ok((seen.authorization.none ?? 0) > 0, "it saw requests with no Authorization at all");
+  });
+
+  it("passes the token on only where the route says passthrough", async () => {
+    const token = await as.token(`${PUBLIC}/own/mcp`, "mcp:read");
+    const client = await connect(gateway.route("own"), "passthrough-client", { authorization: `Bearer ${token}` });
+    assert.equal((await client.whoami()).replica, "passthrough");
+    await client.close();
+    assert.ok(((await passthrough.seen()).authorization[hashId(`Bearer ${token}`)] ?? 0) > 0);
+  });
+
+  it("asks for more scopes with 403 insufficient_scope, naming every scope the call needs", async () => {
+    const reader = await as.token(AUDIENCE, "mcp:read");
+    const res = await init(bearer(reader));
+    const sid = res.headers["mcp-session-id"] as string;
+    const call = (token: string) =>
+      rawRequest(gateway.route("svc"), {
+        headers: { ...sessionHeaders(sid), authorization: `Bearer ${token}` },
+        body: rpc("tools/call", { name: "echo", arguments: { text: "hi" } }, 5),
+      });
+    const denied = await call(reader);
+    assert.equal(denied.status, 403);
+    assert.equal(
+      denied.headers["www-authenticate"],
+      `Bearer error="insufficient_scope", resource_metadata="${METADATA}", scope="mcp:admin mcp:read"`,
+    );
+    assert.equal(errorCode(denied).swy, "SWY_INSUFFICIENT_SCOPE");
+    // Step up: a token with both scopes, for the same client (the session's principal), and the call passes.
+    const admin = await as.token(AUDIENCE, "mcp:read mcp:admin");
+    assert.equal((await call(admin)).status, 200);
+  });
+
+  it("binds a session to the token's subject: another subject presenting its id gets 404", async () => {
+    const token = await as.token(AUDIENCE, "mcp:read");
+    const sid = (await init(bearer(token))).headers["mcp-session-id"] as string;
+    const now = Math.floor(Date.now() / 1000);
+    const other = await as.mint({ sub: "someone-else", aud: AUDIENCE, scope: "mcp:read", exp: now + 300 });
+    const res = await rawRequest(gateway.route("svc"), {
+      headers: { ...sessionHeaders(sid), authorization: `Bearer ${other}` },
+      body: rpc("tools/call", { name: "whoami", arguments: {} }, 6),
+    });
+    assert.equal(res.status, 404);
+    assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND");
+  });
+
+  it("follows a signing-key rotation at the issuer (the JWKS is fetched again for a new kid)", async () => {
+    assert.equal((await init(bearer(await as.token(AUDIENCE, "mcp:read")))).status, 200);
+    await as.rotate();
+    const rotated = await as.token(AUDIENCE, "mcp:read");
+    await waitFor("a token signed with the new key to pass", async () => (await init(bearer(rotated))).status === 200);
+  });
+
+  it("leaves a route with auth: false open", async () => {
+    assert.equal((await init(MCP_HEADERS, "open")).status, 200);
+  });
+});
