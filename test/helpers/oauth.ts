@@ -1,4 +1,6 @@
 import { fileURLToPath } from "node:url";
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { type Managed, ROOT, spawnManaged } from "./procs.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/oauth-server.mjs", import.meta.url));
@@ -51,4 +53,103 @@ export async function startAuthServer(): Promise<AuthServer> {
       return (await post("/_test/rotate", {})).kid as string;
     },
   });
+}
+
+/**
+ * The MCP SDK's OAuth client side, with a scripted user: `redirectToAuthorization` follows the
+ * authorization server's pages as a browser would (oidc-provider's development login and consent forms,
+ * cookies kept), and keeps the code the server redirects back with. Registration is dynamic (RFC 7591).
+ */
+export function scriptedOAuthClient(user = "alice") {
+  const redirect = "http://127.0.0.1:1/callback";
+  let info: OAuthClientInformationMixed | undefined;
+  let tokens: OAuthTokens | undefined;
+  let verifier = "";
+  let code: string | undefined;
+  const provider: OAuthClientProvider = {
+    get redirectUrl() {
+      return redirect;
+    },
+    get clientMetadata() {
+      return {
+        client_name: "switchyard-test",
+        redirect_uris: [redirect],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "none",
+      };
+    },
+    clientInformation: () => info,
+    saveClientInformation: (i) => {
+      info = i;
+    },
+    tokens: () => tokens,
+    saveTokens: (t) => {
+      tokens = t;
+    },
+    saveCodeVerifier: (v) => {
+      verifier = v;
+    },
+    codeVerifier: () => verifier,
+    async redirectToAuthorization(url: URL) {
+      code = await browse(url, redirect, user);
+    },
+  };
+  return {
+    provider,
+    /** The authorization code of the last redirect. */
+    code: () => code,
+    tokens: () => tokens,
+  };
+}
+
+/** Follow redirects and submit the login and consent forms, until the redirect to `redirect`: its code. */
+async function browse(start: URL, redirect: string, user: string): Promise<string> {
+  const cookies = new Map<string, string>();
+  let url = start.href;
+  let method = "GET";
+  let body: string | undefined;
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.startsWith(redirect)) {
+      const found = new URL(url).searchParams.get("code");
+      if (!found) throw new Error(`redirected back without a code: ${url}`);
+      return found;
+    }
+    const res = await fetch(url, {
+      method,
+      redirect: "manual",
+      headers: {
+        cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
+      ...(body ? { body } : {}),
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const eq = (pair as string).indexOf("=");
+      cookies.set((pair as string).slice(0, eq), (pair as string).slice(eq + 1));
+    }
+    const location = res.headers.get("location");
+    if (location) {
+      url = new URL(location, url).href;
+      method = "GET";
+      body = undefined;
+      continue;
+    }
+    const html = await res.text();
+    // A login form (login, password) or a consent form (a button): submit it.
+    const action = /<form[^>]*action="([^"]+)"/i.exec(html)?.[1];
+    if (!action) throw new Error(`no form and no redirect at ${url} (${res.status}): ${html.slice(0, 300)}`);
+    const fields = new URLSearchParams();
+    for (const [input] of html.matchAll(/<input[^>]*>/gi)) {
+      const name = /name="([^"]+)"/i.exec(input)?.[1];
+      if (name !== undefined) fields.set(name, /value="([^"]*)"/i.exec(input)?.[1] ?? "");
+    }
+    if (fields.has("login")) fields.set("login", user);
+    if (fields.has("password")) fields.set("password", "any");
+    url = new URL(action.replace(/&amp;/g, "&"), url).href;
+    method = "POST";
+    body = fields.toString();
+  }
+  throw new Error("too many hops before the redirect back");
 }

@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { hashId } from "../../src/observability/hash.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type AuthServer, startAuthServer } from "../helpers/oauth.js";
+import { type AuthServer, scriptedOAuthClient, startAuthServer } from "../helpers/oauth.js";
 import {
   type ExampleReplica,
+  freePort,
   type GatewayProc,
   owned,
   startGateway,
@@ -172,5 +176,54 @@ upstreams:
 
   it("leaves a route with auth: false open", async () => {
     assert.equal((await init(MCP_HEADERS, "open")).status, 200);
+  });
+});
+
+describe("OAuth at the gateway: the MCP SDK's own OAuth client, through the whole flow", () => {
+  const procs = owned();
+  let as: AuthServer;
+  let gateway: GatewayProc;
+
+  before(async () => {
+    const replica = await procs.own(startReplica("sdk-flow"));
+    as = await procs.own(startAuthServer());
+    const port = await freePort();
+    gateway = await procs.own(
+      startGateway([
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--config",
+        writeConfig(`logLevel: warn
+publicUrl: http://127.0.0.1:${port}
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+    auth:
+      issuers: [${as.issuer}]
+      scopes: [mcp:read]
+`),
+      ]),
+    );
+  });
+  after(() => procs.stopAll());
+
+  it("discovers the metadata from the 401, registers, runs PKCE with the resource, and calls tools", async () => {
+    const url = new URL(gateway.route("svc"));
+    const oauth = scriptedOAuthClient("alice");
+    const first = new StreamableHTTPClientTransport(url, { authProvider: oauth.provider });
+    await assert.rejects(new Client({ name: "oauth-sdk", version: "1" }).connect(first), UnauthorizedError);
+    await first.finishAuth(oauth.code() as string);
+    const token = oauth.tokens()?.access_token as string;
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(claims.aud, url.href, "the token was issued for the route (RFC 8707 resource)");
+    assert.equal(claims.sub, "alice");
+    const client = new Client({ name: "oauth-sdk", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: oauth.provider }));
+    const answer = await client.callTool({ name: "whoami", arguments: {} });
+    assert.equal((answer.structuredContent as { replica: string }).replica, "sdk-flow");
+    await client.close();
   });
 });
