@@ -77,6 +77,8 @@ export function scriptedOAuthClient(user = "alice") {
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
         token_endpoint_auth_method: "none",
+        // Every scope it may ever ask for (the server keeps a registered client to them).
+        scope: "mcp:read mcp:admin",
       };
     },
     clientInformation: () => info,

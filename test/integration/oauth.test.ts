@@ -201,13 +201,15 @@ upstreams:
     auth:
       issuers: [${as.issuer}]
       scopes: [mcp:read]
+      tools:
+        echo: [mcp:admin]
 `),
       ]),
     );
   });
   after(() => procs.stopAll());
 
-  it("discovers the metadata from the 401, registers, runs PKCE with the resource, and calls tools", async () => {
+  it("discovers the metadata from the 401, registers, runs PKCE with the resource, calls tools, and steps up", async () => {
     const url = new URL(gateway.route("svc"));
     const oauth = scriptedOAuthClient("alice");
     const first = new StreamableHTTPClientTransport(url, { authProvider: oauth.provider });
@@ -224,6 +226,20 @@ upstreams:
     await client.connect(new StreamableHTTPClientTransport(url, { authProvider: oauth.provider }));
     const answer = await client.callTool({ name: "whoami", arguments: {} });
     assert.equal((answer.structuredContent as { replica: string }).replica, "sdk-flow");
+    // Step up: echo needs mcp:admin. The 403 names every scope the call needs; the SDK asks the user for
+    // them, and the call passes with the new token, in the same session (the same subject).
+    const transport = client.transport as StreamableHTTPClientTransport;
+    const session = transport.sessionId;
+    await assert.rejects(client.callTool({ name: "echo", arguments: { text: "hi" } }), UnauthorizedError);
+    await transport.finishAuth(oauth.code() as string);
+    const upscoped = oauth.tokens()?.access_token as string;
+    const scopes = (
+      JSON.parse(Buffer.from(upscoped.split(".")[1] as string, "base64url").toString()) as { scope: string }
+    ).scope;
+    assert.deepEqual(scopes.split(" ").sort(), ["mcp:admin", "mcp:read"]);
+    const echoed = await client.callTool({ name: "echo", arguments: { text: "hi" } });
+    assert.deepEqual(echoed.content, [{ type: "text", text: "hi" }]);
+    assert.equal(transport.sessionId, session, "the same session");
     await client.close();
   });
 });
