@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDns, ZONE } from "../test/helpers/dns.js";
+import { startAuthServer } from "../test/helpers/oauth.js";
 import { freePort, spawnManaged } from "../test/helpers/procs.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { metricValue, waitFor } from "../test/helpers/wait.js";
@@ -314,6 +315,44 @@ async function main(): Promise<void> {
           `${r.errors} errors, ${reloads} of ${flips} reloads`,
         ),
       );
+    }
+
+    // W1 on a protected route (`auth`): a valid JWT on every request, verified once, then by its hash.
+    {
+      const conns = PLAN.conns[0] as number;
+      const w1 = results[`w1-json-c${conns}`] as Record<string, WrkResult>;
+      const as = await startAuthServer();
+      const publicUrl = "http://bench.gateway.test";
+      const oauth = await startSwitchyard(dir, routes, heartbeat, { oauth: { issuer: as.issuer, publicUrl } });
+      try {
+        const token = await as.token(`${publicUrl}/json/mcp`, "mcp:read");
+        const auth = { authorization: `Bearer ${token}` };
+        const sid = await openSession(oauth.url("json"), auth);
+        const spec = {
+          url: oauth.url("json"),
+          connections: conns,
+          body: CALL_BODY,
+          headers: { ...MCP_HEADERS, ...auth, "mcp-session-id": sid },
+        };
+        log("W1 switchyard+oauth");
+        if (PLAN.warmSeconds) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+        const rows: Record<string, WrkResult> = {
+          switchyard: w1.switchyard as WrkResult,
+          "switchyard+oauth": await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds }),
+        };
+        results.w1OAuth = rows;
+        sections.push(
+          `## OAuth: W1 on a route with \`auth\` (a valid JWT on every request) — stub upstream, ${conns} connections`,
+          callTable(rows),
+        );
+        const s = rows.switchyard as WrkResult;
+        const o = rows["switchyard+oauth"] as WrkResult;
+        checks.push(target("W1 with auth ≥ 0.9× without", o.rps / s.rps >= 0.9, ratio(o.rps, s.rps)));
+        checks.push(target("W1 with auth: no errors", o.errors === 0, String(o.errors)));
+      } finally {
+        await oauth.stop();
+        await as.stop();
+      }
     }
 
     // Workload 2: POSTs answered with a short SSE stream (3 events).

@@ -154,7 +154,14 @@ export function switchyardConfig(
   port: number,
   routes: Route[],
   heartbeat: string,
-  variant: { redisUrl?: string; tokenKey?: string; dataDir?: string; dns?: { server: string; name: string } } = {},
+  variant: {
+    redisUrl?: string;
+    tokenKey?: string;
+    dataDir?: string;
+    dns?: { server: string; name: string };
+    /** Every route an OAuth resource server for this issuer (audience `PUBLIC/NAME/mcp`). */
+    oauth?: { issuer: string; publicUrl: string };
+  } = {},
 ): string {
   const tokens = variant.tokenKey ? `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${variant.tokenKey} }]\n` : "";
   // The admin API on, for W8 (a tenant's server): tenants on disk, or in Redis with the Redis store.
@@ -170,7 +177,7 @@ heartbeat:
   interval: ${heartbeat}
 health:
   interval: 5s
-${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}upstreams:
+${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}upstreams:
 ${routes.map((r) => `  ${r.name}:\n    replicas: [${replicaEntry(r, variant.dns?.name)}]`).join("\n")}
 `;
 }

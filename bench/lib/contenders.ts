@@ -88,7 +88,12 @@ export async function startSwitchyard(
   dir: string,
   routes: Route[],
   heartbeat = "15s",
-  variant: { redisUrl?: string; tokenKey?: string; dns?: { server: string; name: string } } = {},
+  variant: {
+    redisUrl?: string;
+    tokenKey?: string;
+    dns?: { server: string; name: string };
+    oauth?: { issuer: string; publicUrl: string };
+  } = {},
 ): Promise<Contender> {
   const port = await freePort();
   const name = variant.redisUrl
@@ -97,7 +102,9 @@ export async function startSwitchyard(
       ? "switchyard+tokens"
       : variant.dns
         ? "switchyard+dns"
-        : "switchyard";
+        : variant.oauth
+          ? "switchyard+oauth"
+          : "switchyard";
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
   const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);

@@ -50,6 +50,11 @@ describe("npm run bench (a tiny run)", () => {
       assert.ok((membership.rows[c]?.rps ?? 0) > 0, `${c} carried load`);
       assert.equal(membership.rows[c]?.errors, 0, `${c} answered every request`);
     }
+    // The cost of OAuth: the W1 call on a protected route, with a valid token on every request.
+    assert.ok(md.includes("## OAuth"), "the report has the OAuth section");
+    const oauth = results.w1OAuth as Record<string, { rps: number; errors: number }>;
+    assert.ok((oauth["switchyard+oauth"]?.rps ?? 0) > 0, "the protected route carried load");
+    assert.equal(oauth["switchyard+oauth"]?.errors, 0, "and answered every request");
     // Nothing left running.
     const left = spawnSync("pgrep", ["-f", "swy-bench-"], { encoding: "utf8" }).stdout.trim();
     assert.equal(left, "", "every contender was stopped");
