@@ -4,6 +4,7 @@ import { createRemoteJWKSet } from "jose";
 export interface IssuerMetadata {
   issuer: string;
   jwks_uri: string;
+  introspection_endpoint?: string;
 }
 
 const TIMEOUT_MS = 5000;
@@ -30,7 +31,13 @@ async function discover(issuer: string): Promise<IssuerMetadata> {
       const doc = (await res.json()) as Partial<IssuerMetadata>;
       if (doc.issuer !== issuer) throw new Error(`${url} names issuer ${String(doc.issuer)}, not ${issuer}`);
       if (typeof doc.jwks_uri !== "string") throw new Error(`${url} has no jwks_uri`);
-      return { issuer, jwks_uri: doc.jwks_uri };
+      return {
+        issuer,
+        jwks_uri: doc.jwks_uri,
+        ...(typeof doc.introspection_endpoint === "string"
+          ? { introspection_endpoint: doc.introspection_endpoint }
+          : {}),
+      };
     } catch (err) {
       last = err;
     }
@@ -41,27 +48,36 @@ async function discover(issuer: string): Promise<IssuerMetadata> {
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
 /**
- * The authorization servers' key sets, found through their metadata once and kept. jose caches each
- * JWKS and fetches it again for a `kid` it does not know, at most once per 5 s: a key rotation at
- * the issuer is picked up, a flood of made-up `kid`s is not a flood of fetches.
+ * The authorization servers' metadata and key sets, found once and kept. jose caches each JWKS and
+ * fetches it again for a `kid` it does not know, at most once per 5 s: a key rotation at the issuer is
+ * picked up, a flood of made-up `kid`s is not a flood of fetches. A failed discovery is asked again on
+ * the next token after RETRY_MS, not on every request.
  */
 export class Issuers {
-  private readonly sets = new Map<string, { at: number; keys: Promise<KeySet> }>();
+  private readonly known = new Map<string, Promise<{ metadata: IssuerMetadata; keys: KeySet }>>();
 
-  keys(issuer: string): Promise<KeySet> {
-    const known = this.sets.get(issuer);
-    if (known) return known.keys;
-    const keys = discover(issuer).then((m) =>
-      createRemoteJWKSet(new URL(m.jwks_uri), { timeoutDuration: TIMEOUT_MS, cooldownDuration: 5_000 }),
-    );
-    const entry = { at: Date.now(), keys };
-    this.sets.set(issuer, entry);
-    keys.catch(() => {
-      // Not cached as a failure for long: the next token after RETRY_MS asks again.
+  private get(issuer: string): Promise<{ metadata: IssuerMetadata; keys: KeySet }> {
+    let entry = this.known.get(issuer);
+    if (entry) return entry;
+    entry = discover(issuer).then((metadata) => ({
+      metadata,
+      keys: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: TIMEOUT_MS, cooldownDuration: 5_000 }),
+    }));
+    const mine = entry;
+    this.known.set(issuer, mine);
+    mine.catch(() => {
       setTimeout(() => {
-        if (this.sets.get(issuer) === entry) this.sets.delete(issuer);
+        if (this.known.get(issuer) === mine) this.known.delete(issuer);
       }, RETRY_MS).unref();
     });
-    return keys;
+    return mine;
+  }
+
+  async keys(issuer: string): Promise<KeySet> {
+    return (await this.get(issuer)).keys;
+  }
+
+  async metadata(issuer: string): Promise<IssuerMetadata> {
+    return (await this.get(issuer)).metadata;
   }
 }

@@ -38,6 +38,8 @@ export class BearerVerifier {
       return cached;
     }
     if (cached) this.cache.delete(key);
+    // Not a JWT (three dot-separated parts): an opaque token, for the issuer to tell about.
+    if (token.split(".").length !== 3) return this.remember(key, await this.introspect(token, auth, audience));
     let issuer: unknown;
     try {
       issuer = decodeJwt(token).iss;
@@ -68,8 +70,61 @@ export class BearerVerifier {
       scopes: new Set(scope.split(" ").filter((s) => s !== "")),
       expiresAt: payload.exp as number,
     };
+    return this.remember(key, claims);
+  }
+
+  private remember(key: string, claims: TokenClaims): TokenClaims {
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, claims);
     return claims;
+  }
+
+  /**
+   * Token introspection (RFC 7662) at the issuer the route names, as the gateway's own client: the
+   * token must be active, for this audience, with a subject and an expiry. Remembered until it expires.
+   */
+  private async introspect(token: string, auth: AuthConfig, audience: string): Promise<TokenClaims> {
+    const config = auth.introspection;
+    if (!config) throw new InvalidToken("an opaque token, and no introspection configured");
+    const issuer = config.issuer ?? (auth.issuers[0] as string);
+    const endpoint = await this.issuers.metadata(issuer).then(
+      (m) => m.introspection_endpoint,
+      () => undefined,
+    );
+    if (endpoint === undefined) throw new InvalidToken("the issuer offers no introspection");
+    const body = new URLSearchParams({ token, token_type_hint: "access_token", client_id: config.clientId });
+    if (config.clientSecret !== undefined) body.set("client_secret", config.clientSecret);
+    let answer: Record<string, unknown>;
+    try {
+      const res = await fetch(endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body,
+        signal: AbortSignal.timeout(5000),
+        redirect: "error",
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      answer = (await res.json()) as Record<string, unknown>;
+    } catch (err) {
+      throw new InvalidToken(`introspection failed: ${(err as Error).message}`);
+    }
+    const now = Date.now() / 1000;
+    const leeway = auth.clockTolerance / 1000;
+    const aud = answer.aud;
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (answer.active !== true) throw new InvalidToken("inactive");
+    if (!audiences.includes(audience)) throw new InvalidToken("another audience");
+    if (typeof answer.exp !== "number" || answer.exp + leeway <= now) throw new InvalidToken("expired");
+    // A client-credentials token's principal is the client itself (RFC 7662 makes `sub` optional).
+    const subject = typeof answer.sub === "string" && answer.sub !== "" ? answer.sub : answer.client_id;
+    if (typeof subject !== "string" || subject === "") throw new InvalidToken("no subject");
+    const iss = typeof answer.iss === "string" ? answer.iss : issuer;
+    if (!auth.issuers.includes(iss)) throw new InvalidToken("unknown issuer");
+    return {
+      issuer: iss,
+      subject,
+      scopes: new Set((typeof answer.scope === "string" ? answer.scope : "").split(" ").filter((s) => s !== "")),
+      expiresAt: answer.exp,
+    };
   }
 }

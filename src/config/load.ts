@@ -88,8 +88,8 @@ function fileVariant(obj: unknown, key: string, where: string): void {
 
 /**
  * Every secret option may come from a mounted file (`…File`) or the environment instead of the file
- * itself: `metrics.token`, `admin.token`, `store.password`, `tokens.keys`, and the values of
- * `upstreams.NAME.headers` (`headerFiles`). Read at every load, so a reload picks up a rotated secret.
+ * itself: `metrics.token`, `admin.token`, `store.password`, `tokens.keys`, the introspection client's
+ * secret, and the values of `upstreams.NAME.headers` (`headerFiles`). Read at every load, so a reload picks up a rotated secret.
  */
 function resolveSecrets(input: Raw): void {
   const metricsToken = process.env.SWITCHYARD_METRICS_TOKEN;
@@ -110,8 +110,12 @@ function resolveSecrets(input: Raw): void {
   if (isObject(input.tokens) && Array.isArray(input.tokens.keys)) {
     for (const [i, key] of input.tokens.keys.entries()) fileVariant(key, "secret", `tokens.keys.${i}`);
   }
+  if (isObject(input.auth)) fileVariant(input.auth.introspection, "clientSecret", "auth.introspection");
   if (isObject(input.upstreams)) {
     for (const [name, upstream] of Object.entries(input.upstreams)) {
+      if (isObject(upstream) && isObject(upstream.auth)) {
+        fileVariant(upstream.auth.introspection, "clientSecret", `upstreams.${name}.auth.introspection`);
+      }
       if (!isObject(upstream) || !isObject(upstream.headerFiles)) continue;
       const headers: Raw = { ...(isObject(upstream.headers) ? upstream.headers : {}) };
       for (const [header, file] of Object.entries(upstream.headerFiles)) {

@@ -135,6 +135,20 @@ export const authSchema = z
       .default([...JWT_ALGORITHMS])
       .describe("Signature algorithms accepted (asymmetric only: never `none`, never HMAC)."),
     clockTolerance: durationOption("10s", "Leeway for `exp` and `nbf`."),
+    introspection: z
+      .strictObject({
+        issuer: z
+          .url({ protocol: /^https?$/ })
+          .optional()
+          .describe("The authorization server to ask (default: the first of `issuers`)."),
+        clientId: z.string().min(1).describe("The gateway's client id at that server."),
+        clientSecret: z.string().optional().describe("Its secret (or `clientSecretFile`); never logged."),
+        clientSecretFile: z.string().optional().describe("The secret read from this file (a mounted secret)."),
+      })
+      .optional()
+      .describe(
+        "Opaque (non-JWT) tokens are checked by token introspection (RFC 7662) at the issuer's `introspection_endpoint`; an answer is kept no longer than the token's `exp`.",
+      ),
   })
   .describe("OAuth 2.1 resource server: only requests with a valid bearer token for this route pass.");
 

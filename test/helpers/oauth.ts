@@ -17,6 +17,8 @@ export interface AuthServer extends Managed {
   mint(claims: Record<string, unknown>): Promise<string>;
   /** Replace its signing key (new `kid`): tokens issued from now on are signed with it. */
   rotate(): Promise<string>;
+  /** Introspection requests it has answered. */
+  introspections(): Promise<number>;
 }
 
 /** A real authorization server (`test/fixtures/oauth-server.mjs`, oidc-provider) on a free port. */
@@ -51,6 +53,9 @@ export async function startAuthServer(): Promise<AuthServer> {
     },
     async rotate() {
       return (await post("/_test/rotate", {})).kid as string;
+    },
+    async introspections() {
+      return ((await (await fetch(`${issuer}/_test/stats`)).json()) as { introspections: number }).introspections;
     },
   });
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -6,7 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { hashId } from "../../src/observability/hash.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type AuthServer, scriptedOAuthClient, startAuthServer } from "../helpers/oauth.js";
+import { type AuthServer, CLIENT, scriptedOAuthClient, startAuthServer } from "../helpers/oauth.js";
 import {
   type ExampleReplica,
   freePort,
@@ -19,6 +22,13 @@ import {
 import { waitFor } from "../helpers/wait.js";
 
 const PUBLIC = "http://mcp.gateway.test";
+
+/** A secret in a file of its own (as a mounted Secret is). */
+function secretFile(secret: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "swy-oauth-")), "secret");
+  writeFileSync(file, `${secret}\n`);
+  return file;
+}
 const AUDIENCE = `${PUBLIC}/svc/mcp`;
 const METADATA = `${PUBLIC}/.well-known/oauth-protected-resource/svc/mcp`;
 
@@ -57,6 +67,14 @@ upstreams:
   own:
     replicas: [${passthrough.url}]
     upstreamAuth: passthrough
+  opaque:
+    replicas: [${replica.url}]
+    auth:
+      issuers: [${as.issuer}]
+      scopes: [mcp:read]
+      introspection:
+        clientId: ${CLIENT.id}
+        clientSecretFile: ${secretFile(CLIENT.secret)}
 `),
       ]),
     );
@@ -172,6 +190,20 @@ upstreams:
     await as.rotate();
     const rotated = await as.token(AUDIENCE, "mcp:read");
     await waitFor("a token signed with the new key to pass", async () => (await init(bearer(rotated))).status === 200);
+  });
+
+  it("checks opaque tokens by introspection at the issuer, once per token until it expires", async () => {
+    const token = await as.token(`${PUBLIC}/opaque/mcp`, "mcp:read");
+    assert.equal(token.split(".").length, 1, "an opaque token, not a JWT");
+    const before = await as.introspections();
+    for (let i = 0; i < 3; i++) assert.equal((await init(bearer(token), "opaque")).status, 200);
+    assert.equal((await as.introspections()) - before, 1, "asked once, then remembered");
+    const elsewhere = await as.token("http://other.test/opaque/mcp", "mcp:read");
+    for (const bad of [elsewhere, "made-up-opaque-token-0123456789"]) {
+      const res = await init(bearer(bad), "opaque");
+      assert.equal(res.status, 401);
+      assert.equal(errorCode(res).swy, "SWY_INVALID_TOKEN");
+    }
   });
 
   it("leaves a route with auth: false open", async () => {
