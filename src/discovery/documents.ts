@@ -21,8 +21,8 @@ export interface RouteView {
   available: boolean;
   /** Host strings of the replicas (`10.0.0.5:3000`, `10.0.0.5`): never to appear in a document. */
   internal: string[];
-  /** Whether clients must authenticate to the gateway on this route. */
-  authRequired: boolean;
+  /** On a route with `auth`: where its Protected Resource Metadata is (clients need a token). */
+  oauthMetadata: string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -108,9 +108,10 @@ function wellKnownEntry(base: string, view: RouteView): Json {
       endpoint: endpointUrl(base, view),
       protocolVersions: protocolVersions(view),
     }),
-    auth: view.authRequired
-      ? { required: true, type: "bearer", instructions: "Send an API key: Authorization: Bearer KEY (or X-Api-Key)." }
-      : { required: false },
+    auth:
+      view.oauthMetadata !== undefined
+        ? { required: true, type: "oauth2", resourceMetadata: view.oauthMetadata }
+        : { required: false },
     serverCard: cardUrl(base, view),
     status: view.available ? "available" : "unavailable",
     tools: tools?.map((t) => t.name).filter((name) => clean(name, view) !== undefined),

@@ -165,6 +165,8 @@ export async function fetchUpstreamInfo(replica: Replica, withTools: boolean): P
 export class UpstreamInfoCache {
   private readonly known = new Map<string, UpstreamInfo>();
   private timer: NodeJS.Timeout | undefined;
+  /** The first pass over the routes (documents asked before it ended wait for it a moment). */
+  firstPass: Promise<void> = new Promise(() => {});
 
   constructor(
     private readonly pools: ReadonlyMap<string, UpstreamPool>,
@@ -177,7 +179,7 @@ export class UpstreamInfoCache {
   }
 
   start(): void {
-    void this.refresh();
+    this.firstPass = this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
   }

@@ -14,6 +14,7 @@ import {
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
+import { startFixture } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -198,5 +199,39 @@ health:
     assert.equal(card.status, 200);
     assert.equal(card.json._meta["io.switchyard/status"], "unavailable");
     assertValid(validCard, card.json, "card of a route that is down");
+  });
+});
+
+describe("discovery documents right after a start: never a placeholder under a long cache lifetime", () => {
+  it("waits a moment for the upstream's first description, and serves an incomplete document only briefly", async () => {
+    const replica = await startDualEra("fresh-1");
+    // An upstream that is up (its health check passes) and never describes itself.
+    const silent = await startFixture((_req, res) => {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    const gateway = await startGateway([
+      "--config",
+      writeConfig(`logLevel: warn
+upstreams:
+  fresh:
+    replicas: [${replica.url}]
+  silent:
+    replicas: [${silent.url}]
+`),
+    ]);
+    try {
+      // The very first request, as soon as the gateway listens.
+      const card = await get(`${gateway.base}/fresh/mcp/server-card`);
+      assert.equal(card.json?.version, "1.0.0", "the upstream's own version, not a placeholder");
+      assert.equal(card.headers["cache-control"], "public, max-age=3600");
+      const unknown = await get(`${gateway.base}/silent/mcp/server-card`);
+      assert.equal(unknown.status, 200);
+      assert.equal(unknown.headers["cache-control"], "public, max-age=10", "incomplete: kept briefly");
+    } finally {
+      await gateway.stop();
+      await replica.stop();
+      await silent.close();
+    }
   });
 });

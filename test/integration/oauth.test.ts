@@ -92,6 +92,13 @@ upstreams:
       bearer_methods_supported: ["header"],
     });
     assert.equal((await fetch(`${gateway.base}/.well-known/oauth-protected-resource/open/mcp`)).status, 404);
+    // The discovery document says which routes need a token, and where their metadata is.
+    const wellKnown = (await (await fetch(`${gateway.base}/.well-known/mcp`)).json()) as {
+      servers: Array<{ mcp: { endpoint: string }; auth: Record<string, unknown> }>;
+    };
+    const entry = (route: string) => wellKnown.servers.find((e) => e.mcp.endpoint.endsWith(`/${route}/mcp`))?.auth;
+    assert.deepEqual(entry("svc"), { required: true, type: "oauth2", resourceMetadata: METADATA });
+    assert.deepEqual(entry("open"), { required: false });
   });
 
   it("answers 401 with a challenge that points to the metadata, without a token or with a bad one", async () => {

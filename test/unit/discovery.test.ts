@@ -28,7 +28,7 @@ function view(extra: Partial<RouteView> = {}): RouteView {
     },
     available: true,
     internal: ["10.0.0.5:3000", "10.0.0.5"],
-    authRequired: false,
+    oauthMetadata: undefined,
     ...extra,
   };
 }
