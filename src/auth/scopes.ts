@@ -13,7 +13,8 @@ function matches(pattern: string, value: string): boolean {
   return re.test(value);
 }
 
-function extra(map: Record<string, string[]>, name: unknown): string[] {
+/** The scopes the patterns of `map` ask for `name` (a tool's or prompt's name, a resource's URI). */
+export function scopesFor(map: Record<string, string[]>, name: unknown): string[] {
   if (typeof name !== "string") return [];
   return Object.entries(map).flatMap(([pattern, scopes]) => (matches(pattern, name) ? scopes : []));
 }
@@ -29,11 +30,11 @@ export function requiredScopes(auth: AuthConfig, messages: readonly RpcMessage[]
     const params = m.params as { name?: unknown; uri?: unknown } | undefined;
     const more =
       m.method === "tools/call"
-        ? extra(auth.tools, params?.name)
+        ? scopesFor(auth.tools, params?.name)
         : m.method === "prompts/get"
-          ? extra(auth.prompts, params?.name)
+          ? scopesFor(auth.prompts, params?.name)
           : m.method === "resources/read" || m.method === "resources/subscribe"
-            ? extra(auth.resources, params?.uri)
+            ? scopesFor(auth.resources, params?.uri)
             : [];
     for (const s of more) needed.add(s);
   }

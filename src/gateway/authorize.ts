@@ -1,5 +1,6 @@
 import { hash } from "node:crypto";
 import { bearerChallenge } from "../auth/challenge.js";
+import { listFilter } from "../auth/list-filter.js";
 import type { RouteAuth } from "../auth/route-auth.js";
 import { requiredScopes } from "../auth/scopes.js";
 import { InvalidToken } from "../auth/verifier.js";
@@ -42,12 +43,17 @@ export async function authenticateBearer(ctx: RequestContext, gw: GatewayState, 
 
 /**
  * Once the body is read: every scope the request needs (the route's, and its tool's, prompt's or
- * resource's) must be in the token, else 403 `insufficient_scope` naming all of them (step-up).
+ * resource's) must be in the token, else 403 `insufficient_scope` naming all of them (step-up). A list
+ * request is given the filter that keeps what the token may use.
  */
 export function checkScopes(ctx: RequestContext, auth: RouteAuth): void {
   const granted = ctx.token?.scopes;
   const needed = requiredScopes(auth.config, ctx.messages);
-  if (granted && needed.every((s) => granted.has(s))) return;
+  if (granted && needed.every((s) => granted.has(s))) {
+    // A list shows only what the token may use.
+    ctx.listFilter = listFilter(auth.config, ctx.messages, granted);
+    return;
+  }
   const challenge = bearerChallenge({ resourceMetadata: auth.metadata, scopes: needed, error: "insufficient_scope" });
   throw new SwitchyardError("SWY_INSUFFICIENT_SCOPE", { headers: { "www-authenticate": challenge } });
 }

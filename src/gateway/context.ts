@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ListFilter } from "../auth/list-filter.js";
 import type { TokenClaims } from "../auth/verifier.js";
 import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
@@ -23,6 +24,8 @@ export interface RequestContext {
   tenantPath: { tenant: string; server: string; endpoint: string } | undefined;
   /** On a protected route: the verified bearer token. */
   token: TokenClaims | undefined;
+  /** A list whose items the token may see only part of: applied to the upstream's answer. */
+  listFilter: ListFilter | undefined;
   /** The authenticated tenant (tenant servers only), and its quotas. */
   tenant: string | undefined;
   quotas: Quotas | undefined;
@@ -70,6 +73,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     principal: ANONYMOUS,
     tenantPath: undefined,
     token: undefined,
+    listFilter: undefined,
     tenant: undefined,
     quotas: undefined,
     tenantStream: false,

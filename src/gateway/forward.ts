@@ -2,6 +2,7 @@ import type { Client, Dispatcher } from "undici";
 import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { isEventStream } from "../protocol/headers.js";
+import { responseTo } from "../protocol/jsonrpc.js";
 import { underCors } from "../security/cors.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../security/header-policy.js";
 import { EndpointScanner, endpointEvent, resolveEndpoint } from "../sse/endpoint.js";
@@ -58,6 +59,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private relay: SseRelay | undefined;
   /** An HTTP+SSE stream until its endpoint event has been seen. */
   private scanner: EndpointScanner | undefined;
+  /** A list answer being collected whole, to be filtered for the token before it goes out. */
+  private filtering: { status: number; headers: Headers; chunks: Buffer[]; bytes: number } | undefined;
   /** The HTTP+SSE session this stream holds open. */
   private sseSession: SseSession | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -154,11 +157,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private writeHead(status: number, upstream: Headers): void {
     const { res } = this.ctx;
     if (res.destroyed) return;
+    if (this.ctx.listFilter && status === 200) {
+      this.filtering = { status, headers: upstream, chunks: [], bytes: 0 };
+      this.held = false;
+      return;
+    }
     this.ctx.capture?.start(status, upstream["content-type"]);
-    // With CORS answered here (an allowed Origin), the upstream's own CORS headers do not count.
-    const headers = res.hasHeader("access-control-allow-origin")
-      ? underCors(clientResponseHeaders(upstream))
-      : clientResponseHeaders(upstream);
+    const headers = this.responseHeaders(upstream);
     const sse = isEventStream(upstream["content-type"]);
     if (sse) {
       // Tell a proxy in front not to buffer, once, whatever the upstream said.
@@ -171,6 +176,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (sse) res.flushHeaders();
     if (sse && this.ctx.endpoint === "sse" && status < 300) this.scanner = new EndpointScanner();
     this.held = false;
+  }
+
+  /** The upstream's response headers as the client gets them. */
+  private responseHeaders(upstream: Headers): string[] {
+    // With CORS answered here (an allowed Origin), the upstream's own CORS headers do not count.
+    return this.ctx.res.hasHeader("access-control-allow-origin")
+      ? underCors(clientResponseHeaders(upstream))
+      : clientResponseHeaders(upstream);
   }
 
   /** Deliver what arrived while held, then let the upstream go on (unless held again, or the client is full). */
@@ -242,6 +255,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private deliver(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (chunk.length === 0) return;
+    if (this.filtering) {
+      this.filtering.chunks.push(chunk);
+      this.filtering.bytes += chunk.length;
+      if (this.filtering.bytes > this.gw.config.limits.maxBodyBytes) {
+        // A list answer larger than any body the gateway accepts: cut, never held without bound.
+        controller.abort(new Error("list answer too large to filter"));
+        this.ctx.res.destroy();
+      }
+      return;
+    }
     this.ctx.capture?.push(chunk);
     const { res } = this.ctx;
     if (res.destroyed) return;
@@ -278,9 +301,42 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private finish(): void {
+    if (this.filtering) return this.finishFiltered(this.filtering);
     this.ctx.capture?.end();
     this.relay?.stop();
     if (!this.ctx.res.destroyed) this.ctx.res.end();
+  }
+
+  /** The whole list answer: the result the token may see, as JSON (anything else passes as it came). */
+  private finishFiltered(f: NonNullable<typeof this.filtering>): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    const body = Buffer.concat(f.chunks);
+    const id = this.ctx.messages[0]?.id;
+    const answer = responseTo(body, isEventStream(f.headers["content-type"]), id);
+    const result = answer?.result;
+    if (result && typeof result === "object" && this.ctx.listFilter) {
+      const filtered = Buffer.from(
+        JSON.stringify({ ...answer, result: this.ctx.listFilter(result as Record<string, unknown>) }),
+      );
+      const all = this.responseHeaders(f.headers);
+      const headers: string[] = [];
+      for (let i = 0; i < all.length; i += 2) {
+        const name = (all[i] as string).toLowerCase();
+        if (name !== "content-type" && name !== "content-length") headers.push(all[i] as string, all[i + 1] as string);
+      }
+      res.writeHead(f.status, [
+        ...headers,
+        "content-type",
+        "application/json",
+        "content-length",
+        String(filtered.length),
+      ]);
+      res.end(filtered);
+      return;
+    }
+    res.writeHead(f.status, this.responseHeaders(f.headers));
+    res.end(body);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

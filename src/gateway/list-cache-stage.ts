@@ -48,6 +48,8 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   const message = ctx.messages[0];
   if (!cache || !info || !message || message.kind !== "request" || ctx.messages.length !== 1) return false;
   if (message.method === undefined || !CACHEABLE_METHODS.has(message.method) || ctx.endpoint !== "mcp") return false;
+  // A list filtered for this token is neither served from nor kept in the shared cache.
+  if (ctx.listFilter) return false;
   const route = ctx.pool?.name ?? "";
   if (info.era !== "modern" || !hasEnvelope(message) || !accepts(ctx.req.headers.accept, "application/json")) {
     publish("cache", { route, method: message.method, result: "bypass" });

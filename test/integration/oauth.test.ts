@@ -8,13 +8,15 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { hashId } from "../../src/observability/hash.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
-import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { connect, connectModern, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type AuthServer, CLIENT, scriptedOAuthClient, startAuthServer } from "../helpers/oauth.js";
 import {
   type ExampleReplica,
   freePort,
   type GatewayProc,
   owned,
+  type Replica,
+  startDualEra,
   startGateway,
   startReplica,
   writeConfig,
@@ -37,16 +39,18 @@ describe("OAuth at the gateway: a resource server for its routes, against a real
   let as: AuthServer;
   let replica: ExampleReplica;
   let passthrough: ExampleReplica;
+  let modern: Replica;
   let gateway: GatewayProc;
   const bearer = (token: string) => ({ ...MCP_HEADERS, authorization: `Bearer ${token}` });
   const init = (headers: Record<string, string>, path = "svc") =>
     rawRequest(gateway.route(path), { headers, body: JSON.stringify(INIT_BODY) });
 
   before(async () => {
-    [as, replica, passthrough] = await Promise.all([
+    [as, replica, passthrough, modern] = await Promise.all([
       procs.own(startAuthServer()),
       procs.own(startReplica("protected")),
       procs.own(startReplica("passthrough")),
+      procs.own(startDualEra("modern-protected")),
     ]);
     gateway = await procs.own(
       startGateway([
@@ -58,9 +62,12 @@ auth:
   scopes: [mcp:read]
   tools:
     echo: [mcp:admin]
+    "slow*": [mcp:admin]
 upstreams:
   svc:
     replicas: [${replica.url}]
+  modern:
+    replicas: [${modern.url}]
   open:
     replicas: [${replica.url}]
     auth: false
@@ -177,6 +184,43 @@ upstreams:
     // Step up: a token with both scopes, for the same client (the session's principal), and the call passes.
     const admin = await as.token(AUDIENCE, "mcp:read mcp:admin");
     assert.equal((await call(admin)).status, 200);
+  });
+
+  it("lists only the tools the token may call, in both eras", async () => {
+    const names = async (route: string, token: string) => {
+      if (route === "modern") {
+        const client = await connectModern(gateway.route(route), { authorization: `Bearer ${token}` });
+        const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+        await client.close();
+        return tools;
+      }
+      const client = await connect(gateway.route(route), "lister", { authorization: `Bearer ${token}` });
+      const tools = (await client.client.listTools()).tools.map((t) => t.name).sort();
+      await client.close();
+      return tools;
+    };
+    const reader = await as.token(AUDIENCE, "mcp:read");
+    const admin = await as.token(AUDIENCE, "mcp:read mcp:admin");
+    const legacyAll = await names("svc", admin);
+    assert.ok(legacyAll.includes("echo") && legacyAll.includes("whoami"), legacyAll.join(","));
+    assert.deepEqual(
+      await names("svc", reader),
+      legacyAll.filter((n) => n !== "echo"),
+      "echo needs mcp:admin",
+    );
+    const modernAudience = `${PUBLIC}/modern/mcp`;
+    const modernReader = await as.token(modernAudience, "mcp:read");
+    const modernAdmin = await as.token(modernAudience, "mcp:read mcp:admin");
+    const modernAll = await names("modern", modernAdmin);
+    assert.ok(modernAll.includes("slow"), modernAll.join(","));
+    // Asked twice: the second answer could come from the shared list cache, and must be filtered too.
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(
+        await names("modern", modernReader),
+        modernAll.filter((n) => !n.startsWith("slow")),
+      );
+      assert.deepEqual(await names("modern", modernAdmin), modernAll);
+    }
   });
 
   it("binds a session to the token's subject: another subject presenting its id gets 404", async () => {
