@@ -301,7 +301,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private finish(): void {
-    if (this.filtering) return this.finishFiltered(this.filtering);
+    if (this.filtering) {
+      this.finishFiltered(this.filtering);
+      return;
+    }
     this.ctx.capture?.end();
     this.relay?.stop();
     if (!this.ctx.res.destroyed) this.ctx.res.end();
