@@ -92,6 +92,11 @@ export const ERRORS = {
     rpc: -32000,
     message: "Forbidden: the token lacks a scope this request needs (see WWW-Authenticate)",
   },
+  SWY_TOKEN_EXCHANGE_FAILED: {
+    status: 502,
+    rpc: -32000,
+    message: "Bad Gateway: no token for the upstream could be obtained (token exchange)",
+  },
   SWY_TENANT_FORBIDDEN: { status: 403, rpc: -32000, message: "Forbidden: this credential is for another tenant" },
   SWY_RATE_LIMITED: { status: 429, rpc: -32000, message: "Too many requests for this tenant; retry later" },
   SWY_TENANT_SESSIONS_EXCEEDED: {

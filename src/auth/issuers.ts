@@ -5,6 +5,7 @@ export interface IssuerMetadata {
   issuer: string;
   jwks_uri: string;
   introspection_endpoint?: string;
+  token_endpoint?: string;
 }
 
 const TIMEOUT_MS = 5000;
@@ -34,6 +35,7 @@ async function discover(issuer: string): Promise<IssuerMetadata> {
       return {
         issuer,
         jwks_uri: doc.jwks_uri,
+        ...(typeof doc.token_endpoint === "string" ? { token_endpoint: doc.token_endpoint } : {}),
         ...(typeof doc.introspection_endpoint === "string"
           ? { introspection_endpoint: doc.introspection_endpoint }
           : {}),

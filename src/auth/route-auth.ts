@@ -1,4 +1,4 @@
-import type { AuthConfig, Config } from "../config/schema.js";
+import type { AuthConfig, Config, UpstreamConfig } from "../config/schema.js";
 import { metadataUrl } from "./challenge.js";
 import { knownScopes } from "./scopes.js";
 
@@ -13,7 +13,11 @@ export interface RouteAuth {
   scopes: string[];
   /** `passthrough`: the client's token goes upstream as it came (the operator said so). */
   passthrough: boolean;
+  /** Token exchange (RFC 8693) for the upstream's own token. */
+  exchange: ExchangeConfig | undefined;
 }
+
+export type ExchangeConfig = Extract<UpstreamConfig["upstreamAuth"], { exchange: unknown }>["exchange"];
 
 /**
  * The route's effective settings (pure): its own `auth`, else the top-level one; `false` or neither
@@ -34,6 +38,7 @@ export function routeAuth(config: Config, route: string): RouteAuth | undefined 
     metadata: metadataUrl(audience),
     scopes: knownScopes(auth),
     passthrough: upstream.upstreamAuth === "passthrough",
+    exchange: typeof upstream.upstreamAuth === "object" ? upstream.upstreamAuth.exchange : undefined,
   };
 }
 

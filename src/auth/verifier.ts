@@ -27,7 +27,8 @@ const MAX_CACHED = 50_000;
  * hash (with the audience) until it expires: the hot path pays one hash.
  */
 export class BearerVerifier {
-  private readonly issuers = new Issuers();
+  /** The authorization servers' metadata and keys (shared with the token exchange). */
+  readonly issuers = new Issuers();
   private readonly cache = new Map<string, TokenClaims>();
 
   async verify(token: string, auth: AuthConfig, audience: string): Promise<TokenClaims> {

@@ -116,6 +116,9 @@ function resolveSecrets(input: Raw): void {
       if (isObject(upstream) && isObject(upstream.auth)) {
         fileVariant(upstream.auth.introspection, "clientSecret", `upstreams.${name}.auth.introspection`);
       }
+      if (isObject(upstream) && isObject(upstream.upstreamAuth)) {
+        fileVariant(upstream.upstreamAuth.exchange, "clientSecret", `upstreams.${name}.upstreamAuth.exchange`);
+      }
       if (!isObject(upstream) || !isObject(upstream.headerFiles)) continue;
       const headers: Raw = { ...(isObject(upstream.headers) ? upstream.headers : {}) };
       for (const [header, file] of Object.entries(upstream.headerFiles)) {

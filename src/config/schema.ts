@@ -194,10 +194,21 @@ export const upstreamSchema = z
       .optional()
       .describe("This route's OAuth settings (default: the top-level `auth`); `false`: this route needs no token."),
     upstreamAuth: z
-      .enum(["none", "passthrough"])
+      .union([
+        z.enum(["none", "passthrough"]),
+        z.strictObject({
+          exchange: z.strictObject({
+            audience: z.string().min(1).describe("The upstream's identifier: the exchanged token's audience."),
+            scope: z.string().optional().describe("Scopes to ask for (default: those of the client's token)."),
+            clientId: z.string().min(1).describe("The gateway's client id at the issuer."),
+            clientSecret: z.string().optional().describe("Its secret (or `clientSecretFile`); never logged."),
+            clientSecretFile: z.string().optional().describe("The secret read from this file."),
+          }),
+        }),
+      ])
       .default("none")
       .describe(
-        "On a route with `auth`, what credential goes upstream: `none` (the client's token never does; `headers` may send the gateway's own), or `passthrough` — the client's token as it came, only for replicas that are themselves its audience: a token passed on can be replayed wherever it is accepted.",
+        "On a route with `auth`, what credential goes upstream: `none` (the client's token never does; `headers` may send the gateway's own); `{ exchange: … }` — a token for the upstream, obtained by token exchange (RFC 8693) at the client token's issuer, same subject, kept until it expires; or `passthrough` — the client's token as it came, only for replicas that are themselves its audience: a token passed on can be replayed wherever it is accepted.",
       ),
     headers: z
       .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())

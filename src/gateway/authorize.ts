@@ -3,6 +3,7 @@ import { bearerChallenge } from "../auth/challenge.js";
 import { listFilter } from "../auth/list-filter.js";
 import type { RouteAuth } from "../auth/route-auth.js";
 import { requiredScopes } from "../auth/scopes.js";
+import { ExchangeFailed } from "../auth/token-exchange.js";
 import { InvalidToken } from "../auth/verifier.js";
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "./context.js";
@@ -34,6 +35,7 @@ export async function authenticateBearer(ctx: RequestContext, gw: GatewayState, 
   if (token === undefined || inQuery) throw refuse("SWY_INVALID_TOKEN", auth, true);
   try {
     ctx.token = await gw.verifier.verify(token, auth.config, auth.audience);
+    ctx.bearer = token;
   } catch (err) {
     if (err instanceof InvalidToken) throw refuse("SWY_INVALID_TOKEN", auth, true);
     throw err;
@@ -56,4 +58,18 @@ export function checkScopes(ctx: RequestContext, auth: RouteAuth): void {
   }
   const challenge = bearerChallenge({ resourceMetadata: auth.metadata, scopes: needed, error: "insufficient_scope" });
   throw new SwitchyardError("SWY_INSUFFICIENT_SCOPE", { headers: { "www-authenticate": challenge } });
+}
+
+/**
+ * `upstreamAuth: { exchange }`: the upstream gets a token of its own for the same subject (RFC 8693),
+ * never the client's. An exchange the issuer refuses, or cannot answer, fails the request (502).
+ */
+export async function exchangeForUpstream(ctx: RequestContext, gw: GatewayState, auth: RouteAuth): Promise<void> {
+  if (!auth.exchange || !ctx.token || ctx.bearer === undefined) return;
+  try {
+    ctx.upstreamAuthorization = `Bearer ${await gw.exchanger.upstreamToken(ctx.bearer, ctx.token, auth.exchange)}`;
+  } catch (err) {
+    if (err instanceof ExchangeFailed) throw new SwitchyardError("SWY_TOKEN_EXCHANGE_FAILED", { cause: err });
+    throw err;
+  }
 }

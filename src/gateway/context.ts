@@ -22,8 +22,11 @@ export interface RequestContext {
   principal: string;
   /** `/TENANT/NAME/ENDPOINT`, before the caller is authenticated and the server looked up. */
   tenantPath: { tenant: string; server: string; endpoint: string } | undefined;
-  /** On a protected route: the verified bearer token. */
+  /** On a protected route: the verified bearer token, and the token itself (never logged, never forwarded). */
   token: TokenClaims | undefined;
+  bearer: string | undefined;
+  /** The `Authorization` the upstream gets instead (a token exchanged for it). */
+  upstreamAuthorization: string | undefined;
   /** A list whose items the token may see only part of: applied to the upstream's answer. */
   listFilter: ListFilter | undefined;
   /** The authenticated tenant (tenant servers only), and its quotas. */
@@ -73,6 +76,8 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     principal: ANONYMOUS,
     tenantPath: undefined,
     token: undefined,
+    bearer: undefined,
+    upstreamAuthorization: undefined,
     listFilter: undefined,
     tenant: undefined,
     quotas: undefined,

@@ -85,6 +85,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       trustProxy: gw.config.security.trustProxy,
       inject: ctx.pool?.injects ? ctx.pool.injection : undefined,
     });
+    if (ctx.upstreamAuthorization !== undefined) this.headers.push("authorization", ctx.upstreamAuthorization);
     const upstreamSid = ctx.upstreamSessionId;
     if (upstreamSid !== undefined) {
       const i = this.headers.indexOf("mcp-session-id");

@@ -9,7 +9,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../protocol/json-depth.js";
 import { parseBody, type RpcMessage } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { admitTenant, tenantQuotas } from "./admit-tenant.js";
-import { authenticateBearer, checkScopes } from "./authorize.js";
+import { authenticateBearer, checkScopes, exchangeForUpstream } from "./authorize.js";
 import { createContext, type RequestContext } from "./context.js";
 import { cors } from "./cors-stage.js";
 import { serveOwnEndpoints } from "./endpoints.js";
@@ -29,7 +29,7 @@ import { holdStream } from "./streams.js";
  *   one more on its connection (pipelining bound) → HTTP checks (header count, Host, Transfer-Encoding)
  *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate)
  *   → (protected routes: bearer token) → admit → read body → classify → (protected routes: scopes)
- *   → (tenant servers: session and stream quotas) → list cache → route → forward
+ *   → (tenant servers: session and stream quotas) → list cache → route → (token exchange) → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
@@ -57,6 +57,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (ctx.info.longLived) holdStream(ctx, gw);
   if (serveFromCache(ctx, gw)) return;
   await routeRequest(ctx, gw);
+  if (auth?.exchange) await exchangeForUpstream(ctx, gw, auth);
   forward(ctx, gw);
 }
 

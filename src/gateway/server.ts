@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { TokenExchanger } from "../auth/token-exchange.js";
 import { BearerVerifier } from "../auth/verifier.js";
 import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
@@ -97,6 +98,7 @@ export function createGateway(
           ),
       })
     : undefined;
+  const verifier = new BearerVerifier();
   const runtime: Runtime = {
     store,
     health,
@@ -105,7 +107,8 @@ export function createGateway(
     diagnosticStreams: new StreamSlots(4),
     metrics,
     tenancy,
-    verifier: new BearerVerifier(),
+    verifier,
+    exchanger: new TokenExchanger(verifier.issuers),
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */

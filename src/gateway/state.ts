@@ -1,3 +1,4 @@
+import type { TokenExchanger } from "../auth/token-exchange.js";
 import type { BearerVerifier } from "../auth/verifier.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -23,6 +24,8 @@ export interface Runtime {
   readonly metrics: Metrics | undefined;
   /** Bearer tokens of protected routes, verified and remembered. */
   readonly verifier: BearerVerifier;
+  /** Upstream tokens obtained by token exchange, kept until they expire. */
+  readonly exchanger: TokenExchanger;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */
   readonly phase: { unready: boolean; draining: boolean };
 }

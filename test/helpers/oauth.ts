@@ -19,6 +19,8 @@ export interface AuthServer extends Managed {
   rotate(): Promise<string>;
   /** Introspection requests it has answered. */
   introspections(): Promise<number>;
+  /** Token exchanges (RFC 8693) it has made. */
+  exchanges(): Promise<number>;
 }
 
 /** A real authorization server (`test/fixtures/oauth-server.mjs`, oidc-provider) on a free port. */
@@ -56,6 +58,9 @@ export async function startAuthServer(): Promise<AuthServer> {
     },
     async introspections() {
       return ((await (await fetch(`${issuer}/_test/stats`)).json()) as { introspections: number }).introspections;
+    },
+    async exchanges() {
+      return ((await (await fetch(`${issuer}/_test/stats`)).json()) as { exchanges: number }).exchanges;
     },
   });
 }

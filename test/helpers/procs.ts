@@ -208,6 +208,8 @@ export interface Seen {
   userAgents: Record<string, number>;
   /** Requests by the `Authorization` they carried, hashed (`hashId`), or "none". */
   authorization: Record<string, number>;
+  /** Requests by the audience of the JWT bearer token they carried. */
+  tokenAudiences: Record<string, number>;
 }
 
 export interface ExampleReplica extends Replica {

@@ -40,17 +40,19 @@ describe("OAuth at the gateway: a resource server for its routes, against a real
   let replica: ExampleReplica;
   let passthrough: ExampleReplica;
   let modern: Replica;
+  let exchanged: ExampleReplica;
   let gateway: GatewayProc;
   const bearer = (token: string) => ({ ...MCP_HEADERS, authorization: `Bearer ${token}` });
   const init = (headers: Record<string, string>, path = "svc") =>
     rawRequest(gateway.route(path), { headers, body: JSON.stringify(INIT_BODY) });
 
   before(async () => {
-    [as, replica, passthrough, modern] = await Promise.all([
+    [as, replica, passthrough, modern, exchanged] = await Promise.all([
       procs.own(startAuthServer()),
       procs.own(startReplica("protected")),
       procs.own(startReplica("passthrough")),
       procs.own(startDualEra("modern-protected")),
+      procs.own(startReplica("exchanged")),
     ]);
     gateway = await procs.own(
       startGateway([
@@ -74,6 +76,13 @@ upstreams:
   own:
     replicas: [${passthrough.url}]
     upstreamAuth: passthrough
+  exchanged:
+    replicas: [${exchanged.url}]
+    upstreamAuth:
+      exchange:
+        audience: urn:example:tickets-backend
+        clientId: ${CLIENT.id}
+        clientSecretFile: ${secretFile(CLIENT.secret)}
   opaque:
     replicas: [${replica.url}]
     auth:
@@ -163,6 +172,18 @@ upstreams:
     assert.equal((await client.whoami()).replica, "passthrough");
     await client.close();
     assert.ok(((await passthrough.seen()).authorization[hashId(`Bearer ${token}`)] ?? 0) > 0);
+  });
+
+  it("sends the upstream a token of its own, by token exchange (RFC 8693), kept until it expires", async () => {
+    const token = await as.token(`${PUBLIC}/exchanged/mcp`, "mcp:read");
+    const before = await as.exchanges();
+    const client = await connect(gateway.route("exchanged"), "exchange-client", { authorization: `Bearer ${token}` });
+    for (let i = 0; i < 3; i++) assert.equal((await client.whoami()).replica, "exchanged");
+    await client.close();
+    const seen = await exchanged.seen();
+    assert.equal(seen.authorization[hashId(`Bearer ${token}`)] ?? 0, 0, "never the client's token");
+    assert.deepEqual(Object.keys(seen.tokenAudiences), ["urn:example:tickets-backend"], "a token for the upstream");
+    assert.equal((await as.exchanges()) - before, 1, "exchanged once, then kept");
   });
 
   it("asks for more scopes with 403 insufficient_scope, naming every scope the call needs", async () => {
