@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import {
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
+import { startRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait.js";
 
 const PUBLIC = "http://mcp.gateway.test";
@@ -345,5 +347,55 @@ upstreams:
     assert.deepEqual(echoed.content, [{ type: "text", text: "hi" }]);
     assert.equal(transport.sessionId, session, "the same session");
     await client.close();
+  });
+});
+
+describe("OAuth through two gateways sharing Redis, with signed session ids", () => {
+  const procs = owned();
+  let as: AuthServer;
+  let gateways: GatewayProc[];
+
+  before(async () => {
+    const [replica, redis] = await Promise.all([procs.own(startReplica("shared-oauth")), procs.own(startRedis())]);
+    as = await procs.own(startAuthServer());
+    const config = writeConfig(`logLevel: warn
+publicUrl: ${PUBLIC}
+affinity: token
+tokens:
+  keys: [{ id: 1, secret: ${randomBytes(32).toString("base64")} }]
+store:
+  url: ${redis.url}
+auth:
+  issuers: [${as.issuer}]
+  scopes: [mcp:read]
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+`);
+    gateways = await Promise.all([1, 2].map(() => procs.own(startGateway(["--config", config]))));
+  });
+  after(() => procs.stopAll());
+
+  it("a session made on one gateway serves its subject on the other, and no one else", async () => {
+    const [g1, g2] = gateways as [GatewayProc, GatewayProc];
+    const token = await as.token(AUDIENCE, "mcp:read");
+    const created = await rawRequest(g1.route("svc"), {
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}` },
+      body: JSON.stringify(INIT_BODY),
+    });
+    const sid = created.headers["mcp-session-id"] as string;
+    const call = (gateway: GatewayProc, bearer: string) =>
+      rawRequest(gateway.route("svc"), {
+        headers: { ...sessionHeaders(sid), authorization: `Bearer ${bearer}` },
+        body: rpc("tools/call", { name: "whoami", arguments: {} }, 2),
+      });
+    assert.equal((await call(g2, token)).status, 200, "the same subject, through the other gateway");
+    const now = Math.floor(Date.now() / 1000);
+    const other = await as.mint({ sub: "mallory", aud: AUDIENCE, scope: "mcp:read", exp: now + 300 });
+    for (const g of gateways) {
+      const res = await call(g, other);
+      assert.equal(res.status, 404, "another subject presenting the signed id");
+      assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND");
+    }
   });
 });
