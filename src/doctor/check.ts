@@ -2,6 +2,7 @@ import { checkCors } from "./cors-check.js";
 import { checkDiscovery } from "./discovery-check.js";
 import { finding, type Report, toReport } from "./finding.js";
 import { CheckHttp, type HttpOptions } from "./http.js";
+import { checkOAuth } from "./oauth-check.js";
 import { checkSessions } from "./session-checks.js";
 import { checkStreams } from "./stream-checks.js";
 import { checkTls } from "./tls-check.js";
@@ -23,6 +24,7 @@ export async function runCheck(url: string, options: CheckOptions): Promise<Repo
   try {
     const sessions = await checkSessions(http, target.href, options.repeat);
     findings.push(...sessions.findings);
+    findings.push(await checkOAuth(http, target.href));
     findings.push(await checkCors(http, target.href, options.origin));
     findings.push(await checkDiscovery(http, target.href, sessions.versions));
     findings.push(...(await checkStreams(http, target.href, options.idleMs)));

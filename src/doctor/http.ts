@@ -39,16 +39,23 @@ export class CheckHttp {
 
   /**
    * One request, its answer read whole. `fresh`: on a new connection (closed afterwards), so that a load
-   * balancer that pins connections still spreads the requests over its replicas.
+   * balancer that pins connections still spreads the requests over its replicas. `anonymous`: without
+   * the user's headers (as a client with no credential yet).
    */
   async send(
     url: string,
-    init: { method?: string; headers?: Record<string, string>; body?: string; fresh?: boolean } = {},
+    init: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      fresh?: boolean;
+      anonymous?: boolean;
+    } = {},
   ): Promise<Answer> {
     const res = await request(url, {
       dispatcher: this.dispatcher,
       method: (init.method ?? "GET") as Dispatcher.HttpMethod,
-      headers: { ...this.own(url), ...init.headers },
+      headers: { ...(init.anonymous ? {} : this.own(url)), ...init.headers },
       body: init.body,
       reset: init.fresh === true,
       headersTimeout: this.options.timeoutMs,

@@ -8,6 +8,7 @@ import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { hashId } from "../../src/observability/hash.js";
+import { check } from "../helpers/check.js";
 import { errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { connect, connectModern, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import { type AuthServer, CLIENT, scriptedOAuthClient, startAuthServer } from "../helpers/oauth.js";
@@ -347,6 +348,42 @@ upstreams:
     assert.deepEqual(echoed.content, [{ type: "text", text: "hi" }]);
     assert.equal(transport.sessionId, session, "the same session");
     await client.close();
+  });
+});
+
+describe("switchyard check on a protected route", () => {
+  const procs = owned();
+
+  it("passes the metadata and both challenges, and audits the sessions with a token; fails a forged metadata", async () => {
+    const replica = await procs.own(startReplica("checked"));
+    const as = await procs.own(startAuthServer());
+    const port = await freePort();
+    const config = (publicUrl: string) =>
+      writeConfig(`logLevel: warn
+publicUrl: ${publicUrl}
+auth:
+  issuers: [${as.issuer}]
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+`);
+    const gateway = await procs.own(
+      startGateway(["--listen", `127.0.0.1:${port}`, "--config", config(`http://127.0.0.1:${port}`)]),
+    );
+    const url = gateway.route("svc");
+    const token = await as.token(url, "mcp:read");
+    const r = await check([url, "--header", `Authorization: Bearer ${token}`, "--repeat", "3"]);
+    assert.equal(r.status("oauth"), "pass", r.problems());
+    assert.equal(r.status("session.id"), "pass", r.problems());
+    // A gateway whose public URL is not the one clients use: its metadata names another resource.
+    const other = await freePort();
+    const wrong = await procs.own(
+      startGateway(["--listen", `127.0.0.1:${other}`, "--config", config("http://elsewhere.test")]),
+    );
+    const w = await check([wrong.route("svc")]);
+    assert.equal(w.status("oauth"), "fail", "the metadata is at a host clients cannot reach");
+    assert.equal(w.status("reach"), "absent", "the other checks still ran");
+    await procs.stopAll();
   });
 });
 
