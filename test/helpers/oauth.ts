@@ -76,6 +76,7 @@ export function scriptedOAuthClient(user = "alice") {
   let tokens: OAuthTokens | undefined;
   let verifier = "";
   let code: string | undefined;
+  let iss: string | undefined;
   const provider: OAuthClientProvider = {
     get redirectUrl() {
       return redirect;
@@ -104,28 +105,30 @@ export function scriptedOAuthClient(user = "alice") {
     },
     codeVerifier: () => verifier,
     async redirectToAuthorization(url: URL) {
-      code = await browse(url, redirect, user);
+      ({ code, iss } = await browse(url, redirect, user));
     },
   };
   return {
     provider,
-    /** The authorization code of the last redirect. */
+    /** The authorization code of the last redirect, and the issuer it named (RFC 9207). */
     code: () => code,
+    iss: () => iss,
     tokens: () => tokens,
   };
 }
 
 /** Follow redirects and submit the login and consent forms, until the redirect to `redirect`: its code. */
-async function browse(start: URL, redirect: string, user: string): Promise<string> {
+async function browse(start: URL, redirect: string, user: string): Promise<{ code: string; iss: string | undefined }> {
   const cookies = new Map<string, string>();
   let url = start.href;
   let method = "GET";
   let body: string | undefined;
   for (let hop = 0; hop < 20; hop++) {
     if (url.startsWith(redirect)) {
-      const found = new URL(url).searchParams.get("code");
+      const back = new URL(url).searchParams;
+      const found = back.get("code");
       if (!found) throw new Error(`redirected back without a code: ${url}`);
-      return found;
+      return { code: found, iss: back.get("iss") ?? undefined };
     }
     const res = await fetch(url, {
       method,

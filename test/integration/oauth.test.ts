@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -79,6 +80,10 @@ upstreams:
   own:
     replicas: [${passthrough.url}]
     upstreamAuth: passthrough
+  keyed:
+    replicas: [${exchanged.url}]
+    headers:
+      Authorization: Bearer the-gateways-own-key
   exchanged:
     replicas: [${exchanged.url}]
     upstreamAuth:
@@ -167,6 +172,16 @@ upstreams:
     const seen = await replica.seen();
     assert.equal((seen.authorization[hashId(`Bearer ${token}`)] ?? 0) - before, 0, "the replica never saw the token");
     assert.ok((seen.authorization.none ?? 0) > 0, "it saw requests with no Authorization at all");
+  });
+
+  it("sends the gateway's own static credential where the route names one, never the client's", async () => {
+    const token = await as.token(`${PUBLIC}/keyed/mcp`, "mcp:read");
+    const client = await connect(gateway.route("keyed"), "keyed-client", { authorization: `Bearer ${token}` });
+    assert.equal((await client.whoami()).replica, "exchanged");
+    await client.close();
+    const seen = await exchanged.seen();
+    assert.ok((seen.authorization[hashId("Bearer the-gateways-own-key")] ?? 0) > 0, "the route's own credential");
+    assert.equal(seen.authorization[hashId(`Bearer ${token}`)] ?? 0, 0, "never the client's token");
   });
 
   it("passes the token on only where the route says passthrough", async () => {
@@ -293,6 +308,7 @@ describe("OAuth at the gateway: the MCP SDK's own OAuth client, through the whol
 
   before(async () => {
     const replica = await procs.own(startReplica("sdk-flow"));
+    const modern = await procs.own(startDualEra("sdk-flow-modern"));
     as = await procs.own(startAuthServer());
     const port = await freePort();
     gateway = await procs.own(
@@ -310,11 +326,38 @@ upstreams:
       scopes: [mcp:read]
       tools:
         echo: [mcp:admin]
+  modern:
+    replicas: [${modern.url}]
+    auth:
+      issuers: [${as.issuer}]
+      scopes: [mcp:read]
 `),
       ]),
     );
   });
   after(() => procs.stopAll());
+
+  it("modern era (2026-07-28): the SDK v2 client completes the flow and calls a tool", async () => {
+    const url = new URL(gateway.route("modern"));
+    const oauth = scriptedOAuthClient("bob");
+    const provider = oauth.provider as unknown as ConstructorParameters<typeof ModernTransport>[1] extends infer O
+      ? O extends { authProvider?: infer P }
+        ? P
+        : never
+      : never;
+    const options = { versionNegotiation: { mode: { pin: "2026-07-28" as const } } };
+    const first = new ModernTransport(url, { authProvider: provider });
+    await assert.rejects(new ModernClient({ name: "oauth-modern", version: "1" }, options).connect(first));
+    await first.finishAuth(oauth.code() as string, oauth.iss());
+    const token = oauth.tokens()?.access_token as string;
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()) as { aud: string };
+    assert.equal(claims.aud, url.href);
+    const client = new ModernClient({ name: "oauth-modern", version: "1" }, options);
+    await client.connect(new ModernTransport(url, { authProvider: provider }));
+    const answer = await client.callTool({ name: "whoami", arguments: {} });
+    assert.match(JSON.stringify(answer), /sdk-flow-modern/);
+    await client.close();
+  });
 
   it("discovers the metadata from the 401, registers, runs PKCE with the resource, calls tools, and steps up", async () => {
     const url = new URL(gateway.route("svc"));
@@ -371,6 +414,11 @@ upstreams:
       startGateway(["--listen", `127.0.0.1:${port}`, "--config", config(`http://127.0.0.1:${port}`)]),
     );
     const url = gateway.route("svc");
+    // One protected route on this host: its metadata is also the host's root document.
+    const root = (await (await fetch(`${gateway.base}/.well-known/oauth-protected-resource`)).json()) as {
+      resource: string;
+    };
+    assert.equal(root.resource, url);
     const token = await as.token(url, "mcp:read");
     const r = await check([url, "--header", `Authorization: Bearer ${token}`, "--repeat", "3"]);
     assert.equal(r.status("oauth"), "pass", r.problems());
