@@ -83,3 +83,16 @@ export class Issuers {
     return (await this.get(issuer)).metadata;
   }
 }
+
+/** A form POSTed to an authorization server's endpoint (token, introspection): its JSON answer. */
+export async function postForm(endpoint: string, form: URLSearchParams): Promise<Record<string, unknown>> {
+  const res = await fetch(endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: form,
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+    redirect: "error",
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return (await res.json()) as Record<string, unknown>;
+}

@@ -1,4 +1,4 @@
-import type { Issuers } from "./issuers.js";
+import { type Issuers, postForm } from "./issuers.js";
 import type { ExchangeConfig } from "./route-auth.js";
 import type { TokenClaims } from "./verifier.js";
 
@@ -58,17 +58,9 @@ export class TokenExchanger {
     });
     if (config.scope !== undefined) body.set("scope", config.scope);
     if (config.clientSecret !== undefined) body.set("client_secret", config.clientSecret);
-    let answer: { access_token?: unknown; expires_in?: unknown };
+    let answer: Record<string, unknown>;
     try {
-      const res = await fetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body,
-        signal: AbortSignal.timeout(5000),
-        redirect: "error",
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      answer = (await res.json()) as typeof answer;
+      answer = await postForm(endpoint, body);
     } catch (err) {
       throw new ExchangeFailed(`token exchange at ${issuer} failed: ${(err as Error).message}`);
     }

@@ -1,7 +1,7 @@
 import { hash } from "node:crypto";
 import { decodeJwt, jwtVerify } from "jose";
 import type { AuthConfig } from "../config/schema.js";
-import { Issuers } from "./issuers.js";
+import { Issuers, postForm } from "./issuers.js";
 
 /** What a verified access token says: who, for which scopes, until when. */
 export interface TokenClaims {
@@ -97,15 +97,7 @@ export class BearerVerifier {
     if (config.clientSecret !== undefined) body.set("client_secret", config.clientSecret);
     let answer: Record<string, unknown>;
     try {
-      const res = await fetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body,
-        signal: AbortSignal.timeout(5000),
-        redirect: "error",
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      answer = (await res.json()) as Record<string, unknown>;
+      answer = await postForm(endpoint, body);
     } catch (err) {
       throw new InvalidToken(`introspection failed: ${(err as Error).message}`);
     }
