@@ -484,6 +484,17 @@ export const configSchema = z
         refresh: durationOption("5m", "How often what the upstreams say about themselves is asked again."),
       })
       .prefault({}),
+    ops: z
+      .strictObject({
+        listen: z
+          .string()
+          .regex(HOST_PORT, "must be HOST:PORT, e.g. 127.0.0.1:9090 or 0.0.0.0:9090")
+          .optional()
+          .describe(
+            "An operations listener (`HOST:PORT`) for `/metrics`, `/readyz` in detail, `/healthz` and the admin API. When set, the public listener answers only the MCP routes, the discovery documents, `/healthz` and `/readyz` (status only); the rest is 404 there.",
+          ),
+      })
+      .prefault({}),
     diagnostics: z
       .strictObject({
         enabled: z

@@ -9,49 +9,89 @@ import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
- * The gateway's own endpoints. `/healthz`: the process is alive. `/readyz`: this gateway can serve (see
- * `readiness`). Neither touches sessions. `/metrics`:
- * Prometheus metrics. The discovery documents (`discovery/serve.ts`), the admin API, and the diagnostic
- * stream of `switchyard check` (`diagnostics.ts`).
+ * The gateway's own endpoints on its public listener: the discovery documents (`discovery/serve.ts`),
+ * each protected route's resource metadata, the diagnostic stream of `switchyard check` when enabled,
+ * `/healthz` (the process is alive) and `/readyz` (this gateway can serve, see `readiness`; in detail
+ * only for an operator). Without an operations listener also the admin API, and `/metrics` — which
+ * names every replica's address, so on a listener that is not loopback only with `metrics.token`.
+ * Neither touches sessions.
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path.startsWith(METADATA_PREFIX) && serveResourceMetadata(ctx, gw)) return true;
   if (serveDiscovery(ctx, gw)) return true;
-  if (serveAdmin(ctx, gw)) return true;
   if (serveDiagnostics(ctx, gw)) return true;
   if (ctx.path === "/healthz") {
     respondJson(ctx, 200, { status: "ok" });
     return true;
   }
+  // With an operations listener, the public one tells load balancers ready or not, and nothing more.
+  const ops = gw.config.ops.listen !== undefined;
   if (ctx.path === "/readyz") {
-    void readiness(gw).then(
-      (ready) => respondJson(ctx, ready.status === "ready" ? 200 : 503, ready),
-      () => respondJson(ctx, 503, { status: "unready" }),
-    );
+    serveReadiness(ctx, gw, !ops && operator(ctx, gw));
     return true;
   }
-  if (ctx.path === "/metrics" && gw.metrics) {
-    const metrics = gw.metrics;
-    const token = gw.config.metrics.token;
-    if (token !== undefined && !bearerMatches(ctx.req.headers.authorization, token)) {
-      respondError(
-        ctx,
-        new SwitchyardError("SWY_METRICS_UNAUTHORIZED", {
-          headers: { "www-authenticate": 'Bearer realm="switchyard-metrics"' },
-        }),
-      );
-      return true;
-    }
-    metrics.render().then(
-      (text) => {
-        ctx.res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
-        ctx.res.end(text);
-      },
-      () => respondJson(ctx, 500, { status: "error" }),
-    );
-    return true;
+  if (ops) return false;
+  if (serveAdmin(ctx, gw)) return true;
+  // Metrics name every replica's address: on a public listener, only for the metrics token.
+  if (ctx.path === "/metrics" && (gw.policy.loopbackListener || gw.config.metrics.token !== undefined)) {
+    return serveMetrics(ctx, gw);
   }
   return false;
+}
+
+/**
+ * The operations listener (`ops.listen`): `/healthz`, `/readyz` in detail, `/metrics` and the admin API.
+ * Anything else is 404 there.
+ */
+export function serveOpsEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
+  if (ctx.path === "/healthz") {
+    respondJson(ctx, 200, { status: "ok" });
+    return true;
+  }
+  if (ctx.path === "/readyz") {
+    serveReadiness(ctx, gw, true);
+    return true;
+  }
+  if (serveAdmin(ctx, gw)) return true;
+  if (ctx.path === "/metrics") return serveMetrics(ctx, gw);
+  return false;
+}
+
+/** Whether the asker may see operational detail: on a loopback listener, or with the metrics token. */
+function operator(ctx: RequestContext, gw: GatewayState): boolean {
+  const token = gw.config.metrics.token;
+  return gw.policy.loopbackListener || (token !== undefined && bearerMatches(ctx.req.headers.authorization, token));
+}
+
+/** `/readyz`: 200 or 503; with `detail`, why, and each route's healthy replicas. */
+function serveReadiness(ctx: RequestContext, gw: GatewayState, detail: boolean): void {
+  void readiness(gw).then(
+    (ready) => respondJson(ctx, ready.status === "ready" ? 200 : 503, detail ? ready : { status: ready.status }),
+    () => respondJson(ctx, 503, { status: "unready" }),
+  );
+}
+
+function serveMetrics(ctx: RequestContext, gw: GatewayState): boolean {
+  const metrics = gw.metrics;
+  if (!metrics) return false;
+  const token = gw.config.metrics.token;
+  if (token !== undefined && !bearerMatches(ctx.req.headers.authorization, token)) {
+    respondError(
+      ctx,
+      new SwitchyardError("SWY_METRICS_UNAUTHORIZED", {
+        headers: { "www-authenticate": 'Bearer realm="switchyard-metrics"' },
+      }),
+    );
+    return true;
+  }
+  metrics.render().then(
+    (text) => {
+      ctx.res.writeHead(200, { "content-type": metrics.contentType, "cache-control": "no-store" });
+      ctx.res.end(text);
+    },
+    () => respondJson(ctx, 500, { status: "error" }),
+  );
+  return true;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { createMetrics } from "../observability/metrics.js";
+import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { ObservedStore } from "../sessions/observed-store.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -14,9 +15,12 @@ import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import { ALLOW } from "./admit.js";
+import { createContext } from "./context.js";
 import { InFlight } from "./drain.js";
+import { serveOpsEndpoints } from "./endpoints.js";
 import { MAX_HEADER_FIELDS } from "./http-checks.js";
 import { createHandler } from "./pipeline.js";
+import { respondError, respondThrown } from "./respond.js";
 import { buildSnapshot, replicasOf, retiredPools } from "./snapshot.js";
 import type { GatewayState, Runtime } from "./state.js";
 import { StreamSlots } from "./streams.js";
@@ -152,6 +156,22 @@ export function createGateway(
   });
   server.on("error", (err) => publish("fault", { where: "server", code: "SWY_SERVER_ERROR", message: err.message }));
 
+  // The operations listener (`ops.listen`): metrics, readiness in detail, the admin API — off the public side.
+  const opsAddress = config.ops.listen === undefined ? undefined : splitHostPort(config.ops.listen);
+  const opsServer =
+    opsAddress &&
+    createServer({ requireHostHeader: false }, (req, res) => {
+      req.on("error", noop);
+      res.on("error", noop);
+      const ctx = createContext(req, res);
+      try {
+        if (!serveOpsEndpoints(ctx, state)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
+      } catch (err) {
+        respondThrown(ctx, err);
+      }
+    });
+  opsServer?.on("error", (err) => publish("fault", { where: "ops", code: "SWY_SERVER_ERROR", message: err.message }));
+
   let closing: Promise<void> | undefined;
 
   return {
@@ -192,6 +212,7 @@ export function createGateway(
     async listen() {
       // DNS-discovered pools start with their replicas (a resolver that fails leaves them empty, retried).
       await Promise.all([...state.pools.values()].map((p) => p.start()));
+      const ops = opsServer && opsAddress ? await listenOn(opsServer, opsAddress.host, opsAddress.port) : undefined;
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {
@@ -202,7 +223,13 @@ export function createGateway(
           health.start();
           state.discovery?.start();
           listening = true;
-          publish("lifecycle", { event: "listening", url, routes: [...state.pools.keys()] });
+          publish("lifecycle", {
+            event: "listening",
+            url,
+            routes: [...state.pools.keys()],
+            ...(ops ? { ops } : {}),
+            ...(exposureNotice(config, host) ? { notice: exposureNotice(config, host) } : {}),
+          });
           resolve(url);
         });
       });
@@ -225,6 +252,10 @@ export function createGateway(
         await Promise.race([state.inFlight.idle(), deadline]);
         server.closeAllConnections();
         await closed;
+        if (opsServer?.listening) {
+          opsServer.closeAllConnections();
+          await new Promise<void>((resolve) => opsServer.close(() => resolve()));
+        }
         health.stop();
         state.discovery?.stop();
         await Promise.all([...state.pools.values(), ...retiring].map((p) => p.close()));
@@ -236,4 +267,23 @@ export function createGateway(
       return closing;
     },
   };
+}
+
+/** Listen, and the base URL (`http://HOST:PORT`). */
+function listenOn(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const addr = server.address() as AddressInfo;
+      resolve(`http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`);
+    });
+  });
+}
+
+/** What the startup log says when a public listener keeps the metrics to itself (and how to get them). */
+function exposureNotice(config: Config, host: string): string | undefined {
+  if (config.ops.listen !== undefined || isLoopbackAddress(host) || !config.metrics.enabled) return undefined;
+  if (config.metrics.token !== undefined) return undefined;
+  return "/metrics and the detail of /readyz are not served on this public listener: set ops.listen (an operations address) or metrics.token";
 }

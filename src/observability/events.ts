@@ -51,7 +51,11 @@ export interface EventMap {
   lifecycle: {
     event: "listening" | "reloaded" | "unready" | "draining" | "closed";
     url?: string;
+    /** The operations listener's base URL (`ops.listen`). */
+    ops?: string;
     routes?: string[];
+    /** Said once at start: what this listener does not serve, and how to get it. */
+    notice?: string;
   };
   fault: { where: string; code: string; message: string };
   /** A reload of the configuration (SIGHUP or `--watch`): applied, or refused with each error named. */
