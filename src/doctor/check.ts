@@ -1,5 +1,6 @@
 import { checkCors } from "./cors-check.js";
 import { checkDiscovery } from "./discovery-check.js";
+import { checkExposure } from "./exposure-check.js";
 import { finding, type Report, toReport } from "./finding.js";
 import { CheckHttp, type HttpOptions } from "./http.js";
 import { checkOAuth } from "./oauth-check.js";
@@ -25,6 +26,7 @@ export async function runCheck(url: string, options: CheckOptions): Promise<Repo
     const sessions = await checkSessions(http, target.href, options.repeat);
     findings.push(...sessions.findings);
     findings.push(await checkOAuth(http, target.href));
+    findings.push(await checkExposure(http, target.href));
     findings.push(await checkCors(http, target.href, options.origin));
     findings.push(await checkDiscovery(http, target.href, sessions.versions));
     findings.push(...(await checkStreams(http, target.href, options.idleMs)));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { check } from "../helpers/check.js";
 import { errorCode, rawRequest } from "../helpers/http.js";
 import { connect, INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import {
@@ -88,6 +89,30 @@ upstreams:
     assert.equal((await fetch(`${ops}/healthz`)).status, 200);
     const mcp = await rawRequest(`${ops}/svc/mcp`, { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
     assert.equal(mcp.status, 404, "no MCP on the operations listener");
+  });
+
+  it("passes switchyard check's exposure audit; a gateway with everything on its public port is warned", async () => {
+    const audited = await check([gateway.route("svc")]);
+    assert.equal(audited.status("exposure"), "pass", audited.problems());
+    const open = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+admin:
+  token: ${ADMIN}
+diagnostics:
+  enabled: true
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+`),
+      ]),
+    );
+    const warned = await check([open.route("svc")]);
+    assert.equal(warned.status("exposure"), "warn");
+    assert.match(warned.title("exposure"), /\/metrics/);
+    assert.match(warned.title("exposure"), /diagnostics/);
+    assert.doesNotMatch(warned.title("exposure"), /admin/, "the admin API asks for its token");
   });
 });
 
