@@ -1,13 +1,8 @@
 import { type Finding, finding } from "./finding.js";
 import { type CheckHttp, header } from "./http.js";
+import { initialize, LATEST_LEGACY, POST } from "./session-checks.js";
 
-const POST = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-const INIT = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "switchyard-check", version: "1" } },
-});
+const INIT = initialize(LATEST_LEGACY);
 
 /** A challenge's parameters (`key="value"`, or a bare token). */
 function params(challenge: string): Record<string, string> {

@@ -6,11 +6,13 @@ import { type Finding, finding } from "./finding.js";
 import { type Answer, type CheckHttp, header } from "./http.js";
 
 export const LEGACY_VERSIONS = ["2025-03-26", "2025-06-18", "2025-11-25"] as const;
-const LATEST_LEGACY = "2025-11-25";
+export const LATEST_LEGACY = "2025-11-25";
 const CLIENT = { name: "switchyard-check", version: "1" };
-const POST = { accept: "application/json, text/event-stream", "content-type": "application/json" };
+/** The headers of the check's POSTs. */
+export const POST = { accept: "application/json, text/event-stream", "content-type": "application/json" };
 
-function initialize(version: string): string {
+/** The check's `initialize` request for `version`. */
+export function initialize(version: string): string {
   return JSON.stringify({
     jsonrpc: "2.0",
     id: 1,

@@ -11,6 +11,8 @@ import type { GatewayState } from "./state.js";
 
 /** `Authorization: Bearer TOKEN` (RFC 6750 §2.1, the only method a protected route accepts). */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+/** A token in the query string (RFC 6750 §2.3): never read, always refused. */
+const ACCESS_TOKEN_PARAM = /[?&]access_token=/;
 
 function refuse(code: "SWY_AUTH_REQUIRED" | "SWY_INVALID_TOKEN", auth: RouteAuth, presented: boolean) {
   const challenge = bearerChallenge({
@@ -29,10 +31,10 @@ function refuse(code: "SWY_AUTH_REQUIRED" | "SWY_INVALID_TOKEN", auth: RouteAuth
  */
 export async function authenticateBearer(ctx: RequestContext, gw: GatewayState, auth: RouteAuth): Promise<void> {
   const header = ctx.req.headers.authorization;
-  const inQuery = ctx.query.includes("access_token=");
-  if (header === undefined) throw refuse("SWY_AUTH_REQUIRED", auth, inQuery);
+  if (ctx.query !== "" && ACCESS_TOKEN_PARAM.test(ctx.query)) throw refuse("SWY_INVALID_TOKEN", auth, true);
+  if (header === undefined) throw refuse("SWY_AUTH_REQUIRED", auth, false);
   const token = BEARER.exec(header)?.[1];
-  if (token === undefined || inQuery) throw refuse("SWY_INVALID_TOKEN", auth, true);
+  if (token === undefined) throw refuse("SWY_INVALID_TOKEN", auth, true);
   try {
     ctx.token = await gw.verifier.verify(token, auth.config, auth.audience);
     ctx.bearer = token;

@@ -34,7 +34,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     }
     if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
     let replica = pool.byTokenHash(claims.replica);
-    if (replica?.state !== "serving") replica = await known(pool, gw, (p) => p.byTokenHash(claims.replica));
+    if (replica?.state !== "serving") replica = await known(pool, gw, replica, (p) => p.byTokenHash(claims.replica));
     // The token dates the session to the second (its end, to be safe): a replica that fell within the
     // session's first second is not seen here, and then answers 404 itself.
     ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw, claims.upstreamSessionId);
@@ -72,7 +72,7 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     }
     if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
     let replica = pool.get(record.replica);
-    if (replica?.state !== "serving") replica = await known(pool, gw, (p) => p.get(record.replica));
+    if (replica?.state !== "serving") replica = await known(pool, gw, replica, (p) => p.get(record.replica));
     if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
       await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
       throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
@@ -89,15 +89,17 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
 }
 
 /**
- * A session's replica, as this gateway knows it. One it has not resolved yet (another gateway saw it
- * join first) is looked up in DNS again before the session is refused; one still joining is checked now.
+ * A session's replica (`found`, not serving), as this gateway knows it. One it has not resolved yet
+ * (another gateway saw it join first) is looked up in DNS again before the session is refused; one still
+ * joining is checked now.
  */
 async function known(
   pool: UpstreamPool,
   gw: GatewayState,
+  found: Replica | undefined,
   find: (pool: UpstreamPool) => Replica | undefined,
 ): Promise<Replica | undefined> {
-  let replica = find(pool);
+  let replica = found;
   if (!replica && pool.discovers) {
     await pool.refresh();
     replica = find(pool);

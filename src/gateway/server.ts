@@ -180,9 +180,7 @@ export function createGateway(
     },
     async reload(next: Config): Promise<void> {
       const snapshot = buildSnapshot(next, context, state);
-      const fresh = [...snapshot.pools.values()].filter(
-        (p) => !state.pools.has(p.name) || state.pools.get(p.name) !== p,
-      );
+      const fresh = [...snapshot.pools.values()].filter((p) => state.pools.get(p.name) !== p);
       // New and rebuilt pools resolve their DNS entries before they take requests.
       await Promise.all(fresh.map((p) => p.start()));
       const old = state;
@@ -213,26 +211,19 @@ export function createGateway(
       // DNS-discovered pools start with their replicas (a resolver that fails leaves them empty, retried).
       await Promise.all([...state.pools.values()].map((p) => p.start()));
       const ops = opsServer && opsAddress ? await listenOn(opsServer, opsAddress.host, opsAddress.port) : undefined;
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const addr = server.address() as AddressInfo;
-          const h = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-          const url = `http://${h}:${addr.port}`;
-          health.start();
-          state.discovery?.start();
-          listening = true;
-          publish("lifecycle", {
-            event: "listening",
-            url,
-            routes: [...state.pools.keys()],
-            ...(ops ? { ops } : {}),
-            ...(exposureNotice(config, host) ? { notice: exposureNotice(config, host) } : {}),
-          });
-          resolve(url);
-        });
+      const url = await listenOn(server, host, port);
+      health.start();
+      state.discovery?.start();
+      listening = true;
+      const notice = exposureNotice(config, host);
+      publish("lifecycle", {
+        event: "listening",
+        url,
+        routes: [...state.pools.keys()],
+        ...(ops ? { ops } : {}),
+        ...(notice ? { notice } : {}),
       });
+      return url;
     },
     close() {
       closing ??= (async () => {

@@ -125,6 +125,12 @@ async function internalPost(
   };
 }
 
+/** The session's headers for `internalPost`: its id, and the protocol version its `initialize` asked for. */
+function sessionOf(id: string, init: unknown): { id: string; protocolVersion: string } {
+  const version = (init as { params?: { protocolVersion?: string } } | undefined)?.params?.protocolVersion;
+  return { id, protocolVersion: version ?? "2025-03-26" };
+}
+
 const NODE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 /**
@@ -239,7 +245,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
     const init = JSON.parse(session.init) as { params?: { protocolVersion?: string } };
     const entry = await host(id, init);
     const inner = web(entry.transport);
-    const asSession = { id, protocolVersion: init.params?.protocolVersion ?? "2025-03-26" };
+    const asSession = sessionOf(id, init);
     await internalPost(inner, init);
     await internalPost(inner, { jsonrpc: "2.0", method: "notifications/initialized" }, asSession);
     // What the dead owner had in flight gets an answer on its stream: outcome unknown, never silence —
@@ -267,11 +273,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
   /** The tools the server annotates `idempotentHint: true`, asked once through the adopted session itself. */
   function idempotentOf(entry: Local): Promise<Set<string>> {
     entry.idempotent ??= (async () => {
-      const init = entry.init as { params?: { protocolVersion?: string } };
-      const session = {
-        id: entry.transport.sessionId as string,
-        protocolVersion: init.params?.protocolVersion ?? "2025-03-26",
-      };
+      const session = sessionOf(entry.transport.sessionId as string, entry.init);
       const id = "switchyard-ha-tools";
       const answer = await internalPost(web(entry.transport), { jsonrpc: "2.0", id, method: "tools/list" }, session);
       const result = responseTo(answer.body, answer.sse, id)?.result as

@@ -35,10 +35,11 @@ const ABSENT = new Set(["ENOTFOUND", "ENODATA"]);
  * changed.
  */
 export class DnsSource {
-  /** The replicas' URLs as last known (empty before the first answer). */
-  current = new Set<string>();
-  /** Each URL's host name (the name, or an SRV target): what its TLS certificate must carry. */
-  private names = new Map<string, string>();
+  /**
+   * The replicas as last known (empty before the first answer): each one's URL, and its host name (the
+   * name, or an SRV target) — what its TLS certificate must carry.
+   */
+  private urls = new Map<string, string>();
   private readonly resolver: dns.Resolver;
   private timer: NodeJS.Timeout | undefined;
   private pending: Promise<void> | undefined;
@@ -50,18 +51,21 @@ export class DnsSource {
     private readonly route: string,
     private readonly entry: DnsEntry,
     private readonly options: DnsSourceOptions,
-    private readonly onChange: (urls: ReadonlySet<string>) => void,
+    private readonly onChange: () => void,
   ) {
     this.resolver = new dns.Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
     if (options.servers.length > 0) this.resolver.setServers([...options.servers]);
   }
 
-  /** The first resolution (awaited, so a pool starts with its replicas), then one per period. */
-  async start(): Promise<void> {
-    await this.refresh();
+  /** The replicas' URLs as last known. */
+  get current(): Iterable<string> {
+    return this.urls.keys();
   }
 
-  /** Resolve now (one resolution at a time: callers meanwhile share it). */
+  /**
+   * Resolve now (one resolution at a time: callers meanwhile share it); each resolution schedules the
+   * next one. A pool awaits the first, so that it starts with its replicas.
+   */
   refresh(): Promise<void> {
     this.pending ??= this.resolveOnce().finally(() => {
       this.pending = undefined;
@@ -71,7 +75,7 @@ export class DnsSource {
 
   /** The host name behind a replica URL of this entry, if it is one. */
   hostnameOf(url: string): string | undefined {
-    return this.names.get(url);
+    return this.urls.get(url);
   }
 
   stop(): void {
@@ -104,7 +108,7 @@ export class DnsSource {
       route: this.route,
       name: this.entry.name,
       outcome: outcome.kind,
-      replicas: this.current.size,
+      replicas: this.urls.size,
       ...(outcome.kind === "ok" ? {} : { why: outcome.why }),
       changed,
     });
@@ -115,10 +119,9 @@ export class DnsSource {
 
   /** URL → host name. */
   private set(urls: Map<string, string>): void {
-    this.names = urls;
-    if (urls.size === this.current.size && [...urls.keys()].every((u) => this.current.has(u))) return;
-    this.current = new Set(urls.keys());
-    this.onChange(this.current);
+    const same = urls.size === this.urls.size && [...urls.keys()].every((u) => this.urls.has(u));
+    this.urls = urls;
+    if (!same) this.onChange();
   }
 
   private async lookup(): Promise<Outcome> {

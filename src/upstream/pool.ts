@@ -47,11 +47,12 @@ export class UpstreamPool {
   private readonly balancer: Balancer;
   private readonly statics: ReadonlySet<string>;
   private readonly sources: DnsSource[] = [];
-  private readonly discovered = new Set<Replica>();
   private readonly goneAt = new Map<string, number>();
   private readonly replicaOptions: ReplicaOptions;
   private readonly healthChecks: boolean;
   private inherit: ReadonlyMap<string, Replica>;
+  /** When the last resolution asked for by `refresh()` ended. */
+  private refreshedAt = Number.NEGATIVE_INFINITY;
   /** What the replicas speak. */
   readonly transport: UpstreamConfig["transport"];
   /** Tool name → the route whose replicas serve its modern `tools/call`. */
@@ -93,7 +94,7 @@ export class UpstreamPool {
       if ("error" in entry) throw new Error(`upstreams.${name}: replica ${raw} ${entry.error}`);
       if (entry.kind === "static") {
         const id = new URL(entry.url).href;
-        const replica = this.taken(id) ?? new Replica(name, entry.url, this.replicaOptions);
+        const replica = this.inherit.get(id) ?? new Replica(name, entry.url, this.replicaOptions);
         replica.state = "serving";
         statics.add(replica.id);
         this.add(replica);
@@ -130,7 +131,7 @@ export class UpstreamPool {
 
   /** The first resolution of every DNS entry (the pool starts with its replicas), then one per period. */
   async start(): Promise<void> {
-    await Promise.all(this.sources.map((s) => s.start()));
+    await Promise.all(this.sources.map((s) => s.refresh()));
     this.inherit = new Map();
   }
 
@@ -159,7 +160,6 @@ export class UpstreamPool {
     await Promise.all(this.sources.map((s) => s.refresh()));
     this.refreshedAt = performance.now();
   }
-  private refreshedAt = Number.NEGATIVE_INFINITY;
 
   get(id: string): Replica | undefined {
     return this.byId.get(id);
@@ -211,7 +211,7 @@ export class UpstreamPool {
       if (!known) this.join(id);
       else if (known.state === "draining") this.setState(known, "serving", "back in the DNS answer");
     }
-    for (const r of [...this.discovered]) {
+    for (const r of [...this.members]) {
       if (wanted.has(r.id) || this.statics.has(r.id)) continue;
       if (r.state === "joining" || !r.healthy) this.remove(r, "left the DNS answer");
       else if (r.state === "serving") this.setState(r, "draining", "left the DNS answer");
@@ -219,17 +219,12 @@ export class UpstreamPool {
     this.rebuild();
   }
 
-  /** The route's previous pool's replica with this id, if it had one (a reload). */
-  private taken(id: string): Replica | undefined {
-    return this.inherit.get(id);
-  }
-
   private join(id: string): void {
-    const inherited = this.taken(id);
+    // The route's previous pool's replica (a reload): its health and sessions stay; one that was
+    // draining is back in the answer.
+    const inherited = this.inherit.get(id);
     if (inherited) {
-      // Carried over by a reload: its health and sessions stay; one that was draining is back in the answer.
       if (inherited.state === "draining" || inherited.state === "gone") inherited.state = "serving";
-      this.discovered.add(inherited);
       this.add(inherited);
       return;
     }
@@ -242,7 +237,6 @@ export class UpstreamPool {
     replica.downAt = this.goneAt.get(id) ?? 0;
     replica.state = this.healthChecks ? "joining" : "serving";
     replica.healthy = !this.healthChecks;
-    this.discovered.add(replica);
     this.add(replica);
     publish("membership", { route: this.name, replica: id, state: replica.state, reason: "in the DNS answer" });
     this.onJoin?.(replica);
@@ -271,7 +265,6 @@ export class UpstreamPool {
   private remove(replica: Replica, reason: string): void {
     this.setState(replica, "gone", reason);
     replica.onHealth = undefined;
-    this.discovered.delete(replica);
     this.members = this.members.filter((r) => r !== replica);
     this.byId.delete(replica.id);
     this.byHash.delete(replicaHash(replica.id));

@@ -38,6 +38,8 @@ export async function startAuthServer(): Promise<AuthServer> {
     if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
+  const stats = async () =>
+    (await (await fetch(`${issuer}/_test/stats`)).json()) as { introspections: number; exchanges: number };
   return Object.assign(proc, {
     issuer,
     async token(resource: string, scope: string) {
@@ -56,12 +58,8 @@ export async function startAuthServer(): Promise<AuthServer> {
     async rotate() {
       return (await post("/_test/rotate", {})).kid as string;
     },
-    async introspections() {
-      return ((await (await fetch(`${issuer}/_test/stats`)).json()) as { introspections: number }).introspections;
-    },
-    async exchanges() {
-      return ((await (await fetch(`${issuer}/_test/stats`)).json()) as { exchanges: number }).exchanges;
-    },
+    introspections: async () => (await stats()).introspections,
+    exchanges: async () => (await stats()).exchanges,
   });
 }
 

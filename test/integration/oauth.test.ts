@@ -161,6 +161,8 @@ upstreams:
       body: JSON.stringify(INIT_BODY),
     });
     assert.equal(query.status, 401);
+    assert.equal(errorCode(query).swy, "SWY_INVALID_TOKEN");
+    assert.match(String(query.headers["www-authenticate"]), /error="invalid_token"/);
   });
 
   it("serves an SDK client with a valid token, and never passes the token upstream", async () => {
