@@ -12,14 +12,14 @@ import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { authenticateBearer, checkScopes, exchangeForUpstream } from "./authorize.js";
 import { createContext, type RequestContext } from "./context.js";
 import { cors } from "./cors-stage.js";
-import { serveOwnEndpoints } from "./endpoints.js";
+import { serveOpsEndpoints, serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
 import { checkHttp } from "./http-checks.js";
 import { serveFromCache } from "./list-cache-stage.js";
 import { matchRoute } from "./match-route.js";
 import { admitOnConnection } from "./pipelining.js";
 import { readBody } from "./read-body.js";
-import { respondThrown } from "./respond.js";
+import { respondError, respondThrown } from "./respond.js";
 import { routeRequest } from "./route.js";
 import type { GatewayState } from "./state.js";
 import { holdStream } from "./streams.js";
@@ -143,5 +143,24 @@ export function createHandler(current: () => GatewayState): (req: IncomingMessag
     }
     res.once("close", () => closed(ctx, gw));
     run(ctx, gw).catch((err) => respondThrown(ctx, err));
+  };
+}
+
+/**
+ * The operations listener's handler (`ops.listen`): its endpoints only, anything else 404. Its requests
+ * are counted and logged as the public listener's are (a proxy's health checks, a scrape, an admin call).
+ */
+export function createOpsHandler(current: () => GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const gw = current();
+    req.on("error", noop);
+    res.on("error", noop);
+    const ctx = createContext(req, res);
+    res.once("close", () => closed(ctx, gw));
+    try {
+      if (!serveOpsEndpoints(ctx, gw)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
+    } catch (err) {
+      respondThrown(ctx, err);
+    }
   };
 }

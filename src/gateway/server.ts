@@ -15,12 +15,9 @@ import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import { ALLOW } from "./admit.js";
-import { createContext } from "./context.js";
 import { InFlight } from "./drain.js";
-import { serveOpsEndpoints } from "./endpoints.js";
 import { MAX_HEADER_FIELDS } from "./http-checks.js";
-import { createHandler } from "./pipeline.js";
-import { respondError, respondThrown } from "./respond.js";
+import { createHandler, createOpsHandler } from "./pipeline.js";
 import { buildSnapshot, replicasOf, retiredPools } from "./snapshot.js";
 import type { GatewayState, Runtime } from "./state.js";
 import { StreamSlots } from "./streams.js";
@@ -160,16 +157,10 @@ export function createGateway(
   const opsAddress = config.ops.listen === undefined ? undefined : splitHostPort(config.ops.listen);
   const opsServer =
     opsAddress &&
-    createServer({ requireHostHeader: false }, (req, res) => {
-      req.on("error", noop);
-      res.on("error", noop);
-      const ctx = createContext(req, res);
-      try {
-        if (!serveOpsEndpoints(ctx, state)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
-      } catch (err) {
-        respondThrown(ctx, err);
-      }
-    });
+    createServer(
+      { requireHostHeader: false },
+      createOpsHandler(() => state),
+    );
   opsServer?.on("error", (err) => publish("fault", { where: "ops", code: "SWY_SERVER_ERROR", message: err.message }));
 
   let closing: Promise<void> | undefined;

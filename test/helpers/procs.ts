@@ -276,6 +276,8 @@ export interface GatewayProc extends Managed {
   base: string;
   /** MCP URL of a route. */
   route(name: string): string;
+  /** `http://HOST:PORT` of its operations listener (`ops.listen`), when it has one. */
+  ops: string | undefined;
 }
 
 /** Write a YAML config file into a fresh temporary directory. */
@@ -307,7 +309,8 @@ export async function startGateway(args: string[], env: NodeJS.ProcessEnv = {}):
   );
   const line = await proc.waitForLine((l) => listeningUrl(l) !== undefined);
   const base = listeningUrl(line) as string;
-  return Object.assign(proc, { base, route: (name: string) => `${base}/${name}/mcp` });
+  const { ops } = JSON.parse(line) as { ops?: string };
+  return Object.assign(proc, { base, ops, route: (name: string) => `${base}/${name}/mcp` });
 }
 
 /** What a server that could not bind its port says: another process took it since `freePort()`. */

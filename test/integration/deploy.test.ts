@@ -16,7 +16,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Agent } from "undici";
 import { fetch as undiciFetch } from "undici";
 import { check, SOUND_DEPLOYMENT } from "../helpers/check.js";
-import { is404, MCP_HEADERS } from "../helpers/mcp.js";
+import { INIT_BODY, is404, MCP_HEADERS } from "../helpers/mcp.js";
 import {
   freePort,
   type GatewayProc,
@@ -24,6 +24,7 @@ import {
   owned,
   type Replica,
   startGateway,
+  startOnFreePort,
   startPrefixed,
   startReplica,
   writeConfig,
@@ -46,10 +47,11 @@ import { metricValue, waitFor } from "../helpers/wait.js";
 /** Each call's own limit: a proxy that holds an answer back fails the test in seconds, not in a minute. */
 const CALL = { timeout: 10_000 };
 
-/** An SDK v1 client session over TLS through `agent` (which trusts the test CA). */
-async function session(url: string, agent: Agent) {
+/** An SDK v1 client session over TLS through `agent` (which trusts the test CA), sending `headers` too. */
+async function session(url: string, agent: Agent, headers: Record<string, string> = {}) {
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     fetch: fetchVia(agent),
+    requestInit: { headers },
     reconnectionOptions: {
       initialReconnectionDelay: 100,
       maxReconnectionDelay: 500,
@@ -88,12 +90,12 @@ async function assertSessionsStay(sessions: Session[], calls: number): Promise<s
   return owners;
 }
 
-/** The gateways' `metrics.token`: /metrics answers 401 with WWW-Authenticate without it. */
-const METRICS_TOKEN = "deploy-test-metrics-token";
+/** The gateways' `admin.token` (their admin API answers on their operations listener only). */
+const ADMIN_TOKEN = "deploy-test-admin-token-0123456789";
 
-/** POST requests a gateway answered on route `svc`, from its own /metrics. */
+/** POST requests a gateway answered on route `svc`, from the /metrics of its operations listener. */
 async function postsServed(gateway: GatewayProc): Promise<number> {
-  const res = await fetch(`${gateway.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const res = await fetch(`${gateway.ops}/metrics`);
   assert.equal(res.status, 200);
   const text = await res.text();
   return text
@@ -105,9 +107,7 @@ async function postsServed(gateway: GatewayProc): Promise<number> {
 
 /** GET requests a gateway answered 503 outside any route: its /readyz saying "unready". */
 async function readyz503(gateway: GatewayProc): Promise<number> {
-  return metricValue(`${gateway.base}/metrics`, 'switchyard_requests_total{route="",method="GET",status="503"}', {
-    authorization: `Bearer ${METRICS_TOKEN}`,
-  });
+  return metricValue(`${gateway.ops}/metrics`, 'switchyard_requests_total{route="",method="GET",status="503"}');
 }
 
 /** POST requests the gateways answered on route `svc`, all together. */
@@ -168,6 +168,8 @@ interface GatewayDeployment {
   /** Where `spare` listens (it comes back there: the second gateway's configuration names it). */
   spareListen: string;
   gateways: GatewayProc[];
+  /** The port of both gateways' operations listeners (each on its own address). */
+  opsPort: number;
   tls: TlsFiles;
   /** Trusts `tls.ca`. */
   agent: Agent;
@@ -177,7 +179,7 @@ interface GatewayDeployment {
 }
 
 /** The proxy before the gateways (it picks its own port: `RunningProxy.port`). */
-type StartProxy = (gateways: GatewayProc[], tls: TlsFiles) => Promise<RunningProxy>;
+type StartProxy = (gateways: GatewayProc[], opsPort: number, tls: TlsFiles) => Promise<RunningProxy>;
 
 interface ProxyTraits {
   /** It polls /readyz itself (nginx OSS cannot). */
@@ -205,9 +207,12 @@ function describeGatewayConfig(title: string, startProxy: StartProxy, options: P
       d.spare = spare as Replica;
       d.spareListen = hostOf(d.spare.url);
       d.replicas = replicas as Replica[];
-      const common = (readyRoutes: string[] = []) => `logLevel: warn
-metrics:
-  token: ${METRICS_TOKEN}
+      const common = (host: string, opsPort: number, readyRoutes: string[] = []) => `logLevel: warn
+ops:
+  listen: ${host}:${opsPort}
+admin:
+  token: ${ADMIN_TOKEN}
+  allowHttpServers: true
 diagnostics:
   enabled: true
 security:
@@ -223,15 +228,25 @@ upstreams:
     replicas: [${d.replicas.map((r) => r.url).join(", ")}]
     balancer: round-robin
 `;
-      d.gateways = await Promise.all([
-        procs.own(startGateway(["--config", writeConfig(common())])),
-        procs.own(
-          startGateway(["--config", writeConfig(`${common(["spare"])}  spare:\n    replicas: [${d.spare.url}]\n`)]),
-        ),
-      ]);
+      // Each on its own loopback address, both with their operations listener on one port (Caddy's
+      // health_port is one port for every upstream).
+      d.gateways = await startOnFreePort((opsPort) =>
+        Promise.all([
+          procs.own(startGateway(["--listen", "127.0.0.2:0", "--config", writeConfig(common("127.0.0.2", opsPort))])),
+          procs.own(
+            startGateway([
+              "--listen",
+              "127.0.0.3:0",
+              "--config",
+              writeConfig(`${common("127.0.0.3", opsPort, ["spare"])}  spare:\n    replicas: [${d.spare.url}]\n`),
+            ]),
+          ),
+        ]),
+      );
+      d.opsPort = Number(new URL(d.gateways[0]?.ops as string).port);
       d.tls = makeTlsCert();
       d.agent = trustingAgent(d.tls.ca);
-      d.proxy = await procs.own(startProxy(d.gateways, d.tls));
+      d.proxy = await procs.own(startProxy(d.gateways, d.opsPort, d.tls));
       d.url = `${d.proxy.base}/svc/mcp`;
     });
     after(async () => {
@@ -264,17 +279,52 @@ upstreams:
       for (const id of SOUND_DEPLOYMENT) assert.equal(r.status(id), "pass", `${id}: ${r.title(id)}`);
     });
 
-    it("passes Authorization in and WWW-Authenticate back", async () => {
-      const refused = await undiciFetch(`${d.proxy.base}/metrics`, { dispatcher: d.agent });
+    it("passes Authorization in and WWW-Authenticate back (a tenant's API key)", async () => {
+      // A tenant, its key and its server, made on the first gateway's admin API (operations listener).
+      const admin = async (path: string, body: unknown) => {
+        const res = await fetch(`${d.gateways[0]?.ops}/admin/v1${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+          body: JSON.stringify(body),
+        });
+        assert.equal(res.status, 201, await res.clone().text());
+        return (await res.json()) as { key?: string };
+      };
+      await admin("/tenants", { id: "acme", allow: ["127.0.0.1/32"] });
+      const { key } = await admin("/tenants/acme/keys", {});
+      await admin("/tenants/acme/servers", { name: "s1", url: d.replicas[0]?.url });
+      const url = `${d.proxy.base}/acme/s1/mcp`;
+      const refused = await undiciFetch(url, {
+        method: "POST",
+        dispatcher: d.agent,
+        headers: MCP_HEADERS,
+        body: JSON.stringify(INIT_BODY),
+      });
       await refused.body?.cancel();
       assert.equal(refused.status, 401);
       assert.match(refused.headers.get("www-authenticate") ?? "", /^Bearer /);
-      const allowed = await undiciFetch(`${d.proxy.base}/metrics`, {
-        dispatcher: d.agent,
-        headers: { authorization: `Bearer ${METRICS_TOKEN}` },
-      });
-      assert.equal(allowed.status, 200);
-      assert.match(await allowed.text(), /switchyard_requests_total/);
+      // With the key, a session through either gateway (the second learns the key from Redis).
+      const s = await session(url, d.agent, { authorization: `Bearer ${key}` });
+      try {
+        assert.equal((await s.whoami()).replica, "r1");
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("keeps operations off the proxied side: metrics and the admin API are 404 there, served on the operations port", async () => {
+      for (const path of ["/metrics", "/admin/v1/tenants"]) {
+        const res = await undiciFetch(`${d.proxy.base}${path}`, {
+          dispatcher: d.agent,
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        await res.body?.cancel();
+        assert.equal(res.status, 404, path);
+      }
+      for (const g of d.gateways) {
+        assert.equal(hostOf(g.ops as string), `${new URL(g.base).hostname}:${d.opsPort}`);
+        assert.match(await (await fetch(`${g.ops}/metrics`)).text(), /switchyard_requests_total/);
+      }
     });
 
     for (const h2 of [false, true]) {
@@ -513,7 +563,7 @@ function gatewayAddresses(gateways: GatewayProc[]): Substitutions {
 
 describeGatewayConfig(
   "deploy/nginx/switchyard.conf: nginx, TLS, two gateways sharing Redis",
-  (gateways, tls) =>
+  (gateways, _opsPort, tls) =>
     startNginx(
       deployFile("nginx/switchyard.conf"),
       (port) => ({
@@ -529,13 +579,14 @@ describeGatewayConfig(
 
 describeGatewayConfig(
   "deploy/caddy/Caddyfile: Caddy, TLS, two gateways sharing Redis",
-  (gateways, tls) =>
+  (gateways, opsPort, tls) =>
     startCaddy(
       deployFile("caddy/Caddyfile"),
       // Its admin endpoint and HTTP port too: new ones on each attempt.
       async (port) => ({
         ...gatewayAddresses(gateways),
         "mcp.example.com": `127.0.0.1:${port}`,
+        "health_port 9090": `health_port ${opsPort}`,
         "localhost:2019": `127.0.0.1:${await freePort()}`,
         "http_port 80": `http_port ${await freePort()}`,
         "/etc/ssl/switchyard/fullchain.pem": tls.cert,
@@ -548,13 +599,14 @@ describeGatewayConfig(
 
 describeGatewayConfig(
   "deploy/haproxy/haproxy.cfg: HAProxy, TLS, two gateways sharing Redis",
-  (gateways, tls) =>
+  (gateways, opsPort, tls) =>
     startHaproxy(
       deployFile("haproxy/haproxy.cfg"),
       (port) => ({
         ...gatewayAddresses(gateways),
         "0.0.0.0:443": `127.0.0.1:${port}`,
         "/etc/haproxy/certs/switchyard.pem": tls.pem,
+        "check port 9090": `check port ${opsPort}`,
       }),
       { ca: tls.ca },
     ),

@@ -52,7 +52,7 @@ upstreams:
 `),
       ]),
     );
-    ops = (JSON.parse(gateway.lines.find((l) => l.includes('"listening"')) as string) as { ops: string }).ops;
+    ops = gateway.ops as string;
     assert.equal(ops, `http://127.0.0.1:${port}`);
   });
   after(() => procs.stopAll());
