@@ -16,7 +16,7 @@ const SSE_BODY = [1, 2, 3]
 const RESULT =
   '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"result\\":{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}]}}';
 /** A tools/list answer the modern protocol lets a shared cache keep for a minute. */
-const LIST_RESULT = JSON.stringify({
+export const LIST_ANSWER = JSON.stringify({
   jsonrpc: "2.0",
   id: 1,
   result: {
@@ -28,7 +28,8 @@ const LIST_RESULT = JSON.stringify({
     ttlMs: 60_000,
     cacheScope: "public",
   },
-}).replace(/"/g, '\\"');
+});
+const LIST_RESULT = LIST_ANSWER.replace(/"/g, '\\"');
 
 /** One nginx process in the foreground (one worker, no master), as large as the file limit allows. */
 function nginxMain(prefix: string, name: string, workerConnections: number): string {

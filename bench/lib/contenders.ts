@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { CLI, freePort, type Managed, spawnManaged } from "../../test/helpers/procs.js";
-import { proxyHaproxy, proxyNginx, type Route, switchyardConfig } from "./configs.js";
+import { LIST_ANSWER, proxyHaproxy, proxyNginx, type Route, switchyardConfig } from "./configs.js";
 
 /** Something the load goes through (or, for `direct`, straight to). */
 export interface Contender {
@@ -93,6 +93,8 @@ export async function startSwitchyard(
     tokenKey?: string;
     dns?: { server: string; name: string };
     oauth?: { issuer: string; publicUrl: string };
+    /** Node's own options for the gateway process (`--cpu-prof`). */
+    nodeArgs?: string[];
   } = {},
 ): Promise<Contender> {
   const port = await freePort();
@@ -107,7 +109,30 @@ export async function startSwitchyard(
           : "switchyard";
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
-  const proc = spawnManaged(process.execPath, [CLI, "serve", "--config", file]);
+  const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };
+}
+
+/**
+ * A reference of Node's own ceiling, on the same stub: `node-bare` (answers every POST from memory, as a
+ * cache hit must: W7) or `node-proxy` (the leanest correct Node proxy: W1, W2, W6, W8).
+ */
+export async function startReference(
+  kind: "node-bare" | "node-proxy",
+  dir: string,
+  routes: Route[],
+): Promise<Contender> {
+  const port = await freePort();
+  const script = new URL(`../references/${kind}.mjs`, import.meta.url).pathname;
+  let arg: string;
+  if (kind === "node-bare") {
+    arg = join(dir, "list-answer.json");
+    writeFileSync(arg, LIST_ANSWER);
+  } else {
+    arg = JSON.stringify(Object.fromEntries(routes.map((r) => [r.name, r.upstream])));
+  }
+  const proc = spawnManaged(process.execPath, [script, String(port), arg]);
+  await proc.waitForLine((l) => l.includes('"listening"'));
+  return managed(kind, proc, `http://127.0.0.1:${port}`);
 }
