@@ -34,7 +34,7 @@ class Relay {
     this.controller = controller;
     if (this.gone) controller.abort(new Error("client went away"));
   }
-  onResponseStart(controller, status, headers) {
+  onResponseStart(_controller, status, headers) {
     if (status < 200) return;
     const out = [];
     for (const name in headers) {
