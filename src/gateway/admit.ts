@@ -1,5 +1,5 @@
 import { SwitchyardError } from "../errors.js";
-import { accepts, acceptsJsonOrSse, H, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
+import { acceptance, acceptsJsonOrSse, H, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
 import { hostAllowed, originAllowed } from "../security/origin-host.js";
 import type { RequestContext } from "./context.js";
 import type { GatewayState } from "./state.js";
@@ -34,7 +34,7 @@ export function admit(ctx: RequestContext, gw: GatewayState): void {
     if (ctx.endpoint === "mcp" && !acceptsJsonOrSse(h.accept)) {
       throw new SwitchyardError("SWY_NOT_ACCEPTABLE");
     }
-  } else if (method === "GET" && !accepts(h.accept, "text/event-stream")) {
+  } else if (method === "GET" && !acceptance(h.accept).sse) {
     throw new SwitchyardError("SWY_NOT_ACCEPTABLE_SSE");
   }
 }

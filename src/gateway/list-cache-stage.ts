@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.js";
 import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { CACHEABLE_METHODS, cacheDirective, cacheKey } from "../protocol/cacheable.js";
-import { accepts, isEventStream } from "../protocol/headers.js";
+import { acceptance, isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { hasEnvelope, routingHeaderMismatch } from "../protocol/routing-headers.js";
 import { ANONYMOUS, type RequestContext } from "./context.js";
@@ -51,7 +51,7 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   // A list filtered for this token is neither served from nor kept in the shared cache.
   if (ctx.listFilter) return false;
   const route = ctx.pool?.name ?? "";
-  if (info.era !== "modern" || !hasEnvelope(message) || !accepts(ctx.req.headers.accept, "application/json")) {
+  if (info.era !== "modern" || !hasEnvelope(message) || !acceptance(ctx.req.headers.accept).json) {
     publish("cache", { route, method: message.method, result: "bypass" });
     return false;
   }
@@ -74,11 +74,14 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   publish("cache", { route, method: message.method, result: "hit" });
   const remaining = Math.max(1, hit.expiresAt - now);
   const body = `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"ttlMs":${remaining}${hit.tail === "}" ? "}" : `,${hit.tail}`}}`;
-  ctx.res.writeHead(200, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "x-switchyard-cache": "hit",
-  });
+  ctx.res.writeHead(200, [
+    "content-type",
+    "application/json",
+    "content-length",
+    String(Buffer.byteLength(body)),
+    "x-switchyard-cache",
+    "hit",
+  ]);
   ctx.res.end(body);
   return true;
 }

@@ -44,9 +44,11 @@ export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promi
     return;
   }
   if (sid !== undefined) {
-    const record = await gw.store.get(pool.name, sid).catch((err: unknown) => {
-      throw storeUnavailable(err);
-    });
+    const record =
+      gw.store.peek(pool.name, sid) ??
+      (await gw.store.get(pool.name, sid).catch((err: unknown) => {
+        throw storeUnavailable(err);
+      }));
     // A shared pool's replicas know their sessions (and the hint names the owner): a session this
     // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
     // there is no principal to bind it to.

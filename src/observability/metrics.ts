@@ -13,6 +13,111 @@ export interface MetricSources {
   sessions(): Promise<number>;
 }
 
+/**
+ * A counter of the request path: a few map lookups per increment, read by prom-client only at scrape time
+ * (prom-client's own counters hash their labels on every increment). Up to three labels, in order.
+ */
+class HotCounter {
+  readonly type = "counter";
+  readonly aggregator = "sum";
+  private readonly root = new Map<string, Map<string, Map<string, { n: number }>>>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  inc(a: string, b = "", c = ""): void {
+    let second = this.root.get(a);
+    if (second === undefined) this.root.set(a, (second = new Map()));
+    let third = second.get(b);
+    if (third === undefined) second.set(b, (third = new Map()));
+    const cell = third.get(c);
+    if (cell === undefined) third.set(c, { n: 1 });
+    else cell.n++;
+  }
+
+  get() {
+    const values: Array<{ labels: Record<string, string>; value: number }> = [];
+    const names = this.labelNames;
+    for (const [a, second] of this.root) {
+      for (const [b, third] of second) {
+        for (const [c, cell] of third) {
+          const labels: Record<string, string> = {};
+          [a, b, c].forEach((v, i) => {
+            if (i < names.length) labels[names[i] as string] = v;
+          });
+          values.push({ labels, value: cell.n });
+        }
+      }
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+/** A histogram of the request path with one label: an array write per observation, cumulated at scrape time. */
+class HotHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly byLabel = new Map<string, { counts: Float64Array; sum: number; count: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelName: string,
+    private readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  observe(label: string, value: number): void {
+    let h = this.byLabel.get(label);
+    if (h === undefined) {
+      h = { counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
+      this.byLabel.set(label, h);
+    }
+    const buckets = this.buckets;
+    let i = 0;
+    while (i < buckets.length && value > (buckets[i] as number)) i++;
+    h.counts[i] = (h.counts[i] as number) + 1;
+    h.sum += value;
+    h.count++;
+  }
+
+  get() {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const [label, h] of this.byLabel) {
+      let cumulative = 0;
+      this.buckets.forEach((le, i) => {
+        cumulative += h.counts[i] as number;
+        values.push({ metricName: `${this.name}_bucket`, labels: { [this.labelName]: label, le }, value: cumulative });
+      });
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { [this.labelName]: label, le: "+Inf" },
+        value: h.count,
+      });
+      values.push({ metricName: `${this.name}_sum`, labels: { [this.labelName]: label }, value: h.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { [this.labelName]: label }, value: h.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+const STATUS_LABELS = new Map<number, string>();
+
+/** A status code's label, made once per code. */
+function statusLabel(status: number): string {
+  let label = STATUS_LABELS.get(status);
+  if (label === undefined) STATUS_LABELS.set(status, (label = String(status)));
+  return label;
+}
+
 /** Tenant servers (`TENANT/NAME`) count under one label: tenants come and go, labels must stay bounded. */
 export function routeLabel(route: string | undefined): string {
   if (route === undefined) return "";
@@ -50,16 +155,19 @@ export function createMetrics(sources: MetricSources): Metrics {
     new Counter<L>({ name, help, labelNames, registers: [registry] });
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
     new Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
-  const requests = counter("switchyard_requests_total", "Requests answered, by route, HTTP method and status.", [
-    "route",
-    "method",
-    "status",
-  ]);
-  const duration = histogram(
+  // Counted on every request: the hot kinds.
+  const requests = new HotCounter(
+    "switchyard_requests_total",
+    "Requests answered, by route, HTTP method and status.",
+    ["route", "method", "status"],
+    registry,
+  );
+  const duration = new HotHistogram(
     "switchyard_request_duration_seconds",
     "Time to the end of the response (streams included), by route.",
-    ["route"],
+    "route",
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registry,
   );
   const refusals = counter("switchyard_refusals_total", "Requests the gateway refused itself, by SWY_* code.", [
     "code",
@@ -68,25 +176,27 @@ export function createMetrics(sources: MetricSources): Metrics {
     "route",
     "action",
   ]);
-  const cacheLookups = counter(
+  const cacheLookups = new HotCounter(
     "switchyard_cache_lookups_total",
     "List-result cache lookups by route, method and result (hit, miss, bypass).",
     ["route", "method", "result"],
+    registry,
   );
   const faults = counter(
     "switchyard_faults_total",
     "Faults (upstream protocol errors, store errors, slow clients), by where and code.",
     ["where", "code"],
   );
-  const upstream = histogram(
+  const upstream = new HotHistogram(
     "switchyard_upstream_duration_seconds",
     "Time from sending a request upstream to the upstream's response headers, by route.",
-    ["route"],
+    "route",
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registry,
   );
   const storeDuration = histogram(
     "switchyard_store_duration_seconds",
-    "Session store operations (get, learn, forget, revoke), by operation.",
+    "Session store operations (get, learn, forget, revoke), by operation; a session held fresh in memory is answered without one.",
     ["op"],
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
   );
@@ -161,7 +271,7 @@ export function createMetrics(sources: MetricSources): Metrics {
 
   const offs = [
     subscribe("session", (e) => sessions.inc({ route: routeLabel(e.route), action: e.action })),
-    subscribe("cache", (e) => cacheLookups.inc({ route: routeLabel(e.route), method: e.method, result: e.result })),
+    subscribe("cache", (e) => cacheLookups.inc(routeLabel(e.route), e.method, e.result)),
     subscribe("fault", (e) => faults.inc({ where: e.where, code: e.code })),
     subscribe("store", (e) => {
       storeDuration.observe({ op: e.op }, e.durationMs / 1000);
@@ -176,9 +286,9 @@ export function createMetrics(sources: MetricSources): Metrics {
   return {
     requestDone(r, method, status, seconds, code, upstreamSeconds) {
       const route = routeLabel(r);
-      requests.inc({ route, method, status });
-      duration.observe({ route }, seconds);
-      if (upstreamSeconds !== undefined) upstream.observe({ route }, upstreamSeconds);
+      requests.inc(route, method, statusLabel(status));
+      duration.observe(route, seconds);
+      if (upstreamSeconds !== undefined) upstream.observe(route, upstreamSeconds);
       if (code !== undefined) refusals.inc({ code });
     },
     render: () => registry.metrics(),

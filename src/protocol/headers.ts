@@ -33,20 +33,34 @@ export function acceptedRanges(accept: string | undefined): string[] {
   return out;
 }
 
+/** What an Accept header admits of the two media types MCP answers in. */
+export interface Acceptance {
+  json: boolean;
+  sse: boolean;
+}
+
+const ADMITS_ALL: Acceptance = { json: true, sse: true };
+const acceptCache = new Map<string, Acceptance>();
+
 /**
- * Whether an Accept header admits JSON or SSE (what a POST's answer may be). Clients send the same
- * Accept on every request: the last few answers are remembered.
+ * Whether an Accept header admits JSON, and SSE. Clients send the same Accept on every request: the last
+ * few answers are remembered (the header is parsed once, not once per check).
  */
-const acceptCache = new Map<string, boolean>();
-export function acceptsJsonOrSse(accept: string | undefined): boolean {
-  if (accept === undefined) return true;
-  let ok = acceptCache.get(accept);
-  if (ok === undefined) {
-    ok = accepts(accept, "application/json") || accepts(accept, "text/event-stream");
+export function acceptance(accept: string | undefined): Acceptance {
+  if (accept === undefined) return ADMITS_ALL;
+  let a = acceptCache.get(accept);
+  if (a === undefined) {
+    a = { json: accepts(accept, "application/json"), sse: accepts(accept, "text/event-stream") };
     if (acceptCache.size >= 64) acceptCache.clear();
-    acceptCache.set(accept, ok);
+    acceptCache.set(accept, a);
   }
-  return ok;
+  return a;
+}
+
+/** Whether an Accept header admits JSON or SSE (what a POST's answer may be). */
+export function acceptsJsonOrSse(accept: string | undefined): boolean {
+  const a = acceptance(accept);
+  return a.json || a.sse;
 }
 
 /** Whether an Accept header admits a media type (exact, `type/*` or `*\/*`). A missing header admits all. */

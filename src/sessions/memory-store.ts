@@ -28,6 +28,10 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
+    return this.peek(route, sessionId);
+  }
+
+  peek(route: string, sessionId: string): SessionRecord | undefined {
     const key = this.key(route, sessionId);
     const record = this.map.get(key);
     if (!record) return undefined;

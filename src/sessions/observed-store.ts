@@ -26,6 +26,11 @@ export class ObservedStore implements SessionStore {
     return observed("get", () => this.inner.get(route, sessionId));
   }
 
+  /** No I/O: nothing to time. */
+  peek(route: string, sessionId: string): SessionRecord | undefined {
+    return this.inner.peek(route, sessionId);
+  }
+
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     return observed("learn", () => this.inner.learn(route, sessionId, record));
   }

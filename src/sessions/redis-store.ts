@@ -117,6 +117,14 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
+  peek(route: string, sessionId: string): SessionRecord | undefined {
+    const cached = this.cache.get(this.key(route, sessionId));
+    const now = Date.now();
+    if (cached === undefined || now - cached.confirmedAt >= this.refreshMs) return undefined;
+    cached.record.lastSeenAt = now;
+    return cached.record;
+  }
+
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
     const key = this.key(route, sessionId);
     const now = Date.now();

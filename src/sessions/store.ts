@@ -21,6 +21,11 @@ export interface SessionRecord {
 export interface SessionStore {
   /** The record, renewing its idle TTL; undefined if unknown or expired. */
   get(route: string, sessionId: string): Promise<SessionRecord | undefined>;
+  /**
+   * The record when this process holds it fresh, without I/O (renewing its idle TTL as `get` does);
+   * undefined: ask `get`. The hot path of a known session costs no promise.
+   */
+  peek(route: string, sessionId: string): SessionRecord | undefined;
   /** Remember a new session unless the id is already known (set-if-absent); the store stamps `lastSeenAt`. True if stored. */
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean>;
   /** Forget a session (DELETE, upstream 404, owner gone). */

@@ -47,6 +47,23 @@ export function sessionStoreContract(h: StoreHarness): void {
     await s.close();
   });
 
+  it("peeks without I/O only at what it holds fresh: never an unknown, forgotten or expired session", async () => {
+    const s = await h.create(1_000);
+    await s.learn("r", "sid", record("http://a/mcp"));
+    // A store may hold a session fresh only once it has read or written it itself.
+    const confirmed = await s.get("r", "sid");
+    assert.deepEqual(s.peek("r", "sid"), confirmed, "just confirmed: held fresh");
+    assert.equal(s.peek("r", "other"), undefined);
+    assert.equal(s.peek("other-route", "sid"), undefined, "sessions are per route");
+    await s.forget("r", "sid");
+    assert.equal(s.peek("r", "sid"), undefined, "forgotten");
+    await s.learn("r", "idle", record("http://a/mcp"));
+    await s.get("r", "idle");
+    await h.advance(1_200);
+    assert.equal(s.peek("r", "idle"), undefined, "idle for 1200 ms > TTL");
+    await s.close();
+  });
+
   it("expires idle sessions, and each read renews the TTL", async () => {
     const s = await h.create(1_000);
     await s.learn("r", "busy", record("http://a/mcp"));

@@ -141,7 +141,8 @@ describe("tenant quotas, SSRF at connect time, metrics and logs", () => {
     assert.ok(sample(/^switchyard_ssrf_refusals_total\{stage="connect"\} (\d+)/m) >= 1);
     assert.ok(sample(/^switchyard_ssrf_refusals_total\{stage="registration"\} (\d+)/m) >= 1);
     assert.ok(sample(/^switchyard_upstream_duration_seconds_count\{route="tenant"\} (\d+)/m) >= 10);
-    assert.ok(sample(/^switchyard_store_duration_seconds_count\{op="get"\} (\d+)/m) >= 10);
+    // Sessions held in memory answer without a store operation; their creation is one.
+    assert.ok(sample(/^switchyard_store_duration_seconds_count\{op="learn"\} (\d+)/m) >= 1);
     assert.ok(sample(/^switchyard_sessions_active (\d+)/m) >= 1);
     assert.ok(
       sample(/^switchyard_requests_total\{route="tenant",method="POST",status="429"\} (\d+)/m) >=
