@@ -1,7 +1,8 @@
 // `npm run bench` — Switchyard side by side with direct access, nginx, HAProxy and Node's own ceiling
 // (node-bare, node-proxy), in one run.
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
-// --profile W1|W2|W6|W7|W8 (only that workload, on a gateway under `node --cpu-prof`: the top functions).
+// --profile W1|W2|W6|W7|W8 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
+// with --tiny, one second of it).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -635,9 +636,10 @@ async function profile(workload: string): Promise<void> {
     const spec = specs[workload];
     if (spec === undefined) throw new Error(`--profile takes one of ${Object.keys(specs).join(", ")}`);
     const load = { ...(await spec()), connections: 32 };
-    await runWrk(tools.wrk, dir, { ...load, seconds: 2 });
-    log(`${workload.toUpperCase()} under the profiler, 10 s`);
-    result = await runWrk(tools.wrk, dir, { ...load, seconds: 10 });
+    const seconds = mode === "tiny" ? 1 : 10;
+    await runWrk(tools.wrk, dir, { ...load, seconds: mode === "tiny" ? 1 : 2 });
+    log(`${workload.toUpperCase()} under the profiler, ${seconds} s`);
+    result = await runWrk(tools.wrk, dir, { ...load, seconds });
   } finally {
     await gateway.stop();
     await stub.stop();

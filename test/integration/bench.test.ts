@@ -55,8 +55,35 @@ describe("npm run bench (a tiny run)", () => {
     const oauth = results.w1OAuth as Record<string, { rps: number; errors: number }>;
     assert.ok((oauth["switchyard+oauth"]?.rps ?? 0) > 0, "the protected route carried load");
     assert.equal(oauth["switchyard+oauth"]?.errors, 0, "and answered every request");
+    // Node's own ceiling beside them: node-proxy where a request is proxied, node-bare for the cache hit.
+    for (const [title, reference] of [
+      ["W1 session-bound tools/call — stub", "node-proxy"],
+      ["W2", "node-proxy"],
+      ["W6", "node-proxy"],
+      ["W8", "node-proxy"],
+      ["W7", "node-bare"],
+    ] as const) {
+      const section = sections.find((s) => s.startsWith(title)) as string;
+      assert.ok(section.includes(`× ${reference} |`), `${title}: a ratio to ${reference}`);
+      const row = section.split("\n").find((l) => l.startsWith(`| ${reference} |`));
+      assert.ok(row?.includes("| 1.00× |"), `${title}: ${reference} carried load (${row})`);
+    }
     // Nothing left running.
     const left = spawnSync("pgrep", ["-f", "swy-bench-"], { encoding: "utf8" }).stdout.trim();
     assert.equal(left, "", "every contender was stopped");
+  });
+
+  it("--profile: where a request's time goes, by area and by function", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--profile", "w7", "--tiny"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^# Profile of W7 \(32 connections, stub upstream; [\d,.]+ req\/s under the profiler\)/);
+    // Switchyard's own share is shown, and its functions by file and line.
+    assert.match(run.stdout, /^\| switchyard \| [\d.]+ % \|$/m);
+    assert.match(run.stdout, /^\| \S+ dist\/[\w/-]+\.js:\d+ \| switchyard \| [\d.]+ % \|$/m);
+    assert.match(run.stdout, /The profile: \S+\.?/);
   });
 });
