@@ -130,18 +130,24 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
 
 const noop = () => {};
 
+/** A request's context, accounted for (counted, logged, its holdings released) once its response closes. */
+function begin(req: IncomingMessage, res: ServerResponse, gw: GatewayState): RequestContext {
+  req.on("error", noop);
+  res.on("error", noop);
+  const ctx = createContext(req, res);
+  res.once("close", () => closed(ctx, gw));
+  return ctx;
+}
+
 /** `current()`: the gateway's state when the request arrives (a reload swaps it; the request keeps its own). */
 export function createHandler(current: () => GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const gw = current();
-    req.on("error", noop);
-    res.on("error", noop);
-    const ctx = createContext(req, res);
+    const ctx = begin(req, res, gw);
     if (req.method !== "GET") {
       gw.inFlight.enter();
       ctx.inFlight = true;
     }
-    res.once("close", () => closed(ctx, gw));
     run(ctx, gw).catch((err) => respondThrown(ctx, err));
   };
 }
@@ -153,10 +159,7 @@ export function createHandler(current: () => GatewayState): (req: IncomingMessag
 export function createOpsHandler(current: () => GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const gw = current();
-    req.on("error", noop);
-    res.on("error", noop);
-    const ctx = createContext(req, res);
-    res.once("close", () => closed(ctx, gw));
+    const ctx = begin(req, res, gw);
     try {
       if (!serveOpsEndpoints(ctx, gw)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
     } catch (err) {

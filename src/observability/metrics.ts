@@ -33,9 +33,15 @@ class HotCounter {
 
   inc(a: string, b = "", c = ""): void {
     let second = this.root.get(a);
-    if (second === undefined) this.root.set(a, (second = new Map()));
+    if (second === undefined) {
+      second = new Map();
+      this.root.set(a, second);
+    }
     let third = second.get(b);
-    if (third === undefined) second.set(b, (third = new Map()));
+    if (third === undefined) {
+      third = new Map();
+      second.set(b, third);
+    }
     const cell = third.get(c);
     if (cell === undefined) third.set(c, { n: 1 });
     else cell.n++;
@@ -114,7 +120,10 @@ const STATUS_LABELS = new Map<number, string>();
 /** A status code's label, made once per code. */
 function statusLabel(status: number): string {
   let label = STATUS_LABELS.get(status);
-  if (label === undefined) STATUS_LABELS.set(status, (label = String(status)));
+  if (label === undefined) {
+    label = String(status);
+    STATUS_LABELS.set(status, label);
+  }
   return label;
 }
 
