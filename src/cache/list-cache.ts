@@ -13,6 +13,8 @@ export interface CachedResult {
 export class ListCache {
   private readonly map = new Map<string, CachedResult>();
   private total = 0;
+  /** The most recently used entry: a run of hits on it reorders nothing. */
+  private newest: CachedResult | undefined;
 
   constructor(
     private readonly maxEntries: number,
@@ -27,8 +29,11 @@ export class ListCache {
       this.delete(key, entry);
       return undefined;
     }
-    this.map.delete(key);
-    this.map.set(key, entry);
+    if (entry !== this.newest) {
+      this.map.delete(key);
+      this.map.set(key, entry);
+      this.newest = entry;
+    }
     return entry;
   }
 
@@ -37,7 +42,8 @@ export class ListCache {
     if (bytes > this.maxBytes) return;
     const old = this.map.get(key);
     if (old) this.delete(key, old);
-    this.map.set(key, { tail, expiresAt: this.now() + ttlMs, bytes });
+    this.newest = { tail, expiresAt: this.now() + ttlMs, bytes };
+    this.map.set(key, this.newest);
     this.total += bytes;
     for (const [k, e] of this.map) {
       if (this.map.size <= this.maxEntries && this.total <= this.maxBytes) break;

@@ -73,7 +73,8 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   }
   publish("cache", { route, method: message.method, result: "hit" });
   const remaining = Math.max(1, hit.expiresAt - now);
-  const body = `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":{"ttlMs":${remaining}${hit.tail === "}" ? "}" : `,${hit.tail}`}}`;
+  const id = typeof message.id === "number" ? String(message.id) : JSON.stringify(message.id);
+  const body = `{"jsonrpc":"2.0","id":${id},"result":{"ttlMs":${remaining}${hit.tail === "}" ? "}" : `,${hit.tail}`}}`;
   ctx.res.writeHead(200, [
     "content-type",
     "application/json",

@@ -56,7 +56,8 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
   if (serveFromCache(ctx, gw)) return;
-  await routeRequest(ctx, gw);
+  const routing = routeRequest(ctx, gw);
+  if (routing) await routing;
   if (auth?.exchange) await exchangeForUpstream(ctx, gw, auth);
   forward(ctx, gw);
 }

@@ -1,5 +1,6 @@
 import { SwitchyardError } from "../errors.js";
 import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
+import type { SessionRecord } from "../sessions/store.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
 import { ANONYMOUS, type RequestContext } from "./context.js";
@@ -17,77 +18,112 @@ export function retryAfter(gw: GatewayState): Record<string, string> {
 
 /**
  * A session → the replica that created it, or 404 (unknown, another principal's, or its replica gone:
- * never a silent move). No session → the balancer's pick among healthy replicas.
+ * never a silent move). No session → the balancer's pick among healthy replicas. Synchronous on the hot
+ * paths (no session, a session held fresh in memory or signed, its replica serving): a promise only when
+ * the store or DNS must be asked, or a replica checked.
  */
-export async function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<void> {
+export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<void> | undefined {
   const pool = ctx.pool;
   const info = ctx.info;
   if (!pool || !info) throw new Error("routeRequest before matchRoute/classify");
   // The modern protocol (2026-07-28) has no sessions: balanced freely, no store on its path.
   const sid = info.era === "modern" && ctx.endpoint === "mcp" ? undefined : info.sessionId;
-  if (sid !== undefined && gw.tokens) {
-    // Signed session id: everything routing needs is in the token; the store's revocations are in memory.
-    const claims = gw.tokens.opener.open(sid, pool.name, ctx.principal);
-    const createdAt = (claims?.createdAt ?? 0) * 1000;
-    if (!claims || Date.now() - createdAt > gw.tokens.maxAgeMs || gw.store.isRevoked(pool.name, sid)) {
-      throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-    }
-    if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
-    let replica = pool.byTokenHash(claims.replica);
-    if (replica?.state !== "serving") replica = await known(pool, gw, replica, (p) => p.byTokenHash(claims.replica));
-    // The token dates the session to the second (its end, to be safe): a replica that fell within the
-    // session's first second is not seen here, and then answers 404 itself.
-    ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw, claims.upstreamSessionId);
-    // An HTTP+SSE session's token carries the message path the replica announced, in the same place.
-    if (ctx.endpoint === "messages") ctx.upstreamPath = claims.upstreamSessionId;
-    else ctx.upstreamSessionId = claims.upstreamSessionId;
-    return;
-  }
+  if (sid !== undefined && gw.tokens) return routeSigned(ctx, gw, pool, sid, gw.tokens);
   if (sid !== undefined) {
-    const record =
-      gw.store.peek(pool.name, sid) ??
-      (await gw.store.get(pool.name, sid).catch((err: unknown) => {
+    const held = gw.store.peek(pool.name, sid);
+    if (held !== undefined) return routeSession(ctx, gw, pool, sid, held);
+    return gw.store.get(pool.name, sid).then(
+      (record) => routeSession(ctx, gw, pool, sid, record),
+      (err: unknown) => {
         throw storeUnavailable(err);
-      }));
-    // A shared pool's replicas know their sessions (and the hint names the owner): a session this
-    // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
-    // there is no principal to bind it to.
-    if (
-      !record &&
-      pool.sharedSessions &&
-      ctx.principal === ANONYMOUS &&
-      ctx.endpoint === "mcp" &&
-      !gw.store.isRevoked(pool.name, sid)
-    ) {
-      ctx.replica = sharedFallback(pool, gw, sid);
-      return;
-    }
-    // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
-    // the check hashes nothing while nothing is revoked.
-    if (
-      !record ||
-      record.principal !== ctx.principal ||
-      (record.era === "sse") !== (ctx.endpoint === "messages") ||
-      gw.store.isRevoked(pool.name, sid)
-    ) {
-      throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-    }
-    if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
-    let replica = pool.get(record.replica);
-    if (replica?.state !== "serving") replica = await known(pool, gw, replica, (p) => p.get(record.replica));
-    if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
-      await forgetSession(gw, pool.name, sid, record.replica, "replica gone").catch(() => {});
-      throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
-    }
-    ctx.replica = replica?.holds(record.createdAt) ? replica : sharedFallback(pool, gw, sid);
-    ctx.upstreamPath = record.endpoint;
-    return;
+      },
+    );
   }
   const target = info.era === "modern" && pool.toolRoutes.size > 0 ? toolRoute(ctx, gw) : undefined;
   if (target) ctx.pool = target;
   const replica = (target ?? pool).pick();
   if (!replica) throw new SwitchyardError("SWY_NO_HEALTHY_UPSTREAM", { headers: retryAfter(gw) });
   ctx.replica = replica;
+  return undefined;
+}
+
+/** Signed session id: everything routing needs is in the token; the store's revocations are in memory. */
+function routeSigned(
+  ctx: RequestContext,
+  gw: GatewayState,
+  pool: UpstreamPool,
+  sid: string,
+  tokens: NonNullable<GatewayState["tokens"]>,
+): Promise<void> | undefined {
+  const claims = tokens.opener.open(sid, pool.name, ctx.principal);
+  const createdAt = (claims?.createdAt ?? 0) * 1000;
+  if (!claims || Date.now() - createdAt > tokens.maxAgeMs || gw.store.isRevoked(pool.name, sid)) {
+    throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+  }
+  if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
+  const place = (replica: Replica | undefined) => {
+    // The token dates the session to the second (its end, to be safe): a replica that fell within the
+    // session's first second is not seen here, and then answers 404 itself.
+    ctx.replica = replica?.holds(createdAt + 999) ? replica : sharedFallback(pool, gw, claims.upstreamSessionId);
+    // An HTTP+SSE session's token carries the message path the replica announced, in the same place.
+    if (ctx.endpoint === "messages") ctx.upstreamPath = claims.upstreamSessionId;
+    else ctx.upstreamSessionId = claims.upstreamSessionId;
+  };
+  const found = pool.byTokenHash(claims.replica);
+  if (found?.state === "serving") {
+    place(found);
+    return undefined;
+  }
+  return known(pool, gw, found, (p) => p.byTokenHash(claims.replica)).then(place);
+}
+
+/** A session as the store knows it (or not) → its replica, or the refusal. */
+function routeSession(
+  ctx: RequestContext,
+  gw: GatewayState,
+  pool: UpstreamPool,
+  sid: string,
+  record: SessionRecord | undefined,
+): Promise<void> | undefined {
+  // A shared pool's replicas know their sessions (and the hint names the owner): a session this
+  // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
+  // there is no principal to bind it to.
+  if (
+    !record &&
+    pool.sharedSessions &&
+    ctx.principal === ANONYMOUS &&
+    ctx.endpoint === "mcp" &&
+    !gw.store.isRevoked(pool.name, sid)
+  ) {
+    ctx.replica = sharedFallback(pool, gw, sid);
+    return undefined;
+  }
+  // Revoked sessions (an admin revokes by hash, never holding the id) are refused like unknown ones;
+  // the check hashes nothing while nothing is revoked.
+  if (
+    !record ||
+    record.principal !== ctx.principal ||
+    (record.era === "sse") !== (ctx.endpoint === "messages") ||
+    gw.store.isRevoked(pool.name, sid)
+  ) {
+    throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+  }
+  if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
+  const place = (replica: Replica | undefined): Promise<void> | undefined => {
+    if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
+      return forgetSession(gw, pool.name, sid, record.replica, "replica gone")
+        .catch(() => {})
+        .then(() => {
+          throw new SwitchyardError("SWY_SESSION_REPLICA_GONE");
+        });
+    }
+    ctx.replica = replica?.holds(record.createdAt) ? replica : sharedFallback(pool, gw, sid);
+    ctx.upstreamPath = record.endpoint;
+    return undefined;
+  };
+  const found = pool.get(record.replica);
+  if (found?.state === "serving") return place(found);
+  return known(pool, gw, found, (p) => p.get(record.replica)).then(place);
 }
 
 /**

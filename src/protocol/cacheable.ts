@@ -18,7 +18,9 @@ function stable(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
   const obj = value as Record<string, unknown>;
-  return `{${Object.keys(obj)
+  const names = Object.keys(obj);
+  if (names.length === 0) return "{}";
+  return `{${names
     .sort()
     .filter((k) => obj[k] !== undefined)
     .map((k) => `${JSON.stringify(k)}:${stable(obj[k])}`)
