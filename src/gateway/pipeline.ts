@@ -40,7 +40,10 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (serveOwnEndpoints(ctx, gw)) return;
   matchRoute(ctx, gw);
   if (cors(ctx, gw)) return;
-  if (ctx.tenantPath) await admitTenant(ctx, gw);
+  if (ctx.tenantPath) {
+    const admitting = admitTenant(ctx, gw);
+    if (admitting) await admitting;
+  }
   const auth = ctx.pool?.auth;
   if (auth) await authenticateBearer(ctx, gw, auth);
   admit(ctx, gw);

@@ -39,6 +39,7 @@ function presented(headers: IncomingHttpHeaders): string | undefined {
  */
 export class Authenticator {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly hashes = new Map<string, string>();
 
   constructor(
     private readonly registry: TenantRegistry,
@@ -47,22 +48,43 @@ export class Authenticator {
     this.jwks = jwt ? createRemoteJWKSet(new URL(jwt.jwks), { timeoutDuration: 5000 }) : undefined;
   }
 
-  async authenticate(headers: IncomingHttpHeaders): Promise<Caller> {
+  /** The caller, at once for a key this gateway knows; a promise when the registry or the JWKS must be asked. */
+  authenticate(headers: IncomingHttpHeaders): Caller | Promise<Caller> {
     const credential = presented(headers);
     if (credential === undefined) throw unauthorized(false);
     if (looksLikeKey(credential)) {
-      const hash = hashKey(credential);
-      let owner = this.registry.ownerOfKeyHash(hash);
-      if (!owner) {
-        // A key made on another gateway a moment ago works here at once.
-        await this.registry.refresh();
-        owner = this.registry.ownerOfKeyHash(hash);
-      }
-      if (!owner) throw unauthorized(true);
-      return { tenant: owner.tenant, principal: `key:${keyId(hash)}` };
+      const hash = this.hashOf(credential);
+      const caller = this.keyCaller(hash);
+      if (caller) return caller;
+      // A key made on another gateway a moment ago works here at once.
+      return this.registry.refresh().then(() => {
+        const fresh = this.keyCaller(hash);
+        if (!fresh) throw unauthorized(true);
+        return fresh;
+      });
     }
     if (this.jwks && this.jwt && credential.split(".").length === 3) return this.verifyJwt(credential, this.jwt);
     throw unauthorized(true);
+  }
+
+  /** Whose key this is, by its hash, now (a deleted key is nobody's at once). */
+  private keyCaller(hash: string): Caller | undefined {
+    const owner = this.registry.ownerOfKeyHash(hash);
+    return owner && { tenant: owner.tenant, principal: `key:${keyId(hash)}` };
+  }
+
+  /**
+   * A presented key's SHA-256, remembered for the keys seen lately (clients send theirs on every
+   * request). Only the hash decides anything: a deleted key is refused at once all the same.
+   */
+  private hashOf(credential: string): string {
+    let hash = this.hashes.get(credential);
+    if (hash === undefined) {
+      hash = hashKey(credential);
+      if (this.hashes.size >= 1024) this.hashes.clear();
+      this.hashes.set(credential, hash);
+    }
+    return hash;
   }
 
   private async verifyJwt(token: string, config: JwtConfig): Promise<Caller> {

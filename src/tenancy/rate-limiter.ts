@@ -3,9 +3,12 @@ import { publish } from "../observability/events.js";
 import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
 import { TokenBuckets } from "./token-bucket.js";
 
-/** Requests per second per tenant: 0 when one may pass now, else the milliseconds until one may. */
+/**
+ * Requests per second per tenant: 0 when one may pass now, else the milliseconds until one may (at once
+ * when the buckets are in memory, a promise when they are shared).
+ */
 export interface RateLimiter {
-  take(tenant: string, rate: number, burst: number): Promise<number>;
+  take(tenant: string, rate: number, burst: number): number | Promise<number>;
   close(): Promise<void>;
 }
 
@@ -14,7 +17,7 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly buckets = new TokenBuckets();
   private readonly sweeper = setInterval(() => this.buckets.sweep(), 60_000).unref();
 
-  async take(tenant: string, rate: number, burst: number): Promise<number> {
+  take(tenant: string, rate: number, burst: number): number {
     return this.buckets.take(tenant, rate, burst);
   }
 

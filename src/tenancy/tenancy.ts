@@ -85,9 +85,15 @@ export class Tenancy {
     return { ...this.config.tenants.quotas, ...this.registry.get(tenant)?.quotas };
   }
 
-  /** One request's worth of the tenant's rate, or 429 with `Retry-After`. */
-  async takeRequest(tenant: string, quotas: Quotas): Promise<void> {
-    const waitMs = await this.limiter.take(tenant, quotas.rps, quotas.burst);
+  /** One request's worth of the tenant's rate, or 429 with `Retry-After` (a promise only for shared buckets). */
+  takeRequest(tenant: string, quotas: Quotas): Promise<void> | undefined {
+    const wait = this.limiter.take(tenant, quotas.rps, quotas.burst);
+    if (typeof wait !== "number") return wait.then((ms) => this.admitAfter(ms));
+    this.admitAfter(wait);
+    return undefined;
+  }
+
+  private admitAfter(waitMs: number): void {
     if (waitMs > 0) throw this.refuse("SWY_RATE_LIMITED", "rps", Math.ceil(waitMs / 1000));
   }
 
