@@ -353,7 +353,7 @@ export const configSchema = z
       .strictObject({
         interval: durationOption(
           "15s",
-          "Idle time on an SSE stream after which a `:` comment is sent between events (0 = never).",
+          "Idle time on an SSE stream after which a `:` comment is sent between events (0 = never); it goes out within a tenth of the interval after.",
         ),
       })
       .prefault({}),

@@ -4,6 +4,50 @@ import { HEARTBEAT, SseBoundary } from "./boundary.js";
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
+ * One timer per heartbeat interval for all the relays open with it, not one per stream: it looks at each
+ * relay ten times per interval, and one silent for the interval gets its heartbeat (after between one
+ * and 1.1 intervals of silence). A timer per stream would cost a `Timeout` for every idle
+ * stream held and a timer set and cleared for every answer streamed.
+ */
+class HeartbeatWheel {
+  private readonly relays = new Set<SseRelay>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(relay: SseRelay): void {
+    this.relays.add(relay);
+    if (this.timer === undefined) {
+      this.timer = setInterval(sweep, Math.max(10, Math.floor(this.intervalMs / 10)), this.relays);
+      this.timer.unref();
+    }
+  }
+
+  delete(relay: SseRelay): void {
+    this.relays.delete(relay);
+    if (this.relays.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+function sweep(relays: Set<SseRelay>): void {
+  for (const relay of relays) relay.tick();
+}
+
+const wheels = new Map<number, HeartbeatWheel>();
+
+function wheelFor(intervalMs: number): HeartbeatWheel {
+  let wheel = wheels.get(intervalMs);
+  if (wheel === undefined) {
+    wheel = new HeartbeatWheel(intervalMs);
+    wheels.set(intervalMs, wheel);
+  }
+  return wheel;
+}
+
+/**
  * Writes an upstream SSE stream to the client byte for byte (but for a BOM a heartbeat went before,
  * see `head`), and a `:` heartbeat comment after
  * `intervalMs` of silence — only between events, and only when the client has taken everything written
@@ -12,7 +56,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 export class SseRelay {
   private readonly boundary = new SseBoundary();
   private lastWrite = Date.now();
-  private timer: NodeJS.Timeout | undefined;
+  /** The heartbeat timer this relay is on, until it stops (none with `intervalMs` 0). */
+  private wheel: HeartbeatWheel | undefined;
   /** Whether any of the upstream's bytes went out. */
   private started = false;
   /**
@@ -26,7 +71,10 @@ export class SseRelay {
     private readonly res: ServerResponse,
     private readonly intervalMs: number,
   ) {
-    if (intervalMs > 0) this.arm(intervalMs);
+    if (intervalMs > 0) {
+      this.wheel = wheelFor(intervalMs);
+      this.wheel.add(this);
+    }
   }
 
   /** Same contract as `res.write`: false means "wait for drain". */
@@ -49,33 +97,22 @@ export class SseRelay {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.wheel?.delete(this);
+    this.wheel = undefined;
   }
 
-  private arm(ms: number): void {
-    // A shared function with the relay as argument: no closure per stream.
-    this.timer = setTimeout(tick, ms, this);
-  }
-
-  /** Called when the idle timer fires. */
+  /** The heartbeat timer's look: a heartbeat if the stream was silent for the interval. */
   tick(): void {
-    if (this.res.destroyed || this.res.writableEnded) return;
-    const idle = Date.now() - this.lastWrite;
-    if (idle < this.intervalMs) {
-      this.arm(this.intervalMs - idle);
+    if (this.res.destroyed || this.res.writableEnded) {
+      this.stop();
       return;
     }
+    if (Date.now() - this.lastWrite < this.intervalMs) return;
     if (this.boundary.atBoundary && this.res.writableLength === 0) {
       this.res.write(HEARTBEAT);
       this.boundary.heartbeatWritten();
       if (!this.started) this.head ??= Buffer.alloc(0);
       this.lastWrite = Date.now();
     }
-    this.arm(this.intervalMs);
   }
-}
-
-function tick(relay: SseRelay): void {
-  relay.tick();
 }
