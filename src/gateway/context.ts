@@ -55,6 +55,8 @@ export interface RequestContext {
   capture: AnswerCapture | undefined;
   /** The upstream exchange, once forwarded. */
   exchange: Exchange | undefined;
+  /** The requests of its connection still waiting for their answers (`pipelining.ts`), this one among them. */
+  lane: Set<ServerResponse> | undefined;
   /** The refusal code, for the request log. */
   code: string | undefined;
 }
@@ -95,6 +97,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     stream: false,
     capture: undefined,
     exchange: undefined,
+    lane: undefined,
     code: undefined,
   };
 }

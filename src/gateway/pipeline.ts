@@ -34,7 +34,7 @@ import { holdStream } from "./streams.js";
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
 async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
-  admitOnConnection(ctx.req.socket, ctx.res);
+  ctx.lane = admitOnConnection(ctx.req.socket, ctx.res);
   const malformed = checkHttp(ctx.req);
   if (malformed) throw malformed;
   if (serveOwnEndpoints(ctx, gw)) return;
@@ -96,6 +96,7 @@ function messageSessionId(query: string): string {
 
 /** The response closed (finished, or the client left): release what the request held, then log. */
 function closed(ctx: RequestContext, gw: GatewayState): void {
+  ctx.lane?.delete(ctx.res);
   if (ctx.inFlight) gw.inFlight.leave();
   if (ctx.stream) gw.streams.give();
   if (ctx.tenantStream) gw.tenancy?.giveStream(ctx.tenant as string);

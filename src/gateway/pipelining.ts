@@ -19,15 +19,20 @@ const lanes = new WeakMap<Socket, Set<ServerResponse>>();
  * open: refusals are cheap and written in order (Node stops reading a connection whose answers pile
  * up), and closing it would reset it under answers the client has not read yet.
  */
-export function admitOnConnection(socket: Socket, res: ServerResponse): void {
+export function admitOnConnection(socket: Socket, res: ServerResponse): Set<ServerResponse> {
   let open = lanes.get(socket);
   if (open === undefined) {
     open = new Set();
     lanes.set(socket, open);
   }
-  for (const r of open) if (r.writableEnded || r.destroyed) open.delete(r);
+  // A response leaves its lane when it closes (`leaveConnection`); one that has ended but not yet closed
+  // (written behind a slower one) no longer waits either.
   if (open.size >= MAX_PIPELINED) {
-    throw new SwitchyardError("SWY_TOO_MANY_PIPELINED", { headers: { "retry-after": "1" } });
+    for (const r of open) if (r.writableEnded || r.destroyed) open.delete(r);
+    if (open.size >= MAX_PIPELINED) {
+      throw new SwitchyardError("SWY_TOO_MANY_PIPELINED", { headers: { "retry-after": "1" } });
+    }
   }
   open.add(res);
+  return open;
 }

@@ -70,11 +70,19 @@ export function accepts(accept: string | undefined, mediaType: string): boolean 
   return acceptedRanges(accept).some((r) => r === mediaType || r === "*/*" || r === `${type}/*`);
 }
 
-/** Content-Type is JSON (`application/json`, any parameters, or a `+json` suffix). */
+const jsonTypeCache = new Map<string, boolean>();
+
+/** Content-Type is JSON (`application/json`, any parameters, or a `+json` suffix); the last few values remembered. */
 export function isJsonContentType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+  let json = jsonTypeCache.get(contentType);
+  if (json === undefined) {
+    const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+    json = type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+    if (jsonTypeCache.size >= 64) jsonTypeCache.clear();
+    jsonTypeCache.set(contentType, json);
+  }
+  return json;
 }
 
 export function isEventStream(contentType: string | string[] | undefined): boolean {
