@@ -2,7 +2,8 @@
 // (node-bare, node-proxy), in one run.
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
 // --profile W1|W2|W6|W7|W8 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
-// with --tiny, one second of it).
+// with --tiny, one second of it), --only W1|W2|W6|W7|W8 [--rounds N] (Switchyard, its Node reference and
+// nginx in interleaved rounds: the steady way to measure a change).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +29,7 @@ import { eventLatency, percentile } from "./lib/event-latency.js";
 import { haBench } from "./lib/ha.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
-import { summariseProfile } from "./lib/profile.js";
+import { compareWorkload, profileWorkload } from "./lib/single.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
@@ -38,7 +39,7 @@ const mode = args.includes("--tiny") ? "tiny" : args.includes("--quick") ? "quic
 const outArg = args.indexOf("--out");
 const outDir = outArg >= 0 ? (args[outArg + 1] as string) : new URL("./results", import.meta.url).pathname;
 const profileArg = args.indexOf("--profile");
-const profiled = profileArg >= 0 ? (args[profileArg + 1] ?? "").toLowerCase() : undefined;
+const profiled = profileArg >= 0 ? (args[profileArg + 1] ?? "") : undefined;
 
 const PLAN = {
   full: {
@@ -602,59 +603,19 @@ async function startStub(nginx: string, dir: string) {
   return { stub, stubPort };
 }
 
-/**
- * `--profile W`: one workload (W1, W2, W6, W7 or W8, 32 connections, stub upstream) through a gateway
- * that runs under `node --cpu-prof`, then the top functions by self time and each area's share.
- */
-async function profile(workload: string): Promise<void> {
-  const tools = requireTools();
-  const dir = mkdtempSync(join(tmpdir(), "swy-profile-"));
-  const { stub, stubPort } = await startStub(tools.nginx, dir);
-  const upstream = `127.0.0.1:${stubPort}`;
-  const routes: Route[] = ["json", "sse", "modern", "list"].map((name) => ({ name, upstream }));
-  const profDir = join(dir, "cpuprofile");
-  const gateway = await startSwitchyard(dir, routes, "15s", {
-    nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
-  });
-  let result: WrkResult;
-  try {
-    const session = async (route: string, extra: Record<string, string> = {}) => {
-      const sid = await openSession(gateway.url(route), extra);
-      return { url: gateway.url(route), body: CALL_BODY, headers: { ...MCP_HEADERS, ...extra, "mcp-session-id": sid } };
-    };
-    const specs: Record<string, () => Promise<{ url: string; body: string; headers: Record<string, string> }>> = {
-      w1: () => session("json"),
-      w2: () => session("sse"),
-      w6: async () => ({ url: gateway.url("modern"), ...modernLoad("tools/call", "echo") }),
-      w7: async () => ({ url: gateway.url("list"), ...modernLoad("tools/list") }),
-      w8: async () => {
-        const key = await benchTenant(gateway.base as string, BENCH_ADMIN_TOKEN, upstream);
-        const tenant = await session("bench/json", { authorization: `Bearer ${key}` });
-        return tenant;
-      },
-    };
-    const spec = specs[workload];
-    if (spec === undefined) throw new Error(`--profile takes one of ${Object.keys(specs).join(", ")}`);
-    const load = { ...(await spec()), connections: 32 };
-    const seconds = mode === "tiny" ? 1 : 10;
-    await runWrk(tools.wrk, dir, { ...load, seconds: mode === "tiny" ? 1 : 2 });
-    log(`${workload.toUpperCase()} under the profiler, ${seconds} s`);
-    result = await runWrk(tools.wrk, dir, { ...load, seconds });
-  } finally {
-    await gateway.stop();
-    await stub.stop();
-  }
-  process.stdout.write(
-    `# Profile of ${workload.toUpperCase()} (32 connections, stub upstream; ${fmt(result.rps)} req/s under the profiler)
-
-${summariseProfile(profDir)}
-
-The profile: ${profDir}
-`,
-  );
+async function single(): Promise<void> {
+  const only = args.indexOf("--only");
+  const roundsArg = args.indexOf("--rounds");
+  const rounds = roundsArg >= 0 ? Number(args[roundsArg + 1]) : mode === "tiny" ? 1 : 5;
+  const seconds = mode === "tiny" ? 1 : mode === "quick" ? 2 : 4;
+  const markdown =
+    profiled !== undefined
+      ? await profileWorkload(profiled, mode === "tiny")
+      : await compareWorkload(args[only + 1] ?? "", rounds, seconds);
+  process.stdout.write(markdown);
 }
 
-(profiled === undefined ? main() : profile(profiled)).catch((err) => {
+(profiled !== undefined || args.includes("--only") ? single() : main()).catch((err) => {
   const cause = (err as Error).cause as Error | undefined;
   process.stderr.write(`bench: ${(err as Error).message}${cause ? ` (${cause.message})` : ""}\n`);
   process.exit(1);

@@ -73,6 +73,24 @@ describe("npm run bench (a tiny run)", () => {
     assert.equal(left, "", "every contender was stopped");
   });
 
+  it("--only: one workload, Switchyard beside its Node reference and nginx in rounds, and its target", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--only", "W6", "--tiny"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^# W6 alone — stub upstream, 32 connections, 1 rounds of 1 s in turn/);
+    for (const c of ["node-proxy", "nginx", "switchyard"]) {
+      assert.match(
+        run.stdout,
+        new RegExp(`^\\| ${c} \\| [\\d,]+ \\| [\\d,]+ \\| [\\d.]+× \\| [\\d.]+× \\| 0 \\|$`, "m"),
+        c,
+      );
+    }
+    assert.match(run.stdout, /^- (PASS|MISS) W6 ≥ 0\.85× node-proxy: [\d.]+×$/m);
+  });
+
   it("--profile: where a request's time goes, by area and by function", () => {
     const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--profile", "w7", "--tiny"], {
       cwd: ROOT,

@@ -1,0 +1,162 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, spawnManaged } from "../../test/helpers/procs.js";
+import { BENCH_ADMIN_TOKEN, type Route, stubNginx } from "./configs.js";
+import { type Contender, startNginxProxy, startReference, startSwitchyard, waitForPort } from "./contenders.js";
+import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./mcp.js";
+import { summariseProfile } from "./profile.js";
+import { requireTools } from "./system.js";
+import { fmt, ratio, table } from "./table.js";
+import { runWrk, type WrkResult } from "./wrk.js";
+
+/**
+ * One workload alone, on the stub upstream at 32 connections: under the CPU profiler (`--profile W`), or
+ * Switchyard beside its reference and nginx in interleaved rounds (`--only W`), which measures a change far
+ * more steadily than the full run's one pass per contender.
+ */
+export const SINGLE_WORKLOADS = ["w1", "w2", "w6", "w7", "w8"] as const;
+type Workload = (typeof SINGLE_WORKLOADS)[number];
+
+/** What each workload's target compares Switchyard with (issue 21). */
+const TARGETS: Record<Workload, { reference: "node-bare" | "node-proxy"; ratio: number }> = {
+  w1: { reference: "node-proxy", ratio: 0.85 },
+  w2: { reference: "node-proxy", ratio: 0.8 },
+  w6: { reference: "node-proxy", ratio: 0.85 },
+  w7: { reference: "node-bare", ratio: 0.8 },
+  w8: { reference: "node-proxy", ratio: 0.8 },
+};
+
+type Load = { url: string; body: string; headers: Record<string, string>; connections: number };
+
+function workload(name: string): Workload {
+  const w = name.toLowerCase();
+  if (!(SINGLE_WORKLOADS as readonly string[]).includes(w)) {
+    throw new Error(`takes one of ${SINGLE_WORKLOADS.join(", ").toUpperCase()}, not ${name}`);
+  }
+  return w as Workload;
+}
+
+/** The workload's requests through `c` (a tenant's server on Switchyard for W8, the plain route elsewhere). */
+async function loadThrough(w: Workload, c: Contender, upstream: string): Promise<Load> {
+  const session = async (route: string, extra: Record<string, string> = {}) => {
+    const sid = await openSession(c.url(route), extra);
+    return { url: c.url(route), body: CALL_BODY, headers: { ...MCP_HEADERS, ...extra, "mcp-session-id": sid } };
+  };
+  const spec =
+    w === "w1"
+      ? await session("json")
+      : w === "w2"
+        ? await session("sse")
+        : w === "w6"
+          ? { url: c.url("modern"), ...modernLoad("tools/call", "echo") }
+          : w === "w7"
+            ? { url: c.url("list"), ...modernLoad("tools/list") }
+            : c.name.startsWith("switchyard")
+              ? await session("bench/json", {
+                  authorization: `Bearer ${await benchTenant(c.base as string, BENCH_ADMIN_TOKEN, upstream)}`,
+                })
+              : await session("json");
+  return { ...spec, connections: 32 };
+}
+
+/** The nginx stub and its routes, for `run`; everything stopped afterwards. */
+async function withStub<T>(
+  run: (env: { wrk: string; nginx: string; dir: string; upstream: string; routes: Route[] }) => Promise<T>,
+): Promise<T> {
+  const tools = requireTools();
+  const dir = mkdtempSync(join(tmpdir(), "swy-bench-one-"));
+  const port = await freePort();
+  mkdirSync(join(dir, "stub"), { recursive: true });
+  writeFileSync(join(dir, "stub", "nginx.conf"), stubNginx(port, join(dir, "stub")));
+  const stub = spawnManaged(tools.nginx, ["-p", join(dir, "stub"), "-c", join(dir, "stub", "nginx.conf")]);
+  try {
+    await waitForPort(port, stub);
+    const upstream = `127.0.0.1:${port}`;
+    const routes = ["json", "sse", "modern", "list"].map((name) => ({ name, upstream }));
+    return await run({ wrk: tools.wrk, nginx: tools.nginx, dir, upstream, routes });
+  } finally {
+    await stub.stop();
+  }
+}
+
+/** `--profile W`: the workload through a gateway under `node --cpu-prof`; the summary as Markdown. */
+export function profileWorkload(name: string, tiny: boolean): Promise<string> {
+  const w = workload(name);
+  return withStub(async ({ wrk, dir, upstream, routes }) => {
+    const profDir = join(dir, "cpuprofile");
+    const gateway = await startSwitchyard(dir, routes, "15s", {
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+    });
+    let result: WrkResult;
+    try {
+      const load = await loadThrough(w, gateway, upstream);
+      const seconds = tiny ? 1 : 10;
+      await runWrk(wrk, dir, { ...load, seconds: tiny ? 1 : 2 });
+      process.stderr.write(`${w.toUpperCase()} under the profiler, ${seconds} s\n`);
+      result = await runWrk(wrk, dir, { ...load, seconds });
+    } finally {
+      await gateway.stop();
+    }
+    return `# Profile of ${w.toUpperCase()} (32 connections, stub upstream; ${fmt(result.rps)} req/s under the profiler)
+
+${summariseProfile(profDir)}
+
+The profile: ${profDir}
+`;
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/**
+ * `--only W`: Switchyard, its reference and nginx, each warmed, then `rounds` rounds of `seconds` in turn
+ * (so that a slow moment of the host falls on all of them); the median of each, and the workload's target.
+ */
+export function compareWorkload(name: string, rounds: number, seconds: number): Promise<string> {
+  const w = workload(name);
+  const target = TARGETS[w];
+  return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
+    const contenders = [
+      await startReference(target.reference, dir, routes),
+      await startNginxProxy(nginx, dir, routes),
+      await startSwitchyard(dir, routes, "15s"),
+    ];
+    try {
+      const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
+      for (const [i, c] of contenders.entries()) {
+        process.stderr.write(`${w.toUpperCase()} ${c.name}: warm-up\n`);
+        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
+      }
+      const rps = contenders.map(() => [] as number[]);
+      const errors = contenders.map(() => 0);
+      for (let round = 1; round <= rounds; round++) {
+        for (const [i, c] of contenders.entries()) {
+          process.stderr.write(`${w.toUpperCase()} round ${round}/${rounds} ${c.name}\n`);
+          const r = await runWrk(wrk, dir, { ...(loads[i] as Load), seconds });
+          rps[i]?.push(r.rps);
+          errors[i] = (errors[i] ?? 0) + r.errors;
+        }
+      }
+      const medians = rps.map(median);
+      const [ref, ngx, swy] = medians as [number, number, number];
+      const rows = contenders.map((c, i) => [
+        c.name,
+        (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+        medians[i] as number,
+        ratio(medians[i] as number, ref),
+        ratio(medians[i] as number, ngx),
+        String(errors[i]),
+      ]);
+      const ok = swy / ref >= target.ratio && errors[2] === 0;
+      return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
+
+${table(["contender", "req/s per round", "median req/s", `× ${target.reference}`, "× nginx", "errors"], rows)}
+
+- ${ok ? "PASS" : "MISS"} ${w.toUpperCase()} ≥ ${target.ratio}× ${target.reference}: ${ratio(swy, ref)}${errors[2] ? ` (${errors[2]} errors)` : ""}
+`;
+    } finally {
+      for (const c of contenders) await c.stop();
+    }
+  });
+}
