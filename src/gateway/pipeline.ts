@@ -140,7 +140,8 @@ function begin(req: IncomingMessage, res: ServerResponse, gw: GatewayState): Req
   req.on("error", noop);
   res.on("error", noop);
   const ctx = createContext(req, res);
-  res.once("close", () => closed(ctx, gw));
+  // A response closes once.
+  res.on("close", () => closed(ctx, gw));
   return ctx;
 }
 

@@ -13,16 +13,16 @@ export const CACHEABLE_METHODS: ReadonlySet<string> = new Set([
   "server/discover",
 ]);
 
-/** JSON with object keys sorted, so that equal params give equal keys. */
-function stable(value: unknown): string {
+/** JSON with object keys sorted (but `omit`), so that equal params give equal keys. */
+function stable(value: unknown, omit?: string): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => stable(v)).join(",")}]`;
   const obj = value as Record<string, unknown>;
   const names = Object.keys(obj);
-  if (names.length === 0) return "{}";
+  if (names.length === 0 || (names.length === 1 && names[0] === omit)) return "{}";
   return `{${names
     .sort()
-    .filter((k) => obj[k] !== undefined)
+    .filter((k) => k !== omit && obj[k] !== undefined)
     .map((k) => `${JSON.stringify(k)}:${stable(obj[k])}`)
     .join(",")}}`;
 }
@@ -33,10 +33,9 @@ function stable(value: unknown): string {
  * trace context) does not change the answer and is left out, so that every client shares one entry.
  */
 export function cacheKey(message: RpcMessage): string {
-  const { _meta, ...params } = message.params ?? {};
   const version = metaOf(message, META.protocolVersion);
   const capabilities = metaOf(message, META.clientCapabilities);
-  return `${message.method}\u0000${stable(params)}\u0000${stable(version)}\u0000${stable(capabilities)}`;
+  return `${message.method}\u0000${stable(message.params ?? {}, "_meta")}\u0000${stable(version)}\u0000${stable(capabilities)}`;
 }
 
 export interface CacheDirective {
