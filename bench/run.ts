@@ -10,26 +10,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDns, ZONE } from "../test/helpers/dns.js";
 import { startAuthServer } from "../test/helpers/oauth.js";
-import { freePort, spawnManaged } from "../test/helpers/procs.js";
+import { spawnManaged } from "../test/helpers/procs.js";
 import { startRedis } from "../test/helpers/redis.js";
 import { metricValue, waitFor } from "../test/helpers/wait.js";
 import { churn } from "./lib/churn.js";
 import type { Route } from "./lib/configs.js";
-import { BENCH_ADMIN_TOKEN, stubNginx } from "./lib/configs.js";
+import { BENCH_ADMIN_TOKEN } from "./lib/configs.js";
 import {
   type Contender,
   direct,
   startHaproxy,
   startNginxProxy,
   startReference,
+  startStub,
   startSwitchyard,
-  waitForPort,
 } from "./lib/contenders.js";
 import { eventLatency, percentile } from "./lib/event-latency.js";
 import { haBench } from "./lib/ha.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
-import { compareWorkload, profileWorkload } from "./lib/single.js";
+import { compareWorkload, profileWorkload, referenceTargetOf } from "./lib/single.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
@@ -157,8 +157,7 @@ async function main(): Promise<void> {
           const s = rows.switchyard as WrkResult;
           const d = rows.direct as WrkResult;
           const n = rows.nginx as WrkResult;
-          const p = rows["node-proxy"] as WrkResult;
-          checks.push(target("W1 throughput ≥ 0.85× node-proxy", s.rps / p.rps >= 0.85, ratio(s.rps, p.rps)));
+          checks.push(referenceTargetOf("w1", rows));
           checks.push(target("W1 throughput ≥ 0.5× nginx (the moonshot)", s.rps / n.rps >= 0.5, ratio(s.rps, n.rps)));
           checks.push(target("W1 added p50 ≤ 0.3 ms", s.p50 - d.p50 <= 0.3, `${delta(s.p50, d.p50)} ms`));
           checks.push(target("W1 added p99 ≤ 1 ms", s.p99 - d.p99 <= 1, `${delta(s.p99, d.p99)} ms`));
@@ -210,14 +209,12 @@ async function main(): Promise<void> {
       const d = rows.direct as WrkResult;
       const n = rows.nginx as WrkResult;
       if (key === "w6") {
-        const p = rows["node-proxy"] as WrkResult;
-        checks.push(target("W6 throughput ≥ 0.85× node-proxy", s.rps / p.rps >= 0.85, ratio(s.rps, p.rps)));
+        checks.push(referenceTargetOf("w6", rows));
         checks.push(target("W6 throughput ≥ 0.5× nginx", s.rps / n.rps >= 0.5, ratio(s.rps, n.rps)));
         checks.push(target("W6 added p50 ≤ 0.3 ms", s.p50 - d.p50 <= 0.3, `${delta(s.p50, d.p50)} ms`));
         checks.push(target("W6 added p99 ≤ 1 ms", s.p99 - d.p99 <= 1, `${delta(s.p99, d.p99)} ms`));
       } else {
-        const b = rows["node-bare"] as WrkResult;
-        checks.push(target("W7 cached tools/list ≥ 0.8× node-bare", s.rps / b.rps >= 0.8, ratio(s.rps, b.rps)));
+        checks.push(referenceTargetOf("w7", rows));
         checks.push(target("W7 cached tools/list ≥ 1× nginx", s.rps / n.rps >= 1, ratio(s.rps, n.rps)));
       }
       checks.push(target(`${key.toUpperCase()} no errors`, s.errors === 0, String(s.errors)));
@@ -250,8 +247,7 @@ async function main(): Promise<void> {
       );
       const w1 = (results[`w1-json-c${PLAN.conns[0]}`] as Record<string, WrkResult>).switchyard as WrkResult;
       const s = rows.switchyard as WrkResult;
-      const p = rows["node-proxy"] as WrkResult;
-      checks.push(target("W8 tenant's server ≥ 0.8× node-proxy", s.rps / p.rps >= 0.8, ratio(s.rps, p.rps)));
+      checks.push(referenceTargetOf("w8", rows));
       checks.push(
         target("W8 tenant's server ≥ 0.8× an operator route (W1)", s.rps / w1.rps >= 0.8, ratio(s.rps, w1.rps)),
       );
@@ -389,8 +385,7 @@ async function main(): Promise<void> {
       results.w2 = rows;
       sections.push("## W2 POST answered with a 3-event SSE stream — stub upstream, 32 connections", callTable(rows));
       const swy = rows.switchyard as WrkResult;
-      const p = rows["node-proxy"] as WrkResult;
-      checks.push(target("W2 ≥ 0.8× node-proxy", swy.rps / p.rps >= 0.8, ratio(swy.rps, p.rps)));
+      checks.push(referenceTargetOf("w2", rows));
       checks.push(target("W2 no errors", swy.errors === 0, String(swy.errors)));
     }
 
@@ -591,16 +586,6 @@ function callTable(rows: Record<string, WrkResult>): string {
 
 function target(name: string, ok: boolean, value: string): string {
   return `${ok ? "PASS" : "MISS"} ${name}: ${value}`;
-}
-
-/** The nginx stub upstream (answers at once with canned JSON-RPC, `configs.ts`). */
-async function startStub(nginx: string, dir: string) {
-  const stubPort = await freePort();
-  mkdirSync(join(dir, "stub"), { recursive: true });
-  writeFileSync(join(dir, "stub", "nginx.conf"), stubNginx(stubPort, join(dir, "stub")));
-  const stub = spawnManaged(nginx, ["-p", join(dir, "stub"), "-c", join(dir, "stub", "nginx.conf")]);
-  await waitForPort(stubPort, stub);
-  return { stub, stubPort };
 }
 
 async function single(): Promise<void> {

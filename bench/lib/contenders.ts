@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { CLI, freePort, type Managed, spawnManaged } from "../../test/helpers/procs.js";
-import { LIST_ANSWER, proxyHaproxy, proxyNginx, type Route, switchyardConfig } from "./configs.js";
+import { LIST_ANSWER, proxyHaproxy, proxyNginx, type Route, stubNginx, switchyardConfig } from "./configs.js";
 
 /** Something the load goes through (or, for `direct`, straight to). */
 export interface Contender {
@@ -112,6 +112,16 @@ export async function startSwitchyard(
   const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };
+}
+
+/** The nginx stub upstream (answers at once with canned JSON-RPC, `configs.ts`). */
+export async function startStub(nginx: string, dir: string): Promise<{ stub: Managed; stubPort: number }> {
+  const stubPort = await freePort();
+  mkdirSync(join(dir, "stub"), { recursive: true });
+  writeFileSync(join(dir, "stub", "nginx.conf"), stubNginx(stubPort, join(dir, "stub")));
+  const stub = spawnManaged(nginx, ["-p", join(dir, "stub"), "-c", join(dir, "stub", "nginx.conf")]);
+  await waitForPort(stubPort, stub);
+  return { stub, stubPort };
 }
 
 /**

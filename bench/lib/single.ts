@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, spawnManaged } from "../../test/helpers/procs.js";
-import { BENCH_ADMIN_TOKEN, type Route, stubNginx } from "./configs.js";
-import { type Contender, startNginxProxy, startReference, startSwitchyard, waitForPort } from "./contenders.js";
+import { BENCH_ADMIN_TOKEN, type Route } from "./configs.js";
+import { type Contender, startNginxProxy, startReference, startStub, startSwitchyard } from "./contenders.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./mcp.js";
 import { summariseProfile } from "./profile.js";
 import { requireTools } from "./system.js";
@@ -15,10 +14,10 @@ import { runWrk, type WrkResult } from "./wrk.js";
  * Switchyard beside its reference and nginx in interleaved rounds (`--only W`), which measures a change far
  * more steadily than the full run's one pass per contender.
  */
-export const SINGLE_WORKLOADS = ["w1", "w2", "w6", "w7", "w8"] as const;
+const SINGLE_WORKLOADS = ["w1", "w2", "w6", "w7", "w8"] as const;
 type Workload = (typeof SINGLE_WORKLOADS)[number];
 
-/** What each workload's target compares Switchyard with (issue 21). */
+/** What each workload's target compares Switchyard with (issue 21), in the full run and alone. */
 const TARGETS: Record<Workload, { reference: "node-bare" | "node-proxy"; ratio: number }> = {
   w1: { reference: "node-proxy", ratio: 0.85 },
   w2: { reference: "node-proxy", ratio: 0.8 },
@@ -26,6 +25,18 @@ const TARGETS: Record<Workload, { reference: "node-bare" | "node-proxy"; ratio: 
   w7: { reference: "node-bare", ratio: 0.8 },
   w8: { reference: "node-proxy", ratio: 0.8 },
 };
+
+/** The workload's target line: `PASS W1 ≥ 0.85× node-proxy: 0.81×` (or MISS). */
+export function referenceTarget(w: Workload, switchyardRps: number, referenceRps: number): string {
+  const t = TARGETS[w];
+  const ok = switchyardRps / referenceRps >= t.ratio;
+  return `${ok ? "PASS" : "MISS"} ${w.toUpperCase()} ≥ ${t.ratio}× ${t.reference}: ${ratio(switchyardRps, referenceRps)}`;
+}
+
+/** The same, from a run's rows (`switchyard` and the workload's reference). */
+export function referenceTargetOf(w: Workload, rows: Record<string, WrkResult>): string {
+  return referenceTarget(w, rows.switchyard?.rps ?? 0, rows[TARGETS[w].reference]?.rps ?? Number.NaN);
+}
 
 type Load = { url: string; body: string; headers: Record<string, string>; connections: number };
 
@@ -66,13 +77,9 @@ async function withStub<T>(
 ): Promise<T> {
   const tools = requireTools();
   const dir = mkdtempSync(join(tmpdir(), "swy-bench-one-"));
-  const port = await freePort();
-  mkdirSync(join(dir, "stub"), { recursive: true });
-  writeFileSync(join(dir, "stub", "nginx.conf"), stubNginx(port, join(dir, "stub")));
-  const stub = spawnManaged(tools.nginx, ["-p", join(dir, "stub"), "-c", join(dir, "stub", "nginx.conf")]);
+  const { stub, stubPort } = await startStub(tools.nginx, dir);
   try {
-    await waitForPort(port, stub);
-    const upstream = `127.0.0.1:${port}`;
+    const upstream = `127.0.0.1:${stubPort}`;
     const routes = ["json", "sse", "modern", "list"].map((name) => ({ name, upstream }));
     return await run({ wrk: tools.wrk, nginx: tools.nginx, dir, upstream, routes });
   } finally {
@@ -148,12 +155,12 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
         ratio(medians[i] as number, ngx),
         String(errors[i]),
       ]);
-      const ok = swy / ref >= target.ratio && errors[2] === 0;
       return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
 
 ${table(["contender", "req/s per round", "median req/s", `× ${target.reference}`, "× nginx", "errors"], rows)}
 
-- ${ok ? "PASS" : "MISS"} ${w.toUpperCase()} ≥ ${target.ratio}× ${target.reference}: ${ratio(swy, ref)}${errors[2] ? ` (${errors[2]} errors)` : ""}
+- ${referenceTarget(w, swy, ref)}
+- ${errors[2] === 0 ? "PASS" : "MISS"} ${w.toUpperCase()} no errors: ${errors[2]}
 `;
     } finally {
       for (const c of contenders) await c.stop();

@@ -25,8 +25,8 @@ export function admitOnConnection(socket: Socket, res: ServerResponse): Set<Serv
     open = new Set();
     lanes.set(socket, open);
   }
-  // A response leaves its lane when it closes (`leaveConnection`); one that has ended but not yet closed
-  // (written behind a slower one) no longer waits either.
+  // A response leaves its lane when it closes (the pipeline's `closed`); one that has ended but not yet
+  // closed (written behind a slower one) no longer waits either: looked for only when the lane is full.
   if (open.size >= MAX_PIPELINED) {
     for (const r of open) if (r.writableEnded || r.destroyed) open.delete(r);
     if (open.size >= MAX_PIPELINED) {

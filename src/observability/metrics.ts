@@ -115,18 +115,6 @@ class HotHistogram {
   }
 }
 
-const STATUS_LABELS = new Map<number, string>();
-
-/** A status code's label, made once per code. */
-function statusLabel(status: number): string {
-  let label = STATUS_LABELS.get(status);
-  if (label === undefined) {
-    label = String(status);
-    STATUS_LABELS.set(status, label);
-  }
-  return label;
-}
-
 /** Tenant servers (`TENANT/NAME`) count under one label: tenants come and go, labels must stay bounded. */
 export function routeLabel(route: string | undefined): string {
   if (route === undefined) return "";
@@ -295,7 +283,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   return {
     requestDone(r, method, status, seconds, code, upstreamSeconds) {
       const route = routeLabel(r);
-      requests.inc(route, method, statusLabel(status));
+      requests.inc(route, method, String(status));
       duration.observe(route, seconds);
       if (upstreamSeconds !== undefined) upstream.observe(route, upstreamSeconds);
       if (code !== undefined) refusals.inc({ code });

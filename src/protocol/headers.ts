@@ -33,6 +33,23 @@ export function acceptedRanges(accept: string | undefined): string[] {
   return out;
 }
 
+/**
+ * `compute` with the last few answers remembered, by header value: clients send the same `Accept` and
+ * `Content-Type` on every request, so each value is parsed once, not once per request and check.
+ */
+function remembered<T>(compute: (value: string) => T): (value: string) => T {
+  const answers = new Map<string, T>();
+  return (value) => {
+    let answer = answers.get(value);
+    if (answer === undefined) {
+      answer = compute(value);
+      if (answers.size >= 64) answers.clear();
+      answers.set(value, answer);
+    }
+    return answer;
+  };
+}
+
 /** What an Accept header admits of the two media types MCP answers in. */
 export interface Acceptance {
   json: boolean;
@@ -40,21 +57,13 @@ export interface Acceptance {
 }
 
 const ADMITS_ALL: Acceptance = { json: true, sse: true };
-const acceptCache = new Map<string, Acceptance>();
+const acceptanceOf = remembered(
+  (accept): Acceptance => ({ json: accepts(accept, "application/json"), sse: accepts(accept, "text/event-stream") }),
+);
 
-/**
- * Whether an Accept header admits JSON, and SSE. Clients send the same Accept on every request: the last
- * few answers are remembered (the header is parsed once, not once per check).
- */
+/** Whether an Accept header admits JSON, and SSE (a missing header admits both). */
 export function acceptance(accept: string | undefined): Acceptance {
-  if (accept === undefined) return ADMITS_ALL;
-  let a = acceptCache.get(accept);
-  if (a === undefined) {
-    a = { json: accepts(accept, "application/json"), sse: accepts(accept, "text/event-stream") };
-    if (acceptCache.size >= 64) acceptCache.clear();
-    acceptCache.set(accept, a);
-  }
-  return a;
+  return accept === undefined ? ADMITS_ALL : acceptanceOf(accept);
 }
 
 /** Whether an Accept header admits JSON or SSE (what a POST's answer may be). */
@@ -70,19 +79,14 @@ export function accepts(accept: string | undefined, mediaType: string): boolean 
   return acceptedRanges(accept).some((r) => r === mediaType || r === "*/*" || r === `${type}/*`);
 }
 
-const jsonTypeCache = new Map<string, boolean>();
+const jsonType = remembered((contentType) => {
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+});
 
-/** Content-Type is JSON (`application/json`, any parameters, or a `+json` suffix); the last few values remembered. */
+/** Content-Type is JSON (`application/json`, any parameters, or a `+json` suffix). */
 export function isJsonContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  let json = jsonTypeCache.get(contentType);
-  if (json === undefined) {
-    const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-    json = type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
-    if (jsonTypeCache.size >= 64) jsonTypeCache.clear();
-    jsonTypeCache.set(contentType, json);
-  }
-  return json;
+  return contentType !== undefined && jsonType(contentType);
 }
 
 export function isEventStream(contentType: string | string[] | undefined): boolean {

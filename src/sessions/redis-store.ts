@@ -117,22 +117,23 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  peek(route: string, sessionId: string): SessionRecord | undefined {
-    const cached = this.cache.get(this.key(route, sessionId));
-    const now = Date.now();
+  /** The cached record if Redis confirmed it within `refreshMs` (renewed here), else undefined. */
+  private fresh(cached: Cached | undefined, now: number): SessionRecord | undefined {
     if (cached === undefined || now - cached.confirmedAt >= this.refreshMs) return undefined;
     cached.record.lastSeenAt = now;
     return cached.record;
+  }
+
+  peek(route: string, sessionId: string): SessionRecord | undefined {
+    return this.fresh(this.cache.get(this.key(route, sessionId)), Date.now());
   }
 
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
     const key = this.key(route, sessionId);
     const now = Date.now();
     const cached = this.cache.get(key);
-    if (cached && now - cached.confirmedAt < this.refreshMs) {
-      cached.record.lastSeenAt = now;
-      return cached.record;
-    }
+    const held = this.fresh(cached, now);
+    if (held) return held;
     let value: string | null;
     try {
       const reply = await this.client.getEx(key, { type: "PX", value: this.options.idleTtlMs });

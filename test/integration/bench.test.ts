@@ -8,6 +8,17 @@ import { ROOT } from "../helpers/procs.js";
 
 const CONTENDERS = ["direct", "nginx", "haproxy", "switchyard", "switchyard+redis", "switchyard+tokens"];
 
+/** `bench/run.ts ARGS…` for one workload (a minute at most); its output once it succeeded. */
+function bench(...args: string[]) {
+  const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  return run;
+}
+
 describe("npm run bench (a tiny run)", () => {
   it("starts and stops every contender and prints a well-formed table and JSON", () => {
     const out = mkdtempSync(join(tmpdir(), "swy-bench-test-"));
@@ -74,12 +85,7 @@ describe("npm run bench (a tiny run)", () => {
   });
 
   it("--only: one workload, Switchyard beside its Node reference and nginx in rounds, and its target", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--only", "W6", "--tiny"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    assert.equal(run.status, 0, run.stderr);
+    const run = bench("--only", "W6", "--tiny");
     assert.match(run.stdout, /^# W6 alone — stub upstream, 32 connections, 1 rounds of 1 s in turn/);
     for (const c of ["node-proxy", "nginx", "switchyard"]) {
       assert.match(
@@ -89,15 +95,11 @@ describe("npm run bench (a tiny run)", () => {
       );
     }
     assert.match(run.stdout, /^- (PASS|MISS) W6 ≥ 0\.85× node-proxy: [\d.]+×$/m);
+    assert.match(run.stdout, /^- PASS W6 no errors: 0$/m);
   });
 
   it("--profile: where a request's time goes, by area and by function", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--profile", "w7", "--tiny"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    assert.equal(run.status, 0, run.stderr);
+    const run = bench("--profile", "w7", "--tiny");
     assert.match(run.stdout, /^# Profile of W7 \(32 connections, stub upstream; [\d,.]+ req\/s under the profiler\)/);
     // Switchyard's own share is shown, and its functions by file and line.
     assert.match(run.stdout, /^\| switchyard \| [\d.]+ % \|$/m);

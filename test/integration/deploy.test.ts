@@ -303,7 +303,8 @@ upstreams:
       await refused.body?.cancel();
       assert.equal(refused.status, 401);
       assert.match(refused.headers.get("www-authenticate") ?? "", /^Bearer /);
-      // With the key, a session through either gateway (the second learns the key from Redis).
+      // With the key, a session and its call, through whichever gateway the proxy picks (a gateway that did
+      // not make the key finds it in the shared Redis).
       const s = await session(url, d.agent, { authorization: `Bearer ${key}` });
       try {
         assert.equal((await s.whoami()).replica, "r1");
