@@ -5,7 +5,7 @@ import { BENCH_ADMIN_TOKEN, type Route } from "./configs.js";
 import { type Contender, startNginxProxy, startReference, startStub, startSwitchyard } from "./contenders.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./mcp.js";
 import { summariseProfile } from "./profile.js";
-import { requireTools } from "./system.js";
+import { cpuSeconds, requireTools } from "./system.js";
 import { fmt, ratio, table } from "./table.js";
 import { runWrk, type WrkResult } from "./wrk.js";
 
@@ -114,6 +114,13 @@ The profile: ${profDir}
   });
 }
 
+/** A process's CPU time per request, in µs: `12.3 + 20.1`; `–` where it is not measured (nginx runs in a worker). */
+function perRequest(c: { user: number; sys: number; requests: number }): string {
+  if (c.requests === 0) return "–";
+  const us = (s: number) => fmt((1e6 * s) / c.requests, 1);
+  return `${us(c.user)} + ${us(c.sys)}`;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /**
@@ -137,11 +144,21 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
       }
       const rps = contenders.map(() => [] as number[]);
       const errors = contenders.map(() => 0);
+      // CPU time of each contender's process per request it answered (nginx: its master, not its worker: none).
+      const cpu = contenders.map(() => ({ user: 0, sys: 0, requests: 0 }));
       for (let round = 1; round <= rounds; round++) {
         for (const [i, c] of contenders.entries()) {
           process.stderr.write(`${w.toUpperCase()} round ${round}/${rounds} ${c.name}\n`);
+          const before = c.pid === undefined || c.name === "nginx" ? undefined : cpuSeconds(c.pid);
           const r = await runWrk(wrk, dir, { ...(loads[i] as Load), seconds });
           rps[i]?.push(r.rps);
+          if (before) {
+            const after = cpuSeconds(c.pid as number);
+            const total = cpu[i] as { user: number; sys: number; requests: number };
+            total.user += after.user - before.user;
+            total.sys += after.sys - before.sys;
+            total.requests += r.requests;
+          }
           errors[i] = (errors[i] ?? 0) + r.errors;
         }
       }
@@ -153,11 +170,12 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
         medians[i] as number,
         ratio(medians[i] as number, ref),
         ratio(medians[i] as number, ngx),
+        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
         String(errors[i]),
       ]);
       return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
 
-${table(["contender", "req/s per round", "median req/s", `× ${target.reference}`, "× nginx", "errors"], rows)}
+${table(["contender", "req/s per round", "median req/s", `× ${target.reference}`, "× nginx", "CPU µs/req user + sys", "errors"], rows)}
 
 - ${referenceTarget(w, swy, ref)}
 - ${errors[2] === 0 ? "PASS" : "MISS"} ${w.toUpperCase()} no errors: ${errors[2]}

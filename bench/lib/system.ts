@@ -46,3 +46,11 @@ export function fileLimit(): number {
     .find((l) => l.startsWith("Max open files"));
   return Number(line?.split(/\s+/)[3] ?? 1024);
 }
+
+/** CPU time a process has used so far, in seconds: user and system (`/proc/PID/stat`, clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may hold spaces: the fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
+}
