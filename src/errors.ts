@@ -130,6 +130,25 @@ export const ERRORS = {
     message: "Too many pipelined requests on this connection are waiting for their answers; retry shortly",
   },
   SWY_SHUTTING_DOWN: { status: 503, rpc: -32000, message: "Gateway is shutting down" },
+  // Virtual servers (federation): the gateway answers as the MCP server. A JSON-RPC error of a session's
+  // request is answered with HTTP 200, as servers answer them; the status here is the modern era's.
+  SWY_MEMBER_UNAVAILABLE: {
+    status: 200,
+    rpc: -32000,
+    message: "Unavailable: the member server that serves this cannot be reached now",
+  },
+  SWY_VIRTUAL_UNAVAILABLE: {
+    status: 503,
+    rpc: -32000,
+    message: "Virtual server unavailable: a member server cannot be reached (onMemberFailure: closed)",
+  },
+  SWY_UNKNOWN_NAME: { status: 200, rpc: -32602, message: "Invalid params: no such tool, prompt or resource" },
+  SWY_METHOD_NOT_FOUND: { status: 404, rpc: -32601, message: "Method not found" },
+  SWY_SESSION_REQUIRED: {
+    status: 400,
+    rpc: -32000,
+    message: "Bad Request: no Mcp-Session-Id (send initialize first)",
+  },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,
     rpc: -32000,

@@ -73,6 +73,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   try {
     await gateway.listen();
   } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
     fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
   const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true });

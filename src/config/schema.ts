@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseCidrs } from "../security/address-policy.js";
 import { parseReplicaEntry } from "../upstream/replica-entry.js";
 import { duration, durationOption, sizeOption } from "./units.js";
+import { virtualSchema } from "./virtual-schema.js";
 
 /**
  * One schema = every option, its default and its documentation. `docs/config.md` is generated from it
@@ -263,6 +264,12 @@ export const configSchema = z
       .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), upstreamSchema)
       .default({})
       .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
+    virtual: z
+      .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), virtualSchema)
+      .default({})
+      .describe(
+        "Virtual servers by name (federation): `virtual.NAME` is served at `/NAME/mcp` and serves the tools, prompts and resources of its member routes as one MCP server, to clients of every protocol era.",
+      ),
     auth: authSchema
       .optional()
       .describe("OAuth settings for every route that does not set its own (`upstreams.NAME.auth`)."),
@@ -614,6 +621,20 @@ export const configSchema = z
             code: "custom",
             path: ["upstreams", name, "toolRoutes", tool],
             message: "must name another streamable-http route of this configuration",
+          });
+        }
+      }
+    }
+    for (const [name, v] of Object.entries(c.virtual)) {
+      if (c.upstreams[name]) {
+        ctx.addIssue({ code: "custom", path: ["virtual", name], message: "a route of `upstreams` has this name" });
+      }
+      for (const [i, member] of v.members.entries()) {
+        if (!c.upstreams[member] || v.members.indexOf(member) !== i) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["virtual", name, "members", i],
+            message: "must name a route of `upstreams`, once",
           });
         }
       }

@@ -1,4 +1,5 @@
 import { META, responseTo } from "../protocol/jsonrpc.js";
+import { FIRST_MODERN_VERSION, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
 
@@ -12,8 +13,6 @@ export interface UpstreamInfo {
   fetchedAt: number;
 }
 
-const LEGACY_VERSION = "2025-11-25";
-const MODERN_VERSION = "2026-07-28";
 const CLIENT = { name: "switchyard-discovery", version: "1" };
 const TIMEOUT_MS = 5000;
 /** How the discovery requests name themselves to upstreams (they are the gateway's own, not a client's). */
@@ -67,13 +66,13 @@ function toolsOf(result: Json | undefined): UpstreamInfo["tools"] {
 }
 
 const modernMeta = {
-  [META.protocolVersion]: MODERN_VERSION,
+  [META.protocolVersion]: FIRST_MODERN_VERSION,
   [META.clientInfo]: CLIENT,
   [META.clientCapabilities]: {},
 };
 
 function modernHeaders(method: string): Record<string, string> {
-  return { "mcp-protocol-version": MODERN_VERSION, "mcp-method": method };
+  return { "mcp-protocol-version": FIRST_MODERN_VERSION, "mcp-method": method };
 }
 
 /**
@@ -121,7 +120,7 @@ export async function fetchUpstreamInfo(replica: Replica, withTools: boolean): P
       jsonrpc: "2.0",
       id: 1,
       method: "initialize",
-      params: { protocolVersion: LEGACY_VERSION, capabilities: {}, clientInfo: CLIENT },
+      params: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: CLIENT },
     },
   ).catch(() => undefined);
   const initialized = init && resultOf(init);

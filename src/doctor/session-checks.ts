@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
-import { FIRST_MODERN_VERSION as MODERN_VERSION } from "../protocol/versions.js";
+import { LEGACY_VERSIONS, FIRST_MODERN_VERSION as MODERN_VERSION } from "../protocol/versions.js";
 import { type Finding, finding } from "./finding.js";
 import { type Answer, type CheckHttp, header } from "./http.js";
 
-export const LEGACY_VERSIONS = ["2025-03-26", "2025-06-18", "2025-11-25"] as const;
 export const LATEST_LEGACY = "2025-11-25";
 const CLIENT = { name: "switchyard-check", version: "1" };
 /** The headers of the check's POSTs. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ListFilter } from "../auth/list-filter.js";
 import type { TokenClaims } from "../auth/verifier.js";
+import type { VirtualServer } from "../federation/virtual-server.js";
 import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
 import type { Quotas } from "../tenancy/registry.js";
@@ -37,6 +38,8 @@ export interface RequestContext {
   /** Milliseconds from sending upstream to the response headers. */
   upstreamMs: number | undefined;
   pool: UpstreamPool | undefined;
+  /** The route is a virtual server (federation): the gateway answers as the MCP server itself. */
+  virtual: VirtualServer | undefined;
   /** Which endpoint of the route: `mcp` (Streamable HTTP), or HTTP+SSE's `sse` stream and `messages` POSTs. */
   endpoint: "mcp" | "sse" | "messages";
   body: Buffer | undefined;
@@ -86,6 +89,7 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     tenantStream: false,
     upstreamMs: undefined,
     pool: undefined,
+    virtual: undefined,
     endpoint: "mcp",
     body: undefined,
     messages: NO_MESSAGES,

@@ -10,7 +10,7 @@ export function servesEndpoint(transport: string, endpoint: string): endpoint is
 }
 
 /**
- * `/NAME/mcp` → a Streamable HTTP route's pool; `/NAME/sse` (the stream) and `/NAME/messages` (its
+ * `/NAME/mcp` → a Streamable HTTP route's pool, or a virtual server; `/NAME/sse` (the stream) and `/NAME/messages` (its
  * POSTs) → an HTTP+SSE route's pool. `/TENANT/NAME/ENDPOINT` → a tenant's server, looked up once the
  * caller is authenticated (`admit-tenant.ts`), so that nobody learns which servers a tenant has.
  */
@@ -27,7 +27,13 @@ export function matchRoute(ctx: RequestContext, gw: GatewayState): void {
         return;
       }
     }
-    const pool = gw.pools.get(p.slice(1, slash));
+    const name = p.slice(1, slash);
+    const virtual = endpoint === "mcp" ? gw.virtuals.get(name) : undefined;
+    if (virtual) {
+      ctx.virtual = virtual;
+      return;
+    }
+    const pool = gw.pools.get(name);
     if (pool && servesEndpoint(pool.transport, endpoint)) {
       ctx.pool = pool;
       ctx.endpoint = endpoint;

@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SwitchyardError } from "../errors.js";
+import { serveVirtual } from "../federation/serve.js";
 import { hasSubscribers, publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { classify } from "../protocol/classify.js";
@@ -29,7 +30,8 @@ import { holdStream } from "./streams.js";
  *   one more on its connection (pipelining bound) → HTTP checks (header count, Host, Transfer-Encoding)
  *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate)
  *   → (protected routes: bearer token) → admit → read body → classify → (protected routes: scopes)
- *   → (tenant servers: session and stream quotas) → list cache → route → (token exchange) → forward
+ *   → (tenant servers: session and stream quotas) → then by the route's kind: a virtual server answers
+ *   itself (`federation/serve.ts`); a proxied route: list cache → route → (token exchange) → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
@@ -58,6 +60,8 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
+  // The last stage, by the route's kind: a virtual server answers as the server; a proxied route goes upstream.
+  if (ctx.virtual) return serveVirtual(ctx, gw, ctx.virtual);
   if (serveFromCache(ctx, gw)) return;
   const routing = routeRequest(ctx, gw);
   if (routing) await routing;

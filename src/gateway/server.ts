@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { TokenExchanger } from "../auth/token-exchange.js";
 import { BearerVerifier } from "../auth/verifier.js";
+import { ConfigError } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
@@ -72,13 +73,13 @@ export function createGateway(
 ): Gateway {
   const { host, port } = splitHostPort(config.listen);
   const health = new HealthChecker([], config.health);
-  const context = { listenHost: host, resolve: options.resolve, health };
-  const first = buildSnapshot(config, context);
-  for (const replica of replicasOf(first)) health.add(replica);
   const store = new ObservedStore(
     options.store ??
       new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
   );
+  const context = { listenHost: host, resolve: options.resolve, health, store };
+  const first = buildSnapshot(config, context);
+  for (const replica of replicasOf(first)) health.add(replica);
   const tenancy =
     config.admin.token === undefined
       ? undefined
@@ -174,6 +175,19 @@ export function createGateway(
       const fresh = [...snapshot.pools.values()].filter((p) => state.pools.get(p.name) !== p);
       // New and rebuilt pools resolve their DNS entries before they take requests.
       await Promise.all(fresh.map((p) => p.start()));
+      // New and changed virtual servers ask their members what they serve: colliding names refuse the reload.
+      const freshVirtuals = [...snapshot.virtuals.values()].filter((v) => state.virtuals.get(v.name) !== v);
+      try {
+        await Promise.all(freshVirtuals.map((v) => v.start()));
+      } catch (err) {
+        // Refused: what the new snapshot built alone is let go (replicas the running pools hold stay).
+        await Promise.all(freshVirtuals.map((v) => v.close()));
+        for (const pool of fresh) {
+          pool.detach();
+          void pool.retire(state.pools.get(pool.name));
+        }
+        throw err;
+      }
       const old = state;
       state = { ...snapshot, ...runtime };
       health.reconfigure(next.health);
@@ -184,6 +198,7 @@ export function createGateway(
         old.discovery?.stop();
         if (listening) snapshot.discovery?.start();
       }
+      for (const v of old.virtuals.values()) if (snapshot.virtuals.get(v.name) !== v) void v.close();
       for (const pool of retiredPools(old, snapshot)) {
         const successor = snapshot.pools.get(pool.name);
         pool.detach();
@@ -201,6 +216,10 @@ export function createGateway(
     async listen() {
       // DNS-discovered pools start with their replicas (a resolver that fails leaves them empty, retried).
       await Promise.all([...state.pools.values()].map((p) => p.start()));
+      // Virtual servers ask their members what they serve: colliding names refuse the start.
+      await Promise.all([...state.virtuals.values()].map((v) => v.start())).catch((err: unknown) => {
+        throw new ConfigError((err as Error).message);
+      });
       const ops = opsServer && opsAddress ? await listenOn(opsServer, opsAddress.host, opsAddress.port) : undefined;
       const url = await listenOn(server, host, port);
       health.start();
@@ -210,7 +229,7 @@ export function createGateway(
       publish("lifecycle", {
         event: "listening",
         url,
-        routes: [...state.pools.keys()],
+        routes: [...state.pools.keys(), ...state.virtuals.keys()],
         ...(ops ? { ops } : {}),
         ...(notice ? { notice } : {}),
       });
@@ -240,6 +259,7 @@ export function createGateway(
         }
         health.stop();
         state.discovery?.stop();
+        await Promise.all([...state.virtuals.values()].map((v) => v.close()));
         await Promise.all([...state.pools.values(), ...retiring].map((p) => p.close()));
         await tenancy?.close();
         await store.close();

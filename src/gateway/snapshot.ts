@@ -3,8 +3,10 @@ import { routeAuth } from "../auth/route-auth.js";
 import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
 import { UpstreamInfoCache } from "../discovery/upstream-info.js";
+import { VirtualServer } from "../federation/virtual-server.js";
 import { type AddressPolicy, parseCidrs } from "../security/address-policy.js";
 import { isLoopbackAddress, type OriginHostPolicy } from "../security/origin-host.js";
+import type { SessionStore } from "../sessions/store.js";
 import { TokenOpener } from "../sessions/token.js";
 import type { Resolver } from "../upstream/connector.js";
 import type { HealthChecker } from "../upstream/health.js";
@@ -19,6 +21,8 @@ import { createListCache } from "./list-cache-stage.js";
 export interface Snapshot {
   readonly config: Config;
   readonly pools: ReadonlyMap<string, UpstreamPool>;
+  /** Virtual servers (federation) by name: the other kind of route, served by the gateway itself. */
+  readonly virtuals: ReadonlyMap<string, VirtualServer>;
   readonly policy: OriginHostPolicy;
   /** The shared list-result cache (`cache.enabled`). */
   readonly cache: ListCache | undefined;
@@ -35,6 +39,8 @@ export interface SnapshotContext {
   listenHost: string;
   resolve?: Resolver | undefined;
   health: HealthChecker;
+  /** Where virtual servers keep their sessions. */
+  store: SessionStore;
 }
 
 /**
@@ -77,11 +83,22 @@ export function buildSnapshot(config: Config, context: SnapshotContext, previous
     pool.onGone = (replica) => context.health.remove(replica);
     pools.set(name, pool);
   }
+  // A virtual server whose options and member pools stay is carried over (its catalog with it).
+  const virtuals = new Map<string, VirtualServer>();
+  for (const [name, v] of Object.entries(config.virtual)) {
+    const old = previous?.virtuals.get(name);
+    const same =
+      old !== undefined &&
+      isDeepStrictEqual(previous?.config.virtual[name], v) &&
+      v.members.every((m) => previous?.pools.get(m) === pools.get(m));
+    virtuals.set(name, same ? old : new VirtualServer(name, v, pools, context.store, config.timeouts.upstreamHeaders));
+  }
   const cache =
     previous && isDeepStrictEqual(previous.config.cache, config.cache) ? previous.cache : createListCache(config);
   return {
     config,
     pools,
+    virtuals,
     policy: {
       loopbackListener: isLoopbackAddress(context.listenHost),
       allowedHosts: config.security.allowedHosts,

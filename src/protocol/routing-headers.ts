@@ -11,7 +11,11 @@ import { META, metaOf, type RpcMessage } from "./jsonrpc.js";
 type Headers = Record<string, string | string[] | undefined>;
 
 /** Methods whose target is named by `Mcp-Name`, and the param that holds it. */
-const NAMED: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+export const NAMED: Record<string, "name" | "uri"> = {
+  "tools/call": "name",
+  "prompts/get": "name",
+  "resources/read": "uri",
+};
 
 /** A header value as sent: plain, or `=?base64?…?=` for values that are not plain ASCII (undefined: not UTF-8). */
 export function decodeHeaderValue(value: string): string | undefined {
@@ -20,6 +24,48 @@ export function decodeHeaderValue(value: string): string | undefined {
   const bytes = Buffer.from(m[1] as string, "base64");
   const text = bytes.toString("utf8");
   return Buffer.from(text, "utf8").equals(bytes) ? text : undefined;
+}
+
+/**
+ * A value as a modern request sends it in a header: as it is when it is plain visible ASCII (tabs and
+ * inner spaces allowed) without surrounding spaces, else `=?base64?…?=` (so is a value that looks encoded).
+ */
+export function encodeHeaderValue(value: string): string {
+  const plain =
+    value.length > 0 && value.trim() === value && /^[\t\x20-\x7e]*$/.test(value) && !/^=\?base64\?.*\?=$/i.test(value);
+  return plain ? value : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`;
+}
+
+/**
+ * The `Mcp-Param-*` headers a modern `tools/call` must carry: each argument whose property in the tool's
+ * input schema (reached through `properties` alone) declares `x-mcp-header: NAME` and whose value is a
+ * string, a finite number or a boolean → `[mcp-param-NAME, value]`.
+ */
+export function paramHeaders(inputSchema: unknown, args: unknown): string[] {
+  const out: string[] = [];
+  const visit = (schema: unknown, value: unknown) => {
+    if (schema === null || typeof schema !== "object" || value === null || typeof value !== "object") return;
+    const properties = (schema as { properties?: unknown }).properties;
+    if (properties === null || typeof properties !== "object") return;
+    for (const [key, sub] of Object.entries(properties as Record<string, unknown>)) {
+      const v = (value as Record<string, unknown>)[key];
+      const header =
+        sub !== null && typeof sub === "object" ? (sub as Record<string, unknown>)["x-mcp-header"] : undefined;
+      if (typeof header === "string" && header !== "") {
+        const text =
+          typeof v === "string"
+            ? v
+            : typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))
+              ? String(v)
+              : undefined;
+        if (text !== undefined) out.push(`mcp-param-${header.toLowerCase()}`, encodeHeaderValue(text));
+      } else {
+        visit(sub, v);
+      }
+    }
+  };
+  visit(inputSchema, args);
+  return out;
 }
 
 function single(v: string | string[] | undefined): string | undefined {

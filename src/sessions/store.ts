@@ -1,4 +1,7 @@
-/** What the gateway remembers of one stateful session. Never holds the raw session id. */
+/**
+ * What the gateway remembers of one stateful session. Never holds the client's raw session id (stores key
+ * records by its hash); a federation member's session id, the gateway's own with that member, is kept.
+ */
 export interface SessionRecord {
   /** Route name (`/NAME/mcp`). */
   route: string;
@@ -12,6 +15,14 @@ export interface SessionRecord {
   endpoint?: string;
   createdAt: number;
   lastSeenAt: number;
+  /**
+   * A virtual server's session (federation): what its client said of itself in `initialize` and the
+   * version agreed, for opening member sessions on its behalf (`replica` is then empty).
+   */
+  hello?: { protocolVersion: string; capabilities: Record<string, unknown>; clientInfo: Record<string, unknown> };
+  /** A virtual server's session with one member (route `VIRTUAL/MEMBER`): the member's own session id and version. */
+  upstreamSession?: string;
+  protocolVersion?: string;
 }
 
 /**

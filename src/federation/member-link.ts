@@ -1,0 +1,219 @@
+import type { Dispatcher } from "undici";
+import { H, isEventStream } from "../protocol/headers.js";
+import { META } from "../protocol/jsonrpc.js";
+import { encodeHeaderValue, NAMED, paramHeaders } from "../protocol/routing-headers.js";
+import { FIRST_MODERN_VERSION } from "../protocol/versions.js";
+import { parseEvents } from "../sse/parse.js";
+import type { UpstreamPool } from "../upstream/pool.js";
+import type { Replica } from "../upstream/replica.js";
+
+/** A JSON-RPC message as the virtual server reads and writes it. */
+export type Message = Record<string, unknown> & { id?: unknown; method?: string; params?: Record<string, unknown> };
+
+/** What a client said of itself: sent on to the members in `initialize` (legacy) or `_meta` (modern). */
+export interface Hello {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  clientInfo: { name: string; version: string } & Record<string, unknown>;
+}
+
+/** Why a member could not answer: unreachable (or failing), or its session is gone (404: open another). */
+export class MemberError extends Error {
+  constructor(
+    readonly member: string,
+    readonly kind: "unavailable" | "session-gone",
+    detail: string,
+  ) {
+    super(`member ${member}: ${detail}`);
+    this.name = "MemberError";
+  }
+}
+
+/** A member's answer read whole is bounded: past it the member is treated as failing. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface Posted {
+  status: number;
+  /** The member's session id, when its answer names one (a legacy `initialize`). */
+  sessionId: string | undefined;
+  /** The answer to the request (undefined for a notification or response: 202). */
+  answer: Message | undefined;
+}
+
+/**
+ * One member route seen from a virtual server: JSON-RPC messages POSTed to one of its replicas, in the
+ * member's era (the legacy one with its session's headers, the modern one with the envelope and routing
+ * headers), and the answer read message by message — those before it (progress, logs, the member's own
+ * requests) handed to `onMessage` as they arrive.
+ */
+export class MemberLink {
+  constructor(
+    readonly member: string,
+    private readonly pool: UpstreamPool,
+    private readonly headersTimeoutMs: number,
+  ) {}
+
+  /** A replica for a request that belongs to no session (or a new one); undefined if none is healthy. */
+  pick(): Replica | undefined {
+    return this.pool.pick();
+  }
+
+  /** Whether a replica of the member is serving and healthy now. */
+  available(): boolean {
+    return this.pool.replicas.some((r) => r.state === "serving" && r.healthy);
+  }
+
+  /** The replica a session opened at `createdAt` lives on, if it is still there. */
+  holder(replicaId: string, createdAt: number): Replica | undefined {
+    const replica = this.pool.get(replicaId);
+    return replica?.holds(createdAt) ? replica : undefined;
+  }
+
+  /** Headers of the route's own (`upstreams.NAME.headers`: the gateway's credential for the member). */
+  private baseHeaders(): string[] {
+    return ["content-type", "application/json", "accept", "application/json, text/event-stream"].concat(
+      this.pool.injects ? this.pool.injection.headers : [],
+    );
+  }
+
+  /**
+   * A message in the modern era: the client's hello in `_meta`, and the routing headers (with a tool's
+   * `inputSchema`, the `Mcp-Param-*` headers its arguments call for).
+   */
+  modern(message: Message, hello: Hello, inputSchema?: unknown): { body: Message; headers: string[] } {
+    const params = { ...(message.params ?? {}) };
+    params._meta = {
+      ...((params._meta as Record<string, unknown> | undefined) ?? {}),
+      [META.protocolVersion]: FIRST_MODERN_VERSION,
+      [META.clientInfo]: hello.clientInfo,
+      [META.clientCapabilities]: hello.capabilities,
+    };
+    const headers = [H.protocolVersion, FIRST_MODERN_VERSION];
+    if (message.method !== undefined) {
+      headers.push(H.method, message.method);
+      const field = NAMED[message.method];
+      const target = field === undefined ? undefined : params[field];
+      if (typeof target === "string") headers.push(H.name, encodeHeaderValue(target));
+      if (inputSchema !== undefined) headers.push(...paramHeaders(inputSchema, params.arguments));
+    }
+    return { body: { ...message, params }, headers };
+  }
+
+  /**
+   * POST `message` to `replica` with `headers` (the era's), and read the answer: a JSON body, or an SSE
+   * stream whose messages before the answer go to `onMessage`. A 404 is `session-gone` when a session
+   * was named; a connection failure, a timeout or a 5xx is `unavailable`.
+   */
+  async post(
+    replica: Replica,
+    message: Message,
+    headers: string[],
+    options: { signal?: AbortSignal; onMessage?: (m: Message) => void; session?: boolean } = {},
+  ): Promise<Posted> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await replica.pool.request({
+        path: replica.path,
+        method: "POST",
+        headers: this.baseHeaders().concat(headers),
+        body: JSON.stringify(message),
+        headersTimeout: this.headersTimeoutMs,
+        bodyTimeout: 0,
+        signal: options.signal,
+      });
+    } catch (err) {
+      throw new MemberError(this.member, "unavailable", (err as Error).message);
+    }
+    const sid = res.headers[H.sessionId];
+    const sessionId = typeof sid === "string" ? sid : undefined;
+    if (res.statusCode === 202) {
+      await res.body.dump();
+      return { status: 202, sessionId, answer: undefined };
+    }
+    if (res.statusCode === 404 && options.session) {
+      await res.body.dump();
+      throw new MemberError(this.member, "session-gone", "its session is gone (404)");
+    }
+    const type = res.headers["content-type"];
+    if (isEventStream(type)) {
+      const answer = await readStream(res.body, message.id, options.onMessage, options.signal);
+      if (answer === undefined) throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
+      return { status: res.statusCode, sessionId, answer };
+    }
+    const text = await readWhole(res.body);
+    let answer: Message | undefined;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) answer = parsed as Message;
+    } catch {}
+    // A JSON-RPC error answer (a 4xx with a body) is the member's word; anything else is a failure.
+    if (answer !== undefined && ("result" in answer || "error" in answer)) {
+      return { status: res.statusCode, sessionId, answer };
+    }
+    throw new MemberError(this.member, "unavailable", `answered HTTP ${res.statusCode} without a JSON-RPC answer`);
+  }
+
+  /** DELETE a member's session (best effort: the member may have forgotten it already). */
+  async end(replica: Replica, sessionId: string, protocolVersion: string): Promise<void> {
+    try {
+      const res = await replica.pool.request({
+        path: replica.path,
+        method: "DELETE",
+        headers: this.baseHeaders().concat([H.sessionId, sessionId, H.protocolVersion, protocolVersion]),
+        headersTimeout: this.headersTimeoutMs,
+      });
+      await res.body.dump();
+    } catch {}
+  }
+}
+
+async function readWhole(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_MESSAGE_BYTES) {
+      body.destroy();
+      throw new Error("answer too large");
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+/**
+ * An SSE answer, event by event: each message that is not the answer to `id` goes to `onMessage`; the
+ * answer ends the read (the stream is let go: a legacy server closes it, a modern one may keep it).
+ */
+async function readStream(
+  body: Dispatcher.ResponseData["body"],
+  id: unknown,
+  onMessage: ((m: Message) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Message | undefined> {
+  let pending: Buffer = Buffer.alloc(0);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const events = parseEvents(pending);
+      const last = events.at(-1);
+      if (last) pending = pending.subarray(last.end);
+      if (pending.length > MAX_MESSAGE_BYTES) throw new Error("event too large");
+      for (const event of events) {
+        if (event.event !== "message" || event.data === "") continue;
+        let m: Message;
+        try {
+          m = JSON.parse(event.data) as Message;
+        } catch {
+          continue;
+        }
+        if (m.id === id && m.method === undefined && ("result" in m || "error" in m)) return m;
+        onMessage?.(m);
+      }
+      if (signal?.aborted) return undefined;
+    }
+  } finally {
+    body.destroy();
+  }
+  return undefined;
+}

@@ -1,0 +1,260 @@
+import { H } from "../protocol/headers.js";
+import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
+import type { SessionRecord, SessionStore } from "../sessions/store.js";
+import type { Replica } from "../upstream/replica.js";
+import { type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
+
+/** Who a virtual server asks a member for: the principal, what the client said of itself, its session. */
+export interface Caller {
+  principal: string;
+  hello: Hello;
+  /** The virtual session (a legacy client): member sessions are kept under it, in the session store. */
+  session: string | undefined;
+}
+
+/** A member's answer to `initialize` or `server/discover`: who it is. */
+export interface MemberInfo {
+  era: "legacy" | "modern";
+  capabilities: Record<string, unknown>;
+  instructions: unknown;
+  serverInfo: unknown;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** A `tools/call`'s tool input schema: where a modern member's `Mcp-Param-*` headers come from. */
+  inputSchema?: unknown;
+  /** Messages the member sends before its answer (progress, logs, its own requests). */
+  onMessage?: (m: Message) => void;
+}
+
+type Json = Record<string, unknown>;
+
+/** A member session as this process holds it (for callers without a virtual session: modern clients, the catalog). */
+interface Held {
+  record: SessionRecord;
+}
+
+let nextId = 0;
+/** An id for the gateway's own requests to a member (never an id a client chose: those pass through as they are). */
+export function gatewayId(): string {
+  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER;
+  return `swy-${process.pid}-${nextId}`;
+}
+
+const resultOf = (m: Message | undefined): Json | undefined =>
+  m && m.result !== null && typeof m.result === "object" ? (m.result as Json) : undefined;
+
+/**
+ * The members of one virtual server, each in its own era: a modern member gets each request on its own
+ * (any replica); a legacy member gets it in a session that the gateway opens for the caller when first
+ * needed, keeps in the session store under the virtual session (so that any gateway replica continues it),
+ * and opens again behind the caller's back when the member lost it (404, or its replica gone).
+ */
+export class Members {
+  private readonly eras = new Map<string, "legacy" | "modern">();
+  private readonly held = new Map<string, Held>();
+
+  constructor(
+    readonly virtual: string,
+    readonly links: ReadonlyMap<string, MemberLink>,
+    private readonly store: SessionStore,
+  ) {}
+
+  get names(): string[] {
+    return [...this.links.keys()];
+  }
+
+  private link(member: string): MemberLink {
+    const link = this.links.get(member);
+    if (!link) throw new Error(`not a member: ${member}`);
+    return link;
+  }
+
+  private pick(member: string): Replica {
+    const replica = this.link(member).pick();
+    if (!replica) throw new MemberError(member, "unavailable", "no healthy replica");
+    return replica;
+  }
+
+  /**
+   * Who the member is, and in which era it speaks: `server/discover` first (a member that answers it is
+   * modern, and served statelessly), else a legacy `initialize` (its session ended at once).
+   */
+  async info(member: string, hello: Hello): Promise<MemberInfo> {
+    const link = this.link(member);
+    const discover = link.modern({ jsonrpc: "2.0", id: gatewayId(), method: "server/discover", params: {} }, hello);
+    const found = await link.post(this.pick(member), discover.body, discover.headers).catch((err: unknown) => {
+      if (err instanceof MemberError && err.kind === "unavailable" && /HTTP 4\d\d/.test(err.message)) return undefined;
+      throw err;
+    });
+    const discovered = resultOf(found?.answer);
+    if (discovered) {
+      this.eras.set(member, "modern");
+      const meta = discovered._meta as Json | undefined;
+      return {
+        era: "modern",
+        capabilities: (discovered.capabilities as Json) ?? {},
+        instructions: discovered.instructions,
+        serverInfo: meta?.["io.modelcontextprotocol/serverInfo"],
+      };
+    }
+    const replica = this.pick(member);
+    const { record, result } = await this.open(member, replica, hello, "");
+    this.eras.set(member, "legacy");
+    if (record.upstreamSession !== undefined) {
+      void link.end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
+    }
+    return {
+      era: "legacy",
+      capabilities: (result.capabilities as Json) ?? {},
+      instructions: result.instructions,
+      serverInfo: result.serverInfo,
+    };
+  }
+
+  private async era(member: string, hello: Hello): Promise<"legacy" | "modern"> {
+    return this.eras.get(member) ?? (await this.info(member, hello)).era;
+  }
+
+  /** Open a legacy session with the member on `replica`: `initialize`, then `notifications/initialized`. */
+  private async open(
+    member: string,
+    replica: Replica,
+    hello: Hello,
+    principal: string,
+  ): Promise<{ record: SessionRecord; result: Json }> {
+    const link = this.link(member);
+    const createdAt = Date.now();
+    const version = isModernVersion(hello.protocolVersion) ? LATEST_LEGACY_VERSION : hello.protocolVersion;
+    const init = await link.post(
+      replica,
+      {
+        jsonrpc: "2.0",
+        id: gatewayId(),
+        method: "initialize",
+        params: { protocolVersion: version, capabilities: hello.capabilities, clientInfo: hello.clientInfo },
+      },
+      [],
+    );
+    const result = resultOf(init.answer);
+    if (!result) throw new MemberError(member, "unavailable", "refused initialize");
+    const agreed = typeof result.protocolVersion === "string" ? result.protocolVersion : version;
+    const record: SessionRecord = {
+      route: `${this.virtual}/${member}`,
+      replica: replica.id,
+      principal,
+      era: "legacy",
+      createdAt,
+      lastSeenAt: createdAt,
+      protocolVersion: agreed,
+      ...(init.sessionId === undefined ? {} : { upstreamSession: init.sessionId }),
+    };
+    await link.post(replica, { jsonrpc: "2.0", method: "notifications/initialized" }, sessionHeaders(record));
+    return { record, result };
+  }
+
+  /** The caller's session with a legacy member: the one kept (store or this process), else a new one. */
+  private async session(member: string, caller: Caller, stale?: SessionRecord): Promise<SessionRecord> {
+    const route = `${this.virtual}/${member}`;
+    const key = `${member}\u0000${caller.principal}`;
+    if (stale) {
+      if (caller.session === undefined) this.held.delete(key);
+      else await this.store.forget(route, caller.session);
+    }
+    const kept =
+      caller.session === undefined
+        ? this.held.get(key)?.record
+        : (this.store.peek(route, caller.session) ?? (await this.store.get(route, caller.session)));
+    if (kept && kept.principal === caller.principal) return kept;
+    const { record } = await this.open(member, this.pick(member), caller.hello, caller.principal);
+    if (caller.session === undefined) {
+      this.held.set(key, { record });
+      return record;
+    }
+    if (await this.store.learn(route, caller.session, record)) return record;
+    // Another gateway replica opened one for this virtual session at the same time: theirs is kept.
+    const theirs = await this.store.get(route, caller.session);
+    const replica = this.link(member).holder(record.replica, record.createdAt);
+    if (replica && record.upstreamSession !== undefined) {
+      void this.link(member).end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
+    }
+    return theirs ?? record;
+  }
+
+  /**
+   * Send a request (or notification) to a member in its era and return its answer. A legacy member's
+   * session lost behind the gateway (404, its replica gone) is opened again and the request sent once
+   * more; the caller never sees it.
+   */
+  async request(
+    member: string,
+    message: Message,
+    caller: Caller,
+    options: RequestOptions = {},
+  ): Promise<Message | undefined> {
+    const link = this.link(member);
+    if ((await this.era(member, caller.hello)) === "modern") {
+      const modern = link.modern(message, caller.hello, options.inputSchema);
+      return (await link.post(this.pick(member), modern.body, modern.headers, options)).answer;
+    }
+    let record = await this.session(member, caller);
+    for (let attempt = 0; ; attempt++) {
+      const replica = link.holder(record.replica, record.createdAt);
+      try {
+        if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
+        const posted = await link.post(replica, message, sessionHeaders(record), { ...options, session: true });
+        return posted.answer;
+      } catch (err) {
+        if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
+        record = await this.session(member, caller, record);
+      }
+    }
+  }
+
+  /** The legacy sessions a virtual session holds: ended with the member (DELETE) and forgotten. */
+  async end(caller: Caller): Promise<void> {
+    const session = caller.session;
+    if (session === undefined) return;
+    await Promise.all(
+      this.names.map(async (member) => {
+        const route = `${this.virtual}/${member}`;
+        const record = await this.store.get(route, session).catch(() => undefined);
+        if (!record) return;
+        await this.store.forget(route, session).catch(() => {});
+        const replica = this.link(member).holder(record.replica, record.createdAt);
+        if (replica && record.upstreamSession !== undefined) {
+          await this.link(member).end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Sessions this process holds for callers without a virtual session (modern clients, the catalog):
+   * those of `principal`, or all of them (shutdown), ended with their members.
+   */
+  async release(principal?: string): Promise<void> {
+    const ending: Array<Promise<void>> = [];
+    for (const [key, { record }] of this.held) {
+      const sep = key.indexOf("\u0000");
+      if (principal !== undefined && key.slice(sep + 1) !== principal) continue;
+      this.held.delete(key);
+      const member = key.slice(0, sep);
+      const replica = this.links.get(member)?.holder(record.replica, record.createdAt);
+      if (replica && record.upstreamSession !== undefined) {
+        ending.push(
+          this.link(member).end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION),
+        );
+      }
+    }
+    await Promise.all(ending);
+  }
+}
+
+/** The headers of a request in a legacy member session. */
+function sessionHeaders(record: SessionRecord): string[] {
+  const headers = [H.protocolVersion, record.protocolVersion ?? LATEST_LEGACY_VERSION];
+  if (record.upstreamSession !== undefined) headers.push(H.sessionId, record.upstreamSession);
+  return headers;
+}

@@ -1,0 +1,346 @@
+import { randomBytes } from "node:crypto";
+import { errorBody, SwitchyardError } from "../errors.js";
+import type { RequestContext } from "../gateway/context.js";
+import { respondJson } from "../gateway/respond.js";
+import type { GatewayState } from "../gateway/state.js";
+import { acceptance, H } from "../protocol/headers.js";
+import { META, metaOf } from "../protocol/jsonrpc.js";
+import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
+import type { SessionRecord } from "../sessions/store.js";
+import { type Hello, MemberError, type Message } from "./member-link.js";
+import { type Caller, gatewayId } from "./members.js";
+import {
+  decodeCursor,
+  isListMethod,
+  LISTS,
+  type ListMethod,
+  mergeCapabilities,
+  mergeInstructions,
+  mergePages,
+  type Page,
+} from "./merge.js";
+import type { VirtualServer } from "./virtual-server.js";
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * The answer to one client request, as JSON — or as an SSE stream once a member sends something before
+ * its answer (progress, a log message) that the client should see as it happens.
+ */
+class Reply {
+  private streaming = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    /** The client speaks 2026-07-28: every result says it is complete (`resultType`). */
+    private readonly modern: boolean,
+  ) {}
+
+  /** A message before the answer: it opens the stream (if the client accepts one; else it is dropped). */
+  message(m: Message): void {
+    const { res } = this.ctx;
+    if (res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
+    if (!this.streaming) {
+      this.streaming = true;
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      });
+    }
+    res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+  }
+
+  answer(answer: Message, headers: Record<string, string> = {}): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    const result = answer.result;
+    const m =
+      this.modern && isObject(result) && result.resultType === undefined
+        ? { ...answer, result: { ...result, resultType: "complete" } }
+        : answer;
+    if (!this.streaming) {
+      respondJson(this.ctx, 200, m, headers);
+      return;
+    }
+    res.end(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+  }
+
+  /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
+  error(error: SwitchyardError, data: Json = {}): void {
+    this.ctx.code = error.code;
+    const body = JSON.parse(errorBody(error, this.ctx.info?.rpcId ?? null)) as Json;
+    (body.error as Json).data = { ...((body.error as Json).data as Json), ...data };
+    if (!this.streaming && this.modern && error.status !== 200) {
+      respondJson(this.ctx, error.status, body, error.headers);
+      return;
+    }
+    this.answer(body);
+  }
+}
+
+/** The client's hello: from `initialize` (legacy), or from the request's `_meta` (modern). */
+function helloOf(message: Message, modern: boolean): Hello {
+  const params = message.params ?? {};
+  if (modern) {
+    return {
+      protocolVersion: String(metaOf(message as never, META.protocolVersion)),
+      capabilities: (metaOf(message as never, META.clientCapabilities) as Json | undefined) ?? {},
+      clientInfo: (metaOf(message as never, META.clientInfo) as Hello["clientInfo"] | undefined) ?? {
+        name: "unknown",
+        version: "0",
+      },
+    };
+  }
+  const requested = params.protocolVersion;
+  return {
+    protocolVersion:
+      typeof requested === "string" && (LEGACY_VERSIONS as readonly string[]).includes(requested)
+        ? requested
+        : LATEST_LEGACY_VERSION,
+    capabilities: isObject(params.capabilities) ? params.capabilities : {},
+    clientInfo: isObject(params.clientInfo)
+      ? (params.clientInfo as Hello["clientInfo"])
+      : { name: "unknown", version: "0" },
+  };
+}
+
+/**
+ * The last stage of a virtual server's request (federation): the gateway answers as the MCP server
+ * itself — `initialize` and the lists from what its members say, calls routed by name to the member
+ * that serves them — in the client's era, whatever era each member speaks.
+ */
+export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<void> {
+  const method = ctx.req.method;
+  const modern = ctx.info?.era === "modern";
+  if (method === "DELETE") {
+    const caller = await sessionCaller(ctx, gw, v);
+    await v.members.end(caller);
+    await gw.store.forget(v.name, caller.session as string).catch(() => {});
+    ctx.res.writeHead(200).end();
+    return;
+  }
+  if (method !== "POST") {
+    // A client's GET stream: not offered (yet) by virtual servers; SDK clients go on without it.
+    throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "POST, DELETE" } });
+  }
+  if (v.config.onMemberFailure === "closed" && v.down().length > 0) {
+    throw new SwitchyardError("SWY_VIRTUAL_UNAVAILABLE", {
+      detail: `down: ${v.down().join(", ")}`,
+      headers: { "retry-after": String(Math.max(1, Math.ceil(gw.config.health.interval / 1000))) },
+    });
+  }
+  if (ctx.messages.length !== 1) throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "no batches here" });
+  const message = JSON.parse((ctx.body as Buffer).toString("utf8")) as Message;
+  if (message.method === "initialize" && !modern) return initialize(ctx, gw, v, message);
+  const caller: Caller = modern
+    ? { principal: ctx.principal, hello: helloOf(message, true), session: undefined }
+    : await sessionCaller(ctx, gw, v);
+  const reply = new Reply(ctx, modern);
+  if (message.method === undefined || message.id === undefined) {
+    // Notifications and answers: taken (the client's view of the session is the gateway's).
+    ctx.res.writeHead(202).end();
+    return;
+  }
+  try {
+    await answer(ctx, v, message, caller, reply, modern);
+  } catch (err) {
+    if (!(err instanceof MemberError)) throw err;
+    if (v.config.onMemberFailure === "closed") {
+      throw new SwitchyardError("SWY_VIRTUAL_UNAVAILABLE", { detail: `member ${err.member}` });
+    }
+    reply.error(new SwitchyardError("SWY_MEMBER_UNAVAILABLE", { detail: `member ${err.member}` }), {
+      member: err.member,
+    });
+  }
+}
+
+/** The virtual session a legacy client names, bound to the principal that opened it; else 404 (or 400 without one). */
+async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<Caller> {
+  const sid = ctx.info?.sessionId;
+  if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
+  let record: SessionRecord | undefined;
+  try {
+    record = gw.store.peek(v.name, sid) ?? (await gw.store.get(v.name, sid));
+  } catch (err) {
+    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
+  }
+  if (!record?.hello || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+  return { principal: ctx.principal, hello: record.hello as Hello, session: sid };
+}
+
+/** What the virtual server is, from its members: capabilities, instructions, and its own serverInfo. */
+async function describe(v: VirtualServer): Promise<Json> {
+  const catalog = await v.current();
+  const infos = [...catalog.infos];
+  const instructions = mergeInstructions(
+    v.config.instructions,
+    infos.map(([member, info]) => [member, info.instructions]),
+  );
+  return {
+    capabilities: mergeCapabilities(infos.map(([, info]) => info.capabilities)),
+    serverInfo: v.config.serverInfo ?? { name: v.name, version: "1.0.0" },
+    ...(instructions === undefined ? {} : { instructions }),
+  };
+}
+
+/** `initialize`: a new virtual session, answered by the gateway; member sessions open when first needed. */
+async function initialize(ctx: RequestContext, gw: GatewayState, v: VirtualServer, message: Message): Promise<void> {
+  const hello = helloOf(message, false);
+  const sid = randomBytes(24).toString("base64url");
+  const now = Date.now();
+  try {
+    await gw.store.learn(v.name, sid, {
+      route: v.name,
+      replica: "",
+      principal: ctx.principal,
+      era: "legacy",
+      createdAt: now,
+      lastSeenAt: now,
+      hello,
+    });
+  } catch (err) {
+    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
+  }
+  const described = await describe(v);
+  respondJson(
+    ctx,
+    200,
+    { jsonrpc: "2.0", id: message.id, result: { protocolVersion: hello.protocolVersion, ...described } },
+    { [H.sessionId]: sid },
+  );
+}
+
+/** A request of a client's: answered by the gateway (ping, lists, discover) or routed to its member. */
+async function answer(
+  ctx: RequestContext,
+  v: VirtualServer,
+  message: Message,
+  caller: Caller,
+  reply: Reply,
+  modern: boolean,
+): Promise<void> {
+  const method = message.method as string;
+  const params = message.params ?? {};
+  const answerWith = (result: Json) => reply.answer({ jsonrpc: "2.0", id: message.id, result });
+  const unknown = (what: string) => reply.error(new SwitchyardError("SWY_UNKNOWN_NAME", { detail: what }));
+  if (method === "ping") return answerWith({});
+  if (method === "server/discover" && modern) {
+    const described = await describe(v);
+    const { serverInfo, ...rest } = described;
+    return answerWith({
+      supportedVersions: [ctx.info?.protocolVersion ?? ""].filter(Boolean),
+      ...rest,
+      _meta: { "io.modelcontextprotocol/serverInfo": serverInfo },
+    });
+  }
+  if (isListMethod(method)) {
+    const merged = await mergedList(v, method, params, caller, reply);
+    // A modern list result carries its cache hints; unless every member gave them, it is not to be kept.
+    if (modern && merged.ttlMs === undefined) Object.assign(merged, { ttlMs: 0, cacheScope: "private" });
+    return answerWith(merged);
+  }
+  let member: string | undefined;
+  let routed: Json = params;
+  let inputSchema: unknown;
+  if (method === "tools/call" || method === "prompts/get") {
+    const kind = method === "tools/call" ? "tool" : "prompt";
+    const name = typeof params.name === "string" ? params.name : "";
+    const origin = await v.resolve(kind, name);
+    if (!origin) return unknown(`${kind} ${name}`);
+    member = origin.member;
+    routed = { ...params, name: origin.name };
+    if (kind === "tool") inputSchema = (await v.current()).inputSchema(origin);
+  } else if (method === "resources/read" || method === "resources/subscribe" || method === "resources/unsubscribe") {
+    const uri = typeof params.uri === "string" ? params.uri : "";
+    member = await v.resourceOwner(uri);
+    if (member === undefined) return unknown(`resource ${uri}`);
+  } else if (method === "completion/complete") {
+    const ref = isObject(params.ref) ? params.ref : {};
+    if (ref.type === "ref/prompt" && typeof ref.name === "string") {
+      const origin = await v.resolve("prompt", ref.name);
+      if (!origin) return unknown(`prompt ${ref.name}`);
+      member = origin.member;
+      routed = { ...params, ref: { ...ref, name: origin.name } };
+    } else if (typeof ref.uri === "string") {
+      member = await v.resourceOwner(ref.uri);
+      if (member === undefined) return unknown(`resource ${ref.uri}`);
+    }
+  } else if (method === "logging/setLevel") {
+    await Promise.allSettled(v.members.names.map((m) => v.members.request(m, message, caller)));
+    return answerWith({});
+  }
+  if (member === undefined) {
+    const error = new SwitchyardError("SWY_METHOD_NOT_FOUND", { detail: method });
+    return reply.error(error);
+  }
+  const answered = await v.members.request(member, { ...message, params: routed }, caller, {
+    inputSchema,
+    onMessage: (m) => reply.message(m),
+  });
+  reply.answer(answered ?? { jsonrpc: "2.0", id: message.id, result: {} });
+}
+
+/**
+ * One page of a merged list: each member's page (its own cursor from the client's), names as the client
+ * sees them. A member that fails is left out of the list (`onMemberFailure: open`) or fails it (`closed`).
+ */
+async function mergedList(
+  v: VirtualServer,
+  method: ListMethod,
+  params: Json,
+  caller: Caller,
+  reply: Reply,
+): Promise<Json> {
+  const names = v.members.names;
+  let cursors: Record<string, string | null>;
+  if (typeof params.cursor === "string") {
+    const decoded = decodeCursor(params.cursor, names);
+    if (!decoded) throw new SwitchyardError("SWY_UNKNOWN_NAME", { detail: "not a cursor of this server" });
+    cursors = decoded;
+  } else {
+    cursors = Object.fromEntries(names.map((m) => [m, null]));
+  }
+  await v.current();
+  const spec = LISTS[method];
+  const pages = await Promise.all(
+    Object.entries(cursors).map(async ([member, cursor]): Promise<Page | undefined> => {
+      const { cursor: _, ...rest } = params;
+      try {
+        const answered = await v.members.request(
+          member,
+          { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === null ? rest : { ...rest, cursor } },
+          caller,
+          { onMessage: (m) => reply.message(m) },
+        );
+        const result = isObject(answered?.result) ? answered.result : {};
+        const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];
+        const items: Json[] = [];
+        for (const item of raw) {
+          if (spec.kind === "tool" || spec.kind === "prompt") {
+            const exposed = typeof item.name === "string" ? v.exposed(spec.kind, member, item.name) : undefined;
+            if (exposed !== undefined) items.push({ ...item, name: exposed });
+          } else if (!(spec.kind === "resource" && v.withheldResource(item.uri))) {
+            items.push(item);
+          }
+        }
+        return {
+          member,
+          items,
+          nextCursor: typeof result.nextCursor === "string" ? result.nextCursor : undefined,
+          ttlMs: result.ttlMs,
+          cacheScope: result.cacheScope,
+        };
+      } catch (err) {
+        if (err instanceof MemberError && v.config.onMemberFailure === "open") return undefined;
+        throw err;
+      }
+    }),
+  );
+  return mergePages(
+    method,
+    pages.filter((p): p is Page => p !== undefined),
+  );
+}

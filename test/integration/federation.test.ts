@@ -1,0 +1,342 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { connect, connectModern } from "../helpers/mcp.js";
+import {
+  CLI,
+  type GatewayProc,
+  type Managed,
+  owned,
+  type Replica,
+  spawnManaged,
+  startDualEra,
+  startGateway,
+  writeConfig,
+} from "../helpers/procs.js";
+import { startRedis } from "../helpers/redis.js";
+import { waitFor } from "../helpers/wait.js";
+
+interface Member extends Managed {
+  url: string;
+  name: string;
+  /** Sessions the member holds open now. */
+  sessions(): Promise<number>;
+  /** Forget every session (their next request gets 404), as a member whose sessions expired. */
+  drop(): Promise<void>;
+}
+
+const FIXTURE = fileURLToPath(new URL("../fixtures/member-server.ts", import.meta.url));
+
+/** A legacy SDK v1 member (`test/fixtures/member-server.ts`). */
+async function startMember(name: string, args: string[] = []): Promise<Member> {
+  const proc = spawnManaged(process.execPath, ["--import", "tsx", FIXTURE, "--name", name, ...args]);
+  const line = await proc.waitForLine((l) => l.includes('"listening"'));
+  const url = (JSON.parse(line) as { url: string }).url;
+  const side = (path: string) => url.replace(/\/mcp$/, path);
+  return Object.assign(proc, {
+    url,
+    name,
+    sessions: async () => ((await (await fetch(side("/sessions"))).json()) as { open: number }).open,
+    drop: async () => {
+      await fetch(side("/drop"), { method: "POST" });
+    },
+  });
+}
+
+const portOf = (url: string) => new URL(url).port;
+
+type ToolResult = { structuredContent?: Record<string, unknown> };
+
+describe("federation: one endpoint for the tools of several servers, across eras", () => {
+  const procs = owned();
+  let a: Member;
+  let b: Replica;
+  let gateway: GatewayProc;
+
+  before(async () => {
+    [a, b] = await Promise.all([
+      procs.own(startMember("a", ["--tools", "t1,t2,t3,t4,t5", "--page", "2"])),
+      procs.own(startDualEra("b")),
+    ]);
+    gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+upstreams:
+  a: { replicas: [${a.url}] }
+  b: { replicas: [${b.url}] }
+virtual:
+  all:
+    members: [a, b]
+    rename: { b_echo_region: region }
+    tools: { deny: [a_t5] }
+    serverInfo: { name: everything, version: "2.0.0" }
+    instructions: Use the tools of a and b.
+`),
+      ]),
+    );
+  });
+  after(() => procs.stopAll());
+
+  it("answers initialize itself: its own serverInfo, the members' capabilities and instructions", async () => {
+    const s = await connect(gateway.route("all"));
+    const info = s.client.getServerVersion();
+    assert.deepEqual(info, { name: "everything", version: "2.0.0" });
+    const caps = s.client.getServerCapabilities();
+    assert.ok(caps?.tools && caps.prompts && caps.resources, "tools (a, b), prompts and resources (b)");
+    const instructions = s.client.getInstructions() ?? "";
+    assert.match(instructions, /^Use the tools of a and b\./);
+    assert.match(instructions, /## a\n\nMember a counts\./, "the legacy member's own instructions, under its name");
+    await s.close();
+  });
+
+  it("merges the members' lists, pages included, with prefixed, filtered and renamed names", async () => {
+    const s = await connect(gateway.route("all"));
+    const names: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await s.client.listTools(cursor === undefined ? {} : { cursor });
+      names.push(...page.tools.map((t) => t.name));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    // a pages its 7 tools by 2: four merged pages, b's tools on the first.
+    assert.equal(pages, 4, "the cursor carried a's own cursor to its last page");
+    assert.deepEqual(
+      names.sort(),
+      ["a_count", "a_progress", "a_t1", "a_t2", "a_t3", "a_t4", "b_slow", "b_whoami", "region"].sort(),
+      "each member's tools under its prefix; a_t5 denied; b_echo_region renamed",
+    );
+    const prompts = await s.client.listPrompts();
+    assert.deepEqual(
+      prompts.prompts.map((p) => p.name),
+      ["b_greet"],
+    );
+    const resources = await s.client.listResources();
+    assert.deepEqual(
+      resources.resources.map((r) => r.uri),
+      ["demo://config"],
+      "resource URIs are kept as they are",
+    );
+    await s.close();
+  });
+
+  it("routes calls by name to their member, with the member's own name, in the member's era", async () => {
+    const s = await connect(gateway.route("all"));
+    const first = (await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult;
+    const second = (await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult;
+    assert.deepEqual(first.structuredContent, { member: "a", calls: 1 });
+    assert.deepEqual(
+      second.structuredContent,
+      { member: "a", calls: 2 },
+      "one member session for the client's session",
+    );
+    const t3 = (await s.client.callTool({ name: "a_t3", arguments: {} })) as ToolResult;
+    assert.deepEqual(t3.structuredContent, { member: "a", tool: "t3" });
+    const who = (await s.client.callTool({ name: "b_whoami", arguments: {} })) as ToolResult;
+    assert.equal(who.structuredContent?.replica, "b");
+    assert.equal(who.structuredContent?.era, "modern", "b speaks 2026-07-28: the gateway bridged the eras");
+    const region = await s.client.callTool({ name: "region", arguments: { region: "eu-west1" } });
+    assert.match(JSON.stringify(region.content), /eu-west1/, "a renamed tool is called by its new name");
+    const prompt = await s.client.getPrompt({ name: "b_greet", arguments: { name: "Ada" } });
+    assert.ok(prompt.messages.length > 0);
+    const read = await s.client.readResource({ uri: "demo://config" });
+    assert.match(JSON.stringify(read.contents), /config of b/);
+    await s.close();
+  });
+
+  it("refuses names it does not serve with a JSON-RPC error, as a server does", async () => {
+    const s = await connect(gateway.route("all"));
+    for (const name of ["count", "a_t5", "b_echo_region", "c_count"]) {
+      await assert.rejects(
+        s.client.callTool({ name, arguments: {} }),
+        (err: unknown) =>
+          err instanceof McpError && err.code === -32602 && /SWY_UNKNOWN_NAME|no such tool/.test(err.message),
+        name,
+      );
+    }
+    await s.close();
+  });
+
+  it("relays a member's progress to the client while the call runs", async () => {
+    const s = await connect(gateway.route("all"));
+    const seen: number[] = [];
+    const r = (await s.client.callTool({ name: "a_progress", arguments: {} }, undefined, {
+      onprogress: (p) => seen.push(p.progress),
+    })) as ToolResult;
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.deepEqual(r.structuredContent, { member: "a", done: true });
+    await s.close();
+  });
+
+  it("serves a modern client too: the legacy member behind it gets a session of the gateway's", async () => {
+    const client = await connectModern(gateway.route("all"));
+    const tools = await client.listTools();
+    assert.ok(tools.tools.some((t) => t.name === "a_count") && tools.tools.some((t) => t.name === "b_whoami"));
+    const r = (await client.callTool({ name: "a_t1", arguments: {} })) as ToolResult;
+    assert.deepEqual(r.structuredContent, { member: "a", tool: "t1" });
+    await client.close();
+  });
+
+  it("re-opens a member session the member lost: the client's session goes on without re-initializing", async () => {
+    const s = await connect(gateway.route("all"));
+    assert.deepEqual(((await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult).structuredContent, {
+      member: "a",
+      calls: 1,
+    });
+    await a.drop();
+    const after = (await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult;
+    assert.deepEqual(
+      after.structuredContent,
+      { member: "a", calls: 1 },
+      "a new member session, behind the client's back",
+    );
+    assert.deepEqual(((await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult).structuredContent, {
+      member: "a",
+      calls: 2,
+    });
+    await s.close();
+  });
+
+  it("ends the member sessions when the client ends its session", async () => {
+    await a.drop();
+    const s = await connect(gateway.route("all"));
+    await s.client.callTool({ name: "a_count", arguments: {} });
+    assert.equal(await a.sessions(), 1);
+    await s.transport.terminateSession();
+    assert.equal(await a.sessions(), 0, "DELETE reached the member");
+    await s.close();
+  });
+
+  it("a member down: its tools leave the lists, its calls get an error naming it, the rest serve on", async () => {
+    const s = await connect(gateway.route("all"));
+    await a.stop();
+    try {
+      await waitFor("a's tools to leave the list", async () => {
+        const tools = await s.client.listTools();
+        return !tools.tools.some((t) => t.name.startsWith("a_"));
+      });
+      await assert.rejects(
+        s.client.callTool({ name: "a_count", arguments: {} }),
+        (err: unknown) =>
+          err instanceof McpError && /member a/.test(err.message) && /unavailable|cannot be reached/i.test(err.message),
+      );
+      const who = (await s.client.callTool({ name: "b_whoami", arguments: {} })) as ToolResult;
+      assert.equal(who.structuredContent?.replica, "b", "b serves on");
+    } finally {
+      a = await procs.own(startMember("a", ["--tools", "t1,t2,t3,t4,t5", "--page", "2", "--port", portOf(a.url)]));
+    }
+    await waitFor("a's tools to come back", async () => {
+      const tools = await s.client.listTools();
+      return tools.tools.some((t) => t.name === "a_count");
+    });
+    const back = (await s.client.callTool({ name: "a_count", arguments: {} })) as ToolResult;
+    assert.equal(back.structuredContent?.member, "a");
+    await s.close();
+  });
+});
+
+describe("federation: names, failure modes, and sessions across gateway replicas", () => {
+  const procs = owned();
+  after(() => procs.stopAll());
+
+  it("refuses to start when members' names collide without a prefix, naming them", async () => {
+    const [m1, m2] = await Promise.all([
+      procs.own(startMember("m1", ["--tools", "shared"])),
+      procs.own(startMember("m2")),
+    ]);
+    const file = writeConfig(`logLevel: warn
+upstreams:
+  m1: { replicas: [${m1.url}] }
+  m2: { replicas: [${m2.url}] }
+virtual:
+  flat: { members: [m1, m2], prefix: "" }
+`);
+    const proc = spawnManaged(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", "--config", file]);
+    const code = await proc.exited;
+    assert.equal(code, 2);
+    const stderr = proc.stderr.join("\n");
+    assert.match(stderr, /virtual server flat: names collide/);
+    assert.match(stderr, /tool count \(from m1, m2\)/);
+    assert.match(stderr, /tool progress \(from m1, m2\)/);
+    assert.doesNotMatch(stderr, /tool shared/, "only m1 has it");
+  });
+
+  it("onMemberFailure: closed refuses with 503 while a member is down", async () => {
+    const [m1, m2] = await Promise.all([procs.own(startMember("c1")), procs.own(startMember("c2"))]);
+    const gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+upstreams:
+  c1: { replicas: [${m1.url}] }
+  c2: { replicas: [${m2.url}] }
+virtual:
+  strict: { members: [c1, c2], onMemberFailure: closed }
+health:
+  interval: 200ms
+`),
+      ]),
+    );
+    const s = await connect(gateway.route("strict"));
+    assert.equal(
+      ((await s.client.callTool({ name: "c1_count", arguments: {} })) as ToolResult).structuredContent?.calls,
+      1,
+    );
+    await m2.stop();
+    await waitFor("the virtual server to refuse", async () => {
+      const res = await fetch(gateway.route("strict"), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-session-id": s.transport.sessionId as string,
+          "mcp-protocol-version": "2025-11-25",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
+      });
+      const body = await res.text();
+      return res.status === 503 && body.includes("SWY_VIRTUAL_UNAVAILABLE") && body.includes("c2");
+    });
+    await s.close();
+  });
+
+  it("continues a virtual session through a second gateway sharing Redis", async () => {
+    const redis = await procs.own(startRedis());
+    const m = await procs.own(startMember("r"));
+    const config = writeConfig(`logLevel: warn
+store: { url: ${redis.url} }
+upstreams:
+  r: { replicas: [${m.url}] }
+virtual:
+  v: { members: [r] }
+`);
+    const [g1, g2] = await Promise.all([
+      procs.own(startGateway(["--config", config])),
+      procs.own(startGateway(["--config", config])),
+    ]);
+    const s = await connect(g1.route("v"));
+    assert.equal(
+      ((await s.client.callTool({ name: "r_count", arguments: {} })) as ToolResult).structuredContent?.calls,
+      1,
+    );
+    // The same session id, through the other gateway: the member session it holds is found in Redis.
+    const other = await fetch(g2.route("v"), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": s.transport.sessionId as string,
+        "mcp-protocol-version": "2025-11-25",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "r_count", arguments: {} } }),
+    });
+    assert.equal(other.status, 200);
+    const text = await other.text();
+    assert.match(text, /"calls":2/, "the second gateway continued the same member session");
+    assert.equal(await m.sessions(), 1, "no second member session was opened");
+    await s.close();
+  });
+});
