@@ -162,11 +162,8 @@ export class Members {
       if (caller.session === undefined) this.held.delete(key);
       else await this.store.forget(route, caller.session);
     }
-    const kept =
-      caller.session === undefined
-        ? this.held.get(key)?.record
-        : (this.store.peek(route, caller.session) ?? (await this.store.get(route, caller.session)));
-    if (kept && kept.principal === caller.principal) return kept;
+    const kept = await this.kept(member, caller);
+    if (kept) return kept;
     const { record } = await this.open(member, this.pick(member), caller.hello, caller.principal);
     if (caller.session === undefined) {
       this.held.set(key, { record });
@@ -206,10 +203,40 @@ export class Members {
         const posted = await link.post(replica, message, sessionHeaders(record), { ...options, session: true });
         return posted.answer;
       } catch (err) {
+        if (replica && options.signal?.aborted && message.id !== undefined) {
+          // A legacy member learns of a cancellation by notification (a modern one by the stream closing).
+          const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: message.id } };
+          await link.post(replica, cancel, sessionHeaders(record), { session: true }).catch(() => undefined);
+        }
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, record);
       }
     }
+  }
+
+  /** A notification to every legacy member the caller holds a session with (none is opened for it). */
+  async notifyHeld(message: Message, caller: Caller): Promise<void> {
+    await Promise.all(
+      this.names.map(async (member) => {
+        if (this.eras.get(member) !== "legacy") return;
+        const record = await this.kept(member, caller).catch(() => undefined);
+        const replica = record && this.link(member).holder(record.replica, record.createdAt);
+        if (!replica || !record) return;
+        await this.link(member)
+          .post(replica, message, sessionHeaders(record), { session: true })
+          .catch(() => undefined);
+      }),
+    );
+  }
+
+  /** The caller's session with a legacy member, if one is kept. */
+  private async kept(member: string, caller: Caller): Promise<SessionRecord | undefined> {
+    const route = `${this.virtual}/${member}`;
+    const record =
+      caller.session === undefined
+        ? this.held.get(`${member}\u0000${caller.principal}`)?.record
+        : (this.store.peek(route, caller.session) ?? (await this.store.get(route, caller.session)));
+    return record?.principal === caller.principal ? record : undefined;
   }
 
   /** The legacy sessions a virtual session holds: ended with the member (DELETE) and forgotten. */

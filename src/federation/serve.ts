@@ -19,6 +19,7 @@ import {
   mergePages,
   type Page,
 } from "./merge.js";
+import { relayedId, relayedOrigin } from "./relayed-id.js";
 import type { VirtualServer } from "./virtual-server.js";
 
 type Json = Record<string, unknown>;
@@ -38,9 +39,16 @@ class Reply {
     private readonly modern: boolean,
   ) {}
 
-  /** A message before the answer: it opens the stream (if the client accepts one; else it is dropped). */
-  message(m: Message): void {
+  /**
+   * A member's message before its answer: it opens the stream (if the client accepts one; else it is
+   * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).
+   */
+  message(member: string, message: Message): void {
     const { res } = this.ctx;
+    const m =
+      message.method !== undefined && message.id !== undefined && message.id !== null
+        ? { ...message, id: relayedId(member, message.id) }
+        : message;
     if (res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
     if (!this.streaming) {
       this.streaming = true;
@@ -66,6 +74,14 @@ class Reply {
       return;
     }
     res.end(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+  }
+
+  /** The stream ends without an answer (a cancelled request). */
+  end(): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    if (!this.streaming) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.end();
   }
 
   /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
@@ -140,7 +156,7 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     : await sessionCaller(ctx, gw, v);
   const reply = new Reply(ctx, modern);
   if (message.method === undefined || message.id === undefined) {
-    // Notifications and answers: taken (the client's view of the session is the gateway's).
+    await deliver(v, message, caller);
     ctx.res.writeHead(202).end();
     return;
   }
@@ -155,6 +171,35 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
       member: err.member,
     });
   }
+}
+
+/**
+ * A notification or an answer of the client's, taken with 202: an answer goes back to the member that
+ * asked (its own id restored); `notifications/cancelled` stops the request here and goes to every member
+ * the client has a session with (a member ignores a request id it does not know), as does
+ * `notifications/roots/list_changed`. Other notifications (`initialized`) concern the gateway alone.
+ */
+async function deliver(v: VirtualServer, message: Message, caller: Caller): Promise<void> {
+  if (message.method === undefined) {
+    const origin = relayedOrigin(message.id);
+    if (origin && v.members.links.has(origin.member)) {
+      await v.members.request(origin.member, { ...message, id: origin.id }, caller).catch(() => undefined);
+    }
+    return;
+  }
+  if (message.method === "notifications/cancelled") {
+    inFlight.get(flightKey(v, caller, message.params?.requestId))?.abort();
+  } else if (message.method !== "notifications/roots/list_changed") {
+    return;
+  }
+  await v.members.notifyHeld(message, caller);
+}
+
+/** Requests being answered here, by virtual session and request id: a cancellation aborts them. */
+const inFlight = new Map<string, AbortController>();
+
+function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
+  return `${v.name}\u0000${caller.session ?? caller.principal}\u0000${JSON.stringify(id)}`;
 }
 
 /** The virtual session a legacy client names, bound to the principal that opened it; else 404 (or 400 without one). */
@@ -276,11 +321,29 @@ async function answer(
     const error = new SwitchyardError("SWY_METHOD_NOT_FOUND", { detail: method });
     return reply.error(error);
   }
-  const answered = await v.members.request(member, { ...message, params: routed }, caller, {
-    inputSchema,
-    onMessage: (m) => reply.message(m),
-  });
-  reply.answer(answered ?? { jsonrpc: "2.0", id: message.id, result: {} });
+  // The client's cancellation (or its leaving) aborts the member's request.
+  const abort = new AbortController();
+  const key = flightKey(v, caller, message.id);
+  inFlight.set(key, abort);
+  const left = () => {
+    if (!ctx.res.writableFinished) abort.abort();
+  };
+  ctx.res.once("close", left);
+  try {
+    const answered = await v.members.request(member, { ...message, params: routed }, caller, {
+      inputSchema,
+      signal: abort.signal,
+      onMessage: (m) => reply.message(member as string, m),
+    });
+    reply.answer(answered ?? { jsonrpc: "2.0", id: message.id, result: {} });
+  } catch (err) {
+    // Cancelled: no answer (as a server gives none); a client still there sees its stream end.
+    if (!abort.signal.aborted) throw err;
+    reply.end();
+  } finally {
+    if (inFlight.get(key) === abort) inFlight.delete(key);
+    ctx.res.off("close", left);
+  }
 }
 
 /**
@@ -313,7 +376,7 @@ async function mergedList(
           member,
           { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === null ? rest : { ...rest, cursor } },
           caller,
-          { onMessage: (m) => reply.message(m) },
+          { onMessage: (m) => reply.message(member, m) },
         );
         const result = isObject(answered?.result) ? answered.result : {};
         const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  McpError,
+} from "@modelcontextprotocol/sdk/types.js";
 import { connect, connectModern } from "../helpers/mcp.js";
 import {
   CLI,
@@ -9,6 +16,7 @@ import {
   type Managed,
   owned,
   type Replica,
+  sleep,
   spawnManaged,
   startDualEra,
   startGateway,
@@ -24,6 +32,8 @@ interface Member extends Managed {
   sessions(): Promise<number>;
   /** Forget every session (their next request gets 404), as a member whose sessions expired. */
   drop(): Promise<void>;
+  /** Calls of `wait` cancelled so far. */
+  cancelled(): Promise<number>;
 }
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/member-server.ts", import.meta.url));
@@ -41,6 +51,7 @@ async function startMember(name: string, args: string[] = []): Promise<Member> {
     drop: async () => {
       await fetch(side("/drop"), { method: "POST" });
     },
+    cancelled: async () => ((await (await fetch(side("/cancelled"))).json()) as { cancelled: number }).cancelled,
   });
 }
 
@@ -102,11 +113,23 @@ virtual:
       cursor = page.nextCursor;
       pages++;
     } while (cursor !== undefined);
-    // a pages its 7 tools by 2: four merged pages, b's tools on the first.
-    assert.equal(pages, 4, "the cursor carried a's own cursor to its last page");
+    // a pages its 9 tools by 2: five merged pages, b's tools on the first.
+    assert.equal(pages, 5, "the cursor carried a's own cursor to its last page");
     assert.deepEqual(
       names.sort(),
-      ["a_count", "a_progress", "a_t1", "a_t2", "a_t3", "a_t4", "b_slow", "b_whoami", "region"].sort(),
+      [
+        "a_ask",
+        "a_count",
+        "a_progress",
+        "a_t1",
+        "a_t2",
+        "a_t3",
+        "a_t4",
+        "a_wait",
+        "b_slow",
+        "b_whoami",
+        "region",
+      ].sort(),
       "each member's tools under its prefix; a_t5 denied; b_echo_region renamed",
     );
     const prompts = await s.client.listPrompts();
@@ -168,6 +191,49 @@ virtual:
     })) as ToolResult;
     assert.deepEqual(seen, [1, 2, 3]);
     assert.deepEqual(r.structuredContent, { member: "a", done: true });
+    await s.close();
+  });
+
+  it("relays a member's sampling, elicitation and roots requests to the client, and the answers back", async () => {
+    const client = new Client(
+      { name: "asked", version: "1.0.0" },
+      { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } },
+    );
+    const ids: unknown[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
+      ids.push(extra.requestId);
+      const asked = JSON.stringify(req.params.messages[0]?.content).match(/question from \w+/)?.[0];
+      return { model: "test", role: "assistant", content: { type: "text", text: `answer to ${asked}` } };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (req) => ({
+      action: "accept",
+      content: { word: `yes, ${req.params.message}` },
+    }));
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///work", name: "work" }] }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.route("all"))));
+    const r = (await client.callTool({ name: "a_ask", arguments: {} })) as ToolResult;
+    assert.deepEqual(r.structuredContent, {
+      member: "a",
+      sampled: "answer to question from a",
+      elicited: "yes, a wants a word",
+      roots: ["file:///work"],
+    });
+    assert.ok(
+      ids.every((id) => typeof id === "string" && id.startsWith("swy/a/")),
+      `the member's request ids name it toward the client (${JSON.stringify(ids)})`,
+    );
+    await client.close();
+  });
+
+  it("a client's cancellation reaches the member", async () => {
+    const s = await connect(gateway.route("all"));
+    const cancelledBefore = await a.cancelled();
+    const ac = new AbortController();
+    const call = s.client.callTool({ name: "a_wait", arguments: {} }, undefined, { signal: ac.signal });
+    await sleep(200);
+    ac.abort("changed my mind");
+    await assert.rejects(call);
+    await waitFor("the member to see the call cancelled", async () => (await a.cancelled()) > cancelledBefore);
     await s.close();
   });
 
