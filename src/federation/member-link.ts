@@ -153,6 +153,44 @@ export class MemberLink {
     throw new MemberError(this.member, "unavailable", `answered HTTP ${res.statusCode} without a JSON-RPC answer`);
   }
 
+  /**
+   * A legacy member session's own stream (GET): each message to `onMessage` until the stream ends.
+   * False when the member offers none (405) or refuses it; a lost session is `session-gone`.
+   */
+  async stream(
+    replica: Replica,
+    headers: string[],
+    onMessage: (m: Message) => void,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const client = replica.streamClient();
+    try {
+      const res = await client.request({
+        path: replica.path,
+        method: "GET",
+        headers: ["accept", "text/event-stream"].concat(this.pool.injects ? this.pool.injection.headers : [], headers),
+        headersTimeout: this.headersTimeoutMs,
+        bodyTimeout: 0,
+        signal,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        throw new MemberError(this.member, "session-gone", "its session is gone (404)");
+      }
+      if (res.statusCode !== 200 || !isEventStream(res.headers["content-type"])) {
+        await res.body.dump();
+        return false;
+      }
+      await readStream(res.body, Symbol("no answer"), onMessage, signal);
+      return true;
+    } catch (err) {
+      if (err instanceof MemberError) throw err;
+      throw new MemberError(this.member, "unavailable", (err as Error).message);
+    } finally {
+      void client.destroy().catch(() => {});
+    }
+  }
+
   /** DELETE a member's session (best effort: the member may have forgotten it already). */
   async end(replica: Replica, sessionId: string, protocolVersion: string): Promise<void> {
     try {

@@ -214,6 +214,42 @@ export class Members {
     }
   }
 
+  /**
+   * Follow a member's notifications for the caller until the stream ends: a legacy member's GET stream
+   * in the caller's session (opened if need be), a modern member's `subscriptions/listen` with `filter`.
+   * False when the member offers no such stream.
+   */
+  async listen(
+    member: string,
+    caller: Caller,
+    filter: Record<string, boolean>,
+    onMessage: (m: Message) => void,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const link = this.link(member);
+    if ((await this.era(member, caller.hello)) === "modern") {
+      const listen = link.modern(
+        { jsonrpc: "2.0", id: gatewayId(), method: "subscriptions/listen", params: { notifications: filter } },
+        caller.hello,
+      );
+      await link.post(this.pick(member), listen.body, listen.headers, { onMessage, signal }).catch((err: unknown) => {
+        if (!signal.aborted && !(err instanceof MemberError && /without an answer/.test(err.message))) throw err;
+      });
+      return true;
+    }
+    let record = await this.session(member, caller);
+    for (let attempt = 0; ; attempt++) {
+      const replica = link.holder(record.replica, record.createdAt);
+      try {
+        if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
+        return await link.stream(replica, sessionHeaders(record), onMessage, signal);
+      } catch (err) {
+        if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
+        record = await this.session(member, caller, record);
+      }
+    }
+  }
+
   /** A notification to every legacy member the caller holds a session with (none is opened for it). */
   async notifyHeld(message: Message, caller: Caller): Promise<void> {
     await Promise.all(

@@ -7,6 +7,8 @@ import { acceptance, H } from "../protocol/headers.js";
 import { META, metaOf } from "../protocol/jsonrpc.js";
 import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
 import type { SessionRecord } from "../sessions/store.js";
+import { SseRelay } from "../sse/relay.js";
+import { EVERY_LIST, fanIn, type ListFilter } from "./fan-in.js";
 import { type Hello, MemberError, type Message } from "./member-link.js";
 import { type Caller, gatewayId } from "./members.js";
 import {
@@ -45,10 +47,7 @@ class Reply {
    */
   message(member: string, message: Message): void {
     const { res } = this.ctx;
-    const m =
-      message.method !== undefined && message.id !== undefined && message.id !== null
-        ? { ...message, id: relayedId(member, message.id) }
-        : message;
+    const m = relayed(member, message);
     if (res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
     if (!this.streaming) {
       this.streaming = true;
@@ -97,6 +96,56 @@ class Reply {
   }
 }
 
+/** A member's message as the client gets it: a request of the member's under an id that names it. */
+function relayed(member: string | undefined, m: Message): Message {
+  return member !== undefined && m.method !== undefined && m.id !== undefined && m.id !== null
+    ? { ...m, id: relayedId(member, m.id) }
+    : m;
+}
+
+const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
+
+/**
+ * The client's notification stream: a legacy session's GET stream, or a modern `subscriptions/listen`
+ * (acknowledged first, each message tagged with the subscription's id). The members' streams feed it
+ * (`fan-in.ts`); heartbeats keep it open between events; it ends when the client leaves.
+ */
+function openStream(
+  ctx: RequestContext,
+  gw: GatewayState,
+  v: VirtualServer,
+  caller: Caller,
+  filter: ListFilter,
+  subscription?: unknown,
+): void {
+  const { res } = ctx;
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+  res.flushHeaders();
+  const relay = new SseRelay(res, gw.config.heartbeat.interval);
+  const abort = new AbortController();
+  res.once("close", () => {
+    abort.abort();
+    relay.stop();
+  });
+  const send = (m: Message) => {
+    const out =
+      subscription === undefined
+        ? m
+        : {
+            ...m,
+            params: {
+              ...(m.params ?? {}),
+              _meta: { ...((m.params?._meta as Json | undefined) ?? {}), [SUBSCRIPTION_ID]: subscription },
+            },
+          };
+    relay.write(Buffer.from(`event: message\ndata: ${JSON.stringify(out)}\n\n`));
+  };
+  if (subscription !== undefined) {
+    send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { notifications: filter } });
+  }
+  fanIn(v, caller, filter, (member, m) => send(relayed(member, m)), abort.signal);
+}
+
 /** The client's hello: from `initialize` (legacy), or from the request's `_meta` (modern). */
 function helloOf(message: Message, modern: boolean): Hello {
   const params = message.params ?? {};
@@ -138,9 +187,9 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     ctx.res.writeHead(200).end();
     return;
   }
-  if (method !== "POST") {
-    // A client's GET stream: not offered (yet) by virtual servers; SDK clients go on without it.
-    throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "POST, DELETE" } });
+  if (method === "GET") {
+    openStream(ctx, gw, v, await sessionCaller(ctx, gw, v), EVERY_LIST);
+    return;
   }
   if (v.config.onMemberFailure === "closed" && v.down().length > 0) {
     throw new SwitchyardError("SWY_VIRTUAL_UNAVAILABLE", {
@@ -154,6 +203,16 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
   const caller: Caller = modern
     ? { principal: ctx.principal, hello: helloOf(message, true), session: undefined }
     : await sessionCaller(ctx, gw, v);
+  if (message.method === "subscriptions/listen" && modern && message.id !== undefined) {
+    const asked = isObject(message.params?.notifications) ? (message.params.notifications as Json) : {};
+    const filter = {
+      toolsListChanged: asked.toolsListChanged === true,
+      promptsListChanged: asked.promptsListChanged === true,
+      resourcesListChanged: asked.resourcesListChanged === true,
+    };
+    openStream(ctx, gw, v, caller, filter, message.id);
+    return;
+  }
   const reply = new Reply(ctx, modern);
   if (message.method === undefined || message.id === undefined) {
     await deliver(v, message, caller);

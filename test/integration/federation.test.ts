@@ -8,6 +8,7 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   McpError,
+  ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { connect, connectModern } from "../helpers/mcp.js";
 import {
@@ -56,6 +57,18 @@ async function startMember(name: string, args: string[] = []): Promise<Member> {
 }
 
 const portOf = (url: string) => new URL(url).port;
+
+/** Every page of a client's tools/list. */
+async function allTools(client: Client): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor === undefined ? {} : { cursor });
+    names.push(...page.tools.map((t) => t.name));
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return names;
+}
 
 type ToolResult = { structuredContent?: Record<string, unknown> };
 
@@ -237,6 +250,38 @@ virtual:
     await s.close();
   });
 
+  it("list_changed from a member, of either era, reaches the client on its one GET stream", async () => {
+    const client = new Client({ name: "watcher", version: "1.0.0" });
+    let changes = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changes++;
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.route("all"))));
+    // The GET stream is open once a member's own stream is followed: a change of a's reaches the client.
+    await sleep(300);
+    await fetch(a.url.replace(/\/mcp$/, "/add-tool?name=fresh"), { method: "POST" });
+    await waitFor("a's change to reach the client", () => changes >= 1);
+    assert.ok((await allTools(client)).includes("a_fresh"), "and the new tool is listed");
+    const before = changes;
+    await fetch(b.url.replace(/\/mcp$/, "/notify"), { method: "POST" });
+    await waitFor("b's change (a modern member's subscriptions/listen) to reach the client", () => changes > before);
+    await client.close();
+  });
+
+  it("a modern client's subscriptions/listen hears the members' changes too", async () => {
+    const client = await connectModern(gateway.route("all"));
+    let changes = 0;
+    client.setNotificationHandler("notifications/tools/list_changed", async () => {
+      changes++;
+    });
+    const subscription = await client.listen({ toolsListChanged: true });
+    await sleep(300);
+    await fetch(b.url.replace(/\/mcp$/, "/notify"), { method: "POST" });
+    await waitFor("b's change to reach the modern client", () => changes >= 1);
+    await subscription.close();
+    await client.close();
+  });
+
   it("serves a modern client too: the legacy member behind it gets a session of the gateway's", async () => {
     const client = await connectModern(gateway.route("all"));
     const tools = await client.listTools();
@@ -278,8 +323,14 @@ virtual:
 
   it("a member down: its tools leave the lists, its calls get an error naming it, the rest serve on", async () => {
     const s = await connect(gateway.route("all"));
+    let changes = 0;
+    s.client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      changes++;
+    });
+    await sleep(300);
     await a.stop();
     try {
+      await waitFor("the client to be told its list changed", () => changes >= 1);
       await waitFor("a's tools to leave the list", async () => {
         const tools = await s.client.listTools();
         return !tools.tools.some((t) => t.name.startsWith("a_"));
