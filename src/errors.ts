@@ -144,6 +144,12 @@ export const ERRORS = {
   },
   SWY_UNKNOWN_NAME: { status: 200, rpc: -32602, message: "Invalid params: no such tool, prompt or resource" },
   SWY_METHOD_NOT_FOUND: { status: 404, rpc: -32601, message: "Method not found" },
+  SWY_INVALID_ENVELOPE: {
+    status: 400,
+    rpc: -32602,
+    message: "Invalid params: a 2026-07-28 request needs its _meta envelope (protocolVersion, clientCapabilities)",
+  },
+  SWY_UNSUPPORTED_VERSION: { status: 400, rpc: -32022, message: "Unsupported protocol version" },
   SWY_SESSION_REQUIRED: {
     status: 400,
     rpc: -32000,
@@ -180,8 +186,18 @@ export class SwitchyardError extends Error {
   readonly rpc: number;
   /** Extra response headers (e.g. Allow, Retry-After). */
   readonly headers: Record<string, string>;
+  /** Extra fields of the JSON-RPC error's `data` (the supported versions of an unsupported one). */
+  readonly data: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, options: { headers?: Record<string, string>; cause?: unknown; detail?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    options: {
+      headers?: Record<string, string>;
+      cause?: unknown;
+      detail?: string;
+      data?: Record<string, unknown>;
+    } = {},
+  ) {
     const entry = ERRORS[code];
     super(options.detail === undefined ? entry.message : `${entry.message} (${options.detail})`, {
       cause: options.cause,
@@ -191,6 +207,7 @@ export class SwitchyardError extends Error {
     this.status = entry.status;
     this.rpc = entry.rpc;
     this.headers = options.headers ?? {};
+    this.data = options.data;
   }
 }
 
@@ -201,6 +218,6 @@ export function errorBody(error: SwitchyardError, id: JsonRpcId = null): string 
   return JSON.stringify({
     jsonrpc: "2.0",
     id,
-    error: { code: error.rpc, message: error.message, data: { code: error.code } },
+    error: { code: error.rpc, message: error.message, data: { ...error.data, code: error.code } },
   });
 }

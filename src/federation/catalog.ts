@@ -8,7 +8,7 @@ type Json = Record<string, unknown>;
 const MAX_PAGES = 100;
 
 /** A URI template (RFC 6570) as a pattern: `{var}` one path segment, `{+var}` / `{#var}` anything. */
-function templatePattern(template: string): RegExp {
+export function templatePattern(template: string): RegExp {
   const parts = template.split(/(\{[^}]*\})/);
   const body = parts
     .map((p) => {
@@ -118,7 +118,7 @@ export class Catalog {
 }
 
 /** Every page of one member's list. */
-async function listAll(members: Members, member: string, method: ListMethod, caller: Caller): Promise<Json[]> {
+export async function listAll(members: Members, member: string, method: ListMethod, caller: Caller): Promise<Json[]> {
   const items: Json[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {

@@ -108,7 +108,7 @@ export class MemberLink {
     replica: Replica,
     message: Message,
     headers: string[],
-    options: { signal?: AbortSignal; onMessage?: (m: Message) => void; session?: boolean } = {},
+    options: { signal?: AbortSignal; onMessage?: (m: Message) => void; onStream?: () => void; session?: boolean } = {},
   ): Promise<Posted> {
     let res: Dispatcher.ResponseData;
     try {
@@ -136,6 +136,7 @@ export class MemberLink {
     }
     const type = res.headers["content-type"];
     if (isEventStream(type)) {
+      options.onStream?.();
       const answer = await readStream(res.body, message.id, options.onMessage, options.signal);
       if (answer === undefined) throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
       return { status: res.statusCode, sessionId, answer };

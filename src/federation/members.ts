@@ -26,6 +26,8 @@ export interface RequestOptions {
   inputSchema?: unknown;
   /** Messages the member sends before its answer (progress, logs, its own requests). */
   onMessage?: (m: Message) => void;
+  /** The member answers with a stream (its messages, then the answer, will follow on it). */
+  onStream?: () => void;
 }
 
 type Json = Record<string, unknown>;

@@ -5,6 +5,8 @@ import { respondJson } from "../gateway/respond.js";
 import type { GatewayState } from "../gateway/state.js";
 import { acceptance, H } from "../protocol/headers.js";
 import { META, metaOf } from "../protocol/jsonrpc.js";
+import { isModernRequest, modernRefusal, SUPPORTED_MODERN_VERSIONS } from "../protocol/modern-request.js";
+import { paramHeaderMismatch } from "../protocol/routing-headers.js";
 import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
 import type { SessionRecord } from "../sessions/store.js";
 import { SseRelay } from "../sse/relay.js";
@@ -41,6 +43,14 @@ class Reply {
     private readonly modern: boolean,
   ) {}
 
+  /** The answer goes out as a stream, as the member's came (if the client accepts one). */
+  stream(): void {
+    const { res } = this.ctx;
+    if (this.streaming || res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
+    this.streaming = true;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+  }
+
   /**
    * A member's message before its answer: it opens the stream (if the client accepts one; else it is
    * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).
@@ -48,15 +58,8 @@ class Reply {
   message(member: string, message: Message): void {
     const { res } = this.ctx;
     const m = relayed(member, message);
-    if (res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
-    if (!this.streaming) {
-      this.streaming = true;
-      res.writeHead(200, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      });
-    }
+    this.stream();
+    if (!this.streaming || res.destroyed) return;
     res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
   }
 
@@ -179,7 +182,16 @@ function helloOf(message: Message, modern: boolean): Hello {
  */
 export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<void> {
   const method = ctx.req.method;
-  const modern = ctx.info?.era === "modern";
+  const message = method === "POST" ? (JSON.parse((ctx.body as Buffer).toString("utf8")) as Message) : undefined;
+  // The client's era, as the virtual server sees it: a session (or a handshake) is legacy, whatever a
+  // header says; without one, the envelope (or a modern MCP-Protocol-Version) makes it modern — and then
+  // it is checked as a server of that revision checks it.
+  const rpc = ctx.messages[0];
+  const modern = ctx.info?.sessionId === undefined && rpc !== undefined && isModernRequest(rpc, ctx.req.headers);
+  if (modern) {
+    const refusal = modernRefusal(rpc, ctx.req.headers);
+    if (refusal) throw refusal;
+  }
   if (method === "DELETE") {
     const caller = await sessionCaller(ctx, gw, v);
     await v.members.end(caller);
@@ -197,9 +209,10 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
       headers: { "retry-after": String(Math.max(1, Math.ceil(gw.config.health.interval / 1000))) },
     });
   }
-  if (ctx.messages.length !== 1) throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "no batches here" });
-  const message = JSON.parse((ctx.body as Buffer).toString("utf8")) as Message;
-  if (message.method === "initialize" && !modern) return initialize(ctx, gw, v, message);
+  if (ctx.messages.length !== 1 || message === undefined) {
+    throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "no batches here" });
+  }
+  if (message.method === "initialize") return initialize(ctx, gw, v, message);
   const caller: Caller = modern
     ? { principal: ctx.principal, hello: helloOf(message, true), session: undefined }
     : await sessionCaller(ctx, gw, v);
@@ -334,9 +347,12 @@ async function answer(
   if (method === "server/discover" && modern) {
     const described = await describe(v);
     const { serverInfo, ...rest } = described;
+    // Not kept by caches: the members (and so what this server is) may change at any time.
     return answerWith({
-      supportedVersions: [ctx.info?.protocolVersion ?? ""].filter(Boolean),
+      supportedVersions: [...SUPPORTED_MODERN_VERSIONS],
       ...rest,
+      ttlMs: 0,
+      cacheScope: "private",
       _meta: { "io.modelcontextprotocol/serverInfo": serverInfo },
     });
   }
@@ -352,24 +368,26 @@ async function answer(
   if (method === "tools/call" || method === "prompts/get") {
     const kind = method === "tools/call" ? "tool" : "prompt";
     const name = typeof params.name === "string" ? params.name : "";
-    const origin = await v.resolve(kind, name);
+    const origin = await v.resolve(kind, name, caller);
     if (!origin) return unknown(`${kind} ${name}`);
     member = origin.member;
     routed = { ...params, name: origin.name };
     if (kind === "tool") inputSchema = (await v.current()).inputSchema(origin);
+    const mismatch = modern ? paramHeaderMismatch(inputSchema, params.arguments, ctx.req.headers) : undefined;
+    if (mismatch !== undefined) throw new SwitchyardError("SWY_HEADER_MISMATCH", { detail: mismatch });
   } else if (method === "resources/read" || method === "resources/subscribe" || method === "resources/unsubscribe") {
     const uri = typeof params.uri === "string" ? params.uri : "";
-    member = await v.resourceOwner(uri);
+    member = await v.resourceOwner(uri, caller);
     if (member === undefined) return unknown(`resource ${uri}`);
   } else if (method === "completion/complete") {
     const ref = isObject(params.ref) ? params.ref : {};
     if (ref.type === "ref/prompt" && typeof ref.name === "string") {
-      const origin = await v.resolve("prompt", ref.name);
+      const origin = await v.resolve("prompt", ref.name, caller);
       if (!origin) return unknown(`prompt ${ref.name}`);
       member = origin.member;
       routed = { ...params, ref: { ...ref, name: origin.name } };
     } else if (typeof ref.uri === "string") {
-      member = await v.resourceOwner(ref.uri);
+      member = await v.resourceOwner(ref.uri, caller);
       if (member === undefined) return unknown(`resource ${ref.uri}`);
     }
   } else if (method === "logging/setLevel") {
@@ -392,6 +410,7 @@ async function answer(
     const answered = await v.members.request(member, { ...message, params: routed }, caller, {
       inputSchema,
       signal: abort.signal,
+      onStream: () => reply.stream(),
       onMessage: (m) => reply.message(member as string, m),
     });
     reply.answer(answered ?? { jsonrpc: "2.0", id: message.id, result: {} });
@@ -435,7 +454,7 @@ async function mergedList(
           member,
           { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === null ? rest : { ...rest, cursor } },
           caller,
-          { onMessage: (m) => reply.message(member, m) },
+          { onStream: () => reply.stream(), onMessage: (m) => reply.message(member, m) },
         );
         const result = isObject(answered?.result) ? answered.result : {};
         const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];

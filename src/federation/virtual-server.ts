@@ -2,9 +2,10 @@ import type { VirtualConfig } from "../config/virtual-schema.js";
 import { LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { UpstreamPool } from "../upstream/pool.js";
-import { Catalog } from "./catalog.js";
+import { Catalog, listAll, templatePattern } from "./catalog.js";
 import { MemberLink } from "./member-link.js";
 import { type Caller, Members } from "./members.js";
+import { LISTS, type ListMethod } from "./merge.js";
 import { exposedName, type NamePolicy, type Origin } from "./names.js";
 
 /** How old a catalog may be before a name it does not know makes the gateway ask the members again. */
@@ -93,16 +94,18 @@ export class VirtualServer {
 
   /**
    * The member and original name of a tool or prompt a client named: from the prefix when it names the
-   * member (`{member}`), else from the catalog (asked again if the name is new to it).
+   * member (`{member}`), else from the catalog (asked again if the name is new to it), else from what the
+   * caller itself is shown (a member may list some tools only to clients with a capability, or none).
    */
-  async resolve(kind: "tool" | "prompt", exposed: string): Promise<Origin | undefined> {
+  async resolve(kind: "tool" | "prompt", exposed: string, caller: Caller): Promise<Origin | undefined> {
     const prefixed = this.renamedFrom.get(exposed) ?? (this.renamedAway.has(exposed) ? undefined : exposed);
     if (prefixed === undefined) return undefined;
-    if (this.policy.prefix.includes("{member}")) {
+    const prefix = this.policy.prefix;
+    if (prefix.includes("{member}")) {
       let best: Origin | undefined;
       let bestLength = -1;
       for (const member of this.members.names) {
-        const p = this.policy.prefix.replaceAll("{member}", member);
+        const p = prefix.replaceAll("{member}", member);
         if (prefixed.length > p.length && prefixed.startsWith(p) && p.length > bestLength) {
           best = { member, name: prefixed.slice(p.length) };
           bestLength = p.length;
@@ -112,19 +115,65 @@ export class VirtualServer {
     }
     let catalog = await this.current();
     const table = () => (kind === "tool" ? catalog.tools : catalog.prompts);
-    const found = table().get(exposed);
-    if (found || table().collided(exposed) || Date.now() - catalog.builtAt < CATALOG_FRESH_MS) return found;
-    catalog = await this.refresh();
-    return table().get(exposed);
+    if (table().collided(exposed)) return undefined;
+    let found = table().get(exposed);
+    if (!found && Date.now() - catalog.builtAt >= CATALOG_FRESH_MS) {
+      catalog = await this.refresh();
+      found = table().get(exposed);
+    }
+    if (found || !prefixed.startsWith(prefix)) return found;
+    const name = prefixed.slice(prefix.length);
+    const member = await this.unlisted(catalog, kind === "tool" ? "tools" : "prompts", name, caller);
+    return member !== undefined && this.exposed(kind, member, name) === exposed ? { member, name } : undefined;
   }
 
-  /** The member that serves a resource URI (listed, or matching one of its templates). */
-  async resourceOwner(uri: string): Promise<string | undefined> {
+  /** The member of a resource URI: listed or matched by a template (the catalog), else as for `resolve`. */
+  async resourceOwner(uri: string, caller: Caller): Promise<string | undefined> {
     let catalog = await this.current();
-    const found = catalog.resourceOwner(uri);
-    if (found || Date.now() - catalog.builtAt < CATALOG_FRESH_MS) return found?.member;
-    catalog = await this.refresh();
-    return catalog.resourceOwner(uri)?.member;
+    if (catalog.resources.collided(uri)) return undefined;
+    let found = catalog.resourceOwner(uri)?.member;
+    if (found === undefined && Date.now() - catalog.builtAt >= CATALOG_FRESH_MS) {
+      catalog = await this.refresh();
+      found = catalog.resourceOwner(uri)?.member;
+    }
+    return found ?? this.unlisted(catalog, "resources", uri, caller);
+  }
+
+  /**
+   * A name the catalog does not list: the one member that serves such things at all (it answers for the
+   * name itself), else the one whose lists, as the caller is shown them, hold it.
+   */
+  private async unlisted(
+    catalog: Catalog,
+    capability: "tools" | "prompts" | "resources",
+    name: string,
+    caller: Caller,
+  ): Promise<string | undefined> {
+    const candidates = this.members.names.filter((m) => {
+      const info = catalog.infos.get(m);
+      return info === undefined || info.capabilities[capability] !== undefined;
+    });
+    if (candidates.length <= 1) return candidates[0];
+    const methods: ListMethod[] =
+      capability === "tools"
+        ? ["tools/list"]
+        : capability === "prompts"
+          ? ["prompts/list"]
+          : ["resources/list", "resources/templates/list"];
+    const holds = (item: Record<string, unknown>, key: string) =>
+      item[key] === name ||
+      (key === "uriTemplate" && typeof item[key] === "string" && templatePattern(item[key]).test(name));
+    const holders = await Promise.all(
+      candidates.map(async (member) => {
+        for (const method of methods) {
+          const items = await listAll(this.members, member, method, caller).catch(() => []);
+          if (items.some((item) => holds(item, LISTS[method].key))) return member;
+        }
+        return undefined;
+      }),
+    );
+    const found = holders.filter((m): m is string => m !== undefined);
+    return found.length === 1 ? found[0] : undefined;
   }
 
   /** Whether two members list this resource URI (then neither serves it here). */

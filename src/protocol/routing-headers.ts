@@ -17,11 +17,19 @@ export const NAMED: Record<string, "name" | "uri"> = {
   "resources/read": "uri",
 };
 
-/** A header value as sent: plain, or `=?base64?…?=` for values that are not plain ASCII (undefined: not UTF-8). */
+/** Base64 as a header's `=?base64?…?=` form must carry it: padded, nothing else. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * A header value as sent: plain (surrounding spaces are not part of it), or `=?base64?…?=` for values
+ * that are not plain ASCII; undefined when that form holds no valid (padded) base64 of UTF-8 text.
+ */
 export function decodeHeaderValue(value: string): string | undefined {
-  const m = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/i.exec(value.trim());
+  const m = /^=\?base64\?(.*)\?=$/is.exec(value.trim());
   if (!m) return value.trim();
-  const bytes = Buffer.from(m[1] as string, "base64");
+  const payload = m[1] as string;
+  if (!BASE64.test(payload)) return undefined;
+  const bytes = Buffer.from(payload, "base64");
   const text = bytes.toString("utf8");
   return Buffer.from(text, "utf8").equals(bytes) ? text : undefined;
 }
@@ -66,6 +74,37 @@ export function paramHeaders(inputSchema: unknown, args: unknown): string[] {
   };
   visit(inputSchema, args);
   return out;
+}
+
+/**
+ * Why a modern `tools/call`'s `Mcp-Param-*` headers disagree with its arguments, for the arguments the
+ * tool's schema maps to headers: a value sent without its header, a header without (or unlike) its
+ * value, a header whose encoded form is not valid. Undefined when they agree.
+ */
+export function paramHeaderMismatch(inputSchema: unknown, args: unknown, headers: Headers): string | undefined {
+  const expected = paramHeaders(inputSchema, args);
+  const declared = new Set<string>();
+  const collect = (schema: unknown) => {
+    const properties = (schema as { properties?: unknown } | null)?.properties;
+    if (properties === null || typeof properties !== "object") return;
+    for (const sub of Object.values(properties as Record<string, unknown>)) {
+      const header = (sub as Record<string, unknown> | null)?.["x-mcp-header"];
+      if (typeof header === "string" && header !== "") declared.add(`mcp-param-${header.toLowerCase()}`);
+      else collect(sub);
+    }
+  };
+  collect(inputSchema);
+  for (let i = 0; i < expected.length; i += 2) {
+    const name = expected[i] as string;
+    const sent = single(headers[name]);
+    if (sent === undefined) return `${name} is missing`;
+    const decoded = decodeHeaderValue(sent);
+    if (decoded === undefined) return `${name} is not a valid header value`;
+    if (decoded !== decodeHeaderValue(expected[i + 1] as string)) return `${name} does not match the arguments`;
+    declared.delete(name);
+  }
+  for (const name of declared) if (headers[name] !== undefined) return `${name} names no argument that was sent`;
+  return undefined;
 }
 
 function single(v: string | string[] | undefined): string | undefined {

@@ -14,6 +14,7 @@ import {
   startGateway,
   startOnFreePort,
   startReplica,
+  writeConfig,
 } from "../helpers/procs.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -33,6 +34,16 @@ const GATEWAY_FIXES = new Set([
 ]);
 
 type Results = Map<string, Array<{ id: string; status: string }>>;
+
+/** A gateway's configuration: route `name` to `url`, and virtual server `v` with it as its one member, unprefixed. */
+function singleMemberVirtual(name: string, url: string): string {
+  return writeConfig(`logLevel: warn
+upstreams:
+  ${name}: { replicas: [${url}] }
+virtual:
+  v: { members: [${name}], prefix: "" }
+`);
+}
 
 /**
  * Run the official server scenarios against `url` — the active suite, one scenario (`--scenario NAME`),
@@ -104,11 +115,18 @@ describe("official MCP conformance suite, direct vs through the gateway", () => 
       return proc;
     });
     direct = `http://127.0.0.1:${port}/mcp`;
-    gateway = await startGateway(["--upstream", `everything=${direct}`, "--log-level", "warn"]);
+    gateway = await startGateway(["--config", singleMemberVirtual("everything", direct)]);
   });
   after(async () => {
     await gateway?.stop();
     await server?.stop();
+  });
+
+  it("through a virtual server with the one member (federation; names as the member gives them): the same outcome, check by check", () => {
+    const a = runConformance(direct);
+    const b = runConformance(gateway.route("v"));
+    assert.ok(a.size >= 20, `the suite ran (${a.size} scenarios)`);
+    assertSameOutcomes(a, b);
   });
 
   it("gives the same outcome, check by check, and passes dns-rebinding-protection", () => {
@@ -150,7 +168,14 @@ describe("conformance of the 2026-07-28 revision with an SDK v2 dual-era server,
   let gateway: GatewayProc;
   before(async () => {
     replica = await startDualEra("conformance");
-    gateway = await startGateway(["--upstream", `svc=${replica.url}`, "--log-level", "warn"]);
+    gateway = await startGateway(["--config", singleMemberVirtual("svc", replica.url)]);
+  });
+
+  it("--requirements 2026-07-28 through a virtual server with the one member: no worse, check by check", () => {
+    const direct = runConformance(replica.url, undefined, ["--requirements", "2026-07-28"]);
+    const through = runConformance(gateway.route("v"), undefined, ["--requirements", "2026-07-28"]);
+    assert.ok(direct.size >= 30, `the requirements ran (${direct.size} scenarios)`);
+    assertSameOutcomes(direct, through);
   });
   after(async () => {
     await gateway?.stop();
