@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { errorBody, SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
+import { serveFromCache } from "../gateway/list-cache-stage.js";
 import { respondJson } from "../gateway/respond.js";
 import type { GatewayState } from "../gateway/state.js";
 import { acceptance, H } from "../protocol/headers.js";
@@ -71,11 +72,25 @@ class Reply {
       this.modern && isObject(result) && result.resultType === undefined
         ? { ...answer, result: { ...result, resultType: "complete" } }
         : answer;
-    if (!this.streaming) {
-      respondJson(this.ctx, 200, m, headers);
+    const body = JSON.stringify(m);
+    if (this.streaming) {
+      res.end(`event: message\ndata: ${body}\n\n`);
       return;
     }
-    res.end(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+    res.writeHead(200, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      "cache-control": "no-store",
+      ...headers,
+    });
+    res.end(body);
+    // A cacheable answer the list cache missed: kept if its hints allow (`list-cache-stage.ts`).
+    const capture = this.ctx.capture;
+    if (capture) {
+      capture.start(200, "application/json");
+      capture.push(Buffer.from(body));
+      capture.end();
+    }
   }
 
   /** The stream ends without an answer (a cancelled request). */
@@ -233,7 +248,7 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     return;
   }
   try {
-    await answer(ctx, v, message, caller, reply, modern);
+    await answer(ctx, gw, v, message, caller, reply, modern);
   } catch (err) {
     if (!(err instanceof MemberError)) throw err;
     if (v.config.onMemberFailure === "closed") {
@@ -333,6 +348,7 @@ async function initialize(ctx: RequestContext, gw: GatewayState, v: VirtualServe
 /** A request of a client's: answered by the gateway (ping, lists, discover) or routed to its member. */
 async function answer(
   ctx: RequestContext,
+  gw: GatewayState,
   v: VirtualServer,
   message: Message,
   caller: Caller,
@@ -357,7 +373,9 @@ async function answer(
     });
   }
   if (isListMethod(method)) {
-    const merged = await mergedList(v, method, params, caller, reply);
+    // A modern client's list: from the shared cache while the members' hints allow, as on any route.
+    if (modern && serveFromCache(ctx, gw)) return;
+    const merged = await mergedList(v, method, params, caller, reply, !modern);
     // A modern list result carries its cache hints; unless every member gave them, it is not to be kept.
     if (modern && merged.ttlMs === undefined) Object.assign(merged, { ttlMs: 0, cacheScope: "private" });
     return answerWith(merged);
@@ -434,6 +452,8 @@ async function mergedList(
   params: Json,
   caller: Caller,
   reply: Reply,
+  /** The answer may go out as a stream when a member's does (a legacy client); a modern one gets JSON, cacheable. */
+  streams: boolean,
 ): Promise<Json> {
   const names = v.members.names;
   let cursors: Record<string, string | null>;
@@ -454,7 +474,7 @@ async function mergedList(
           member,
           { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === null ? rest : { ...rest, cursor } },
           caller,
-          { onStream: () => reply.stream(), onMessage: (m) => reply.message(member, m) },
+          { onStream: () => streams && reply.stream(), onMessage: (m) => reply.message(member, m) },
         );
         const result = isObject(answered?.result) ? answered.result : {};
         const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];

@@ -10,7 +10,7 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { connect, connectModern } from "../helpers/mcp.js";
+import { connect, connectModern, modernBody, modernHeaders } from "../helpers/mcp.js";
 import {
   CLI,
   type GatewayProc,
@@ -76,12 +76,14 @@ describe("federation: one endpoint for the tools of several servers, across eras
   const procs = owned();
   let a: Member;
   let b: Replica;
+  let c: Replica;
   let gateway: GatewayProc;
 
   before(async () => {
-    [a, b] = await Promise.all([
+    [a, b, c] = await Promise.all([
       procs.own(startMember("a", ["--tools", "t1,t2,t3,t4,t5", "--page", "2"])),
       procs.own(startDualEra("b")),
+      procs.own(startDualEra("c")),
     ]);
     gateway = await procs.own(
       startGateway([
@@ -90,7 +92,9 @@ describe("federation: one endpoint for the tools of several servers, across eras
 upstreams:
   a: { replicas: [${a.url}] }
   b: { replicas: [${b.url}] }
+  c: { replicas: [${c.url}] }
 virtual:
+  pair: { members: [b, c] }
   all:
     members: [a, b]
     rename: { b_echo_region: region }
@@ -153,7 +157,7 @@ virtual:
     const resources = await s.client.listResources();
     assert.deepEqual(
       resources.resources.map((r) => r.uri),
-      ["demo://config"],
+      ["demo://b/config"],
       "resource URIs are kept as they are",
     );
     await s.close();
@@ -178,7 +182,7 @@ virtual:
     assert.match(JSON.stringify(region.content), /eu-west1/, "a renamed tool is called by its new name");
     const prompt = await s.client.getPrompt({ name: "b_greet", arguments: { name: "Ada" } });
     assert.ok(prompt.messages.length > 0);
-    const read = await s.client.readResource({ uri: "demo://config" });
+    const read = await s.client.readResource({ uri: "demo://b/config" });
     assert.match(JSON.stringify(read.contents), /config of b/);
     await s.close();
   });
@@ -280,6 +284,44 @@ virtual:
     await waitFor("b's change to reach the modern client", () => changes >= 1);
     await subscription.close();
     await client.close();
+  });
+
+  it("keeps a merged list for modern clients while every member's hints allow, as the strictest says", async () => {
+    const listsSeen = async () => {
+      const stats = await Promise.all(
+        [b, c].map(
+          async (r) =>
+            (await (await fetch(r.url.replace(/\/mcp$/, "/stats"))).json()) as { seen: Record<string, number> },
+        ),
+      );
+      return stats.reduce((n, s) => n + (s.seen["tools/list"] ?? 0), 0);
+    };
+    const ask = () =>
+      fetch(gateway.route("pair"), {
+        method: "POST",
+        headers: modernHeaders("tools/list"),
+        body: modernBody("tools/list"),
+      });
+    const first = await ask();
+    assert.equal(first.headers.get("x-switchyard-cache"), null);
+    const answer = (await first.json()) as {
+      result: { tools: Array<{ name: string }>; ttlMs: number; cacheScope: string };
+    };
+    assert.deepEqual(
+      answer.result.tools
+        .map((t) => t.name)
+        .filter((n) => n.endsWith("whoami"))
+        .sort(),
+      ["b_whoami", "c_whoami"],
+    );
+    assert.equal(answer.result.cacheScope, "public", "both members keep their tools public");
+    assert.ok(answer.result.ttlMs > 0 && answer.result.ttlMs <= 60_000, "within the members' own ttlMs");
+    const seen = await listsSeen();
+    const second = await ask();
+    assert.equal(second.headers.get("x-switchyard-cache"), "hit");
+    const again = (await second.json()) as { result: { tools: unknown[] } };
+    assert.deepEqual(again.result.tools, answer.result.tools);
+    assert.equal(await listsSeen(), seen, "no member was asked again");
   });
 
   it("serves a modern client too: the legacy member behind it gets a session of the gateway's", async () => {
