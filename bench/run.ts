@@ -220,6 +220,56 @@ async function main(): Promise<void> {
       checks.push(target(`${key.toUpperCase()} no errors`, s.errors === 0, String(s.errors)));
     }
 
+    // Workloads 9 and 10: federation. A tools/call routed through a virtual server against the same call
+    // on the plain route (W6), and a merged tools/list of three members answered from the cache against the
+    // plain route's cached list (W7). Switchyard alone (no other contender has virtual servers), in
+    // alternating rounds; each row's best round.
+    {
+      const swy = contenders.find((c) => c.name === "switchyard") as Contender;
+      for (const [key, title, pair, goal] of [
+        [
+          "w9",
+          "W9 modern tools/call through a virtual server (federation) vs the plain route — stub upstream, 32 connections",
+          [
+            ["plain route (W6)", swy.url("modern"), modernLoad("tools/call", "echo")],
+            ["virtual server", swy.url("fed"), modernLoad("tools/call", "modern_echo")],
+          ],
+          0.8,
+        ],
+        [
+          "w10",
+          "W10 a merged tools/list of three members from the cache vs the plain route's cached list — 32 connections",
+          [
+            ["plain route (W7)", swy.url("list"), modernLoad("tools/list")],
+            ["virtual server, 3 members", swy.url("lists"), modernLoad("tools/list")],
+          ],
+          1,
+        ],
+      ] as const) {
+        const rows: Record<string, WrkResult> = {};
+        for (let round = 0; round < 2; round++) {
+          for (const [name, url, load] of pair) {
+            log(`${key.toUpperCase()} ${name}`);
+            const spec = { url, connections: 32, ...load };
+            if (PLAN.warmSeconds && round === 0) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+            const r = await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
+            if (!rows[name] || r.rps > (rows[name] as WrkResult).rps) rows[name] = r;
+          }
+        }
+        results[key] = rows;
+        sections.push(`## ${title}`, callTable(rows));
+        const [plain, virtual] = pair.map(([name]) => rows[name] as WrkResult) as [WrkResult, WrkResult];
+        checks.push(
+          target(
+            `${key.toUpperCase()} virtual server ≥ ${goal}× the plain route`,
+            virtual.rps / plain.rps >= goal,
+            ratio(virtual.rps, plain.rps),
+          ),
+        );
+        checks.push(target(`${key.toUpperCase()} no errors`, virtual.errors === 0, String(virtual.errors)));
+      }
+    }
+
     // Workload 8: the W1 call on a tenant's server (`/bench/json/mcp`): key authentication, the tenant's
     // rate bucket (in Redis with the Redis store: one round trip per request) and session bookkeeping.
     {

@@ -180,6 +180,21 @@ health:
   interval: 5s
 ${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}upstreams:
 ${routes.map((r) => `  ${r.name}:\n    replicas: [${replicaEntry(r, variant.dns?.name)}]`).join("\n")}
+${federation(routes)}`;
+}
+
+/**
+ * Virtual servers for W9 and W10 (federation), where the stub's routes allow: `fed` with the modern
+ * route as its one member, `lists` with three members that all answer the cacheable list.
+ */
+function federation(routes: Route[]): string {
+  const list = routes.find((r) => r.name === "list");
+  if (!list || !routes.some((r) => r.name === "modern")) return "";
+  return `  list2:\n    replicas: [http://${list.upstream}/list/mcp]
+  list3:\n    replicas: [http://${list.upstream}/list/mcp]
+virtual:
+  fed: { members: [modern] }
+  lists: { members: [list, list2, list3] }
 `;
 }
 

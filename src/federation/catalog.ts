@@ -127,7 +127,7 @@ export async function listAll(members: Members, member: string, method: ListMeth
       { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === undefined ? {} : { cursor } },
       caller,
     );
-    const result = answer?.result as Json | undefined;
+    const result = answer.answer?.result as Json | undefined;
     const list = result?.[LISTS[method].items];
     if (Array.isArray(list)) items.push(...(list as Json[]));
     cursor = typeof result?.nextCursor === "string" ? result.nextCursor : undefined;

@@ -1,11 +1,10 @@
-import type { Dispatcher } from "undici";
 import { H, isEventStream } from "../protocol/headers.js";
 import { META } from "../protocol/jsonrpc.js";
 import { encodeHeaderValue, NAMED, paramHeaders } from "../protocol/routing-headers.js";
 import { FIRST_MODERN_VERSION } from "../protocol/versions.js";
-import { parseEvents } from "../sse/parse.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
+import { type Cancel, MemberExchange, type Received } from "./member-exchange.js";
 
 /** A JSON-RPC message as the virtual server reads and writes it. */
 export type Message = Record<string, unknown> & { id?: unknown; method?: string; params?: Record<string, unknown> };
@@ -29,15 +28,14 @@ export class MemberError extends Error {
   }
 }
 
-/** A member's answer read whole is bounded: past it the member is treated as failing. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-
 export interface Posted {
   status: number;
   /** The member's session id, when its answer names one (a legacy `initialize`). */
   sessionId: string | undefined;
   /** The answer to the request (undefined for a notification or response: 202). */
   answer: Message | undefined;
+  /** A JSON answer's body as it came (what goes on unchanged when nothing in it needs rewriting). */
+  text: string | undefined;
 }
 
 /**
@@ -102,61 +100,64 @@ export class MemberLink {
   /**
    * POST `message` to `replica` with `headers` (the era's), and read the answer: a JSON body, or an SSE
    * stream whose messages before the answer go to `onMessage`. A 404 is `session-gone` when a session
-   * was named; a connection failure, a timeout or a 5xx is `unavailable`.
+   * was named; a connection failure, a timeout or a 5xx is `unavailable`. `cancel` is given a way to
+   * stop it (a cancellation; the client leaving).
    */
   async post(
     replica: Replica,
     message: Message,
     headers: string[],
-    options: { signal?: AbortSignal; onMessage?: (m: Message) => void; onStream?: () => void; session?: boolean } = {},
+    options: {
+      cancel?: Cancel;
+      onMessage?: (m: Message) => void;
+      onStream?: () => void;
+      session?: boolean;
+    } = {},
   ): Promise<Posted> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await replica.pool.request({
+    const exchange = new MemberExchange(message.id, options.onMessage, options.onStream, options.cancel);
+    replica.pool.dispatch(
+      {
         path: replica.path,
         method: "POST",
         headers: this.baseHeaders().concat(headers),
         body: JSON.stringify(message),
         headersTimeout: this.headersTimeoutMs,
         bodyTimeout: 0,
-        signal: options.signal,
-      });
+      },
+      exchange,
+    );
+    let received: Received;
+    try {
+      received = await exchange.done;
     } catch (err) {
       throw new MemberError(this.member, "unavailable", (err as Error).message);
     }
-    const sid = res.headers[H.sessionId];
+    const sid = received.headers[H.sessionId];
     const sessionId = typeof sid === "string" ? sid : undefined;
-    if (res.statusCode === 202) {
-      await res.body.dump();
-      return { status: 202, sessionId, answer: undefined };
-    }
-    if (res.statusCode === 404 && options.session) {
-      await res.body.dump();
+    const status = received.status;
+    if (status === 202) return { status, sessionId, answer: undefined, text: undefined };
+    if (status === 404 && options.session) {
       throw new MemberError(this.member, "session-gone", "its session is gone (404)");
     }
-    const type = res.headers["content-type"];
-    if (isEventStream(type)) {
-      options.onStream?.();
-      const answer = await readStream(res.body, message.id, options.onMessage, options.signal);
-      if (answer === undefined) throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
-      return { status: res.statusCode, sessionId, answer };
+    if (received.answer) return { status, sessionId, answer: received.answer, text: undefined };
+    if (received.text === undefined) {
+      throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
     }
-    const text = await readWhole(res.body);
     let answer: Message | undefined;
     try {
-      const parsed = JSON.parse(text) as unknown;
+      const parsed = JSON.parse(received.text) as unknown;
       if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) answer = parsed as Message;
     } catch {}
     // A JSON-RPC error answer (a 4xx with a body) is the member's word; anything else is a failure.
     if (answer !== undefined && ("result" in answer || "error" in answer)) {
-      return { status: res.statusCode, sessionId, answer };
+      return { status, sessionId, answer, text: received.text };
     }
-    throw new MemberError(this.member, "unavailable", `answered HTTP ${res.statusCode} without a JSON-RPC answer`);
+    throw new MemberError(this.member, "unavailable", `answered HTTP ${status} without a JSON-RPC answer`);
   }
 
   /**
-   * A legacy member session's own stream (GET): each message to `onMessage` until the stream ends.
-   * False when the member offers none (405) or refuses it; a lost session is `session-gone`.
+   * A legacy member session's own stream (GET): each message to `onMessage` until the stream ends or
+   * `signal` aborts. False when the member offers none (405) or refuses it; a lost session is `session-gone`.
    */
   async stream(
     replica: Replica,
@@ -165,29 +166,33 @@ export class MemberLink {
     signal: AbortSignal,
   ): Promise<boolean> {
     const client = replica.streamClient();
+    const cancel: Cancel = {};
+    const stop = () => cancel.abort?.("the client left");
+    signal.addEventListener("abort", stop, { once: true });
     try {
-      const res = await client.request({
-        path: replica.path,
-        method: "GET",
-        headers: ["accept", "text/event-stream"].concat(this.pool.injects ? this.pool.injection.headers : [], headers),
-        headersTimeout: this.headersTimeoutMs,
-        bodyTimeout: 0,
-        signal,
+      // No message answers a GET: the exchange reads the stream to its end.
+      const exchange = new MemberExchange(Symbol("none"), onMessage, undefined, cancel);
+      client.dispatch(
+        {
+          path: replica.path,
+          method: "GET",
+          headers: ["accept", "text/event-stream"].concat(
+            this.pool.injects ? this.pool.injection.headers : [],
+            headers,
+          ),
+          headersTimeout: this.headersTimeoutMs,
+          bodyTimeout: 0,
+        },
+        exchange,
+      );
+      if (signal.aborted) stop();
+      const received = await exchange.done.catch((err: Error) => {
+        throw new MemberError(this.member, "unavailable", err.message);
       });
-      if (res.statusCode === 404) {
-        await res.body.dump();
-        throw new MemberError(this.member, "session-gone", "its session is gone (404)");
-      }
-      if (res.statusCode !== 200 || !isEventStream(res.headers["content-type"])) {
-        await res.body.dump();
-        return false;
-      }
-      await readStream(res.body, Symbol("no answer"), onMessage, signal);
-      return true;
-    } catch (err) {
-      if (err instanceof MemberError) throw err;
-      throw new MemberError(this.member, "unavailable", (err as Error).message);
+      if (received.status === 404) throw new MemberError(this.member, "session-gone", "its session is gone (404)");
+      return received.status === 200 && isEventStream(received.headers["content-type"]);
     } finally {
+      signal.removeEventListener("abort", stop);
       void client.destroy().catch(() => {});
     }
   }
@@ -204,55 +209,4 @@ export class MemberLink {
       await res.body.dump();
     } catch {}
   }
-}
-
-async function readWhole(body: Dispatcher.ResponseData["body"]): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_MESSAGE_BYTES) {
-      body.destroy();
-      throw new Error("answer too large");
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString("utf8");
-}
-
-/**
- * An SSE answer, event by event: each message that is not the answer to `id` goes to `onMessage`; the
- * answer ends the read (the stream is let go: a legacy server closes it, a modern one may keep it).
- */
-async function readStream(
-  body: Dispatcher.ResponseData["body"],
-  id: unknown,
-  onMessage: ((m: Message) => void) | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Message | undefined> {
-  let pending: Buffer = Buffer.alloc(0);
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      const events = parseEvents(pending);
-      const last = events.at(-1);
-      if (last) pending = pending.subarray(last.end);
-      if (pending.length > MAX_MESSAGE_BYTES) throw new Error("event too large");
-      for (const event of events) {
-        if (event.event !== "message" || event.data === "") continue;
-        let m: Message;
-        try {
-          m = JSON.parse(event.data) as Message;
-        } catch {
-          continue;
-        }
-        if (m.id === id && m.method === undefined && ("result" in m || "error" in m)) return m;
-        onMessage?.(m);
-      }
-      if (signal?.aborted) return undefined;
-    }
-  } finally {
-    body.destroy();
-  }
-  return undefined;
 }

@@ -2,6 +2,7 @@ import { H } from "../protocol/headers.js";
 import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
 import type { Replica } from "../upstream/replica.js";
+import type { Cancel } from "./member-exchange.js";
 import { type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
 
 /** Who a virtual server asks a member for: the principal, what the client said of itself, its session. */
@@ -20,8 +21,15 @@ export interface MemberInfo {
   serverInfo: unknown;
 }
 
+/** A member's answer, and (a JSON one) its text as it came. */
+export interface Answered {
+  answer: Message | undefined;
+  text: string | undefined;
+}
+
 export interface RequestOptions {
-  signal?: AbortSignal;
+  /** Given a way to stop the request (a cancellation, the client leaving). */
+  cancel?: Cancel;
   /** A `tools/call`'s tool input schema: where a modern member's `Mcp-Param-*` headers come from. */
   inputSchema?: unknown;
   /** Messages the member sends before its answer (progress, logs, its own requests). */
@@ -186,26 +194,20 @@ export class Members {
    * session lost behind the gateway (404, its replica gone) is opened again and the request sent once
    * more; the caller never sees it.
    */
-  async request(
-    member: string,
-    message: Message,
-    caller: Caller,
-    options: RequestOptions = {},
-  ): Promise<Message | undefined> {
+  async request(member: string, message: Message, caller: Caller, options: RequestOptions = {}): Promise<Answered> {
     const link = this.link(member);
     if ((await this.era(member, caller.hello)) === "modern") {
       const modern = link.modern(message, caller.hello, options.inputSchema);
-      return (await link.post(this.pick(member), modern.body, modern.headers, options)).answer;
+      return link.post(this.pick(member), modern.body, modern.headers, options);
     }
     let record = await this.session(member, caller);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
         if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
-        const posted = await link.post(replica, message, sessionHeaders(record), { ...options, session: true });
-        return posted.answer;
+        return await link.post(replica, message, sessionHeaders(record), { ...options, session: true });
       } catch (err) {
-        if (replica && options.signal?.aborted && message.id !== undefined) {
+        if (replica && options.cancel?.aborted && message.id !== undefined) {
           // A legacy member learns of a cancellation by notification (a modern one by the stream closing).
           const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: message.id } };
           await link.post(replica, cancel, sessionHeaders(record), { session: true }).catch(() => undefined);
@@ -234,9 +236,16 @@ export class Members {
         { jsonrpc: "2.0", id: gatewayId(), method: "subscriptions/listen", params: { notifications: filter } },
         caller.hello,
       );
-      await link.post(this.pick(member), listen.body, listen.headers, { onMessage, signal }).catch((err: unknown) => {
-        if (!signal.aborted && !(err instanceof MemberError && /without an answer/.test(err.message))) throw err;
-      });
+      const cancel: Cancel = {};
+      const stop = () => cancel.abort?.("the client left");
+      signal.addEventListener("abort", stop, { once: true });
+      const posted = link.post(this.pick(member), listen.body, listen.headers, { onMessage, cancel });
+      if (signal.aborted) stop();
+      await posted
+        .finally(() => signal.removeEventListener("abort", stop))
+        .catch((err: unknown) => {
+          if (!signal.aborted && !(err instanceof MemberError && /without an answer/.test(err.message))) throw err;
+        });
       return true;
     }
     let record = await this.session(member, caller);

@@ -12,6 +12,7 @@ import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js"
 import type { SessionRecord } from "../sessions/store.js";
 import { SseRelay } from "../sse/relay.js";
 import { EVERY_LIST, fanIn, type ListFilter } from "./fan-in.js";
+import type { Cancel } from "./member-exchange.js";
 import { type Hello, MemberError, type Message } from "./member-link.js";
 import { type Caller, gatewayId } from "./members.js";
 import {
@@ -64,25 +65,23 @@ class Reply {
     res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
   }
 
-  answer(answer: Message, headers: Record<string, string> = {}): void {
+  /** The answer; `text`, when given, is its JSON as it came: sent as it is unless it must change. */
+  answer(answer: Message, headers: Record<string, string> = {}, text?: string): void {
     const { res } = this.ctx;
     if (res.destroyed) return;
     const result = answer.result;
-    const m =
-      this.modern && isObject(result) && result.resultType === undefined
-        ? { ...answer, result: { ...result, resultType: "complete" } }
-        : answer;
-    const body = JSON.stringify(m);
+    const stamp = this.modern && isObject(result) && result.resultType === undefined;
+    const body =
+      text !== undefined && !stamp
+        ? text
+        : JSON.stringify(stamp ? { ...answer, result: { ...(result as Json), resultType: "complete" } } : answer);
     if (this.streaming) {
       res.end(`event: message\ndata: ${body}\n\n`);
       return;
     }
-    res.writeHead(200, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-      "cache-control": "no-store",
-      ...headers,
-    });
+    const head = ["content-type", "application/json", "content-length", String(Buffer.byteLength(body))];
+    for (const name in headers) head.push(name, headers[name] as string);
+    res.writeHead(200, head);
     res.end(body);
     // A cacheable answer the list cache missed: kept if its hints allow (`list-cache-stage.ts`).
     const capture = this.ctx.capture;
@@ -112,6 +111,22 @@ class Reply {
     }
     this.answer(body);
   }
+}
+
+/**
+ * The POSTed message as the virtual server reads it: a request or notification from what the pipeline
+ * parsed; an answer (to a member's request) from the body, whose `result` or `error` it carries on.
+ */
+function messageOf(ctx: RequestContext): Message | undefined {
+  const rpc = ctx.messages[0];
+  if (rpc === undefined || ctx.messages.length !== 1) return undefined;
+  if (rpc.kind !== "response") {
+    const m: Message = { jsonrpc: "2.0", method: rpc.method };
+    if (rpc.kind === "request") m.id = rpc.id;
+    if (rpc.params !== undefined) m.params = rpc.params;
+    return m;
+  }
+  return JSON.parse((ctx.body as Buffer).toString("utf8")) as Message;
 }
 
 /** A member's message as the client gets it: a request of the member's under an id that names it. */
@@ -197,7 +212,7 @@ function helloOf(message: Message, modern: boolean): Hello {
  */
 export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<void> {
   const method = ctx.req.method;
-  const message = method === "POST" ? (JSON.parse((ctx.body as Buffer).toString("utf8")) as Message) : undefined;
+  const message = method === "POST" ? messageOf(ctx) : undefined;
   // The client's era, as the virtual server sees it: a session (or a handshake) is legacy, whatever a
   // header says; without one, the envelope (or a modern MCP-Protocol-Version) makes it modern — and then
   // it is checked as a server of that revision checks it.
@@ -275,7 +290,7 @@ async function deliver(v: VirtualServer, message: Message, caller: Caller): Prom
     return;
   }
   if (message.method === "notifications/cancelled") {
-    inFlight.get(flightKey(v, caller, message.params?.requestId))?.abort();
+    inFlight.get(flightKey(v, caller, message.params?.requestId))?.abort?.("cancelled by the client");
   } else if (message.method !== "notifications/roots/list_changed") {
     return;
   }
@@ -283,7 +298,7 @@ async function deliver(v: VirtualServer, message: Message, caller: Caller): Prom
 }
 
 /** Requests being answered here, by virtual session and request id: a cancellation aborts them. */
-const inFlight = new Map<string, AbortController>();
+const inFlight = new Map<string, Cancel>();
 
 function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
   return `${v.name}\u0000${caller.session ?? caller.principal}\u0000${JSON.stringify(id)}`;
@@ -390,7 +405,7 @@ async function answer(
     if (!origin) return unknown(`${kind} ${name}`);
     member = origin.member;
     routed = { ...params, name: origin.name };
-    if (kind === "tool") inputSchema = (await v.current()).inputSchema(origin);
+    if (kind === "tool") inputSchema = v.inputSchema(origin);
     const mismatch = modern ? paramHeaderMismatch(inputSchema, params.arguments, ctx.req.headers) : undefined;
     if (mismatch !== undefined) throw new SwitchyardError("SWY_HEADER_MISMATCH", { detail: mismatch });
   } else if (method === "resources/read" || method === "resources/subscribe" || method === "resources/unsubscribe") {
@@ -416,28 +431,28 @@ async function answer(
     const error = new SwitchyardError("SWY_METHOD_NOT_FOUND", { detail: method });
     return reply.error(error);
   }
-  // The client's cancellation (or its leaving) aborts the member's request.
-  const abort = new AbortController();
+  // The client's cancellation (or its leaving) stops the member's request.
+  const cancel: Cancel = {};
   const key = flightKey(v, caller, message.id);
-  inFlight.set(key, abort);
+  inFlight.set(key, cancel);
   const left = () => {
-    if (!ctx.res.writableFinished) abort.abort();
+    if (!ctx.res.writableFinished) cancel.abort?.("the client left");
   };
   ctx.res.once("close", left);
   try {
     const answered = await v.members.request(member, { ...message, params: routed }, caller, {
       inputSchema,
-      signal: abort.signal,
+      cancel,
       onStream: () => reply.stream(),
       onMessage: (m) => reply.message(member as string, m),
     });
-    reply.answer(answered ?? { jsonrpc: "2.0", id: message.id, result: {} });
+    reply.answer(answered.answer ?? { jsonrpc: "2.0", id: message.id, result: {} }, {}, answered.text);
   } catch (err) {
     // Cancelled: no answer (as a server gives none); a client still there sees its stream end.
-    if (!abort.signal.aborted) throw err;
+    if (!cancel.aborted) throw err;
     reply.end();
   } finally {
-    if (inFlight.get(key) === abort) inFlight.delete(key);
+    if (inFlight.get(key) === cancel) inFlight.delete(key);
     ctx.res.off("close", left);
   }
 }
@@ -476,7 +491,7 @@ async function mergedList(
           caller,
           { onStream: () => streams && reply.stream(), onMessage: (m) => reply.message(member, m) },
         );
-        const result = isObject(answered?.result) ? answered.result : {};
+        const result = isObject(answered.answer?.result) ? answered.answer.result : {};
         const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];
         const items: Json[] = [];
         for (const item of raw) {

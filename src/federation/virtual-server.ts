@@ -84,6 +84,11 @@ export class VirtualServer {
     return this.catalog ? Promise.resolve(this.catalog) : this.refresh();
   }
 
+  /** A member tool's input schema, as the catalog last listed it (undefined if it has not). */
+  inputSchema(origin: Origin): unknown {
+    return this.catalog?.inputSchema(origin);
+  }
+
   /** The name a client sees for a member's tool or prompt; undefined if withheld (policy, or a collision). */
   exposed(kind: "tool" | "prompt", member: string, name: string): string | undefined {
     const exposed = exposedName(this.policy, member, name, kind);
