@@ -34,6 +34,8 @@ export function fanIn(
   filter: ListFilter,
   emit: (member: string | undefined, m: Message) => void,
   signal: AbortSignal,
+  /** The caller's virtual session is gone (expired, ended): the client's stream ends too. */
+  gone: () => void,
 ): void {
   let pending: Set<string> | undefined;
   const changed = (method: string) => {
@@ -78,6 +80,10 @@ export function fanIn(
   for (const member of v.members.names) {
     void (async () => {
       while (!signal.aborted) {
+        if (!(await v.members.alive(caller))) {
+          gone();
+          return;
+        }
         const offered = await v.members
           .listen(member, caller, { ...filter }, onMessage(member), signal)
           .catch(() => true);

@@ -64,12 +64,57 @@ const resultOf = (m: Message | undefined): Json | undefined =>
 export class Members {
   private readonly eras = new Map<string, "legacy" | "modern">();
   private readonly held = new Map<string, Held>();
+  /** Member sessions of virtual sessions used through this process, and when last (for idle expiry). */
+  private readonly used = new Map<string, { member: string; session: string; record: SessionRecord; at: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     readonly virtual: string,
     readonly links: ReadonlyMap<string, MemberLink>,
     private readonly store: SessionStore,
+    /** `sessions.idleTtl`: a virtual session idle that long is gone, and its member sessions are ended. */
+    private readonly idleTtlMs: number,
   ) {}
+
+  /** A virtual session's member session was used here now. */
+  private touch(member: string, session: string, record: SessionRecord): void {
+    const key = `${member}\u0000${session}`;
+    const entry = this.used.get(key);
+    if (entry) {
+      entry.at = Date.now();
+      entry.record = record;
+      return;
+    }
+    this.used.set(key, { member, session, record, at: Date.now() });
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(250, this.idleTtlMs / 4)));
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * Idle expiry: the member sessions of a virtual session that is gone from the store (idle past
+   * `sessions.idleTtl` everywhere: another gateway replica using it keeps it there) are ended.
+   */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    for (const [key, entry] of this.used) {
+      if (now - entry.at < this.idleTtlMs) continue;
+      if (await this.store.has(this.virtual, entry.session).catch(() => true)) continue;
+      this.used.delete(key);
+      // Its record has expired with it: the one last used here says where the member session lives.
+      await this.endOne(entry.member, entry.session, entry.record);
+    }
+    if (this.used.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Whether the caller's virtual session is still known (a modern caller has none, and always is). */
+  async alive(caller: Caller): Promise<boolean> {
+    return caller.session === undefined || (await this.store.has(this.virtual, caller.session).catch(() => true));
+  }
 
   get names(): string[] {
     return [...this.links.keys()];
@@ -201,6 +246,7 @@ export class Members {
       return link.post(this.pick(member), modern.body, modern.headers, options);
     }
     let record = await this.session(member, caller);
+    if (caller.session !== undefined) this.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
@@ -214,6 +260,7 @@ export class Members {
         }
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, record);
+        if (caller.session !== undefined) this.touch(member, caller.session, record);
       }
     }
   }
@@ -249,6 +296,7 @@ export class Members {
       return true;
     }
     let record = await this.session(member, caller);
+    if (caller.session !== undefined) this.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
@@ -257,6 +305,7 @@ export class Members {
       } catch (err) {
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, record);
+        if (caller.session !== undefined) this.touch(member, caller.session, record);
       }
     }
   }
@@ -291,17 +340,23 @@ export class Members {
     const session = caller.session;
     if (session === undefined) return;
     await Promise.all(
-      this.names.map(async (member) => {
-        const route = `${this.virtual}/${member}`;
-        const record = await this.store.get(route, session).catch(() => undefined);
-        if (!record) return;
-        await this.store.forget(route, session).catch(() => {});
-        const replica = this.link(member).holder(record.replica, record.createdAt);
-        if (replica && record.upstreamSession !== undefined) {
-          await this.link(member).end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
-        }
+      this.names.map((member) => {
+        this.used.delete(`${member}\u0000${session}`);
+        return this.endOne(member, session);
       }),
     );
+  }
+
+  /** One member session of a virtual session: forgotten, and ended with its member. */
+  private async endOne(member: string, session: string, known?: SessionRecord): Promise<void> {
+    const route = `${this.virtual}/${member}`;
+    const record = (await this.store.get(route, session).catch(() => undefined)) ?? known;
+    if (!record) return;
+    await this.store.forget(route, session).catch(() => {});
+    const replica = this.link(member).holder(record.replica, record.createdAt);
+    if (replica && record.upstreamSession !== undefined) {
+      await this.link(member).end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
+    }
   }
 
   /**
@@ -309,6 +364,10 @@ export class Members {
    * those of `principal`, or all of them (shutdown), ended with their members.
    */
   async release(principal?: string): Promise<void> {
+    if (principal === undefined && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
     const ending: Array<Promise<void>> = [];
     for (const [key, { record }] of this.held) {
       const sep = key.indexOf("\u0000");

@@ -176,7 +176,14 @@ function openStream(
   if (subscription !== undefined) {
     send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { notifications: filter } });
   }
-  fanIn(v, caller, filter, (member, m) => send(relayed(member, m)), abort.signal);
+  fanIn(
+    v,
+    caller,
+    filter,
+    (member, m) => send(relayed(member, m)),
+    abort.signal,
+    () => res.end(),
+  );
 }
 
 /** The client's hello: from `initialize` (legacy), or from the request's `_meta` (modern). */

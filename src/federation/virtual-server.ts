@@ -36,14 +36,14 @@ export class VirtualServer {
     readonly config: VirtualConfig,
     pools: ReadonlyMap<string, UpstreamPool>,
     store: SessionStore,
-    headersTimeoutMs: number,
+    options: { headersTimeoutMs: number; idleTtlMs: number },
   ) {
     const links = new Map<string, MemberLink>();
     for (const member of config.members) {
       const pool = pools.get(member);
-      if (pool) links.set(member, new MemberLink(member, pool, headersTimeoutMs));
+      if (pool) links.set(member, new MemberLink(member, pool, options.headersTimeoutMs));
     }
-    this.members = new Members(name, links, store);
+    this.members = new Members(name, links, store, options.idleTtlMs);
     this.policy = { prefix: config.prefix, allow: config.tools.allow, deny: config.tools.deny, rename: config.rename };
     for (const [from, to] of Object.entries(config.rename)) {
       this.renamedFrom.set(to, from);

@@ -91,7 +91,8 @@ export function buildSnapshot(config: Config, context: SnapshotContext, previous
       old !== undefined &&
       isDeepStrictEqual(previous?.config.virtual[name], v) &&
       v.members.every((m) => previous?.pools.get(m) === pools.get(m));
-    virtuals.set(name, same ? old : new VirtualServer(name, v, pools, context.store, config.timeouts.upstreamHeaders));
+    const options = { headersTimeoutMs: config.timeouts.upstreamHeaders, idleTtlMs: config.sessions.idleTtl };
+    virtuals.set(name, same ? old : new VirtualServer(name, v, pools, context.store, options));
   }
   const cache =
     previous && isDeepStrictEqual(previous.config.cache, config.cache) ? previous.cache : createListCache(config);

@@ -48,6 +48,11 @@ export class MemorySessionStore implements SessionStore {
     return record;
   }
 
+  async has(route: string, sessionId: string): Promise<boolean> {
+    const record = this.map.get(this.key(route, sessionId));
+    return record !== undefined && this.now() - record.lastSeenAt < this.options.idleTtlMs;
+  }
+
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     const key = this.key(route, sessionId);
     const existing = this.map.get(key);

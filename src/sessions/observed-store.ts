@@ -31,6 +31,10 @@ export class ObservedStore implements SessionStore {
     return this.inner.peek(route, sessionId);
   }
 
+  has(route: string, sessionId: string): Promise<boolean> {
+    return this.inner.has(route, sessionId);
+  }
+
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     return observed("learn", () => this.inner.learn(route, sessionId, record));
   }

@@ -152,6 +152,10 @@ export class RedisSessionStore implements SessionStore {
     return record;
   }
 
+  async has(route: string, sessionId: string): Promise<boolean> {
+    return (await this.client.exists(this.key(route, sessionId))) === 1;
+  }
+
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     const { lastSeenAt: _, ...stored } = record;
     const key = this.key(route, sessionId);

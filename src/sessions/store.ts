@@ -37,6 +37,8 @@ export interface SessionStore {
    * undefined: ask `get`. The hot path of a known session costs no promise.
    */
   peek(route: string, sessionId: string): SessionRecord | undefined;
+  /** Whether the session is known (and not expired), without renewing its idle TTL. */
+  has(route: string, sessionId: string): Promise<boolean>;
   /** Remember a new session unless the id is already known (set-if-absent); the store stamps `lastSeenAt`. True if stored. */
   learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean>;
   /** Forget a session (DELETE, upstream 404, owner gone). */

@@ -47,6 +47,18 @@ export function sessionStoreContract(h: StoreHarness): void {
     await s.close();
   });
 
+  it("tells whether it holds a session without renewing it", async () => {
+    const s = await h.create(1_000);
+    await s.learn("r", "sid", record("http://a/mcp"));
+    assert.equal(await s.has("r", "sid"), true);
+    assert.equal(await s.has("r", "other"), false);
+    await h.advance(600);
+    assert.equal(await s.has("r", "sid"), true);
+    await h.advance(600);
+    assert.equal(await s.has("r", "sid"), false, "asking did not keep it alive");
+    await s.close();
+  });
+
   it("peeks without I/O only at what it holds fresh: never an unknown, forgotten or expired session", async () => {
     const s = await h.create(1_000);
     await s.learn("r", "sid", record("http://a/mcp"));

@@ -34,7 +34,7 @@ describe("npm run bench (a tiny run)", () => {
     }
     // Every table row is complete, and every contender appears in each throughput table.
     const sections = md.split("\n## ").slice(1);
-    for (const section of sections.filter((s) => s.startsWith("W1") || s.startsWith("W2") || s.startsWith("W5"))) {
+    for (const section of sections.filter((s) => /^W[125] /.test(s))) {
       for (const c of CONTENDERS)
         assert.ok(
           section.split("\n").some((l) => l.startsWith(`| ${c} |`)),
@@ -54,6 +54,18 @@ describe("npm run bench (a tiny run)", () => {
       assert.ok((w1[c]?.rps ?? 0) > 0, `${c} carried load`);
       assert.equal(w1[c]?.errors, 0, `${c} answered every request`);
     }
+    // Federation: a call routed through a virtual server, a merged list from the cache, each beside its plain route.
+    for (const [title, rows] of [
+      ["W9 ", ["plain route (W6)", "virtual server"]],
+      ["W10 ", ["plain route (W7)", "virtual server, 3 members"]],
+    ] as const) {
+      const section = sections.find((s) => s.startsWith(title)) as string;
+      assert.ok(section, `the report has ${title}`);
+      for (const row of rows)
+        assert.match(section, new RegExp(`^\\| ${row.replace(/[()]/g, "\\$&")} \\| [\\d,]+ \\|`, "m"), row);
+    }
+    assert.match(md, /^- (PASS|MISS) W9 virtual server ≥ 0\.8× the plain route: [\d.]+×$/m);
+    assert.match(md, /^- PASS W10 no errors: 0$/m);
     // The cost of membership: the W1 call with the pool found in DNS, and with a reload every second.
     assert.ok(md.includes("## Membership"), "the report has the membership section");
     const membership = results.w1Membership as { rows: Record<string, { rps: number; errors: number }> };

@@ -10,7 +10,7 @@ import {
   McpError,
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { connect, connectModern, modernBody, modernHeaders } from "../helpers/mcp.js";
+import { connect, connectModern, INIT_BODY, MCP_HEADERS, modernBody, modernHeaders } from "../helpers/mcp.js";
 import {
   CLI,
   type GatewayProc,
@@ -460,6 +460,50 @@ health:
       return res.status === 503 && body.includes("SWY_VIRTUAL_UNAVAILABLE") && body.includes("c2");
     });
     await s.close();
+  });
+
+  it("idle expiry ends a virtual session's member sessions with their members", async () => {
+    const m = await procs.own(startMember("idle"));
+    const gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+upstreams:
+  idle: { replicas: [${m.url}] }
+virtual:
+  v: { members: [idle] }
+sessions:
+  idleTtl: 1s
+`),
+      ]),
+    );
+    const post = (body: unknown, sid?: string) =>
+      fetch(gateway.route("v"), {
+        method: "POST",
+        headers: {
+          ...MCP_HEADERS,
+          "mcp-protocol-version": "2025-11-25",
+          ...(sid === undefined ? {} : { "mcp-session-id": sid }),
+        },
+        body: JSON.stringify(body),
+      });
+    const init = await post(INIT_BODY);
+    const sid = init.headers.get("mcp-session-id") as string;
+    const call = await post(
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "idle_count", arguments: {} } },
+      sid,
+    );
+    assert.match(await call.text(), /"calls":1/);
+    assert.equal(await m.sessions(), 1, "the member session the call opened");
+    await waitFor(
+      "the member session to be ended after the virtual session idled out",
+      async () => (await m.sessions()) === 0,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    const after = await post({ jsonrpc: "2.0", id: 3, method: "tools/list" }, sid);
+    assert.equal(after.status, 404, "and the virtual session is gone: the client re-initializes");
   });
 
   it("continues a virtual session through a second gateway sharing Redis", async () => {
