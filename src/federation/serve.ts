@@ -27,6 +27,7 @@ import {
 } from "./merge.js";
 import { relayedId, relayedOrigin } from "./relayed-id.js";
 import type { VirtualServer } from "./virtual-server.js";
+import { openVirtualSession, sealVirtualSession } from "./virtual-token.js";
 
 type Json = Record<string, unknown>;
 
@@ -231,8 +232,12 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
   }
   if (method === "DELETE") {
     const caller = await sessionCaller(ctx, gw, v);
+    const sid = caller.session as string;
     await v.members.end(caller);
-    await gw.store.forget(v.name, caller.session as string).catch(() => {});
+    await gw.store.forget(v.name, sid).catch(() => {});
+    // A signed id is refused from now on by every gateway sharing revocations, until it expires anyway.
+    const opened = gw.tokens && openVirtualSession(gw, gw.tokens, v.name, ctx.principal, sid);
+    if (opened) await gw.store.revoke(v.name, sid, opened.expiresAt).catch(() => {});
     ctx.res.writeHead(200).end();
     return;
   }
@@ -315,6 +320,16 @@ function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
 async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<Caller> {
   const sid = ctx.info?.sessionId;
   if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
+  const caller = (hello: Hello): Caller => ({ principal: ctx.principal, hello, session: sid });
+  const tokens = gw.tokens;
+  if (tokens) {
+    // A signed id carries what the session is; this gateway keeps a record of it (its member sessions'
+    // idle expiry reads it) — made on first sight, when another gateway replica opened the session.
+    const opened = openVirtualSession(gw, tokens, v.name, ctx.principal, sid);
+    if (!opened) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
+    if (gw.store.peek(v.name, sid) === undefined) await remember(gw, v, sid, ctx.principal, opened.hello);
+    return caller(opened.hello);
+  }
   let record: SessionRecord | undefined;
   try {
     record = gw.store.peek(v.name, sid) ?? (await gw.store.get(v.name, sid));
@@ -322,7 +337,31 @@ async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualSe
     throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
   }
   if (!record?.hello || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-  return { principal: ctx.principal, hello: record.hello as Hello, session: sid };
+  return caller(record.hello as Hello);
+}
+
+/** A virtual session's record in the session store: its principal and its client's hello. */
+async function remember(
+  gw: GatewayState,
+  v: VirtualServer,
+  sid: string,
+  principal: string,
+  hello: Hello,
+): Promise<void> {
+  const now = Date.now();
+  try {
+    await gw.store.learn(v.name, sid, {
+      route: v.name,
+      replica: "",
+      principal,
+      era: "legacy",
+      createdAt: now,
+      lastSeenAt: now,
+      hello,
+    });
+  } catch (err) {
+    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
+  }
 }
 
 /** What the virtual server is, from its members: capabilities, instructions, and its own serverInfo. */
@@ -343,21 +382,10 @@ async function describe(v: VirtualServer): Promise<Json> {
 /** `initialize`: a new virtual session, answered by the gateway; member sessions open when first needed. */
 async function initialize(ctx: RequestContext, gw: GatewayState, v: VirtualServer, message: Message): Promise<void> {
   const hello = helloOf(message, false);
-  const sid = randomBytes(24).toString("base64url");
-  const now = Date.now();
-  try {
-    await gw.store.learn(v.name, sid, {
-      route: v.name,
-      replica: "",
-      principal: ctx.principal,
-      era: "legacy",
-      createdAt: now,
-      lastSeenAt: now,
-      hello,
-    });
-  } catch (err) {
-    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
-  }
+  const sid = gw.tokens
+    ? sealVirtualSession(gw.tokens, v.name, ctx.principal, hello)
+    : randomBytes(24).toString("base64url");
+  await remember(gw, v, sid, ctx.principal, hello);
   const described = await describe(v);
   respondJson(
     ctx,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -504,6 +505,79 @@ sessions:
     );
     const after = await post({ jsonrpc: "2.0", id: 3, method: "tools/list" }, sid);
     assert.equal(after.status, 404, "and the virtual session is gone: the client re-initializes");
+  });
+
+  it("continues a virtual session through a second gateway with signed ids, and no store between them", async () => {
+    const m = await procs.own(startMember("t"));
+    const config = writeConfig(`logLevel: warn
+affinity: token
+tokens:
+  keys: [{ id: 1, secret: ${randomBytes(32).toString("base64")} }]
+upstreams:
+  t: { replicas: [${m.url}] }
+virtual:
+  v: { members: [t] }
+`);
+    const [g1, g2] = await Promise.all([
+      procs.own(startGateway(["--config", config])),
+      procs.own(startGateway(["--config", config])),
+    ]);
+    const client = new Client(
+      { name: "signed", version: "1.0.0" },
+      { capabilities: { sampling: {}, elicitation: {}, roots: { listChanged: true } } },
+    );
+    client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      model: "test",
+      role: "assistant",
+      content: { type: "text", text: "from the client" },
+    }));
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { word: "yes" } }));
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [] }));
+    const transport = new StreamableHTTPClientTransport(new URL(g1.route("v")));
+    await client.connect(transport);
+    const sid = transport.sessionId as string;
+    assert.ok(sid.length <= 256 && /^[A-Za-z0-9_-]+$/.test(sid), "a signed id, a valid Mcp-Session-Id");
+    const count = (await client.callTool({ name: "t_count", arguments: {} })) as ToolResult;
+    assert.deepEqual(count.structuredContent, { member: "t", calls: 1 });
+    // The same session through the other gateway, which never saw it: the id carries what it needs —
+    // the client's capabilities too: the member's own requests to the client still reach it.
+    const other = new Client(
+      { name: "signed", version: "1.0.0" },
+      { capabilities: { sampling: {}, elicitation: {}, roots: {} } },
+    );
+    other.setRequestHandler(CreateMessageRequestSchema, async () => ({
+      model: "test",
+      role: "assistant",
+      content: { type: "text", text: "via g2" },
+    }));
+    other.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { word: "yes" } }));
+    other.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [] }));
+    const through2 = new StreamableHTTPClientTransport(new URL(g2.route("v")), { sessionId: sid });
+    await other.connect(through2);
+    const asked = (await other.callTool({ name: "t_ask", arguments: {} })) as ToolResult;
+    assert.equal(
+      asked.structuredContent?.sampled,
+      "via g2",
+      "g2 opened its member session with the client's capabilities",
+    );
+    // Ended through g1: refused there from now on.
+    await transport.terminateSession();
+    const after = await fetch(g1.route("v"), {
+      method: "POST",
+      headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/list" }),
+    });
+    assert.equal(after.status, 404);
+    // A token of another virtual server, or tampered, does not open.
+    const tampered = `${sid.slice(0, -2)}${sid.endsWith("A") ? "B" : "A"}${sid.slice(-1)}`;
+    const refused = await fetch(g2.route("v"), {
+      method: "POST",
+      headers: { ...MCP_HEADERS, "mcp-session-id": tampered, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 6, method: "tools/list" }),
+    });
+    assert.equal(refused.status, 404);
+    await other.close();
+    await client.close();
   });
 
   it("continues a virtual session through a second gateway sharing Redis", async () => {
