@@ -42,10 +42,31 @@ export function routeAuth(config: Config, route: string): RouteAuth | undefined 
   };
 }
 
+/**
+ * A virtual server's settings (pure): its own `auth`, else the top-level one; its members' upstream
+ * credentials are theirs (`memberExchange`), none passes the client's token on.
+ */
+export function virtualAuth(config: Config, name: string): RouteAuth | undefined {
+  const own = config.virtual[name]?.auth;
+  const auth = own === false ? undefined : (own ?? config.auth);
+  if (!auth || !config.virtual[name]) return undefined;
+  const audience =
+    auth.audience ?? (config.publicUrl ? `${config.publicUrl.replace(/\/$/, "")}/${name}/mcp` : undefined);
+  if (audience === undefined) return undefined;
+  return {
+    config: auth,
+    audience,
+    metadata: metadataUrl(audience),
+    scopes: knownScopes(auth),
+    passthrough: false,
+    exchange: undefined,
+  };
+}
+
 /** Routes whose `auth` has no audience to check (neither `audience` nor `publicUrl`): a configuration error. */
 export function routesWithoutAudience(config: Config): string[] {
-  return Object.keys(config.upstreams).filter((route) => {
-    const own = config.upstreams[route]?.auth;
+  return [...Object.keys(config.upstreams), ...Object.keys(config.virtual)].filter((route) => {
+    const own = config.upstreams[route]?.auth ?? config.virtual[route]?.auth;
     const auth = own === false ? undefined : (own ?? config.auth);
     return auth !== undefined && auth.audience === undefined && config.publicUrl === undefined;
   });

@@ -265,7 +265,17 @@ export const configSchema = z
       .default({})
       .describe("Routes by name: `upstreams.NAME` is served at `/NAME/mcp`."),
     virtual: z
-      .record(z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"), virtualSchema)
+      .record(
+        z.string().regex(ROUTE_NAME, "route names are 1-64 of [A-Za-z0-9._-]"),
+        virtualSchema.extend({
+          auth: z
+            .union([z.literal(false), authSchema])
+            .optional()
+            .describe(
+              "The virtual server's OAuth settings (default: the top-level `auth`): it is a resource server of its own, its scopes name tools and prompts as its clients see them; `false`: it needs no token (refused when a member needs one).",
+            ),
+        }),
+      )
       .default({})
       .describe(
         "Virtual servers by name (federation): `virtual.NAME` is served at `/NAME/mcp` and serves the tools, prompts and resources of its member routes as one MCP server, to clients of every protocol era.",
@@ -629,12 +639,30 @@ export const configSchema = z
       if (c.upstreams[name]) {
         ctx.addIssue({ code: "custom", path: ["virtual", name], message: "a route of `upstreams` has this name" });
       }
+      const guarded = (v.auth ?? c.auth) !== undefined && v.auth !== false;
       for (const [i, member] of v.members.entries()) {
-        if (!c.upstreams[member] || v.members.indexOf(member) !== i) {
+        const route = c.upstreams[member];
+        if (!route || v.members.indexOf(member) !== i) {
           ctx.addIssue({
             code: "custom",
             path: ["virtual", name, "members", i],
             message: "must name a route of `upstreams`, once",
+          });
+          continue;
+        }
+        const memberGuarded = route.auth !== false && (route.auth ?? c.auth) !== undefined;
+        if (memberGuarded && !guarded) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["virtual", name, "auth"],
+            message: `member ${member} needs a token: the virtual server must need one too`,
+          });
+        }
+        if (route.upstreamAuth === "passthrough") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["virtual", name, "members", i],
+            message: `member ${member} takes the client's token as it came (upstreamAuth: passthrough): a virtual server's clients hold tokens for the virtual server, never passed on`,
           });
         }
       }

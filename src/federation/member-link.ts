@@ -1,3 +1,4 @@
+import type { ExchangeConfig } from "../auth/route-auth.js";
 import { H, isEventStream } from "../protocol/headers.js";
 import { META } from "../protocol/jsonrpc.js";
 import { encodeHeaderValue, NAMED, paramHeaders } from "../protocol/routing-headers.js";
@@ -50,6 +51,11 @@ export class MemberLink {
     private readonly pool: UpstreamPool,
     private readonly headersTimeoutMs: number,
   ) {}
+
+  /** The member's own credential by token exchange (its route's `upstreamAuth: { exchange }`), if any. */
+  get exchange(): ExchangeConfig | undefined {
+    return this.pool.auth?.exchange;
+  }
 
   /** A replica for a request that belongs to no session (or a new one); undefined if none is healthy. */
   pick(): Replica | undefined {

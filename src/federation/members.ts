@@ -1,3 +1,4 @@
+import type { ExchangeConfig } from "../auth/route-auth.js";
 import { H } from "../protocol/headers.js";
 import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
@@ -11,6 +12,8 @@ export interface Caller {
   hello: Hello;
   /** The virtual session (a legacy client): member sessions are kept under it, in the session store. */
   session: string | undefined;
+  /** A member's own credential for this caller (token exchange); undefined: none (no token, or not asked). */
+  authorize?: ((exchange: ExchangeConfig) => Promise<string | undefined>) | undefined;
 }
 
 /** A member's answer to `initialize` or `server/discover`: who it is. */
@@ -111,6 +114,13 @@ export class Members {
     }
   }
 
+  /** The headers that carry a member's own credential for the caller (`upstreamAuth: { exchange }`). */
+  private async credentials(member: string, caller: Caller): Promise<string[]> {
+    const exchange = this.link(member).exchange;
+    const authorization = exchange && caller.authorize ? await caller.authorize(exchange) : undefined;
+    return authorization === undefined ? [] : ["authorization", authorization];
+  }
+
   /** Whether the caller's virtual session is still known (a modern caller has none, and always is). */
   async alive(caller: Caller): Promise<boolean> {
     return caller.session === undefined || (await this.store.has(this.virtual, caller.session).catch(() => true));
@@ -136,13 +146,16 @@ export class Members {
    * Who the member is, and in which era it speaks: `server/discover` first (a member that answers it is
    * modern, and served statelessly), else a legacy `initialize` (its session ended at once).
    */
-  async info(member: string, hello: Hello): Promise<MemberInfo> {
+  async info(member: string, hello: Hello, creds: string[] = []): Promise<MemberInfo> {
     const link = this.link(member);
     const discover = link.modern({ jsonrpc: "2.0", id: gatewayId(), method: "server/discover", params: {} }, hello);
-    const found = await link.post(this.pick(member), discover.body, discover.headers).catch((err: unknown) => {
-      if (err instanceof MemberError && err.kind === "unavailable" && /HTTP 4\d\d/.test(err.message)) return undefined;
-      throw err;
-    });
+    const found = await link
+      .post(this.pick(member), discover.body, discover.headers.concat(creds))
+      .catch((err: unknown) => {
+        if (err instanceof MemberError && err.kind === "unavailable" && /HTTP 4\d\d/.test(err.message))
+          return undefined;
+        throw err;
+      });
     const discovered = resultOf(found?.answer);
     if (discovered) {
       this.eras.set(member, "modern");
@@ -155,7 +168,7 @@ export class Members {
       };
     }
     const replica = this.pick(member);
-    const { record, result } = await this.open(member, replica, hello, "");
+    const { record, result } = await this.open(member, replica, hello, "", creds);
     this.eras.set(member, "legacy");
     if (record.upstreamSession !== undefined) {
       void link.end(replica, record.upstreamSession, record.protocolVersion ?? LATEST_LEGACY_VERSION);
@@ -168,8 +181,8 @@ export class Members {
     };
   }
 
-  private async era(member: string, hello: Hello): Promise<"legacy" | "modern"> {
-    return this.eras.get(member) ?? (await this.info(member, hello)).era;
+  private async era(member: string, hello: Hello, creds: string[]): Promise<"legacy" | "modern"> {
+    return this.eras.get(member) ?? (await this.info(member, hello, creds)).era;
   }
 
   /** Open a legacy session with the member on `replica`: `initialize`, then `notifications/initialized`. */
@@ -178,6 +191,7 @@ export class Members {
     replica: Replica,
     hello: Hello,
     principal: string,
+    creds: string[],
   ): Promise<{ record: SessionRecord; result: Json }> {
     const link = this.link(member);
     const createdAt = Date.now();
@@ -190,7 +204,7 @@ export class Members {
         method: "initialize",
         params: { protocolVersion: version, capabilities: hello.capabilities, clientInfo: hello.clientInfo },
       },
-      [],
+      creds,
     );
     const result = resultOf(init.answer);
     if (!result) throw new MemberError(member, "unavailable", "refused initialize");
@@ -205,12 +219,21 @@ export class Members {
       protocolVersion: agreed,
       ...(init.sessionId === undefined ? {} : { upstreamSession: init.sessionId }),
     };
-    await link.post(replica, { jsonrpc: "2.0", method: "notifications/initialized" }, sessionHeaders(record));
+    await link.post(
+      replica,
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      sessionHeaders(record).concat(creds),
+    );
     return { record, result };
   }
 
   /** The caller's session with a legacy member: the one kept (store or this process), else a new one. */
-  private async session(member: string, caller: Caller, stale?: SessionRecord): Promise<SessionRecord> {
+  private async session(
+    member: string,
+    caller: Caller,
+    creds: string[],
+    stale?: SessionRecord,
+  ): Promise<SessionRecord> {
     const route = `${this.virtual}/${member}`;
     const key = `${member}\u0000${caller.principal}`;
     if (stale) {
@@ -219,7 +242,7 @@ export class Members {
     }
     const kept = await this.kept(member, caller);
     if (kept) return kept;
-    const { record } = await this.open(member, this.pick(member), caller.hello, caller.principal);
+    const { record } = await this.open(member, this.pick(member), caller.hello, caller.principal, creds);
     if (caller.session === undefined) {
       this.held.set(key, { record });
       return record;
@@ -241,25 +264,28 @@ export class Members {
    */
   async request(member: string, message: Message, caller: Caller, options: RequestOptions = {}): Promise<Answered> {
     const link = this.link(member);
-    if ((await this.era(member, caller.hello)) === "modern") {
+    const creds = await this.credentials(member, caller);
+    if ((await this.era(member, caller.hello, creds)) === "modern") {
       const modern = link.modern(message, caller.hello, options.inputSchema);
-      return link.post(this.pick(member), modern.body, modern.headers, options);
+      return link.post(this.pick(member), modern.body, modern.headers.concat(creds), options);
     }
-    let record = await this.session(member, caller);
+    let record = await this.session(member, caller, creds);
     if (caller.session !== undefined) this.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
         if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
-        return await link.post(replica, message, sessionHeaders(record), { ...options, session: true });
+        return await link.post(replica, message, sessionHeaders(record).concat(creds), { ...options, session: true });
       } catch (err) {
         if (replica && options.cancel?.aborted && message.id !== undefined) {
           // A legacy member learns of a cancellation by notification (a modern one by the stream closing).
           const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: message.id } };
-          await link.post(replica, cancel, sessionHeaders(record), { session: true }).catch(() => undefined);
+          await link
+            .post(replica, cancel, sessionHeaders(record).concat(creds), { session: true })
+            .catch(() => undefined);
         }
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
-        record = await this.session(member, caller, record);
+        record = await this.session(member, caller, creds, record);
         if (caller.session !== undefined) this.touch(member, caller.session, record);
       }
     }
@@ -278,7 +304,8 @@ export class Members {
     signal: AbortSignal,
   ): Promise<boolean> {
     const link = this.link(member);
-    if ((await this.era(member, caller.hello)) === "modern") {
+    const creds = await this.credentials(member, caller);
+    if ((await this.era(member, caller.hello, creds)) === "modern") {
       const listen = link.modern(
         { jsonrpc: "2.0", id: gatewayId(), method: "subscriptions/listen", params: { notifications: filter } },
         caller.hello,
@@ -286,7 +313,7 @@ export class Members {
       const cancel: Cancel = {};
       const stop = () => cancel.abort?.("the client left");
       signal.addEventListener("abort", stop, { once: true });
-      const posted = link.post(this.pick(member), listen.body, listen.headers, { onMessage, cancel });
+      const posted = link.post(this.pick(member), listen.body, listen.headers.concat(creds), { onMessage, cancel });
       if (signal.aborted) stop();
       await posted
         .finally(() => signal.removeEventListener("abort", stop))
@@ -295,16 +322,16 @@ export class Members {
         });
       return true;
     }
-    let record = await this.session(member, caller);
+    let record = await this.session(member, caller, creds);
     if (caller.session !== undefined) this.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
         if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
-        return await link.stream(replica, sessionHeaders(record), onMessage, signal);
+        return await link.stream(replica, sessionHeaders(record).concat(creds), onMessage, signal);
       } catch (err) {
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
-        record = await this.session(member, caller, record);
+        record = await this.session(member, caller, creds, record);
         if (caller.session !== undefined) this.touch(member, caller.session, record);
       }
     }
@@ -318,8 +345,9 @@ export class Members {
         const record = await this.kept(member, caller).catch(() => undefined);
         const replica = record && this.link(member).holder(record.replica, record.createdAt);
         if (!replica || !record) return;
+        const creds = await this.credentials(member, caller).catch(() => []);
         await this.link(member)
-          .post(replica, message, sessionHeaders(record), { session: true })
+          .post(replica, message, sessionHeaders(record).concat(creds), { session: true })
           .catch(() => undefined);
       }),
     );

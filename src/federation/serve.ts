@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { errorBody, SwitchyardError } from "../errors.js";
+import { upstreamAuthorization } from "../gateway/authorize.js";
 import type { RequestContext } from "../gateway/context.js";
 import { serveFromCache } from "../gateway/list-cache-stage.js";
 import { respondJson } from "../gateway/respond.js";
@@ -256,7 +257,12 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
   }
   if (message.method === "initialize") return initialize(ctx, gw, v, message);
   const caller: Caller = modern
-    ? { principal: ctx.principal, hello: helloOf(message, true), session: undefined }
+    ? {
+        principal: ctx.principal,
+        hello: helloOf(message, true),
+        session: undefined,
+        authorize: memberCredentials(ctx, gw),
+      }
     : await sessionCaller(ctx, gw, v);
   if (message.method === "subscriptions/listen" && modern && message.id !== undefined) {
     const asked = isObject(message.params?.notifications) ? (message.params.notifications as Json) : {};
@@ -320,7 +326,12 @@ function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
 async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<Caller> {
   const sid = ctx.info?.sessionId;
   if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
-  const caller = (hello: Hello): Caller => ({ principal: ctx.principal, hello, session: sid });
+  const caller = (hello: Hello): Caller => ({
+    principal: ctx.principal,
+    hello,
+    session: sid,
+    authorize: memberCredentials(ctx, gw),
+  });
   const tokens = gw.tokens;
   if (tokens) {
     // A signed id carries what the session is; this gateway keeps a record of it (its member sessions'
@@ -338,6 +349,11 @@ async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualSe
   }
   if (!record?.hello || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
   return caller(record.hello as Hello);
+}
+
+/** With a bearer token: each member's own credential for it, by token exchange (never the token itself). */
+function memberCredentials(ctx: RequestContext, gw: GatewayState): Caller["authorize"] {
+  return ctx.token === undefined ? undefined : (exchange) => upstreamAuthorization(ctx, gw, exchange);
 }
 
 /** A virtual session's record in the session store: its principal and its client's hello. */
@@ -425,7 +441,9 @@ async function answer(
   if (isListMethod(method)) {
     // A modern client's list: from the shared cache while the members' hints allow, as on any route.
     if (modern && serveFromCache(ctx, gw)) return;
-    const merged = await mergedList(v, method, params, caller, reply, !modern);
+    let merged = await mergedList(v, method, params, caller, reply, !modern);
+    // Only what the token's scopes allow (the virtual server's own policy, names as its clients see them).
+    if (ctx.listFilter) merged = ctx.listFilter(merged);
     // A modern list result carries its cache hints; unless every member gave them, it is not to be kept.
     if (modern && merged.ttlMs === undefined) Object.assign(merged, { ttlMs: 0, cacheScope: "private" });
     return answerWith(merged);

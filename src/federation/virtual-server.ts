@@ -1,3 +1,4 @@
+import type { RouteAuth } from "../auth/route-auth.js";
 import type { VirtualConfig } from "../config/virtual-schema.js";
 import { LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionStore } from "../sessions/store.js";
@@ -24,6 +25,8 @@ const GATEWAY_CALLER: Caller = {
  */
 export class VirtualServer {
   readonly members: Members;
+  /** Set when the virtual server needs a bearer token (its own `auth`, or the top-level one). */
+  readonly auth: RouteAuth | undefined;
   readonly policy: NamePolicy;
   /** Renamed name → the prefixed name it stands for; and the prefixed names renamed away. */
   private readonly renamedFrom = new Map<string, string>();
@@ -36,8 +39,9 @@ export class VirtualServer {
     readonly config: VirtualConfig,
     pools: ReadonlyMap<string, UpstreamPool>,
     store: SessionStore,
-    options: { headersTimeoutMs: number; idleTtlMs: number },
+    options: { headersTimeoutMs: number; idleTtlMs: number; auth?: RouteAuth | undefined },
   ) {
+    this.auth = options.auth;
     const links = new Map<string, MemberLink>();
     for (const member of config.members) {
       const pool = pools.get(member);

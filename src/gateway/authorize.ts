@@ -1,7 +1,7 @@
 import { hash } from "node:crypto";
 import { bearerChallenge } from "../auth/challenge.js";
 import { listFilter } from "../auth/list-filter.js";
-import type { RouteAuth } from "../auth/route-auth.js";
+import type { ExchangeConfig, RouteAuth } from "../auth/route-auth.js";
 import { requiredScopes } from "../auth/scopes.js";
 import { ExchangeFailed } from "../auth/token-exchange.js";
 import { InvalidToken } from "../auth/verifier.js";
@@ -67,9 +67,22 @@ export function checkScopes(ctx: RequestContext, auth: RouteAuth): void {
  * never the client's. An exchange the issuer refuses, or cannot answer, fails the request (502).
  */
 export async function exchangeForUpstream(ctx: RequestContext, gw: GatewayState, auth: RouteAuth): Promise<void> {
-  if (!auth.exchange || !ctx.token || ctx.bearer === undefined) return;
+  if (!auth.exchange) return;
+  ctx.upstreamAuthorization = await upstreamAuthorization(ctx, gw, auth.exchange);
+}
+
+/**
+ * The `Authorization` an upstream with `upstreamAuth: { exchange }` gets for this request's token (a
+ * federation member gets its own the same way); undefined without a token.
+ */
+export async function upstreamAuthorization(
+  ctx: RequestContext,
+  gw: GatewayState,
+  exchange: ExchangeConfig,
+): Promise<string | undefined> {
+  if (!ctx.token || ctx.bearer === undefined) return undefined;
   try {
-    ctx.upstreamAuthorization = `Bearer ${await gw.exchanger.upstreamToken(ctx.bearer, ctx.token, auth.exchange)}`;
+    return `Bearer ${await gw.exchanger.upstreamToken(ctx.bearer, ctx.token, exchange)}`;
   } catch (err) {
     if (err instanceof ExchangeFailed) throw new SwitchyardError("SWY_TOKEN_EXCHANGE_FAILED", { cause: err });
     throw err;

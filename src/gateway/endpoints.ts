@@ -120,14 +120,15 @@ async function readiness(gw: GatewayState) {
  */
 function serveResourceMetadata(ctx: RequestContext, gw: GatewayState): boolean {
   const rest = ctx.path.slice(METADATA_PREFIX.length);
-  const protectedPools = [...gw.pools.values()].filter((p) => p.auth !== undefined);
-  const pool =
+  // Routes of both kinds: proxied pools and virtual servers.
+  const protectedRoutes = [...gw.pools.values(), ...gw.virtuals.values()].filter((r) => r.auth !== undefined);
+  const route =
     rest === "" || rest === "/"
-      ? protectedPools.length === 1
-        ? protectedPools[0]
+      ? protectedRoutes.length === 1
+        ? protectedRoutes[0]
         : undefined
-      : protectedPools.find((p) => rest === new URL(p.auth?.audience as string).pathname);
-  if (!pool?.auth) return false;
+      : protectedRoutes.find((r) => rest === new URL(r.auth?.audience as string).pathname);
+  if (!route?.auth) return false;
   if (ctx.req.method === "OPTIONS") {
     ctx.res.writeHead(204, {
       "access-control-allow-origin": "*",
@@ -137,7 +138,7 @@ function serveResourceMetadata(ctx: RequestContext, gw: GatewayState): boolean {
     ctx.res.end();
     return true;
   }
-  respondJson(ctx, 200, resourceMetadata(pool.auth), {
+  respondJson(ctx, 200, resourceMetadata(route.auth), {
     "access-control-allow-origin": "*",
     "cache-control": "max-age=300",
   });

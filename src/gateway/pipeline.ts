@@ -46,7 +46,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
     const admitting = admitTenant(ctx, gw);
     if (admitting) await admitting;
   }
-  const auth = ctx.pool?.auth;
+  const auth = ctx.pool?.auth ?? ctx.virtual?.auth;
   if (auth) await authenticateBearer(ctx, gw, auth);
   admit(ctx, gw);
   if (ctx.req.method === "POST") {

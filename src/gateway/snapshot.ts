@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { routeAuth } from "../auth/route-auth.js";
+import { routeAuth, virtualAuth } from "../auth/route-auth.js";
 import type { ListCache } from "../cache/list-cache.js";
 import type { Config } from "../config/schema.js";
 import { UpstreamInfoCache } from "../discovery/upstream-info.js";
@@ -87,11 +87,13 @@ export function buildSnapshot(config: Config, context: SnapshotContext, previous
   const virtuals = new Map<string, VirtualServer>();
   for (const [name, v] of Object.entries(config.virtual)) {
     const old = previous?.virtuals.get(name);
+    const auth = virtualAuth(config, name);
     const same =
       old !== undefined &&
       isDeepStrictEqual(previous?.config.virtual[name], v) &&
+      isDeepStrictEqual(old.auth, auth) &&
       v.members.every((m) => previous?.pools.get(m) === pools.get(m));
-    const options = { headersTimeoutMs: config.timeouts.upstreamHeaders, idleTtlMs: config.sessions.idleTtl };
+    const options = { headersTimeoutMs: config.timeouts.upstreamHeaders, idleTtlMs: config.sessions.idleTtl, auth };
     virtuals.set(name, same ? old : new VirtualServer(name, v, pools, context.store, options));
   }
   const cache =

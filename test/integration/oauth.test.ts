@@ -99,6 +99,14 @@ upstreams:
       introspection:
         clientId: ${CLIENT.id}
         clientSecretFile: ${secretFile(CLIENT.secret)}
+virtual:
+  fed:
+    members: [svc, exchanged]
+    auth:
+      issuers: [${as.issuer}]
+      scopes: [mcp:read]
+      tools:
+        "*_echo": [mcp:admin]
 `),
       ]),
     );
@@ -204,6 +212,49 @@ upstreams:
     assert.equal(seen.authorization[hashId(`Bearer ${token}`)] ?? 0, 0, "never the client's token");
     assert.deepEqual(Object.keys(seen.tokenAudiences), ["urn:example:tickets-backend"], "a token for the upstream");
     assert.equal((await as.exchanges()) - before, 1, "exchanged once, then kept");
+  });
+
+  it("a virtual server is a resource server of its own: its token, its scopes across members, each member's own credential", async () => {
+    const none = await init(MCP_HEADERS, "fed");
+    assert.equal(none.status, 401);
+    const fedMetadata = `${PUBLIC}/.well-known/oauth-protected-resource/fed/mcp`;
+    assert.match(String(none.headers["www-authenticate"]), new RegExp(`resource_metadata="${fedMetadata}"`));
+    const metadata = (await (await fetch(`${gateway.base}/.well-known/oauth-protected-resource/fed/mcp`)).json()) as {
+      resource: string;
+    };
+    assert.equal(metadata.resource, `${PUBLIC}/fed/mcp`);
+    // A token for another route does not open the virtual server (audience).
+    const forSvc = await as.token(AUDIENCE, "mcp:read");
+    assert.equal((await init(bearer(forSvc), "fed")).status, 401);
+
+    const token = await as.token(`${PUBLIC}/fed/mcp`, "mcp:read");
+    const beforeSvc = await replica.seen();
+    const client = await connect(gateway.route("fed"), "fed-client", { authorization: `Bearer ${token}` });
+    const names = (await client.client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes("svc_whoami") && names.includes("exchanged_whoami"), names.join(", "));
+    assert.ok(!names.some((n) => n.endsWith("_echo")), "the list shows only what the token's scopes allow");
+    await assert.rejects(
+      client.client.callTool({ name: "svc_echo", arguments: { text: "x" } }),
+      /SWY_INSUFFICIENT_SCOPE/,
+    );
+    const who = (await client.client.callTool({ name: "exchanged_whoami", arguments: {} })) as {
+      structuredContent?: { replica: string };
+    };
+    assert.equal(who.structuredContent?.replica, "exchanged");
+    await client.close();
+    const seen = await exchanged.seen();
+    assert.ok(
+      Object.keys(seen.tokenAudiences).includes("urn:example:tickets-backend"),
+      "the member got a token of its own",
+    );
+    assert.equal(seen.authorization[hashId(`Bearer ${token}`)] ?? 0, 0, "never the client's token");
+    const svcSeen = await replica.seen();
+    assert.equal(
+      (svcSeen.authorization[hashId(`Bearer ${token}`)] ?? 0) -
+        (beforeSvc.authorization[hashId(`Bearer ${token}`)] ?? 0),
+      0,
+      "nor did the member without a credential of its own",
+    );
   });
 
   it("asks for more scopes with 403 insufficient_scope, naming every scope the call needs", async () => {

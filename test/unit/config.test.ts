@@ -108,3 +108,45 @@ describe("configuration", () => {
     assert.equal(onDisk, configReference());
   });
 });
+
+describe("configuration of virtual servers", () => {
+  const load = (yaml: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), "swy-unit-")), "c.yaml");
+    writeFileSync(file, yaml);
+    return () => loadConfig({ file });
+  };
+  const routes = `publicUrl: http://gw.test
+upstreams:
+  a: { replicas: ["http://127.0.0.1:1/mcp"] }
+  b:
+    replicas: ["http://127.0.0.1:2/mcp"]
+    auth: { issuers: ["http://as.test"] }
+`;
+
+  it("refuses members that are not routes, a name a route has, and an open door to a protected member", () => {
+    assert.throws(
+      load(`${routes}virtual:\n  v: { members: [a, nope] }\n`),
+      /virtual\.v\.members\.1.*must name a route/s,
+    );
+    assert.throws(
+      load(`${routes}virtual:\n  a: { members: [a] }\n`),
+      /virtual\.a.*a route of `upstreams` has this name/s,
+    );
+    assert.throws(
+      load(`${routes}virtual:\n  v: { members: [a, b] }\n`),
+      /member b needs a token: the virtual server must need one too/,
+    );
+    assert.doesNotThrow(load(`${routes}virtual:\n  v: { members: [a, b], auth: { issuers: ["http://as.test"] } }\n`));
+  });
+
+  it("refuses a member that would get the client's token as it came", () => {
+    const passthrough = routes.replace(
+      'auth: { issuers: ["http://as.test"] }',
+      'auth: { issuers: ["http://as.test"] }\n    upstreamAuth: passthrough',
+    );
+    assert.throws(
+      load(`${passthrough}virtual:\n  v: { members: [b], auth: { issuers: ["http://as.test"] } }\n`),
+      /upstreamAuth: passthrough/,
+    );
+  });
+});
