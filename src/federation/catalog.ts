@@ -1,4 +1,5 @@
-import { type Caller, gatewayId, type MemberInfo, type Members } from "./members.js";
+import { gatewayId } from "./member-link.js";
+import type { Caller, MemberInfo, Members } from "./members.js";
 import { LISTS, type ListMethod } from "./merge.js";
 import { exposedName, type NamePolicy, NameTable, type Origin } from "./names.js";
 

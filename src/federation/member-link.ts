@@ -17,6 +17,13 @@ export interface Hello {
   clientInfo: { name: string; version: string } & Record<string, unknown>;
 }
 
+let nextId = 0;
+/** An id for the gateway's own requests to a member (never an id a client chose: those pass through as they are). */
+export function gatewayId(): string {
+  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER;
+  return `swy-${process.pid}-${nextId}`;
+}
+
 /** Why a member could not answer: unreachable (or failing), or its session is gone (404: open another). */
 export class MemberError extends Error {
   constructor(
@@ -49,8 +56,18 @@ export class MemberLink {
   constructor(
     readonly member: string,
     private readonly pool: UpstreamPool,
-    private readonly headersTimeoutMs: number,
+    readonly headersTimeoutMs: number,
   ) {}
+
+  /** What the member's replicas speak (an HTTP+SSE member holds its sessions on a stream: `sse-member.ts`). */
+  get transport(): "streamable-http" | "sse" {
+    return this.pool.transport;
+  }
+
+  /** Headers of the route's own (`upstreams.NAME.headers`: the gateway's credential for the member). */
+  ownHeaders(): readonly string[] {
+    return this.pool.injects ? this.pool.injection.headers : [];
+  }
 
   /** The member's own credential by token exchange (its route's `upstreamAuth: { exchange }`), if any. */
   get exchange(): ExchangeConfig | undefined {
@@ -73,10 +90,9 @@ export class MemberLink {
     return replica?.holds(createdAt) ? replica : undefined;
   }
 
-  /** Headers of the route's own (`upstreams.NAME.headers`: the gateway's credential for the member). */
   private baseHeaders(): string[] {
     return ["content-type", "application/json", "accept", "application/json, text/event-stream"].concat(
-      this.pool.injects ? this.pool.injection.headers : [],
+      this.ownHeaders(),
     );
   }
 
@@ -118,12 +134,14 @@ export class MemberLink {
       onMessage?: (m: Message) => void;
       onStream?: () => void;
       session?: boolean;
+      /** Another path on the replica than its MCP endpoint (an HTTP+SSE session's message URL). */
+      path?: string | undefined;
     } = {},
   ): Promise<Posted> {
     const exchange = new MemberExchange(message.id, options.onMessage, options.onStream, options.cancel);
     replica.pool.dispatch(
       {
-        path: replica.path,
+        path: options.path ?? replica.path,
         method: "POST",
         headers: this.baseHeaders().concat(headers),
         body: JSON.stringify(message),

@@ -4,7 +4,8 @@ import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js"
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
 import type { Replica } from "../upstream/replica.js";
 import type { Cancel } from "./member-exchange.js";
-import { type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
+import { gatewayId, type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
+import { SseMemberSession } from "./sse-member.js";
 
 /** Who a virtual server asks a member for: the principal, what the client said of itself, its session. */
 export interface Caller {
@@ -18,7 +19,7 @@ export interface Caller {
 
 /** A member's answer to `initialize` or `server/discover`: who it is. */
 export interface MemberInfo {
-  era: "legacy" | "modern";
+  era: "legacy" | "modern" | "sse";
   capabilities: Record<string, unknown>;
   instructions: unknown;
   serverInfo: unknown;
@@ -48,13 +49,6 @@ interface Held {
   record: SessionRecord;
 }
 
-let nextId = 0;
-/** An id for the gateway's own requests to a member (never an id a client chose: those pass through as they are). */
-export function gatewayId(): string {
-  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER;
-  return `swy-${process.pid}-${nextId}`;
-}
-
 const resultOf = (m: Message | undefined): Json | undefined =>
   m && m.result !== null && typeof m.result === "object" ? (m.result as Json) : undefined;
 
@@ -65,10 +59,15 @@ const resultOf = (m: Message | undefined): Json | undefined =>
  * and opens again behind the caller's back when the member lost it (404, or its replica gone).
  */
 export class Members {
-  private readonly eras = new Map<string, "legacy" | "modern">();
+  private readonly eras = new Map<string, "legacy" | "modern" | "sse">();
+  /** Sessions with HTTP+SSE members: their streams, held by this process, by member and caller. */
+  private readonly streams = new Map<string, Promise<SseMemberSession>>();
   private readonly held = new Map<string, Held>();
   /** Member sessions of virtual sessions used through this process, and when last (for idle expiry). */
-  private readonly used = new Map<string, { member: string; session: string; record: SessionRecord; at: number }>();
+  private readonly used = new Map<
+    string,
+    { member: string; session: string; record: SessionRecord | undefined; at: number }
+  >();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -80,12 +79,12 @@ export class Members {
   ) {}
 
   /** A virtual session's member session was used here now. */
-  private touch(member: string, session: string, record: SessionRecord): void {
+  private touch(member: string, session: string, record?: SessionRecord): void {
     const key = `${member}\u0000${session}`;
     const entry = this.used.get(key);
     if (entry) {
       entry.at = Date.now();
-      entry.record = record;
+      if (record) entry.record = record;
       return;
     }
     this.used.set(key, { member, session, record, at: Date.now() });
@@ -148,6 +147,13 @@ export class Members {
    */
   async info(member: string, hello: Hello, creds: string[] = []): Promise<MemberInfo> {
     const link = this.link(member);
+    if (link.transport === "sse") {
+      const session = await SseMemberSession.open(link, this.pick(member), hello, creds);
+      session.close();
+      this.eras.set(member, "sse");
+      const { capabilities, instructions, serverInfo } = session.result;
+      return { era: "sse", capabilities: (capabilities as Json) ?? {}, instructions, serverInfo };
+    }
     const discover = link.modern({ jsonrpc: "2.0", id: gatewayId(), method: "server/discover", params: {} }, hello);
     const found = await link
       .post(this.pick(member), discover.body, discover.headers.concat(creds))
@@ -181,7 +187,8 @@ export class Members {
     };
   }
 
-  private async era(member: string, hello: Hello, creds: string[]): Promise<"legacy" | "modern"> {
+  private async era(member: string, hello: Hello, creds: string[]): Promise<"legacy" | "modern" | "sse"> {
+    if (this.link(member).transport === "sse") return "sse";
     return this.eras.get(member) ?? (await this.info(member, hello, creds)).era;
   }
 
@@ -265,7 +272,9 @@ export class Members {
   async request(member: string, message: Message, caller: Caller, options: RequestOptions = {}): Promise<Answered> {
     const link = this.link(member);
     const creds = await this.credentials(member, caller);
-    if ((await this.era(member, caller.hello, creds)) === "modern") {
+    const era = await this.era(member, caller.hello, creds);
+    if (era === "sse") return this.viaStream(member, message, caller, creds, options);
+    if (era === "modern") {
       const modern = link.modern(message, caller.hello, options.inputSchema);
       return link.post(this.pick(member), modern.body, modern.headers.concat(creds), options);
     }
@@ -305,7 +314,17 @@ export class Members {
   ): Promise<boolean> {
     const link = this.link(member);
     const creds = await this.credentials(member, caller);
-    if ((await this.era(member, caller.hello, creds)) === "modern") {
+    const era = await this.era(member, caller.hello, creds);
+    if (era === "sse") {
+      // The same stream carries answers and the rest: what answers nothing comes here while the client listens.
+      const session = await this.stream(member, caller, creds);
+      session.listener = onMessage;
+      const aborted = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+      await Promise.race([session.ended, aborted]);
+      if (session.listener === onMessage) session.listener = undefined;
+      return true;
+    }
+    if (era === "modern") {
       const listen = link.modern(
         { jsonrpc: "2.0", id: gatewayId(), method: "subscriptions/listen", params: { notifications: filter } },
         caller.hello,
@@ -337,10 +356,75 @@ export class Members {
     }
   }
 
+  /** The key of a caller's session with an HTTP+SSE member. */
+  private streamKey(member: string, caller: Caller): string {
+    return `${member}\u0000${caller.session ?? `principal\u0000${caller.principal}`}`;
+  }
+
+  /** The caller's session with an HTTP+SSE member: the stream this process holds, else a new one. */
+  private async stream(
+    member: string,
+    caller: Caller,
+    creds: string[],
+    stale?: SseMemberSession,
+  ): Promise<SseMemberSession> {
+    const key = this.streamKey(member, caller);
+    const held = this.streams.get(key);
+    const current = held && (await held.catch(() => undefined));
+    if (held && current && current !== stale && !current.closed) return current;
+    if (held && (!current || current === stale || current.closed) && this.streams.get(key) === held)
+      this.streams.delete(key);
+    let opening = this.streams.get(key);
+    if (!opening) {
+      opening = SseMemberSession.open(this.link(member), this.pick(member), caller.hello, creds);
+      this.streams.set(key, opening);
+      opening.catch(() => {
+        if (this.streams.get(key) === opening) this.streams.delete(key);
+      });
+    }
+    const session = await opening;
+    if (caller.session !== undefined) this.touch(member, caller.session);
+    return session;
+  }
+
+  /** A message to an HTTP+SSE member, in the caller's session (opened again, once, if its stream ended). */
+  private async viaStream(
+    member: string,
+    message: Message,
+    caller: Caller,
+    creds: string[],
+    options: RequestOptions,
+  ): Promise<Answered> {
+    let stale: SseMemberSession | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.stream(member, caller, creds, stale);
+      try {
+        if (message.id === undefined || message.method === undefined) {
+          await session.notify(message);
+          return { answer: undefined, text: undefined };
+        }
+        const answer = await session.request(message, {
+          ...(options.onMessage ? { onMessage: options.onMessage } : {}),
+          ...(options.cancel ? { cancel: options.cancel } : {}),
+        });
+        return { answer, text: undefined };
+      } catch (err) {
+        if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0 || options.cancel?.aborted)
+          throw err;
+        stale = session;
+      }
+    }
+  }
+
   /** A notification to every legacy member the caller holds a session with (none is opened for it). */
   async notifyHeld(message: Message, caller: Caller): Promise<void> {
     await Promise.all(
       this.names.map(async (member) => {
+        if (this.eras.get(member) === "sse") {
+          const held = await this.streams.get(this.streamKey(member, caller))?.catch(() => undefined);
+          if (held && !held.closed) await held.notify(message).catch(() => undefined);
+          return;
+        }
         if (this.eras.get(member) !== "legacy") return;
         const record = await this.kept(member, caller).catch(() => undefined);
         const replica = record && this.link(member).holder(record.replica, record.createdAt);
@@ -377,6 +461,13 @@ export class Members {
 
   /** One member session of a virtual session: forgotten, and ended with its member. */
   private async endOne(member: string, session: string, known?: SessionRecord): Promise<void> {
+    const key = `${member}\u0000${session}`;
+    const stream = this.streams.get(key);
+    if (stream) {
+      this.streams.delete(key);
+      (await stream.catch(() => undefined))?.close();
+      return;
+    }
     const route = `${this.virtual}/${member}`;
     const record = (await this.store.get(route, session).catch(() => undefined)) ?? known;
     if (!record) return;
@@ -395,6 +486,11 @@ export class Members {
     if (principal === undefined && this.sweeper !== undefined) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
+    }
+    for (const [key, stream] of this.streams) {
+      if (principal !== undefined && !key.endsWith(`principal\u0000${principal}`)) continue;
+      this.streams.delete(key);
+      void stream.then((s) => s.close()).catch(() => {});
     }
     const ending: Array<Promise<void>> = [];
     for (const [key, { record }] of this.held) {

@@ -14,8 +14,8 @@ import type { SessionRecord } from "../sessions/store.js";
 import { SseRelay } from "../sse/relay.js";
 import { EVERY_LIST, fanIn, type ListFilter } from "./fan-in.js";
 import type { Cancel } from "./member-exchange.js";
-import { type Hello, MemberError, type Message } from "./member-link.js";
-import { type Caller, gatewayId } from "./members.js";
+import { gatewayId, type Hello, MemberError, type Message } from "./member-link.js";
+import type { Caller } from "./members.js";
 import {
   decodeCursor,
   isListMethod,

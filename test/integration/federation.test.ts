@@ -22,6 +22,7 @@ import {
   spawnManaged,
   startDualEra,
   startGateway,
+  startReplica,
   writeConfig,
 } from "../helpers/procs.js";
 import { startRedis } from "../helpers/redis.js";
@@ -460,6 +461,43 @@ health:
       const body = await res.text();
       return res.status === 503 && body.includes("SWY_VIRTUAL_UNAVAILABLE") && body.includes("c2");
     });
+    await s.close();
+  });
+
+  it("federates a member on the HTTP+SSE transport (2024-11-05) beside a Streamable HTTP one", async () => {
+    const [legacy, old] = await Promise.all([procs.own(startMember("l")), procs.own(startReplica("old"))]);
+    const gateway = await procs.own(
+      startGateway([
+        "--config",
+        writeConfig(`logLevel: warn
+upstreams:
+  l: { replicas: [${legacy.url}] }
+  old: { replicas: [${old.sseUrl}], transport: sse }
+virtual:
+  mixed: { members: [l, old] }
+`),
+      ]),
+    );
+    const s = await connect(gateway.route("mixed"));
+    const names = await allTools(s.client);
+    assert.ok(
+      names.includes("old_whoami") && names.includes("old_countdown") && names.includes("l_count"),
+      names.join(", "),
+    );
+    const first = (await s.client.callTool({ name: "old_whoami", arguments: {} })) as ToolResult;
+    const second = (await s.client.callTool({ name: "old_whoami", arguments: {} })) as ToolResult;
+    assert.equal(first.structuredContent?.replica, "old");
+    assert.equal(
+      second.structuredContent?.sessionCalls,
+      (first.structuredContent?.sessionCalls as number) + 1,
+      "one stream, one session",
+    );
+    const progress: number[] = [];
+    const done = await s.client.callTool({ name: "old_countdown", arguments: { steps: 3, delayMs: 10 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
+    assert.match(JSON.stringify(done.content), /done on old/);
+    assert.deepEqual(progress, [1, 2, 3], "the member's progress, from its stream, reached the client");
     await s.close();
   });
 
