@@ -238,9 +238,9 @@ async function main(): Promise<void> {
         ],
         [
           "w10",
-          "W10 a merged tools/list of three members from the cache vs the plain route's cached list — 32 connections",
+          "W10 a merged tools/list of three members from the cache vs a plain route's cached list of the same tools — 32 connections",
           [
-            ["plain route (W7)", swy.url("list"), modernLoad("tools/list")],
+            ["plain route, the same 24 tools", swy.url("merged"), modernLoad("tools/list")],
             ["virtual server, 3 members", swy.url("lists"), modernLoad("tools/list")],
           ],
           1,

@@ -30,6 +30,24 @@ export const LIST_ANSWER = JSON.stringify({
   },
 });
 const LIST_RESULT = LIST_ANSWER.replace(/"/g, '\\"');
+/**
+ * W10: what each of a virtual server's three members lists (short, so that the merged list fits in one
+ * nginx \`return\`), and the merged list as one plain route would give it: the same 24 tools.
+ */
+const FED_TOOLS = Array.from({ length: 8 }, (_, i) => ({
+  name: `tool_${i}`,
+  description: `Tool ${i}.`,
+  inputSchema: { type: "object" },
+}));
+const listAnswer = (tools: unknown[]) =>
+  JSON.stringify({ jsonrpc: "2.0", id: 1, result: { tools, ttlMs: 60_000, cacheScope: "public" } }).replace(
+    /"/g,
+    '\\"',
+  );
+const FED_LIST_RESULT = listAnswer(FED_TOOLS);
+const MERGED_LIST_RESULT = listAnswer(
+  ["fed1", "fed2", "fed3"].flatMap((m) => FED_TOOLS.map((t) => ({ ...t, name: `${m}_${t.name}` }))),
+);
 
 /** One nginx process in the foreground (one worker, no master), as large as the file limit allows. */
 function nginxMain(prefix: string, name: string, workerConnections: number): string {
@@ -74,6 +92,14 @@ http {
     location = /list/mcp {
       default_type application/json;
       return 200 "${LIST_RESULT}";
+    }
+    location = /fedlist/mcp {
+      default_type application/json;
+      return 200 "${FED_LIST_RESULT}";
+    }
+    location = /mergedlist/mcp {
+      default_type application/json;
+      return 200 "${MERGED_LIST_RESULT}";
     }
     location = /sse/mcp {
       default_type text/event-stream;
@@ -185,16 +211,17 @@ ${federation(routes)}`;
 
 /**
  * Virtual servers for W9 and W10 (federation), where the stub's routes allow: `fed` with the modern
- * route as its one member, `lists` with three members that all answer the cacheable list.
+ * route as its one member, `lists` with three members that answer a cacheable list (and `merged`, a
+ * plain route that answers their merged list as one).
  */
 function federation(routes: Route[]): string {
   const list = routes.find((r) => r.name === "list");
   if (!list || !routes.some((r) => r.name === "modern")) return "";
-  return `  list2:\n    replicas: [http://${list.upstream}/list/mcp]
-  list3:\n    replicas: [http://${list.upstream}/list/mcp]
+  return `  merged:\n    replicas: [http://${list.upstream}/mergedlist/mcp]
+${["fed1", "fed2", "fed3"].map((m) => `  ${m}:\n    replicas: [http://${list.upstream}/fedlist/mcp]`).join("\n")}
 virtual:
   fed: { members: [modern] }
-  lists: { members: [list, list2, list3] }
+  lists: { members: [fed1, fed2, fed3] }
 `;
 }
 

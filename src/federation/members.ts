@@ -269,7 +269,22 @@ export class Members {
    * session lost behind the gateway (404, its replica gone) is opened again and the request sent once
    * more; the caller never sees it.
    */
-  async request(member: string, message: Message, caller: Caller, options: RequestOptions = {}): Promise<Answered> {
+  request(member: string, message: Message, caller: Caller, options: RequestOptions = {}): Promise<Answered> {
+    const link = this.link(member);
+    // The hot path: a modern member known as such, no credential to obtain — nothing to wait for first.
+    if (this.eras.get(member) === "modern" && !(link.exchange && caller.authorize)) {
+      const modern = link.modern(message, caller.hello, options.inputSchema);
+      return link.post(this.pick(member), modern.body, modern.headers, options);
+    }
+    return this.requestInEra(member, message, caller, options);
+  }
+
+  private async requestInEra(
+    member: string,
+    message: Message,
+    caller: Caller,
+    options: RequestOptions,
+  ): Promise<Answered> {
     const link = this.link(member);
     const creds = await this.credentials(member, caller);
     const era = await this.era(member, caller.hello, creds);

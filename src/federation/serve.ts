@@ -454,7 +454,8 @@ async function answer(
   if (method === "tools/call" || method === "prompts/get") {
     const kind = method === "tools/call" ? "tool" : "prompt";
     const name = typeof params.name === "string" ? params.name : "";
-    const origin = await v.resolve(kind, name, caller);
+    const resolving = v.resolve(kind, name, caller);
+    const origin = resolving instanceof Promise ? await resolving : resolving;
     if (!origin) return unknown(`${kind} ${name}`);
     member = origin.member;
     routed = { ...params, name: origin.name };

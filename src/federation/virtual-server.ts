@@ -106,22 +106,31 @@ export class VirtualServer {
    * member (`{member}`), else from the catalog (asked again if the name is new to it), else from what the
    * caller itself is shown (a member may list some tools only to clients with a capability, or none).
    */
-  async resolve(kind: "tool" | "prompt", exposed: string, caller: Caller): Promise<Origin | undefined> {
+  resolve(kind: "tool" | "prompt", exposed: string, caller: Caller): Origin | undefined | Promise<Origin | undefined> {
     const prefixed = this.renamedFrom.get(exposed) ?? (this.renamedAway.has(exposed) ? undefined : exposed);
     if (prefixed === undefined) return undefined;
     const prefix = this.policy.prefix;
-    if (prefix.includes("{member}")) {
-      let best: Origin | undefined;
-      let bestLength = -1;
-      for (const member of this.members.names) {
-        const p = prefix.replaceAll("{member}", member);
-        if (prefixed.length > p.length && prefixed.startsWith(p) && p.length > bestLength) {
-          best = { member, name: prefixed.slice(p.length) };
-          bestLength = p.length;
-        }
+    if (!prefix.includes("{member}")) return this.resolveListed(kind, exposed, prefixed, caller);
+    let best: Origin | undefined;
+    let bestLength = -1;
+    for (const member of this.members.names) {
+      const p = prefix.replaceAll("{member}", member);
+      if (prefixed.length > p.length && prefixed.startsWith(p) && p.length > bestLength) {
+        best = { member, name: prefixed.slice(p.length) };
+        bestLength = p.length;
       }
-      return best && this.exposed(kind, best.member, best.name) === exposed ? best : undefined;
     }
+    return best && this.exposed(kind, best.member, best.name) === exposed ? best : undefined;
+  }
+
+  /** `resolve` where the prefix does not name the member: the catalog, else what the caller is shown. */
+  private async resolveListed(
+    kind: "tool" | "prompt",
+    exposed: string,
+    prefixed: string,
+    caller: Caller,
+  ): Promise<Origin | undefined> {
+    const prefix = this.policy.prefix;
     let catalog = await this.current();
     const table = () => (kind === "tool" ? catalog.tools : catalog.prompts);
     if (table().collided(exposed)) return undefined;
