@@ -3,6 +3,7 @@ import { H } from "../protocol/headers.js";
 import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
 import type { Replica } from "../upstream/replica.js";
+import { IdleExpiry } from "./idle-expiry.js";
 import type { Cancel } from "./member-exchange.js";
 import { gatewayId, type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
 import { SseMemberSession } from "./sse-member.js";
@@ -63,54 +64,18 @@ export class Members {
   /** Sessions with HTTP+SSE members: their streams, held by this process, by member and caller. */
   private readonly streams = new Map<string, Promise<SseMemberSession>>();
   private readonly held = new Map<string, Held>();
-  /** Member sessions of virtual sessions used through this process, and when last (for idle expiry). */
-  private readonly used = new Map<
-    string,
-    { member: string; session: string; record: SessionRecord | undefined; at: number }
-  >();
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly idle: IdleExpiry;
 
   constructor(
     readonly virtual: string,
     readonly links: ReadonlyMap<string, MemberLink>,
     private readonly store: SessionStore,
     /** `sessions.idleTtl`: a virtual session idle that long is gone, and its member sessions are ended. */
-    private readonly idleTtlMs: number,
-  ) {}
-
-  /** A virtual session's member session was used here now. */
-  private touch(member: string, session: string, record?: SessionRecord): void {
-    const key = `${member}\u0000${session}`;
-    const entry = this.used.get(key);
-    if (entry) {
-      entry.at = Date.now();
-      if (record) entry.record = record;
-      return;
-    }
-    this.used.set(key, { member, session, record, at: Date.now() });
-    if (this.sweeper === undefined) {
-      this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, Math.max(250, this.idleTtlMs / 4)));
-      this.sweeper.unref();
-    }
-  }
-
-  /**
-   * Idle expiry: the member sessions of a virtual session that is gone from the store (idle past
-   * `sessions.idleTtl` everywhere: another gateway replica using it keeps it there) are ended.
-   */
-  private async sweep(): Promise<void> {
-    const now = Date.now();
-    for (const [key, entry] of this.used) {
-      if (now - entry.at < this.idleTtlMs) continue;
-      if (await this.store.has(this.virtual, entry.session).catch(() => true)) continue;
-      this.used.delete(key);
-      // Its record has expired with it: the one last used here says where the member session lives.
-      await this.endOne(entry.member, entry.session, entry.record);
-    }
-    if (this.used.size === 0 && this.sweeper !== undefined) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-    }
+    idleTtlMs: number,
+  ) {
+    this.idle = new IdleExpiry(store, virtual, idleTtlMs, (member, session, record) =>
+      this.endOne(member, session, record),
+    );
   }
 
   /** The headers that carry a member's own credential for the caller (`upstreamAuth: { exchange }`). */
@@ -294,7 +259,7 @@ export class Members {
       return link.post(this.pick(member), modern.body, modern.headers.concat(creds), options);
     }
     let record = await this.session(member, caller, creds);
-    if (caller.session !== undefined) this.touch(member, caller.session, record);
+    if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
@@ -310,7 +275,7 @@ export class Members {
         }
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, creds, record);
-        if (caller.session !== undefined) this.touch(member, caller.session, record);
+        if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
       }
     }
   }
@@ -357,7 +322,7 @@ export class Members {
       return true;
     }
     let record = await this.session(member, caller, creds);
-    if (caller.session !== undefined) this.touch(member, caller.session, record);
+    if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
       const replica = link.holder(record.replica, record.createdAt);
       try {
@@ -366,7 +331,7 @@ export class Members {
       } catch (err) {
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, creds, record);
-        if (caller.session !== undefined) this.touch(member, caller.session, record);
+        if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
       }
     }
   }
@@ -398,7 +363,7 @@ export class Members {
       });
     }
     const session = await opening;
-    if (caller.session !== undefined) this.touch(member, caller.session);
+    if (caller.session !== undefined) this.idle.touch(member, caller.session);
     return session;
   }
 
@@ -468,7 +433,7 @@ export class Members {
     if (session === undefined) return;
     await Promise.all(
       this.names.map((member) => {
-        this.used.delete(`${member}\u0000${session}`);
+        this.idle.forget(member, session);
         return this.endOne(member, session);
       }),
     );
@@ -498,10 +463,7 @@ export class Members {
    * those of `principal`, or all of them (shutdown), ended with their members.
    */
   async release(principal?: string): Promise<void> {
-    if (principal === undefined && this.sweeper !== undefined) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-    }
+    if (principal === undefined) this.idle.stop();
     for (const [key, stream] of this.streams) {
       if (principal !== undefined && !key.endsWith(`principal\u0000${principal}`)) continue;
       this.streams.delete(key);

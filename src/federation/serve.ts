@@ -1,119 +1,25 @@
-import { randomBytes } from "node:crypto";
-import { errorBody, SwitchyardError } from "../errors.js";
-import { upstreamAuthorization } from "../gateway/authorize.js";
+import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
 import { serveFromCache } from "../gateway/list-cache-stage.js";
-import { respondJson } from "../gateway/respond.js";
 import type { GatewayState } from "../gateway/state.js";
-import { acceptance, H } from "../protocol/headers.js";
-import { META, metaOf } from "../protocol/jsonrpc.js";
 import { isModernRequest, modernRefusal, SUPPORTED_MODERN_VERSIONS } from "../protocol/modern-request.js";
 import { paramHeaderMismatch } from "../protocol/routing-headers.js";
-import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
-import type { SessionRecord } from "../sessions/store.js";
-import { SseRelay } from "../sse/relay.js";
-import { EVERY_LIST, fanIn, type ListFilter } from "./fan-in.js";
+import { describe, helloOf, initialize, memberCredentials, sessionCaller } from "./client-session.js";
+import { openStream } from "./client-stream.js";
+import { EVERY_LIST } from "./fan-in.js";
 import type { Cancel } from "./member-exchange.js";
-import { gatewayId, type Hello, MemberError, type Message } from "./member-link.js";
+import { MemberError, type Message } from "./member-link.js";
 import type { Caller } from "./members.js";
-import {
-  decodeCursor,
-  isListMethod,
-  LISTS,
-  type ListMethod,
-  mergeCapabilities,
-  mergeInstructions,
-  mergePages,
-  type Page,
-} from "./merge.js";
-import { relayedId, relayedOrigin } from "./relayed-id.js";
+import { isListMethod } from "./merge.js";
+import { mergedList } from "./merged-list.js";
+import { relayedOrigin } from "./relayed-id.js";
+import { Reply } from "./reply.js";
 import type { VirtualServer } from "./virtual-server.js";
-import { openVirtualSession, sealVirtualSession } from "./virtual-token.js";
+import { openVirtualSession } from "./virtual-token.js";
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
-
-/**
- * The answer to one client request, as JSON — or as an SSE stream once a member sends something before
- * its answer (progress, a log message) that the client should see as it happens.
- */
-class Reply {
-  private streaming = false;
-
-  constructor(
-    private readonly ctx: RequestContext,
-    /** The client speaks 2026-07-28: every result says it is complete (`resultType`). */
-    private readonly modern: boolean,
-  ) {}
-
-  /** The answer goes out as a stream, as the member's came (if the client accepts one). */
-  stream(): void {
-    const { res } = this.ctx;
-    if (this.streaming || res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
-    this.streaming = true;
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
-  }
-
-  /**
-   * A member's message before its answer: it opens the stream (if the client accepts one; else it is
-   * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).
-   */
-  message(member: string, message: Message): void {
-    const { res } = this.ctx;
-    const m = relayed(member, message);
-    this.stream();
-    if (!this.streaming || res.destroyed) return;
-    res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
-  }
-
-  /** The answer; `text`, when given, is its JSON as it came: sent as it is unless it must change. */
-  answer(answer: Message, headers: Record<string, string> = {}, text?: string): void {
-    const { res } = this.ctx;
-    if (res.destroyed) return;
-    const result = answer.result;
-    const stamp = this.modern && isObject(result) && result.resultType === undefined;
-    const body =
-      text !== undefined && !stamp
-        ? text
-        : JSON.stringify(stamp ? { ...answer, result: { ...(result as Json), resultType: "complete" } } : answer);
-    if (this.streaming) {
-      res.end(`event: message\ndata: ${body}\n\n`);
-      return;
-    }
-    const head = ["content-type", "application/json", "content-length", String(Buffer.byteLength(body))];
-    for (const name in headers) head.push(name, headers[name] as string);
-    res.writeHead(200, head);
-    res.end(body);
-    // A cacheable answer the list cache missed: kept if its hints allow (`list-cache-stage.ts`).
-    const capture = this.ctx.capture;
-    if (capture) {
-      capture.start(200, "application/json");
-      capture.push(Buffer.from(body));
-      capture.end();
-    }
-  }
-
-  /** The stream ends without an answer (a cancelled request). */
-  end(): void {
-    const { res } = this.ctx;
-    if (res.destroyed) return;
-    if (!this.streaming) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    res.end();
-  }
-
-  /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
-  error(error: SwitchyardError, data: Json = {}): void {
-    this.ctx.code = error.code;
-    const body = JSON.parse(errorBody(error, this.ctx.info?.rpcId ?? null)) as Json;
-    (body.error as Json).data = { ...((body.error as Json).data as Json), ...data };
-    if (!this.streaming && this.modern && error.status !== 200) {
-      respondJson(this.ctx, error.status, body, error.headers);
-      return;
-    }
-    this.answer(body);
-  }
-}
 
 /**
  * The POSTed message as the virtual server reads it: a request or notification from what the pipeline
@@ -129,89 +35,6 @@ function messageOf(ctx: RequestContext): Message | undefined {
     return m;
   }
   return JSON.parse((ctx.body as Buffer).toString("utf8")) as Message;
-}
-
-/** A member's message as the client gets it: a request of the member's under an id that names it. */
-function relayed(member: string | undefined, m: Message): Message {
-  return member !== undefined && m.method !== undefined && m.id !== undefined && m.id !== null
-    ? { ...m, id: relayedId(member, m.id) }
-    : m;
-}
-
-const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
-
-/**
- * The client's notification stream: a legacy session's GET stream, or a modern `subscriptions/listen`
- * (acknowledged first, each message tagged with the subscription's id). The members' streams feed it
- * (`fan-in.ts`); heartbeats keep it open between events; it ends when the client leaves.
- */
-function openStream(
-  ctx: RequestContext,
-  gw: GatewayState,
-  v: VirtualServer,
-  caller: Caller,
-  filter: ListFilter,
-  subscription?: unknown,
-): void {
-  const { res } = ctx;
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
-  res.flushHeaders();
-  const relay = new SseRelay(res, gw.config.heartbeat.interval);
-  const abort = new AbortController();
-  res.once("close", () => {
-    abort.abort();
-    relay.stop();
-  });
-  const send = (m: Message) => {
-    const out =
-      subscription === undefined
-        ? m
-        : {
-            ...m,
-            params: {
-              ...(m.params ?? {}),
-              _meta: { ...((m.params?._meta as Json | undefined) ?? {}), [SUBSCRIPTION_ID]: subscription },
-            },
-          };
-    relay.write(Buffer.from(`event: message\ndata: ${JSON.stringify(out)}\n\n`));
-  };
-  if (subscription !== undefined) {
-    send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { notifications: filter } });
-  }
-  fanIn(
-    v,
-    caller,
-    filter,
-    (member, m) => send(relayed(member, m)),
-    abort.signal,
-    () => res.end(),
-  );
-}
-
-/** The client's hello: from `initialize` (legacy), or from the request's `_meta` (modern). */
-function helloOf(message: Message, modern: boolean): Hello {
-  const params = message.params ?? {};
-  if (modern) {
-    return {
-      protocolVersion: String(metaOf(message as never, META.protocolVersion)),
-      capabilities: (metaOf(message as never, META.clientCapabilities) as Json | undefined) ?? {},
-      clientInfo: (metaOf(message as never, META.clientInfo) as Hello["clientInfo"] | undefined) ?? {
-        name: "unknown",
-        version: "0",
-      },
-    };
-  }
-  const requested = params.protocolVersion;
-  return {
-    protocolVersion:
-      typeof requested === "string" && (LEGACY_VERSIONS as readonly string[]).includes(requested)
-        ? requested
-        : LATEST_LEGACY_VERSION,
-    capabilities: isObject(params.capabilities) ? params.capabilities : {},
-    clientInfo: isObject(params.clientInfo)
-      ? (params.clientInfo as Hello["clientInfo"])
-      : { name: "unknown", version: "0" },
-  };
 }
 
 /**
@@ -322,95 +145,6 @@ function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
   return `${v.name}\u0000${caller.session ?? caller.principal}\u0000${JSON.stringify(id)}`;
 }
 
-/** The virtual session a legacy client names, bound to the principal that opened it; else 404 (or 400 without one). */
-async function sessionCaller(ctx: RequestContext, gw: GatewayState, v: VirtualServer): Promise<Caller> {
-  const sid = ctx.info?.sessionId;
-  if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
-  const caller = (hello: Hello): Caller => ({
-    principal: ctx.principal,
-    hello,
-    session: sid,
-    authorize: memberCredentials(ctx, gw),
-  });
-  const tokens = gw.tokens;
-  if (tokens) {
-    // A signed id carries what the session is; this gateway keeps a record of it (its member sessions'
-    // idle expiry reads it) — made on first sight, when another gateway replica opened the session.
-    const opened = openVirtualSession(gw, tokens, v.name, ctx.principal, sid);
-    if (!opened) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-    if (gw.store.peek(v.name, sid) === undefined) await remember(gw, v, sid, ctx.principal, opened.hello);
-    return caller(opened.hello);
-  }
-  let record: SessionRecord | undefined;
-  try {
-    record = gw.store.peek(v.name, sid) ?? (await gw.store.get(v.name, sid));
-  } catch (err) {
-    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
-  }
-  if (!record?.hello || record.principal !== ctx.principal) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
-  return caller(record.hello as Hello);
-}
-
-/** With a bearer token: each member's own credential for it, by token exchange (never the token itself). */
-function memberCredentials(ctx: RequestContext, gw: GatewayState): Caller["authorize"] {
-  return ctx.token === undefined ? undefined : (exchange) => upstreamAuthorization(ctx, gw, exchange);
-}
-
-/** A virtual session's record in the session store: its principal and its client's hello. */
-async function remember(
-  gw: GatewayState,
-  v: VirtualServer,
-  sid: string,
-  principal: string,
-  hello: Hello,
-): Promise<void> {
-  const now = Date.now();
-  try {
-    await gw.store.learn(v.name, sid, {
-      route: v.name,
-      replica: "",
-      principal,
-      era: "legacy",
-      createdAt: now,
-      lastSeenAt: now,
-      hello,
-    });
-  } catch (err) {
-    throw new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err });
-  }
-}
-
-/** What the virtual server is, from its members: capabilities, instructions, and its own serverInfo. */
-async function describe(v: VirtualServer): Promise<Json> {
-  const catalog = await v.current();
-  const infos = [...catalog.infos];
-  const instructions = mergeInstructions(
-    v.config.instructions,
-    infos.map(([member, info]) => [member, info.instructions]),
-  );
-  return {
-    capabilities: mergeCapabilities(infos.map(([, info]) => info.capabilities)),
-    serverInfo: v.config.serverInfo ?? { name: v.name, version: "1.0.0" },
-    ...(instructions === undefined ? {} : { instructions }),
-  };
-}
-
-/** `initialize`: a new virtual session, answered by the gateway; member sessions open when first needed. */
-async function initialize(ctx: RequestContext, gw: GatewayState, v: VirtualServer, message: Message): Promise<void> {
-  const hello = helloOf(message, false);
-  const sid = gw.tokens
-    ? sealVirtualSession(gw.tokens, v.name, ctx.principal, hello)
-    : randomBytes(24).toString("base64url");
-  await remember(gw, v, sid, ctx.principal, hello);
-  const described = await describe(v);
-  respondJson(
-    ctx,
-    200,
-    { jsonrpc: "2.0", id: message.id, result: { protocolVersion: hello.protocolVersion, ...described } },
-    { [H.sessionId]: sid },
-  );
-}
-
 /** A request of a client's: answered by the gateway (ping, lists, discover) or routed to its member. */
 async function answer(
   ctx: RequestContext,
@@ -509,68 +243,4 @@ async function answer(
     if (inFlight.get(key) === cancel) inFlight.delete(key);
     ctx.res.off("close", left);
   }
-}
-
-/**
- * One page of a merged list: each member's page (its own cursor from the client's), names as the client
- * sees them. A member that fails is left out of the list (`onMemberFailure: open`) or fails it (`closed`).
- */
-async function mergedList(
-  v: VirtualServer,
-  method: ListMethod,
-  params: Json,
-  caller: Caller,
-  reply: Reply,
-  /** The answer may go out as a stream when a member's does (a legacy client); a modern one gets JSON, cacheable. */
-  streams: boolean,
-): Promise<Json> {
-  const names = v.members.names;
-  let cursors: Record<string, string | null>;
-  if (typeof params.cursor === "string") {
-    const decoded = decodeCursor(params.cursor, names);
-    if (!decoded) throw new SwitchyardError("SWY_UNKNOWN_NAME", { detail: "not a cursor of this server" });
-    cursors = decoded;
-  } else {
-    cursors = Object.fromEntries(names.map((m) => [m, null]));
-  }
-  await v.current();
-  const spec = LISTS[method];
-  const pages = await Promise.all(
-    Object.entries(cursors).map(async ([member, cursor]): Promise<Page | undefined> => {
-      const { cursor: _, ...rest } = params;
-      try {
-        const answered = await v.members.request(
-          member,
-          { jsonrpc: "2.0", id: gatewayId(), method, params: cursor === null ? rest : { ...rest, cursor } },
-          caller,
-          { onStream: () => streams && reply.stream(), onMessage: (m) => reply.message(member, m) },
-        );
-        const result = isObject(answered.answer?.result) ? answered.answer.result : {};
-        const raw = Array.isArray(result[spec.items]) ? (result[spec.items] as Json[]) : [];
-        const items: Json[] = [];
-        for (const item of raw) {
-          if (spec.kind === "tool" || spec.kind === "prompt") {
-            const exposed = typeof item.name === "string" ? v.exposed(spec.kind, member, item.name) : undefined;
-            if (exposed !== undefined) items.push({ ...item, name: exposed });
-          } else if (!(spec.kind === "resource" && v.withheldResource(item.uri))) {
-            items.push(item);
-          }
-        }
-        return {
-          member,
-          items,
-          nextCursor: typeof result.nextCursor === "string" ? result.nextCursor : undefined,
-          ttlMs: result.ttlMs,
-          cacheScope: result.cacheScope,
-        };
-      } catch (err) {
-        if (err instanceof MemberError && v.config.onMemberFailure === "open") return undefined;
-        throw err;
-      }
-    }),
-  );
-  return mergePages(
-    method,
-    pages.filter((p): p is Page => p !== undefined),
-  );
 }

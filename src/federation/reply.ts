@@ -1,0 +1,98 @@
+import { errorBody, type SwitchyardError } from "../errors.js";
+import type { RequestContext } from "../gateway/context.js";
+import { respondJson } from "../gateway/respond.js";
+import { acceptance } from "../protocol/headers.js";
+import type { Message } from "./member-link.js";
+import { relayedId } from "./relayed-id.js";
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A member's message as the client gets it: a request of the member's under an id that names it. */
+export function relayed(member: string | undefined, m: Message): Message {
+  return member !== undefined && m.method !== undefined && m.id !== undefined && m.id !== null
+    ? { ...m, id: relayedId(member, m.id) }
+    : m;
+}
+
+/**
+ * The answer to one client request, as JSON — or as an SSE stream once a member sends something before
+ * its answer (progress, a log message) that the client should see as it happens.
+ */
+export class Reply {
+  private streaming = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    /** The client speaks 2026-07-28: every result says it is complete (`resultType`). */
+    private readonly modern: boolean,
+  ) {}
+
+  /** The answer goes out as a stream, as the member's came (if the client accepts one). */
+  stream(): void {
+    const { res } = this.ctx;
+    if (this.streaming || res.destroyed || !acceptance(this.ctx.req.headers.accept).sse) return;
+    this.streaming = true;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+  }
+
+  /**
+   * A member's message before its answer: it opens the stream (if the client accepts one; else it is
+   * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).
+   */
+  message(member: string, message: Message): void {
+    const { res } = this.ctx;
+    const m = relayed(member, message);
+    this.stream();
+    if (!this.streaming || res.destroyed) return;
+    res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+  }
+
+  /** The answer; `text`, when given, is its JSON as it came: sent as it is unless it must change. */
+  answer(answer: Message, headers: Record<string, string> = {}, text?: string): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    const result = answer.result;
+    const stamp = this.modern && isObject(result) && result.resultType === undefined;
+    const body =
+      text !== undefined && !stamp
+        ? text
+        : JSON.stringify(stamp ? { ...answer, result: { ...(result as Json), resultType: "complete" } } : answer);
+    if (this.streaming) {
+      res.end(`event: message\ndata: ${body}\n\n`);
+      return;
+    }
+    const head = ["content-type", "application/json", "content-length", String(Buffer.byteLength(body))];
+    for (const name in headers) head.push(name, headers[name] as string);
+    res.writeHead(200, head);
+    res.end(body);
+    // A cacheable answer the list cache missed: kept if its hints allow (`list-cache-stage.ts`).
+    const capture = this.ctx.capture;
+    if (capture) {
+      capture.start(200, "application/json");
+      capture.push(Buffer.from(body));
+      capture.end();
+    }
+  }
+
+  /** The stream ends without an answer (a cancelled request). */
+  end(): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
+    if (!this.streaming) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.end();
+  }
+
+  /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
+  error(error: SwitchyardError, data: Json = {}): void {
+    this.ctx.code = error.code;
+    const body = JSON.parse(errorBody(error, this.ctx.info?.rpcId ?? null)) as Json;
+    (body.error as Json).data = { ...((body.error as Json).data as Json), ...data };
+    if (!this.streaming && this.modern && error.status !== 200) {
+      respondJson(this.ctx, error.status, body, error.headers);
+      return;
+    }
+    this.answer(body);
+  }
+}
