@@ -26,20 +26,11 @@ export type ExchangeConfig = Extract<UpstreamConfig["upstreamAuth"], { exchange:
  */
 export function routeAuth(config: Config, route: string): RouteAuth | undefined {
   const upstream = config.upstreams[route];
-  const own = upstream?.auth;
-  const auth = own === false ? undefined : (own ?? config.auth);
-  if (!auth || !upstream) return undefined;
-  const audience =
-    auth.audience ?? (config.publicUrl ? `${config.publicUrl.replace(/\/$/, "")}/${route}/mcp` : undefined);
-  if (audience === undefined) return undefined;
-  return {
-    config: auth,
-    audience,
-    metadata: metadataUrl(audience),
-    scopes: knownScopes(auth),
+  if (!upstream) return undefined;
+  return resolve(config, route, upstream.auth, {
     passthrough: upstream.upstreamAuth === "passthrough",
     exchange: typeof upstream.upstreamAuth === "object" ? upstream.upstreamAuth.exchange : undefined,
-  };
+  });
 }
 
 /**
@@ -47,20 +38,24 @@ export function routeAuth(config: Config, route: string): RouteAuth | undefined 
  * credentials are theirs (`memberExchange`), none passes the client's token on.
  */
 export function virtualAuth(config: Config, name: string): RouteAuth | undefined {
-  const own = config.virtual[name]?.auth;
+  const virtual = config.virtual[name];
+  if (!virtual) return undefined;
+  return resolve(config, name, virtual.auth, { passthrough: false, exchange: undefined });
+}
+
+/** A route's `auth` (or the top-level one), its audience, metadata and scopes, and what goes upstream. */
+function resolve(
+  config: Config,
+  name: string,
+  own: AuthConfig | false | undefined,
+  upstream: Pick<RouteAuth, "passthrough" | "exchange">,
+): RouteAuth | undefined {
   const auth = own === false ? undefined : (own ?? config.auth);
-  if (!auth || !config.virtual[name]) return undefined;
+  if (!auth) return undefined;
   const audience =
     auth.audience ?? (config.publicUrl ? `${config.publicUrl.replace(/\/$/, "")}/${name}/mcp` : undefined);
   if (audience === undefined) return undefined;
-  return {
-    config: auth,
-    audience,
-    metadata: metadataUrl(audience),
-    scopes: knownScopes(auth),
-    passthrough: false,
-    exchange: undefined,
-  };
+  return { config: auth, audience, metadata: metadataUrl(audience), scopes: knownScopes(auth), ...upstream };
 }
 
 /** Routes whose `auth` has no audience to check (neither `audience` nor `publicUrl`): a configuration error. */

@@ -1,12 +1,24 @@
 import type { Dispatcher } from "undici";
 import { isEventStream } from "../protocol/headers.js";
-import { parseEvents } from "../sse/parse.js";
+import { type SseEvent, SseReader } from "../sse/parse.js";
 import type { Message } from "./member-link.js";
 
 type Headers = Record<string, string | string[] | undefined>;
 
 /** A member's answer read whole is bounded: past it the member is treated as failing. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** The JSON-RPC messages of SSE events (`message` events whose data is JSON; the rest skipped). */
+export function messagesOf(events: readonly SseEvent[]): Message[] {
+  const out: Message[] = [];
+  for (const event of events) {
+    if (event.event !== "message" || event.data === "") continue;
+    try {
+      out.push(JSON.parse(event.data) as Message);
+    } catch {}
+  }
+  return out;
+}
 
 /** What came back: the status and headers, and the answer — a JSON body's text, or the SSE message that answers. */
 export interface Received {
@@ -38,7 +50,7 @@ export class MemberExchange implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] = [];
   private size = 0;
   private sse = false;
-  private pending: Buffer | undefined;
+  private readonly reader = new SseReader();
   private settled = false;
   private aborted: string | undefined;
   readonly done: Promise<Received>;
@@ -106,23 +118,13 @@ export class MemberExchange implements Dispatcher.DispatchHandler {
       this.chunks.push(chunk);
       return;
     }
-    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    const events = parseEvents(buf);
-    const last = events.at(-1);
-    this.pending = last ? buf.subarray(last.end) : buf;
-    if (this.pending.length > MAX_MESSAGE_BYTES) {
+    const events = this.reader.push(chunk);
+    if (this.reader.held > MAX_MESSAGE_BYTES) {
       controller.abort(new Error("event too large"));
       this.fail(new Error("event too large"));
       return;
     }
-    for (const event of events) {
-      if (event.event !== "message" || event.data === "") continue;
-      let m: Message;
-      try {
-        m = JSON.parse(event.data) as Message;
-      } catch {
-        continue;
-      }
+    for (const m of messagesOf(events)) {
       if (m.id === this.id && m.method === undefined && ("result" in m || "error" in m)) {
         this.finish(m, undefined);
         // The stream has said what it had to: let it go (a legacy server ends it there anyway).

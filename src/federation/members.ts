@@ -258,24 +258,40 @@ export class Members {
       const modern = link.modern(message, caller.hello, options.inputSchema);
       return link.post(this.pick(member), modern.body, modern.headers.concat(creds), options);
     }
+    return this.inSession(member, caller, creds, (replica, headers) =>
+      link.post(replica, message, headers, { ...options, session: true }).catch(async (err: unknown) => {
+        if (options.cancel?.aborted && message.id !== undefined) {
+          // A legacy member learns of a cancellation by notification (a modern one by the stream closing).
+          const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: message.id } };
+          await link.post(replica, cancel, headers, { session: true }).catch(() => undefined);
+        }
+        throw err;
+      }),
+    );
+  }
+
+  /**
+   * `send` in the caller's session with a legacy member (its headers given), the session opened when
+   * first needed, and opened again — `send` tried once more — when the member lost it (404, its replica
+   * gone): the caller never sees that.
+   */
+  private async inSession<T>(
+    member: string,
+    caller: Caller,
+    creds: string[],
+    send: (replica: Replica, headers: string[]) => Promise<T>,
+  ): Promise<T> {
+    const link = this.link(member);
     let record = await this.session(member, caller, creds);
-    if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
     for (let attempt = 0; ; attempt++) {
+      if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
       const replica = link.holder(record.replica, record.createdAt);
       try {
         if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
-        return await link.post(replica, message, sessionHeaders(record).concat(creds), { ...options, session: true });
+        return await send(replica, sessionHeaders(record).concat(creds));
       } catch (err) {
-        if (replica && options.cancel?.aborted && message.id !== undefined) {
-          // A legacy member learns of a cancellation by notification (a modern one by the stream closing).
-          const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: message.id } };
-          await link
-            .post(replica, cancel, sessionHeaders(record).concat(creds), { session: true })
-            .catch(() => undefined);
-        }
         if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
         record = await this.session(member, caller, creds, record);
-        if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
       }
     }
   }
@@ -321,19 +337,9 @@ export class Members {
         });
       return true;
     }
-    let record = await this.session(member, caller, creds);
-    if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
-    for (let attempt = 0; ; attempt++) {
-      const replica = link.holder(record.replica, record.createdAt);
-      try {
-        if (!replica) throw new MemberError(member, "session-gone", "its replica is gone");
-        return await link.stream(replica, sessionHeaders(record).concat(creds), onMessage, signal);
-      } catch (err) {
-        if (!(err instanceof MemberError && err.kind === "session-gone") || attempt > 0) throw err;
-        record = await this.session(member, caller, creds, record);
-        if (caller.session !== undefined) this.idle.touch(member, caller.session, record);
-      }
-    }
+    return this.inSession(member, caller, creds, (replica, headers) =>
+      link.stream(replica, headers, onMessage, signal),
+    );
   }
 
   /** The key of a caller's session with an HTTP+SSE member. */

@@ -1,9 +1,9 @@
 import type { Client, Dispatcher } from "undici";
 import { LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import { resolveEndpoint } from "../sse/endpoint.js";
-import { parseEvents } from "../sse/parse.js";
+import { SseReader } from "../sse/parse.js";
 import type { Replica } from "../upstream/replica.js";
-import type { Cancel } from "./member-exchange.js";
+import { type Cancel, messagesOf } from "./member-exchange.js";
 import { gatewayId, type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -27,7 +27,7 @@ interface Pending {
  */
 export class SseMemberSession implements Dispatcher.DispatchHandler {
   private endpoint: string | undefined;
-  private buffered: Buffer | undefined;
+  private readonly reader = new SseReader();
   private readonly pending = new Map<string, Pending>();
   private ready!: { resolve: () => void; reject: (err: Error) => void };
   private readonly opened: Promise<void>;
@@ -163,11 +163,8 @@ export class SseMemberSession implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
-    const events = parseEvents(buf);
-    const last = events.at(-1);
-    this.buffered = last ? buf.subarray(last.end) : buf;
-    if (this.buffered.length > MAX_EVENT_BYTES) {
+    const events = this.reader.push(chunk);
+    if (this.reader.held > MAX_EVENT_BYTES) {
       controller.abort(new Error("event too large"));
       return;
     }
@@ -182,13 +179,8 @@ export class SseMemberSession implements Dispatcher.DispatchHandler {
         this.ready.resolve();
         continue;
       }
-      if (event.event !== "message" || event.data === "") continue;
-      let m: Message;
-      try {
-        m = JSON.parse(event.data) as Message;
-      } catch {
-        continue;
-      }
+      const [m] = messagesOf([event]);
+      if (m === undefined) continue;
       const waiting = m.method === undefined ? this.pending.get(JSON.stringify(m.id)) : undefined;
       if (waiting) {
         this.pending.delete(JSON.stringify(m.id));

@@ -61,3 +61,23 @@ export function parseEvents(buf: Buffer): SseEvent[] {
   }
   return events;
 }
+
+/**
+ * A stream read chunk by chunk: each chunk's complete events, the rest held for the next (an event
+ * split across chunks is parsed once whole). `held` is what waits: a caller bounds it.
+ */
+export class SseReader {
+  private rest: Buffer | undefined;
+
+  push(chunk: Buffer): SseEvent[] {
+    const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    const events = parseEvents(buf);
+    const last = events.at(-1);
+    this.rest = last ? buf.subarray(last.end) : buf;
+    return events;
+  }
+
+  get held(): number {
+    return this.rest?.length ?? 0;
+  }
+}

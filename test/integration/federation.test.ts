@@ -60,6 +60,24 @@ async function startMember(name: string, args: string[] = []): Promise<Member> {
 
 const portOf = (url: string) => new URL(url).port;
 
+/** A JSON-RPC message POSTed in a legacy session (`sid`), as a raw client would. */
+function postInSession(url: string, sid: string | undefined, message: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: {
+      ...MCP_HEADERS,
+      "mcp-protocol-version": "2025-11-25",
+      ...(sid === undefined ? {} : { "mcp-session-id": sid }),
+    },
+    body: JSON.stringify(message),
+  });
+}
+
+/** A gateway on `yaml` (quiet logs). */
+function gatewayOn(yaml: string): Promise<GatewayProc> {
+  return startGateway(["--config", writeConfig(`logLevel: warn\n${yaml}`)]);
+}
+
 /** Every page of a client's tools/list. */
 async function allTools(client: Client): Promise<string[]> {
   const names: string[] = [];
@@ -88,10 +106,7 @@ describe("federation: one endpoint for the tools of several servers, across eras
       procs.own(startDualEra("c")),
     ]);
     gateway = await procs.own(
-      startGateway([
-        "--config",
-        writeConfig(`logLevel: warn
-upstreams:
+      gatewayOn(`upstreams:
   a: { replicas: [${a.url}] }
   b: { replicas: [${b.url}] }
   c: { replicas: [${c.url}] }
@@ -104,7 +119,6 @@ virtual:
     serverInfo: { name: everything, version: "2.0.0" }
     instructions: Use the tools of a and b.
 `),
-      ]),
     );
   });
   after(() => procs.stopAll());
@@ -428,10 +442,7 @@ virtual:
   it("onMemberFailure: closed refuses with 503 while a member is down", async () => {
     const [m1, m2] = await Promise.all([procs.own(startMember("c1")), procs.own(startMember("c2"))]);
     const gateway = await procs.own(
-      startGateway([
-        "--config",
-        writeConfig(`logLevel: warn
-upstreams:
+      gatewayOn(`upstreams:
   c1: { replicas: [${m1.url}] }
   c2: { replicas: [${m2.url}] }
 virtual:
@@ -439,7 +450,6 @@ virtual:
 health:
   interval: 200ms
 `),
-      ]),
     );
     const s = await connect(gateway.route("strict"));
     assert.equal(
@@ -448,15 +458,10 @@ health:
     );
     await m2.stop();
     await waitFor("the virtual server to refuse", async () => {
-      const res = await fetch(gateway.route("strict"), {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-session-id": s.transport.sessionId as string,
-          "mcp-protocol-version": "2025-11-25",
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
+      const res = await postInSession(gateway.route("strict"), s.transport.sessionId as string, {
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/list",
       });
       const body = await res.text();
       return res.status === 503 && body.includes("SWY_VIRTUAL_UNAVAILABLE") && body.includes("c2");
@@ -467,16 +472,12 @@ health:
   it("federates a member on the HTTP+SSE transport (2024-11-05) beside a Streamable HTTP one", async () => {
     const [legacy, old] = await Promise.all([procs.own(startMember("l")), procs.own(startReplica("old"))]);
     const gateway = await procs.own(
-      startGateway([
-        "--config",
-        writeConfig(`logLevel: warn
-upstreams:
+      gatewayOn(`upstreams:
   l: { replicas: [${legacy.url}] }
   old: { replicas: [${old.sseUrl}], transport: sse }
 virtual:
   mixed: { members: [l, old] }
 `),
-      ]),
     );
     const s = await connect(gateway.route("mixed"));
     const names = await allTools(s.client);
@@ -504,28 +505,15 @@ virtual:
   it("idle expiry ends a virtual session's member sessions with their members", async () => {
     const m = await procs.own(startMember("idle"));
     const gateway = await procs.own(
-      startGateway([
-        "--config",
-        writeConfig(`logLevel: warn
-upstreams:
+      gatewayOn(`upstreams:
   idle: { replicas: [${m.url}] }
 virtual:
   v: { members: [idle] }
 sessions:
   idleTtl: 1s
 `),
-      ]),
     );
-    const post = (body: unknown, sid?: string) =>
-      fetch(gateway.route("v"), {
-        method: "POST",
-        headers: {
-          ...MCP_HEADERS,
-          "mcp-protocol-version": "2025-11-25",
-          ...(sid === undefined ? {} : { "mcp-session-id": sid }),
-        },
-        body: JSON.stringify(body),
-      });
+    const post = (body: unknown, sid?: string) => postInSession(gateway.route("v"), sid, body);
     const init = await post(INIT_BODY);
     const sid = init.headers.get("mcp-session-id") as string;
     const call = await post(
@@ -600,19 +588,11 @@ virtual:
     );
     // Ended through g1: refused there from now on.
     await transport.terminateSession();
-    const after = await fetch(g1.route("v"), {
-      method: "POST",
-      headers: { ...MCP_HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/list" }),
-    });
+    const after = await postInSession(g1.route("v"), sid, { jsonrpc: "2.0", id: 5, method: "tools/list" });
     assert.equal(after.status, 404);
     // A token of another virtual server, or tampered, does not open.
     const tampered = `${sid.slice(0, -2)}${sid.endsWith("A") ? "B" : "A"}${sid.slice(-1)}`;
-    const refused = await fetch(g2.route("v"), {
-      method: "POST",
-      headers: { ...MCP_HEADERS, "mcp-session-id": tampered, "mcp-protocol-version": "2025-11-25" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 6, method: "tools/list" }),
-    });
+    const refused = await postInSession(g2.route("v"), tampered, { jsonrpc: "2.0", id: 6, method: "tools/list" });
     assert.equal(refused.status, 404);
     await other.close();
     await client.close();
@@ -638,15 +618,11 @@ virtual:
       1,
     );
     // The same session id, through the other gateway: the member session it holds is found in Redis.
-    const other = await fetch(g2.route("v"), {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "mcp-session-id": s.transport.sessionId as string,
-        "mcp-protocol-version": "2025-11-25",
-      },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "r_count", arguments: {} } }),
+    const other = await postInSession(g2.route("v"), s.transport.sessionId as string, {
+      jsonrpc: "2.0",
+      id: 9,
+      method: "tools/call",
+      params: { name: "r_count", arguments: {} },
     });
     assert.equal(other.status, 200);
     const text = await other.text();
