@@ -12,7 +12,7 @@ const CORS = {
 };
 
 function views(gw: GatewayState): RouteView[] {
-  return [...gw.pools.values()].map((pool) => {
+  const proxied = [...gw.pools.values()].map((pool) => {
     const config = gw.config.upstreams[pool.name];
     return {
       route: pool.name,
@@ -24,6 +24,17 @@ function views(gw: GatewayState): RouteView[] {
       oauthMetadata: pool.auth?.metadata,
     };
   });
+  // Virtual servers (federation) are endpoints too: described by what they say of themselves.
+  const virtual = [...gw.virtuals.values()].map((v) => ({
+    route: v.name,
+    transport: "streamable-http" as const,
+    discovery: { headers: [], tools: false },
+    info: v.discoveryInfo(),
+    available: v.down().length < v.members.names.length,
+    internal: v.internalHosts(),
+    oauthMetadata: v.auth?.metadata,
+  }));
+  return [...proxied, ...virtual];
 }
 
 /** The document at this path, or undefined when the path is not a discovery document. */

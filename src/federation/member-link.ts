@@ -79,6 +79,11 @@ export class MemberLink {
     return this.pool.pick();
   }
 
+  /** The host strings of the member's replicas (`10.0.0.5:3000`, `10.0.0.5`). */
+  hosts(): string[] {
+    return this.pool.replicas.flatMap((r) => [r.url.host, r.url.hostname]);
+  }
+
   /** Whether a replica of the member is serving and healthy now. */
   available(): boolean {
     return this.pool.replicas.some((r) => r.state === "serving" && r.healthy);

@@ -1,12 +1,14 @@
 import type { RouteAuth } from "../auth/route-auth.js";
 import type { VirtualConfig } from "../config/virtual-schema.js";
-import { LATEST_LEGACY_VERSION } from "../protocol/versions.js";
+import type { UpstreamInfo } from "../discovery/upstream-info.js";
+import { SUPPORTED_MODERN_VERSIONS } from "../protocol/modern-request.js";
+import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import { Catalog, listAll, templatePattern } from "./catalog.js";
 import { MemberLink } from "./member-link.js";
 import { type Caller, Members } from "./members.js";
-import { LISTS, type ListMethod } from "./merge.js";
+import { LISTS, type ListMethod, mergeCapabilities } from "./merge.js";
 import { exposedName, type NamePolicy, type Origin } from "./names.js";
 
 /** How old a catalog may be before a name it does not know makes the gateway ask the members again. */
@@ -197,6 +199,27 @@ export class VirtualServer {
   /** Whether two members list this resource URI (then neither serves it here). */
   withheldResource(uri: unknown): boolean {
     return typeof uri === "string" && this.catalog?.resources.collided(uri) === true;
+  }
+
+  /**
+   * What the discovery documents say of it: its own `serverInfo`, every protocol version it speaks (it
+   * bridges eras), its members' capabilities together. Undefined until the catalog is built.
+   */
+  discoveryInfo(): UpstreamInfo | undefined {
+    const catalog = this.catalog;
+    if (!catalog) return undefined;
+    return {
+      serverInfo: this.config.serverInfo ?? { name: this.name, version: "1.0.0" },
+      protocolVersions: [...LEGACY_VERSIONS, ...SUPPORTED_MODERN_VERSIONS],
+      capabilities: mergeCapabilities([...catalog.infos.values()].map((i) => i.capabilities)),
+      tools: undefined,
+      fetchedAt: catalog.builtAt,
+    };
+  }
+
+  /** Host strings of its members' replicas: never to appear in a document. */
+  internalHosts(): string[] {
+    return this.members.names.flatMap((m) => this.members.links.get(m)?.hosts() ?? []);
   }
 
   /** Members with no healthy replica now. */

@@ -379,6 +379,21 @@ virtual:
     await s.close();
   });
 
+  // The discovery documents ask the members who they are (a session opened and ended): after the counts above.
+  it("is listed in the discovery documents as the server it says it is, nothing of its members' addresses", async () => {
+    const doc = (await (await fetch(`${gateway.base}/.well-known/mcp`)).json()) as {
+      servers: Array<{ mcp: { endpoint: string; protocolVersions?: string[] } }>;
+    };
+    const entry = doc.servers.find((e) => e.mcp.endpoint.endsWith("/all/mcp"));
+    assert.ok(entry, JSON.stringify(doc));
+    assert.ok(entry.mcp.protocolVersions?.includes("2026-07-28") && entry.mcp.protocolVersions.includes("2025-11-25"));
+    const card = await fetch(`${gateway.base}/all/mcp/server-card`);
+    assert.equal(card.status, 200);
+    const text = await card.text();
+    assert.match(text, /"version": ?"2\.0\.0"/, "its own serverInfo");
+    for (const member of [a, b, c]) assert.ok(!text.includes(new URL(member.url).host), "no member's address");
+  });
+
   it("a member down: its tools leave the lists, its calls get an error naming it, the rest serve on", async () => {
     const s = await connect(gateway.route("all"));
     let changes = 0;
