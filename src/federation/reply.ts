@@ -37,6 +37,13 @@ export class Reply {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
   }
 
+  /** A request of the gateway's own to the client, on the call's stream (which it opens). */
+  ask(request: Message): void {
+    this.stream();
+    if (this.streaming && !this.ctx.res.destroyed)
+      this.ctx.res.write(`event: message\ndata: ${JSON.stringify(request)}\n\n`);
+  }
+
   /**
    * A member's message before its answer: it opens the stream (if the client accepts one; else it is
    * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).

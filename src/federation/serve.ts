@@ -7,8 +7,9 @@ import { paramHeaderMismatch } from "../protocol/routing-headers.js";
 import { describe, helloOf, initialize, memberCredentials, sessionCaller } from "./client-session.js";
 import { openStream } from "./client-stream.js";
 import { EVERY_LIST } from "./fan-in.js";
+import { askClient, inputAnswered, isInputRequired, MAX_ROUNDS } from "./input-bridge.js";
 import type { Cancel } from "./member-exchange.js";
-import { MemberError, type Message } from "./member-link.js";
+import { gatewayId, MemberError, type Message } from "./member-link.js";
 import type { Caller } from "./members.js";
 import { isListMethod } from "./merge.js";
 import { mergedList } from "./merged-list.js";
@@ -124,6 +125,7 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
  */
 async function deliver(v: VirtualServer, message: Message, caller: Caller): Promise<void> {
   if (message.method === undefined) {
+    if (inputAnswered(message)) return;
     const origin = relayedOrigin(message.id);
     if (origin && v.members.links.has(origin.member)) {
       await v.members.request(origin.member, { ...message, id: origin.id }, caller).catch(() => undefined);
@@ -228,12 +230,30 @@ async function answer(
   };
   ctx.res.once("close", left);
   try {
-    const answered = await v.members.request(member, { ...message, params: routed }, caller, {
+    const options = {
       inputSchema,
       cancel,
       onStream: () => reply.stream(),
-      onMessage: (m) => reply.message(member as string, m),
-    });
+      onMessage: (m: Message) => reply.message(member as string, m),
+    };
+    let answered = await v.members.request(member, { ...message, params: routed }, caller, options);
+    // A modern member asking a legacy client for input: the gateway asks, and sends the request again.
+    const gone = new Promise<void>((resolve) => ctx.res.once("close", () => resolve()));
+    for (let round = 0; !modern && isInputRequired(answered.answer) && round < MAX_ROUNDS; round++) {
+      const result = answered.answer?.result as Json;
+      const inputResponses = await askClient(
+        isObject(result.inputRequests) ? result.inputRequests : {},
+        (request) => reply.ask(request),
+        gone,
+      );
+      const retried = {
+        ...routed,
+        inputResponses,
+        ...(result.requestState === undefined ? {} : { requestState: result.requestState }),
+      };
+      answered = await v.members.request(member, { ...message, id: gatewayId(), params: retried }, caller, options);
+      if (answered.answer) answered = { answer: { ...answered.answer, id: message.id }, text: undefined };
+    }
     reply.answer(answered.answer ?? { jsonrpc: "2.0", id: message.id, result: {} }, {}, answered.text);
   } catch (err) {
     // Cancelled: no answer (as a server gives none); a client still there sees its stream end.

@@ -159,6 +159,7 @@ virtual:
         "a_t3",
         "a_t4",
         "a_wait",
+        "b_confirm",
         "b_slow",
         "b_whoami",
         "region",
@@ -255,6 +256,20 @@ virtual:
       ids.every((id) => typeof id === "string" && id.startsWith("swy/a/")),
       `the member's request ids name it toward the client (${JSON.stringify(ids)})`,
     );
+    await client.close();
+  });
+
+  it("a modern member's request for input (input_required) reaches a legacy client as a request, and its answer goes back", async () => {
+    const client = new Client({ name: "asked", version: "1.0.0" }, { capabilities: { elicitation: {} } });
+    const asked: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(req.params.message);
+      return { action: "accept", content: { word: "swordfish" } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.route("all"))));
+    const r = await client.callTool({ name: "b_confirm", arguments: {} });
+    assert.deepEqual(asked, ["b wants a word"]);
+    assert.match(JSON.stringify(r.content), /confirmed with swordfish on b/);
     await client.close();
   });
 
