@@ -152,6 +152,11 @@ export class Members {
     };
   }
 
+  /** The era the member speaks (asked once, with the caller's credentials if it needs any). */
+  async eraOf(member: string, caller: Caller): Promise<"legacy" | "modern" | "sse"> {
+    return this.eras.get(member) ?? this.era(member, caller.hello, await this.credentials(member, caller));
+  }
+
   private async era(member: string, hello: Hello, creds: string[]): Promise<"legacy" | "modern" | "sse"> {
     if (this.link(member).transport === "sse") return "sse";
     return this.eras.get(member) ?? (await this.info(member, hello, creds)).era;

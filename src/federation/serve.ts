@@ -13,6 +13,7 @@ import { gatewayId, MemberError, type Message } from "./member-link.js";
 import type { Caller } from "./members.js";
 import { isListMethod } from "./merge.js";
 import { mergedList } from "./merged-list.js";
+import { isParkedState, PendingCall, park, unpark } from "./parked-calls.js";
 import { relayedOrigin } from "./relayed-id.js";
 import { Reply } from "./reply.js";
 import type { VirtualServer } from "./virtual-server.js";
@@ -140,6 +141,29 @@ async function deliver(v: VirtualServer, message: Message, caller: Caller): Prom
   await v.members.notifyHeld(message, caller);
 }
 
+/**
+ * A parked-call round for a modern client: the member's answer (under the client's request id), or its
+ * next question as `input_required`, the call parked until the client comes back with the answer.
+ */
+async function untilAnswered(message: Message, call: PendingCall, reply: Reply): Promise<void> {
+  const next = await call.next();
+  if ("answered" in next) {
+    const answer = next.answered.answer ?? { jsonrpc: "2.0", result: {} };
+    reply.answer({ ...answer, id: message.id });
+    return;
+  }
+  const { method, params } = next.asks;
+  reply.answer({
+    jsonrpc: "2.0",
+    id: message.id,
+    result: {
+      resultType: "input_required",
+      inputRequests: { input: { method, ...(params === undefined ? {} : { params }) } },
+      requestState: park(call, next.asks.id),
+    },
+  });
+}
+
 /** Requests being answered here, by virtual session and request id: a cancellation aborts them. */
 const inFlight = new Map<string, Cancel>();
 
@@ -184,6 +208,15 @@ async function answer(
     if (modern && merged.ttlMs === undefined) Object.assign(merged, { ttlMs: 0, cacheScope: "private" });
     return answerWith(merged);
   }
+  if (modern && isParkedState(params.requestState)) {
+    // The client is back with its answer to a parked call's question: to the member, and the call goes on.
+    const entry = unpark(params.requestState, caller.principal);
+    if (!entry) return unknown("requestState: not a call this gateway holds (parked on another replica, or expired)");
+    const responses = isObject(params.inputResponses) ? params.inputResponses : {};
+    const answer = { jsonrpc: "2.0", id: entry.memberId, result: responses.input ?? {} };
+    await v.members.request(entry.call.member, answer, caller).catch(() => undefined);
+    return untilAnswered(message, entry.call, reply);
+  }
   let member: string | undefined;
   let routed: Json = params;
   let inputSchema: unknown;
@@ -220,6 +253,19 @@ async function answer(
   if (member === undefined) {
     const error = new SwitchyardError("SWY_METHOD_NOT_FOUND", { detail: method });
     return reply.error(error);
+  }
+  // A modern client and a member that asks its client on a stream: its requests go as input_required.
+  if (modern && (await v.members.eraOf(member, caller)) !== "modern") {
+    const cancel: Cancel = {};
+    const target = member;
+    const call = new PendingCall(target, caller.principal, cancel, (onRequest) =>
+      v.members.request(target, { ...message, params: routed }, caller, {
+        inputSchema,
+        cancel,
+        onMessage: (m) => (m.method !== undefined && m.id !== undefined ? onRequest(m) : reply.message(target, m)),
+      }),
+    );
+    return untilAnswered(message, call, reply);
   }
   // The client's cancellation (or its leaving) stops the member's request.
   const cancel: Cancel = {};

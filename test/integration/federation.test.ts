@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
@@ -270,6 +271,43 @@ virtual:
     const r = await client.callTool({ name: "b_confirm", arguments: {} });
     assert.deepEqual(asked, ["b wants a word"]);
     assert.match(JSON.stringify(r.content), /confirmed with swordfish on b/);
+    await client.close();
+  });
+
+  it("a legacy member's own requests reach a modern client as input_required, and its answers go back", async () => {
+    const client = new ModernClient(
+      { name: "modern-asked", version: "1.0.0" },
+      {
+        capabilities: { sampling: {}, elicitation: {}, roots: {} },
+        versionNegotiation: { mode: { pin: "2026-07-28" } },
+      },
+    );
+    const asked: string[] = [];
+    client.setRequestHandler("sampling/createMessage", async () => {
+      asked.push("sampling");
+      return { model: "test", role: "assistant", content: { type: "text", text: "modern answer" } };
+    });
+    client.setRequestHandler("elicitation/create", async () => {
+      asked.push("elicitation");
+      return { action: "accept", content: { word: "modern word" } };
+    });
+    client.setRequestHandler("roots/list", async () => {
+      asked.push("roots");
+      return { roots: [{ uri: "file:///modern", name: "modern" }] };
+    });
+    await client.connect(new ModernTransport(new URL(gateway.route("all"))));
+    const r = (await client.callTool({ name: "a_ask", arguments: {} })) as ToolResult;
+    assert.deepEqual(
+      asked,
+      ["sampling", "elicitation", "roots"],
+      "three rounds of input_required, fulfilled by the client",
+    );
+    assert.deepEqual(r.structuredContent, {
+      member: "a",
+      sampled: "modern answer",
+      elicited: "modern word",
+      roots: ["file:///modern"],
+    });
     await client.close();
   });
 
