@@ -284,8 +284,9 @@ async function answer(
     };
     let answered = await v.members.request(member, { ...message, params: routed }, caller, options);
     // A modern member asking a legacy client for input: the gateway asks, and sends the request again.
-    const gone = new Promise<void>((resolve) => ctx.res.once("close", () => resolve()));
+    let gone: Promise<void> | undefined;
     for (let round = 0; !modern && isInputRequired(answered.answer) && round < MAX_ROUNDS; round++) {
+      gone ??= new Promise<void>((resolve) => ctx.res.once("close", () => resolve()));
       const result = answered.answer?.result as Json;
       const inputResponses = await askClient(
         isObject(result.inputRequests) ? result.inputRequests : {},
