@@ -15,6 +15,8 @@ const SSE_BODY = [1, 2, 3]
   .join("");
 const RESULT =
   '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"result\\":{\\"content\\":[{\\"type\\":\\"text\\",\\"text\\":\\"ok\\"}]}}';
+/** The same answer as a 2026-07-28 server gives it: every result says whether it is complete. */
+const MODERN_RESULT = RESULT.replace('\\"result\\":{', '\\"result\\":{\\"resultType\\":\\"complete\\",');
 /** A tools/list answer the modern protocol lets a shared cache keep for a minute. */
 export const LIST_ANSWER = JSON.stringify({
   jsonrpc: "2.0",
@@ -87,7 +89,7 @@ http {
     }
     location = /modern/mcp {
       default_type application/json;
-      return 200 "${RESULT}";
+      return 200 "${MODERN_RESULT}";
     }
     location = /list/mcp {
       default_type application/json;

@@ -53,6 +53,7 @@ export interface Posted {
  * requests) handed to `onMessage` as they arrive.
  */
 export class MemberLink {
+  private base: readonly string[] | undefined;
   constructor(
     readonly member: string,
     private readonly pool: UpstreamPool,
@@ -95,10 +96,12 @@ export class MemberLink {
     return replica?.holds(createdAt) ? replica : undefined;
   }
 
-  private baseHeaders(): string[] {
-    return ["content-type", "application/json", "accept", "application/json, text/event-stream"].concat(
+  /** What every POST to the member carries: the media types, and the route's own headers (fixed per pool). */
+  private baseHeaders(): readonly string[] {
+    this.base ??= ["content-type", "application/json", "accept", "application/json, text/event-stream"].concat(
       this.ownHeaders(),
     );
+    return this.base;
   }
 
   /**
@@ -169,17 +172,32 @@ export class MemberLink {
       throw new MemberError(this.member, "session-gone", "its session is gone (404)");
     }
     if (received.answer) return { status, sessionId, answer: received.answer, text: undefined };
-    if (received.text === undefined) {
+    const text = received.text;
+    if (text === undefined) {
       throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
+    }
+    // A 2xx JSON object is the member's answer: read only if something needs to look into it (an answer
+    // passed on as it came never is).
+    if (status < 300 && text.charCodeAt(0) === 0x7b /* { */) {
+      let parsed: Message | undefined;
+      return {
+        status,
+        sessionId,
+        text,
+        get answer(): Message {
+          parsed ??= JSON.parse(text) as Message;
+          return parsed;
+        },
+      };
     }
     let answer: Message | undefined;
     try {
-      const parsed = JSON.parse(received.text) as unknown;
+      const parsed = JSON.parse(text) as unknown;
       if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) answer = parsed as Message;
     } catch {}
     // A JSON-RPC error answer (a 4xx with a body) is the member's word; anything else is a failure.
     if (answer !== undefined && ("result" in answer || "error" in answer)) {
-      return { status, sessionId, answer, text: received.text };
+      return { status, sessionId, answer, text };
     }
     throw new MemberError(this.member, "unavailable", `answered HTTP ${status} without a JSON-RPC answer`);
   }

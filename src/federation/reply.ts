@@ -56,16 +56,28 @@ export class Reply {
     res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
   }
 
-  /** The answer; `text`, when given, is its JSON as it came: sent as it is unless it must change. */
-  answer(answer: Message, headers: Record<string, string> = {}, text?: string): void {
-    const { res } = this.ctx;
-    if (res.destroyed) return;
+  /** The answer (a modern client's result is stamped complete when it does not say). */
+  answer(answer: Message, headers: Record<string, string> = {}): void {
     const result = answer.result;
     const stamp = this.modern && isObject(result) && result.resultType === undefined;
-    const body =
-      text !== undefined && !stamp
-        ? text
-        : JSON.stringify(stamp ? { ...answer, result: { ...(result as Json), resultType: "complete" } } : answer);
+    this.write(
+      JSON.stringify(stamp ? { ...answer, result: { ...(result as Json), resultType: "complete" } } : answer),
+      headers,
+    );
+  }
+
+  /**
+   * A member's answer as it came (`text`): passed on unread, unless a modern client must be told the
+   * result is complete — then read (`parse`) and stamped.
+   */
+  passOn(text: string, parse: () => Message): void {
+    if (this.modern && !text.includes('"resultType"')) this.answer(parse());
+    else this.write(text, {});
+  }
+
+  private write(body: string, headers: Record<string, string>): void {
+    const { res } = this.ctx;
+    if (res.destroyed) return;
     if (this.streaming) {
       res.end(`event: message\ndata: ${body}\n\n`);
       return;

@@ -80,6 +80,8 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
   if (ctx.messages.length !== 1 || message === undefined) {
     throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "no batches here" });
   }
+  // A modern list from the shared cache while the members' hints allow, as on any route.
+  if (modern && isListMethod(message.method) && serveFromCache(ctx, gw)) return;
   if (message.method === "initialize") return initialize(ctx, gw, v, message);
   const caller: Caller = modern
     ? {
@@ -199,8 +201,6 @@ async function answer(
     });
   }
   if (isListMethod(method)) {
-    // A modern client's list: from the shared cache while the members' hints allow, as on any route.
-    if (modern && serveFromCache(ctx, gw)) return;
     let merged = await mergedList(v, method, params, caller, reply, !modern);
     // Only what the token's scopes allow (the virtual server's own policy, names as its clients see them).
     if (ctx.listFilter) merged = ctx.listFilter(merged);
@@ -285,7 +285,9 @@ async function answer(
     let answered = await v.members.request(member, { ...message, params: routed }, caller, options);
     // A modern member asking a legacy client for input: the gateway asks, and sends the request again.
     let gone: Promise<void> | undefined;
-    for (let round = 0; !modern && isInputRequired(answered.answer) && round < MAX_ROUNDS; round++) {
+    const asksInput = (a: typeof answered) =>
+      (a.text === undefined || a.text.includes('"input_required"')) && isInputRequired(a.answer);
+    for (let round = 0; !modern && asksInput(answered) && round < MAX_ROUNDS; round++) {
       gone ??= new Promise<void>((resolve) => ctx.res.once("close", () => resolve()));
       const result = answered.answer?.result as Json;
       const inputResponses = await askClient(
@@ -301,7 +303,8 @@ async function answer(
       answered = await v.members.request(member, { ...message, id: gatewayId(), params: retried }, caller, options);
       if (answered.answer) answered = { answer: { ...answered.answer, id: message.id }, text: undefined };
     }
-    reply.answer(answered.answer ?? { jsonrpc: "2.0", id: message.id, result: {} }, {}, answered.text);
+    if (answered.text !== undefined) reply.passOn(answered.text, () => answered.answer as Message);
+    else reply.answer(answered.answer ?? { jsonrpc: "2.0", id: message.id, result: {} });
   } catch (err) {
     // Cancelled: no answer (as a server gives none); a client still there sees its stream end.
     if (!cancel.aborted) throw err;
