@@ -1,6 +1,5 @@
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
-import { serveFromCache } from "../gateway/list-cache-stage.js";
 import type { GatewayState } from "../gateway/state.js";
 import { isModernRequest, modernRefusal, SUPPORTED_MODERN_VERSIONS } from "../protocol/modern-request.js";
 import { paramHeaderMismatch } from "../protocol/routing-headers.js";
@@ -80,8 +79,6 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
   if (ctx.messages.length !== 1 || message === undefined) {
     throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "no batches here" });
   }
-  // A modern list from the shared cache while the members' hints allow, as on any route.
-  if (modern && isListMethod(message.method) && serveFromCache(ctx, gw)) return;
   if (message.method === "initialize") return initialize(ctx, gw, v, message);
   const caller: Caller = modern
     ? {

@@ -30,8 +30,8 @@ import { holdStream } from "./streams.js";
  *   one more on its connection (pipelining bound) → HTTP checks (header count, Host, Transfer-Encoding)
  *   → own endpoints → match route → CORS (preflights answered) → (tenant servers: authenticate, rate)
  *   → (protected routes: bearer token) → admit → read body → classify → (protected routes: scopes)
- *   → (tenant servers: session and stream quotas) → then by the route's kind: a virtual server answers
- *   itself (`federation/serve.ts`); a proxied route: list cache → route → (token exchange) → forward
+ *   → (tenant servers: session and stream quotas) → list cache → then by the route's kind: a virtual
+ *   server answers itself (`federation/serve.ts`); a proxied route: route → (token exchange) → forward
  *   (→ learn, and keep cacheable answers, on the way back).
  * Each stage reads and extends the request context; a refusal is a thrown `SwitchyardError`.
  */
@@ -60,9 +60,10 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
+  // Both kinds share the list cache: a fresh answer goes out before either goes further.
+  if (serveFromCache(ctx, gw)) return;
   // The last stage, by the route's kind: a virtual server answers as the server; a proxied route goes upstream.
   if (ctx.virtual) return serveVirtual(ctx, gw, ctx.virtual);
-  if (serveFromCache(ctx, gw)) return;
   const routing = routeRequest(ctx, gw);
   if (routing) await routing;
   if (auth?.exchange) await exchangeForUpstream(ctx, gw, auth);
