@@ -206,9 +206,9 @@ heartbeat:
   interval: ${heartbeat}
 health:
   interval: 5s
-${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}upstreams:
+${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}${federation(routes).virtual}upstreams:
 ${routes.map((r) => `  ${r.name}:\n    replicas: [${replicaEntry(r, variant.dns?.name)}]`).join("\n")}
-${federation(routes)}`;
+${federation(routes).members}`;
 }
 
 /**
@@ -216,15 +216,16 @@ ${federation(routes)}`;
  * route as its one member, `lists` with three members that answer a cacheable list (and `merged`, a
  * plain route that answers their merged list as one).
  */
-function federation(routes: Route[]): string {
+function federation(routes: Route[]): { virtual: string; members: string } {
   const list = routes.find((r) => r.name === "list");
-  if (!list || !routes.some((r) => r.name === "modern")) return "";
-  return `  merged:\n    replicas: [http://${list.upstream}/mergedlist/mcp]
+  if (!list || !routes.some((r) => r.name === "modern")) return { virtual: "", members: "" };
+  // The virtual section first: the bench's reload test appends routes at the end of the file.
+  return {
+    virtual: "virtual:\n  fed: { members: [modern] }\n  lists: { members: [fed1, fed2, fed3] }\n",
+    members: `  merged:\n    replicas: [http://${list.upstream}/mergedlist/mcp]
 ${["fed1", "fed2", "fed3"].map((m) => `  ${m}:\n    replicas: [http://${list.upstream}/fedlist/mcp]`).join("\n")}
-virtual:
-  fed: { members: [modern] }
-  lists: { members: [fed1, fed2, fed3] }
-`;
+`,
+  };
 }
 
 /** A route's replica: its address, or (DNS discovery) `name` resolving to that address, on its port. */

@@ -70,13 +70,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
       : undefined;
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
   const bus = await shareHealth(gateway, config);
+  // Before listening: a SIGHUP right after the listening line must reload, not end the process.
+  const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true });
   try {
     await gateway.listen();
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
-  const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true });
   onShutdown(async () => {
     reloads.close();
     await gateway.close();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
@@ -27,7 +28,7 @@ import {
   writeConfig,
 } from "../helpers/procs.js";
 import { startRedis } from "../helpers/redis.js";
-import { waitFor } from "../helpers/wait.js";
+import { metricValue, waitFor } from "../helpers/wait.js";
 
 interface Member extends Managed {
   url: string;
@@ -505,6 +506,40 @@ virtual:
     assert.match(stderr, /tool count \(from m1, m2\)/);
     assert.match(stderr, /tool progress \(from m1, m2\)/);
     assert.doesNotMatch(stderr, /tool shared/, "only m1 has it");
+  });
+
+  it("refuses a reload that would bring colliding names, and keeps serving; applies one that does not", async () => {
+    const [m1, m2] = await Promise.all([
+      procs.own(startMember("r1")),
+      procs.own(startMember("r2", ["--tools", "other"])),
+    ]);
+    const yaml = (members: string) => `logLevel: warn
+upstreams:
+  r1: { replicas: [${m1.url}] }
+  r2: { replicas: [${m2.url}] }
+virtual:
+  flat: { members: [${members}], prefix: "" }
+`;
+    const file = writeConfig(yaml("r1"));
+    const gateway = await procs.own(startGateway(["--config", file]));
+    const reloads = (outcome: string) =>
+      metricValue(`${gateway.base}/metrics`, `switchyard_config_reloads_total{outcome="${outcome}"}`);
+    writeFileSync(file, yaml("r1, r2"));
+    gateway.child.kill("SIGHUP");
+    await waitFor("the reload to be refused", async () => (await reloads("refused")) === 1);
+    const s = await connect(gateway.route("flat"));
+    const names = (await s.client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes("count") && !names.includes("other"), "the running configuration serves on");
+    writeFileSync(file, yaml("r2"));
+    gateway.child.kill("SIGHUP");
+    await waitFor("the next reload to be applied", async () => (await reloads("applied")) === 1);
+    await s.close();
+    const after = await connect(gateway.route("flat"));
+    assert.ok(
+      (await after.client.listTools()).tools.some((t) => t.name === "other"),
+      "r2's tools now",
+    );
+    await after.close();
   });
 
   it("onMemberFailure: closed refuses with 503 while a member is down", async () => {
