@@ -213,11 +213,16 @@ export class SwitchyardError extends Error {
 
 export type JsonRpcId = string | number | null;
 
-/** The JSON-RPC error body for a refusal. */
-export function errorBody(error: SwitchyardError, id: JsonRpcId = null): string {
-  return JSON.stringify({
+/** The JSON-RPC error message for a refusal. */
+export function errorMessage(error: SwitchyardError, id: JsonRpcId = null) {
+  return {
     jsonrpc: "2.0",
     id,
     error: { code: error.rpc, message: error.message, data: { ...error.data, code: error.code } },
-  });
+  };
+}
+
+/** The same, as a body. */
+export function errorBody(error: SwitchyardError, id: JsonRpcId = null): string {
+  return JSON.stringify(errorMessage(error, id));
 }

@@ -1,9 +1,8 @@
+import type { Json } from "./json.js";
 import { gatewayId } from "./member-link.js";
 import type { Caller, MemberInfo, Members } from "./members.js";
 import { LISTS, type ListMethod } from "./merge.js";
 import { exposedName, type NamePolicy, NameTable, type Origin } from "./names.js";
-
-type Json = Record<string, unknown>;
 
 /** Pages read from one member's list before the catalog gives up on it (a member paging forever). */
 const MAX_PAGES = 100;

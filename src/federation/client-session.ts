@@ -8,6 +8,7 @@ import { H } from "../protocol/headers.js";
 import { META, metaOf } from "../protocol/jsonrpc.js";
 import { LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "../protocol/versions.js";
 import type { SessionRecord } from "../sessions/store.js";
+import { isObject, type Json } from "./json.js";
 import type { Hello, Message } from "./member-link.js";
 import type { Caller } from "./members.js";
 import { mergeCapabilities, mergeInstructions } from "./merge.js";
@@ -18,10 +19,6 @@ import { openVirtualSession, sealVirtualSession } from "./virtual-token.js";
  * The client's side of a virtual server: what it said of itself, its virtual session (in the store, or
  * a signed id) bound to its principal, and the handshake the gateway answers for the members.
  */
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** The client's hello: from `initialize` (legacy), or from the request's `_meta` (modern). */
 export function helloOf(message: Message, modern: boolean): Hello {

@@ -2,12 +2,11 @@ import type { RequestContext } from "../gateway/context.js";
 import type { GatewayState } from "../gateway/state.js";
 import { SseRelay } from "../sse/relay.js";
 import { fanIn, type ListFilter } from "./fan-in.js";
+import type { Json } from "./json.js";
 import type { Message } from "./member-link.js";
 import type { Caller } from "./members.js";
 import { relayed } from "./reply.js";
 import type { VirtualServer } from "./virtual-server.js";
-
-type Json = Record<string, unknown>;
 
 const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
 

@@ -28,8 +28,11 @@ export function gatewayId(): string {
 export class MemberError extends Error {
   constructor(
     readonly member: string,
-    readonly kind: "unavailable" | "session-gone",
+    /** `ended`: a stream closed without the answer (a member's subscription ends that way). */
+    readonly kind: "unavailable" | "session-gone" | "ended",
     detail: string,
+    /** The HTTP status of a member's answer that was no JSON-RPC answer. */
+    readonly status?: number,
   ) {
     super(`member ${member}: ${detail}`);
     this.name = "MemberError";
@@ -174,7 +177,7 @@ export class MemberLink {
     if (received.answer) return { status, sessionId, answer: received.answer, text: undefined };
     const text = received.text;
     if (text === undefined) {
-      throw new MemberError(this.member, "unavailable", "the stream ended without an answer");
+      throw new MemberError(this.member, "ended", "the stream ended without an answer");
     }
     // A 2xx JSON object is the member's answer: read only if something needs to look into it (an answer
     // passed on as it came never is).
@@ -199,7 +202,7 @@ export class MemberLink {
     if (answer !== undefined && ("result" in answer || "error" in answer)) {
       return { status, sessionId, answer, text };
     }
-    throw new MemberError(this.member, "unavailable", `answered HTTP ${status} without a JSON-RPC answer`);
+    throw new MemberError(this.member, "unavailable", `answered HTTP ${status} without a JSON-RPC answer`, status);
   }
 
   /**

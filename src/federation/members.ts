@@ -4,6 +4,7 @@ import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js"
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
 import type { Replica } from "../upstream/replica.js";
 import { IdleExpiry } from "./idle-expiry.js";
+import type { Json } from "./json.js";
 import type { Cancel } from "./member-exchange.js";
 import { gatewayId, type Hello, MemberError, type MemberLink, type Message } from "./member-link.js";
 import { SseMemberSession } from "./sse-member.js";
@@ -42,8 +43,6 @@ export interface RequestOptions {
   /** The member answers with a stream (its messages, then the answer, will follow on it). */
   onStream?: () => void;
 }
-
-type Json = Record<string, unknown>;
 
 /** A member session as this process holds it (for callers without a virtual session: modern clients, the catalog). */
 interface Held {
@@ -123,7 +122,7 @@ export class Members {
     const found = await link
       .post(this.pick(member), discover.body, discover.headers.concat(creds))
       .catch((err: unknown) => {
-        if (err instanceof MemberError && err.kind === "unavailable" && /HTTP 4\d\d/.test(err.message))
+        if (err instanceof MemberError && err.status !== undefined && err.status >= 400 && err.status < 500)
           return undefined;
         throw err;
       });
@@ -338,7 +337,7 @@ export class Members {
       await posted
         .finally(() => signal.removeEventListener("abort", stop))
         .catch((err: unknown) => {
-          if (!signal.aborted && !(err instanceof MemberError && /without an answer/.test(err.message))) throw err;
+          if (!signal.aborted && !(err instanceof MemberError && err.kind === "ended")) throw err;
         });
       return true;
     }

@@ -1,3 +1,4 @@
+import { isObject, type Json } from "./json.js";
 /**
  * What a virtual server says as one server, from what its members say: the union of their
  * capabilities, their instructions together, their lists merged page by page (a cursor carries each
@@ -17,10 +18,6 @@ export type ListMethod = keyof typeof LISTS;
 export function isListMethod(method: string | undefined): method is ListMethod {
   return method !== undefined && Object.hasOwn(LISTS, method);
 }
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * The capabilities of the members together: a capability any member has; within one, a flag any member

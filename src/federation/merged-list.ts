@@ -1,13 +1,10 @@
 import { SwitchyardError } from "../errors.js";
+import { isObject, type Json } from "./json.js";
 import { gatewayId, MemberError } from "./member-link.js";
 import type { Caller } from "./members.js";
 import { decodeCursor, LISTS, type ListMethod, mergePages, type Page } from "./merge.js";
 import type { Reply } from "./reply.js";
 import type { VirtualServer } from "./virtual-server.js";
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * One page of a merged list: each member's page (its own cursor from the client's), names as the client

@@ -1,13 +1,10 @@
-import { errorBody, type SwitchyardError } from "../errors.js";
+import { errorMessage, type SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
 import { respondJson } from "../gateway/respond.js";
 import { acceptance } from "../protocol/headers.js";
+import { isObject, type Json } from "./json.js";
 import type { Message } from "./member-link.js";
 import { relayedId } from "./relayed-id.js";
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** A member's message as the client gets it: a request of the member's under an id that names it. */
 export function relayed(member: string | undefined, m: Message): Message {
@@ -104,10 +101,9 @@ export class Reply {
   }
 
   /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
-  error(error: SwitchyardError, data: Json = {}): void {
+  error(error: SwitchyardError): void {
     this.ctx.code = error.code;
-    const body = JSON.parse(errorBody(error, this.ctx.info?.rpcId ?? null)) as Json;
-    (body.error as Json).data = { ...((body.error as Json).data as Json), ...data };
+    const body = errorMessage(error, this.ctx.info?.rpcId ?? null);
     if (!this.streaming && this.modern && error.status !== 200) {
       respondJson(this.ctx, error.status, body, error.headers);
       return;

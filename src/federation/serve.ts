@@ -7,6 +7,7 @@ import { describe, helloOf, initialize, memberCredentials, sessionCaller } from 
 import { openStream } from "./client-stream.js";
 import { EVERY_LIST } from "./fan-in.js";
 import { askClient, inputAnswered, isInputRequired, MAX_ROUNDS } from "./input-bridge.js";
+import { isObject, type Json } from "./json.js";
 import type { Cancel } from "./member-exchange.js";
 import { gatewayId, MemberError, type Message } from "./member-link.js";
 import type { Caller } from "./members.js";
@@ -17,10 +18,6 @@ import { relayedOrigin } from "./relayed-id.js";
 import { Reply } from "./reply.js";
 import type { VirtualServer } from "./virtual-server.js";
 import { openVirtualSession } from "./virtual-token.js";
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * The POSTed message as the virtual server reads it: a request or notification from what the pipeline
@@ -111,9 +108,9 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     if (v.config.onMemberFailure === "closed") {
       throw new SwitchyardError("SWY_VIRTUAL_UNAVAILABLE", { detail: `member ${err.member}` });
     }
-    reply.error(new SwitchyardError("SWY_MEMBER_UNAVAILABLE", { detail: `member ${err.member}` }), {
-      member: err.member,
-    });
+    reply.error(
+      new SwitchyardError("SWY_MEMBER_UNAVAILABLE", { detail: `member ${err.member}`, data: { member: err.member } }),
+    );
   }
 }
 

@@ -158,8 +158,7 @@ export class SseMemberSession implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, status: number, _headers: Headers): void {
-    if (status >= 200 && status !== 200)
-      this.fail(new MemberError(this.link.member, "unavailable", `its stream answered ${status}`));
+    if (status > 200) this.fail(new MemberError(this.link.member, "unavailable", `its stream answered ${status}`));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

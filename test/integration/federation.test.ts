@@ -465,7 +465,11 @@ virtual:
       await assert.rejects(
         s.client.callTool({ name: "a_count", arguments: {} }),
         (err: unknown) =>
-          err instanceof McpError && /member a/.test(err.message) && /unavailable|cannot be reached/i.test(err.message),
+          err instanceof McpError &&
+          /member a/.test(err.message) &&
+          /unavailable|cannot be reached/i.test(err.message) &&
+          (err.data as { member?: string; code?: string } | undefined)?.member === "a" &&
+          (err.data as { code?: string }).code === "SWY_MEMBER_UNAVAILABLE",
       );
       const who = (await s.client.callTool({ name: "b_whoami", arguments: {} })) as ToolResult;
       assert.equal(who.structuredContent?.replica, "b", "b serves on");
