@@ -67,9 +67,10 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     openStream(ctx, gw, v, await sessionCaller(ctx, gw, v), EVERY_LIST);
     return;
   }
-  if (v.config.onMemberFailure === "closed" && v.down().length > 0) {
+  const down = v.config.onMemberFailure === "closed" ? v.down() : [];
+  if (down.length > 0) {
     throw new SwitchyardError("SWY_VIRTUAL_UNAVAILABLE", {
-      detail: `down: ${v.down().join(", ")}`,
+      detail: `down: ${down.join(", ")}`,
       headers: { "retry-after": String(Math.max(1, Math.ceil(gw.config.health.interval / 1000))) },
     });
   }

@@ -30,9 +30,8 @@ export class VirtualServer {
   /** Set when the virtual server needs a bearer token (its own `auth`, or the top-level one). */
   readonly auth: RouteAuth | undefined;
   readonly policy: NamePolicy;
-  /** Renamed name → the prefixed name it stands for; and the prefixed names renamed away. */
+  /** Renamed name → the prefixed name it stands for. */
   private readonly renamedFrom = new Map<string, string>();
-  private readonly renamedAway = new Set<string>();
   private catalog: Catalog | undefined;
   private building: Promise<Catalog> | undefined;
 
@@ -51,10 +50,7 @@ export class VirtualServer {
     }
     this.members = new Members(name, links, store, options.idleTtlMs);
     this.policy = { prefix: config.prefix, allow: config.tools.allow, deny: config.tools.deny, rename: config.rename };
-    for (const [from, to] of Object.entries(config.rename)) {
-      this.renamedFrom.set(to, from);
-      this.renamedAway.add(from);
-    }
+    for (const [from, to] of Object.entries(config.rename)) this.renamedFrom.set(to, from);
   }
 
   /**
@@ -109,7 +105,8 @@ export class VirtualServer {
    * caller itself is shown (a member may list some tools only to clients with a capability, or none).
    */
   resolve(kind: "tool" | "prompt", exposed: string, caller: Caller): Origin | undefined | Promise<Origin | undefined> {
-    const prefixed = this.renamedFrom.get(exposed) ?? (this.renamedAway.has(exposed) ? undefined : exposed);
+    const prefixed =
+      this.renamedFrom.get(exposed) ?? (Object.hasOwn(this.policy.rename, exposed) ? undefined : exposed);
     if (prefixed === undefined) return undefined;
     const prefix = this.policy.prefix;
     if (!prefix.includes("{member}")) return this.resolveListed(kind, exposed, prefixed, caller);
