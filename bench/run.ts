@@ -1,8 +1,8 @@
 // `npm run bench` — Switchyard side by side with direct access, nginx, HAProxy and Node's own ceiling
 // (node-bare, node-proxy), in one run.
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
-// --profile W1|W2|W6|W7|W8 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
-// with --tiny, one second of it), --only W1|W2|W6|W7|W8 [--rounds N] (Switchyard, its Node reference and
+// --profile W1|W2|W6|W7|W8|W9 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
+// with --tiny, one second of it), --only W1|W2|W6|W7|W8|W9|W10 [--rounds N] (Switchyard, its Node reference and
 // nginx in interleaved rounds: the steady way to measure a change).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";

@@ -89,7 +89,8 @@ async function withStub<T>(
 
 /** `--profile W`: the workload through a gateway under `node --cpu-prof`; the summary as Markdown. */
 export function profileWorkload(name: string, tiny: boolean): Promise<string> {
-  const w = workload(name);
+  const virtual = name.toLowerCase() === "w9";
+  const w = virtual ? "w9" : workload(name);
   return withStub(async ({ wrk, dir, upstream, routes }) => {
     const profDir = join(dir, "cpuprofile");
     const gateway = await startSwitchyard(dir, routes, "15s", {
@@ -97,7 +98,10 @@ export function profileWorkload(name: string, tiny: boolean): Promise<string> {
     });
     let result: WrkResult;
     try {
-      const load = await loadThrough(w, gateway, upstream);
+      const load =
+        w === "w9"
+          ? { url: gateway.url("fed"), ...modernLoad("tools/call", "modern_echo"), connections: 32 }
+          : await loadThrough(w, gateway, upstream);
       const seconds = tiny ? 1 : 10;
       await runWrk(wrk, dir, { ...load, seconds: tiny ? 1 : 2 });
       process.stderr.write(`${w.toUpperCase()} under the profiler, ${seconds} s\n`);
@@ -128,6 +132,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * (so that a slow moment of the host falls on all of them); the median of each, and the workload's target.
  */
 export function compareWorkload(name: string, rounds: number, seconds: number): Promise<string> {
+  if (/^w(9|10)$/i.test(name)) return compareVirtual(name.toLowerCase() as "w9" | "w10", rounds, seconds);
   const w = workload(name);
   const target = TARGETS[w];
   return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
@@ -182,6 +187,78 @@ ${table(["contender", "req/s per round", "median req/s", `× ${target.reference}
 `;
     } finally {
       for (const c of contenders) await c.stop();
+    }
+  });
+}
+
+/**
+ * `--only W9|W10` (federation): one Switchyard, the plain route's load and the virtual server's in turn;
+ * the CPU column is the gateway's time per request of each load (one process serves both, one at a time).
+ */
+function compareVirtual(w: "w9" | "w10", rounds: number, seconds: number): Promise<string> {
+  const goal = w === "w9" ? 0.8 : 1;
+  return withStub(async ({ wrk, dir, routes }) => {
+    const gateway = await startSwitchyard(dir, routes, "15s");
+    try {
+      const pair: [string, Load][] =
+        w === "w9"
+          ? [
+              [
+                "plain route (W6)",
+                { url: gateway.url("modern"), ...modernLoad("tools/call", "echo"), connections: 32 },
+              ],
+              [
+                "virtual server",
+                { url: gateway.url("fed"), ...modernLoad("tools/call", "modern_echo"), connections: 32 },
+              ],
+            ]
+          : [
+              ["plain route, 24 tools", { url: gateway.url("merged"), ...modernLoad("tools/list"), connections: 32 }],
+              [
+                "virtual server, 3 members",
+                { url: gateway.url("lists"), ...modernLoad("tools/list"), connections: 32 },
+              ],
+            ];
+      for (const [name, load] of pair) {
+        process.stderr.write(`${w.toUpperCase()} ${name}: warm-up\n`);
+        await runWrk(wrk, dir, { ...load, seconds: Math.min(2, seconds) });
+      }
+      const rps = pair.map(() => [] as number[]);
+      const cpu = pair.map(() => ({ user: 0, sys: 0, requests: 0 }));
+      const errors = pair.map(() => 0);
+      for (let round = 1; round <= rounds; round++) {
+        for (const [i, [name, load]] of pair.entries()) {
+          process.stderr.write(`${w.toUpperCase()} round ${round}/${rounds} ${name}\n`);
+          const before = cpuSeconds(gateway.pid as number);
+          const r = await runWrk(wrk, dir, { ...load, seconds });
+          const after = cpuSeconds(gateway.pid as number);
+          rps[i]?.push(r.rps);
+          const total = cpu[i] as { user: number; sys: number; requests: number };
+          total.user += after.user - before.user;
+          total.sys += after.sys - before.sys;
+          total.requests += r.requests;
+          errors[i] = (errors[i] ?? 0) + r.errors;
+        }
+      }
+      const medians = rps.map(median) as [number, number];
+      const rows = pair.map(([name], i) => [
+        name,
+        (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+        medians[i] as number,
+        ratio(medians[i] as number, medians[0]),
+        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
+        String(errors[i]),
+      ]);
+      const ok = medians[1] / medians[0] >= goal;
+      return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
+
+${table(["load", "req/s per round", "median req/s", "× plain route", "CPU µs/req user + sys", "errors"], rows)}
+
+- ${ok ? "PASS" : "MISS"} ${w.toUpperCase()} virtual server ≥ ${goal}× the plain route: ${ratio(medians[1], medians[0])}
+- ${errors[1] === 0 ? "PASS" : "MISS"} ${w.toUpperCase()} no errors: ${errors[1]}
+`;
+    } finally {
+      await gateway.stop();
     }
   });
 }

@@ -50,7 +50,7 @@ export class MemberExchange implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] = [];
   private size = 0;
   private sse = false;
-  private readonly reader = new SseReader();
+  private reader: SseReader | undefined;
   private settled = false;
   private aborted: string | undefined;
   readonly done: Promise<Received>;
@@ -118,6 +118,7 @@ export class MemberExchange implements Dispatcher.DispatchHandler {
       this.chunks.push(chunk);
       return;
     }
+    this.reader ??= new SseReader();
     const events = this.reader.push(chunk);
     if (this.reader.held > MAX_MESSAGE_BYTES) {
       controller.abort(new Error("event too large"));

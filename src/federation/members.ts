@@ -151,6 +151,11 @@ export class Members {
     };
   }
 
+  /** The member's era if it is known already (nothing to wait for). */
+  knownEra(member: string): "legacy" | "modern" | "sse" | undefined {
+    return this.eras.get(member);
+  }
+
   /** The era the member speaks (asked once, with the caller's credentials if it needs any). */
   async eraOf(member: string, caller: Caller): Promise<"legacy" | "modern" | "sse"> {
     return this.eras.get(member) ?? this.era(member, caller.hello, await this.credentials(member, caller));

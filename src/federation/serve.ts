@@ -103,7 +103,7 @@ export async function serveVirtual(ctx: RequestContext, gw: GatewayState, v: Vir
     return;
   }
   try {
-    await answer(ctx, gw, v, message, caller, reply, modern);
+    await answer(ctx, v, message, caller, reply, modern);
   } catch (err) {
     if (!(err instanceof MemberError)) throw err;
     if (v.config.onMemberFailure === "closed") {
@@ -171,7 +171,6 @@ function flightKey(v: VirtualServer, caller: Caller, id: unknown): string {
 /** A request of a client's: answered by the gateway (ping, lists, discover) or routed to its member. */
 async function answer(
   ctx: RequestContext,
-  gw: GatewayState,
   v: VirtualServer,
   message: Message,
   caller: Caller,
@@ -250,7 +249,7 @@ async function answer(
     return reply.error(error);
   }
   // A modern client and a member that asks its client on a stream: its requests go as input_required.
-  if (modern && (await v.members.eraOf(member, caller)) !== "modern") {
+  if (modern && (v.members.knownEra(member) ?? (await v.members.eraOf(member, caller))) !== "modern") {
     const cancel: Cancel = {};
     const target = member;
     const call = new PendingCall(target, caller.principal, cancel, (onRequest) =>
@@ -262,10 +261,11 @@ async function answer(
     );
     return untilAnswered(message, call, reply);
   }
-  // The client's cancellation (or its leaving) stops the member's request.
+  // The client's cancellation (or its leaving) stops the member's request. A modern client cancels by
+  // leaving only: nothing to find the request by.
   const cancel: Cancel = {};
-  const key = flightKey(v, caller, message.id);
-  inFlight.set(key, cancel);
+  const key = modern ? undefined : flightKey(v, caller, message.id);
+  if (key !== undefined) inFlight.set(key, cancel);
   const left = () => {
     if (!ctx.res.writableFinished) cancel.abort?.("the client left");
   };
@@ -305,7 +305,7 @@ async function answer(
     if (!cancel.aborted) throw err;
     reply.end();
   } finally {
-    if (inFlight.get(key) === cancel) inFlight.delete(key);
+    if (key !== undefined && inFlight.get(key) === cancel) inFlight.delete(key);
     ctx.res.off("close", left);
   }
 }

@@ -32,6 +32,8 @@ export class VirtualServer {
   readonly policy: NamePolicy;
   /** Renamed name → the prefixed name it stands for. */
   private readonly renamedFrom = new Map<string, string>();
+  /** Each member's prefix (`{member}` filled in), longest first: the first that starts a name names its member. */
+  private readonly prefixes: readonly { member: string; prefix: string }[];
   private catalog: Catalog | undefined;
   private building: Promise<Catalog> | undefined;
 
@@ -51,6 +53,9 @@ export class VirtualServer {
     this.members = new Members(name, links, store, options.idleTtlMs);
     this.policy = { prefix: config.prefix, allow: config.tools.allow, deny: config.tools.deny, rename: config.rename };
     for (const [from, to] of Object.entries(config.rename)) this.renamedFrom.set(to, from);
+    this.prefixes = config.members
+      .map((member) => ({ member, prefix: config.prefix.replaceAll("{member}", member) }))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
   /**
@@ -110,16 +115,10 @@ export class VirtualServer {
     if (prefixed === undefined) return undefined;
     const prefix = this.policy.prefix;
     if (!prefix.includes("{member}")) return this.resolveListed(kind, exposed, prefixed, caller);
-    let best: Origin | undefined;
-    let bestLength = -1;
-    for (const member of this.members.names) {
-      const p = prefix.replaceAll("{member}", member);
-      if (prefixed.length > p.length && prefixed.startsWith(p) && p.length > bestLength) {
-        best = { member, name: prefixed.slice(p.length) };
-        bestLength = p.length;
-      }
-    }
-    return best && this.exposed(kind, best.member, best.name) === exposed ? best : undefined;
+    const found = this.prefixes.find((p) => prefixed.length > p.prefix.length && prefixed.startsWith(p.prefix));
+    if (!found) return undefined;
+    const best = { member: found.member, name: prefixed.slice(found.prefix.length) };
+    return this.exposed(kind, best.member, best.name) === exposed ? best : undefined;
   }
 
   /** `resolve` where the prefix does not name the member: the catalog, else what the caller is shown. */
