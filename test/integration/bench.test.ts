@@ -112,6 +112,20 @@ describe("npm run bench (a tiny run)", () => {
     assert.match(run.stdout, /^- PASS W6 no errors: 0$/m);
   });
 
+  it("--only W9: the virtual server's call beside the plain route's, in one gateway, with the CPU of each", () => {
+    const run = bench("--only", "W9", "--tiny");
+    assert.match(run.stdout, /^# W9 alone — stub upstream, 32 connections, 1 rounds of 1 s in turn/);
+    for (const load of ["plain route \\(W6\\)", "virtual server"]) {
+      assert.match(
+        run.stdout,
+        new RegExp(`^\\| ${load} \\| [\\d,]+ \\| [\\d,]+ \\| [\\d.]+× \\| \\d+\\.\\d \\+ \\d+\\.\\d \\| 0 \\|$`, "m"),
+        load,
+      );
+    }
+    assert.match(run.stdout, /^- (PASS|MISS) W9 virtual server ≥ 0\.8× the plain route: [\d.]+×$/m);
+    assert.match(run.stdout, /^- PASS W9 no errors: 0$/m);
+  });
+
   it("--profile: where a request's time goes, by area and by function", () => {
     const run = bench("--profile", "w7", "--tiny");
     assert.match(run.stdout, /^# Profile of W7 \(32 connections, stub upstream; [\d,.]+ req\/s under the profiler\)/);
