@@ -155,6 +155,33 @@ export const ERRORS = {
     rpc: -32000,
     message: "Bad Request: no Mcp-Session-Id (send initialize first)",
   },
+  // `switchyard host`: a stdio server's processes. An answer that a process could not give is a JSON-RPC
+  // error of the session's request (HTTP 200 in a session, as servers answer them; the status is the modern era's).
+  SWY_HOST_BUSY: {
+    status: 503,
+    rpc: -32000,
+    message: "Busy: as many server processes run as --max-processes allows; retry shortly",
+  },
+  SWY_HOST_STREAM_OPEN: {
+    status: 409,
+    rpc: -32000,
+    message: "Conflict: this session's GET stream is open already (one at a time)",
+  },
+  SWY_HOST_START_TIMEOUT: {
+    status: 504,
+    rpc: -32000,
+    message: "The server process did not answer its first request in time (--start-timeout)",
+  },
+  SWY_HOST_PROCESS_ENDED: {
+    status: 502,
+    rpc: -32603,
+    message: "The server process ended before it answered",
+  },
+  SWY_HOST_REQUEST_TIMEOUT: {
+    status: 504,
+    rpc: -32000,
+    message: "The server process did not answer in time (--request-timeout); it was replaced",
+  },
   SWY_UPSTREAM_CONNECT_TIMEOUT: {
     status: 504,
     rpc: -32000,

@@ -53,6 +53,39 @@ program
   .action(async (options) => (await import("./example-server.js")).runExampleServer(options));
 
 program
+  .command("host")
+  .description("Serve a stdio MCP server over HTTP: a process of its own per session, a warm pool for the modern era")
+  .usage("[options] -- COMMAND [ARGS...]")
+  .argument("<command...>", "the stdio server's command and arguments (after --)")
+  .option("--listen <host:port>", "address to listen on", "127.0.0.1:8090")
+  .option("--pool <n>", "warm processes for modern-era (stateless) requests (default 2)")
+  .option("--max-processes <n>", "processes at most, sessions, pool and spare together (default 32)")
+  .option("--no-spare", "do not keep a process started ahead for the next session")
+  .option("--start-timeout <duration>", "a new process's time to answer its first request (default 10s)")
+  .option("--request-timeout <duration>", "a pooled process's time to answer (default 5m)")
+  .option("--idle-ttl <duration>", "a session unused this long ends with its process (default 1h)")
+  .option(
+    "--env <NAME[=VALUE]>",
+    "an environment variable the processes get (repeatable; nothing else but PATH)",
+    collect,
+    [],
+  )
+  .option("--workdir <dir>", "where each process gets a working directory of its own (default: a temporary one)")
+  .option("--user <user>", "run the processes as this user (host runs as root)")
+  .option("--group <group>", "...and this group")
+  .option("--max-memory <size>", "each process's private writable memory (RLIMIT_DATA), e.g. 512MiB")
+  .option("--max-cpu-seconds <n>", "CPU seconds each process may use in its life (RLIMIT_CPU)")
+  .option("--state-dir <dir>", "where process groups are recorded, to end what a crashed host left (one host per dir)")
+  .option("--heartbeat <duration>", "SSE heartbeat interval", "15s")
+  .option("--max-body <size>", "largest request body", "4MiB")
+  .addOption(
+    new Option("--log-level <level>", "log level")
+      .choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info"),
+  )
+  .action(async (command, options) => (await import("./host.js")).runHost(command, options));
+
+program
   .command("check")
   .description("Audit a live MCP endpoint through whatever stands in front of it (exit 1 on any fail)")
   .argument("<url>", "the MCP endpoint, e.g. https://mcp.example.com/NAME/mcp")

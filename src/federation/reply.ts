@@ -45,7 +45,7 @@ export class Reply {
    * A member's message before its answer: it opens the stream (if the client accepts one; else it is
    * dropped). A request of the member's goes out under an id that names the member (`relayed-id.ts`).
    */
-  message(member: string, message: Message): void {
+  message(member: string | undefined, message: Message): void {
     const { res } = this.ctx;
     const m = relayed(member, message);
     this.stream();

@@ -68,6 +68,26 @@ export interface EventMap {
   quota: { quota: string };
   /** One session-store operation: how long it took and whether it failed. */
   store: { op: string; durationMs: number; ok: boolean };
+  /**
+   * `switchyard host`: a stdio server's process started, answered its first request (`ready`, with its
+   * start-up time), wrote a line to stderr (line- and rate-limited; `dropped` lines said once), or exited
+   * (`crashed` when `host` did not end it).
+   */
+  process: {
+    event: "started" | "ready" | "stderr" | "exited";
+    /** The process's pid. */
+    child: number;
+    /** What the process serves: one session (legacy or HTTP+SSE), the modern pool, or the spare. */
+    role: "session" | "pool" | "spare";
+    /** Short hash of its session's id. */
+    session?: string | undefined;
+    startupMs?: number;
+    line?: string;
+    dropped?: number;
+    code?: number | null;
+    signal?: string | null;
+    crashed?: boolean;
+  };
 }
 
 export type EventName = keyof EventMap;
@@ -85,6 +105,7 @@ const channels = {
   ssrf: channel("switchyard:ssrf"),
   quota: channel("switchyard:quota"),
   store: channel("switchyard:store"),
+  process: channel("switchyard:process"),
 } satisfies Record<EventName, unknown>;
 
 export function publish<K extends EventName>(name: K, payload: EventMap[K]): void {

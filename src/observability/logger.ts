@@ -41,6 +41,14 @@ export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: ()
     ),
   );
   offs.push(subscribe("ssrf", (e) => logger.warn(e, "ssrf refusal")));
+  offs.push(
+    subscribe("process", (e) => {
+      // `switchyard host`'s processes: a crash is a warning; a child's stderr is logged as its own line.
+      if (e.event === "exited" && e.crashed) logger.warn(e, "process crashed");
+      else if (e.event === "stderr") logger.info(e, e.line === undefined ? "stderr lines dropped" : "stderr");
+      else logger.info(e, `process ${e.event}`);
+    }),
+  );
   return {
     logger,
     detach: () => {

@@ -295,3 +295,81 @@ export function createMetrics(sources: MetricSources): Metrics {
     },
   };
 }
+
+/** What `switchyard host`'s metrics read when scraped. */
+export interface HostMetricSources {
+  /** Processes running now, by what they serve (a session, the modern pool, the spare). */
+  processes(): { session: number; pool: number; spare: number };
+  /** Sessions open (legacy Streamable HTTP and HTTP+SSE). */
+  sessions(): number;
+}
+
+/**
+ * `switchyard host`'s metrics: its processes (running, started, crashed, start-up time) and its requests,
+ * fed by the `process` events and `requestDone`. Labels are bounded (roles, methods, statuses).
+ */
+export function createHostMetrics(sources: HostMetricSources): Metrics {
+  const registry = new Registry();
+  const requests = new HotCounter(
+    "switchyard_host_requests_total",
+    "Requests answered, by HTTP method and status.",
+    ["method", "status"],
+    registry,
+  );
+  const refusals = new Counter({
+    name: "switchyard_host_refusals_total",
+    help: "Requests refused by host itself, by SWY_* code.",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  });
+  const starts = new Counter({
+    name: "switchyard_host_process_starts_total",
+    help: "Processes started, by what they were started for (session, pool, spare).",
+    labelNames: ["role"] as const,
+    registers: [registry],
+  });
+  const exits = new Counter({
+    name: "switchyard_host_process_exits_total",
+    help: "Processes that exited, by role and how: ended (by host) or crashed (on their own).",
+    labelNames: ["role", "how"] as const,
+    registers: [registry],
+  });
+  const startup = new Histogram({
+    name: "switchyard_host_process_startup_seconds",
+    help: "Time from a process put to work (a new session, the pool) — or from its start, if later — to its first answer: what a new session waits.",
+    labelNames: ["role"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "switchyard_host_processes",
+    help: "Processes running, by role.",
+    labelNames: ["role"] as const,
+    registers: [registry],
+    collect() {
+      for (const [role, n] of Object.entries(sources.processes())) this.set({ role }, n);
+    },
+  });
+  new Gauge({
+    name: "switchyard_host_sessions_active",
+    help: "Sessions open, each with its own process.",
+    registers: [registry],
+    collect() {
+      this.set(sources.sessions());
+    },
+  });
+  const off = subscribe("process", (e) => {
+    if (e.event === "started") starts.inc({ role: e.role });
+    else if (e.event === "exited") exits.inc({ role: e.role, how: e.crashed ? "crashed" : "ended" });
+    else if (e.event === "ready" && e.startupMs !== undefined) startup.observe({ role: e.role }, e.startupMs / 1000);
+  });
+  return {
+    requestDone(_route, method, status, _seconds, code) {
+      requests.inc(method, String(status));
+      if (code !== undefined) refusals.inc({ code });
+    },
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+    detach: off,
+  };
+}
