@@ -20,7 +20,7 @@ function sessionIdOf(ctx: RequestContext): string | undefined {
   return sid;
 }
 
-function sessionOf(ctx: RequestContext, host: HostState, sid: string): HostSession {
+function sessionOf(host: HostState, sid: string): HostSession {
   const session = host.sessions.get(sid);
   if (!session?.open) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
   return session;
@@ -40,14 +40,14 @@ export function openSessionStream(ctx: RequestContext, host: HostState): void {
   const sid = sessionIdOf(ctx);
   if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
   checkVersionHeader(ctx);
-  if (!sessionOf(ctx, host, sid).attach(ctx.res)) throw new SwitchyardError("SWY_HOST_STREAM_OPEN");
+  if (!sessionOf(host, sid).attach(ctx.res)) throw new SwitchyardError("SWY_HOST_STREAM_OPEN");
 }
 
 /** DELETE `/mcp`: the session ends, and its process with it. */
 export async function endSession(ctx: RequestContext, host: HostState): Promise<void> {
   const sid = sessionIdOf(ctx);
   if (sid === undefined) throw new SwitchyardError("SWY_SESSION_REQUIRED");
-  await sessionOf(ctx, host, sid).end();
+  await sessionOf(host, sid).end();
   ctx.res.writeHead(200).end();
 }
 
@@ -68,7 +68,7 @@ export async function post(
   const sse = acceptance(ctx.req.headers.accept).sse;
   if (sid !== undefined) {
     checkVersionHeader(ctx);
-    const session = sessionOf(ctx, host, sid);
+    const session = sessionOf(host, sid);
     const i = rpc.findIndex((m) => m.kind === "request");
     for (const [j, m] of messages.entries()) if (j !== i) session.deliver(m);
     if (i < 0) {

@@ -202,7 +202,10 @@ export class ModernPool {
 
   private fromChild(w: Warm, m: Message): void {
     const isAnswer = m.method === undefined && ("result" in m || "error" in m);
-    if (isAnswer && w.own) return w.own(m);
+    if (isAnswer && w.own) {
+      w.own(m);
+      return;
+    }
     const job = w.job;
     if (isAnswer) {
       if (!job || m.id !== job.hostId) return;

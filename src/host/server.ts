@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { SwitchyardError } from "../errors.js";
 import { createContext, type RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
-import { respondError, respondJson, respondThrown } from "../gateway/respond.js";
+import { respondJson, respondThrown } from "../gateway/respond.js";
 import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { createHostMetrics, type Metrics } from "../observability/metrics.js";
@@ -206,7 +206,7 @@ function postSse(ctx: RequestContext, state: HostState, messages: Message[]): vo
   const sid = new URLSearchParams(ctx.query).get("sessionId");
   if (sid === null || !isValidSessionId(sid)) throw new SwitchyardError("SWY_BAD_SESSION_ID");
   const session = state.sseSessions.get(sid);
-  if (!session?.open) return respondError(ctx, new SwitchyardError("SWY_SESSION_NOT_FOUND"));
+  if (!session?.open) throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
   for (const m of messages) session.deliver(m);
   ctx.res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
 }

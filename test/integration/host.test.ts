@@ -9,6 +9,9 @@ import { connect, is404, MCP_HEADERS, modernBody, modernHeaders } from "../helpe
 import { metricValue, waitFor } from "../helpers/wait.js";
 
 type Tool = Record<string, unknown>;
+/** A JSON-RPC answer as these tests read it. */
+// biome-ignore lint/suspicious/noExplicitAny: the tests read deep into answers of several shapes
+type Answer = Record<string, any>;
 type Session = Awaited<ReturnType<typeof connect>>;
 
 async function call(s: Session, name: string, args: Record<string, unknown> = {}): Promise<Tool> {
@@ -23,7 +26,7 @@ async function modernCall(url: string, name: string, args: Record<string, unknow
     headers: { ...modernHeaders("tools/call", name), accept: "application/json" },
     body: modernBody("tools/call", { name, arguments: args }, id),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Answer };
 }
 
 describe("switchyard host: one process per legacy session", () => {
@@ -264,7 +267,7 @@ describe("switchyard host: the modern era through a pool, and HTTP+SSE", () => {
       headers: modernHeaders("server/discover"),
       body: modernBody("server/discover"),
     });
-    const body = (await res.json()) as Record<string, any>;
+    const body = (await res.json()) as Answer;
     assert.deepEqual(body.result.supportedVersions, ["2026-07-28"]);
     assert.equal(body.result._meta["io.modelcontextprotocol/serverInfo"].name, "stdio-fixture");
     const crashed = await modernCall(host.mcp, "crash", {}, "c");
