@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type FSWatcher, readFileSync, watch as watchDir } from "node:fs";
 import { basename, dirname } from "node:path";
 import { ConfigError, type ConfigFlags, loadConfig } from "../config/load.js";
+import type { LocalHosts } from "../host/local-hosts.js";
 import { fixedChanges } from "../config/reloadable.js";
 import type { Config } from "../config/schema.js";
 import type { Gateway } from "../gateway/server.js";
@@ -22,6 +23,8 @@ export function reloadOn(options: {
   file: string | undefined;
   flags: ConfigFlags;
   watch: boolean;
+  /** Routes that run their own stdio server: started (or kept) before a configuration is applied. */
+  hosts?: LocalHosts;
 }): { close(): void } {
   let current = options.config;
   let running: Promise<void> = Promise.resolve();
@@ -49,10 +52,12 @@ export function reloadOn(options: {
         fixed.map((name) => `${name}: cannot change while running (restart)`),
       );
     try {
+      if (options.hosts) next = await options.hosts.prepare(next);
       await options.gateway.reload(next);
     } catch (err) {
       return refused(why, [(err as Error).message]);
     }
+    await options.hosts?.settle(next);
     current = next;
     publish("config", { outcome: "applied", trigger: why, errors: [] });
   };

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
+import { LocalHosts } from "../host/local-hosts.js";
 import { shareHealth } from "../gateway/share-health.js";
 import { attachLogger } from "../observability/logger.js";
 import { redisOptionsFrom } from "../redis/client.js";
@@ -59,6 +60,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
     );
   }
   attachLogger(config.logLevel);
+  // Routes that run their own stdio server: a local `switchyard host` each, its URL the route's replica.
+  const hosts = new LocalHosts();
+  try {
+    config = await hosts.prepare(config);
+  } catch (err) {
+    await hosts.close();
+    fail((err as Error).message);
+  }
   const store = await createStore(config).catch((err: unknown) => {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -71,7 +80,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
   const bus = await shareHealth(gateway, config);
   // Before listening: a SIGHUP right after the listening line must reload, not end the process.
-  const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true });
+  const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true, hosts });
   try {
     await gateway.listen();
   } catch (err) {
@@ -82,5 +91,6 @@ export async function runServe(options: ServeOptions): Promise<void> {
     reloads.close();
     await gateway.close();
     await bus?.close();
+    await hosts.close();
   });
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { envEntries, hostSchema } from "./host-schema.js";
 import { parseCidrs } from "../security/address-policy.js";
 import { parseReplicaEntry } from "../upstream/replica-entry.js";
 import { duration, durationOption, sizeOption } from "./units.js";
@@ -157,7 +158,7 @@ export const upstreamSchema = z
   .strictObject({
     replicas: z
       .array(replicaUrl)
-      .min(1, "needs at least one replica URL")
+      .default([])
       .describe(
         "The MCP endpoint URL of each replica, e.g. `http://10.0.0.5:3000/mcp`; for `transport: sse`, the URL of its SSE stream, e.g. `http://10.0.0.5:3001/sse` (`sse+http://...` also says `transport: sse`). Or a DNS name whose records are the replicas: `dns+http://tickets.mcp.svc.cluster.local:3000/mcp` (each A/AAAA address on that port and path; `dns+https://`, `dns+sse+http://`), `dns+srv+http://_mcp._tcp.tickets.mcp.svc.cluster.local/mcp` (each SRV target and port). Listed and DNS entries mix.",
       ),
@@ -221,6 +222,16 @@ export const upstreamSchema = z
       .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
       .default({})
       .describe("The same, each value read from a file (a mounted secret); read again on reload."),
+    command: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A stdio MCP server this gateway runs itself (instead of `replicas`): `switchyard host` is started for the route on a loopback port, a process of its own per session (`host` sets how). E.g. `npx`.",
+      ),
+    args: z.array(z.string()).default([]).describe("The `command`'s arguments, e.g. `[-y, '@modelcontextprotocol/server-memory']`."),
+    env: envEntries,
+    host: hostSchema.prefault({}),
     connections: z
       .number()
       .int()
@@ -229,6 +240,14 @@ export const upstreamSchema = z
       .describe(
         "Cap on open connections from this gateway to each replica (default: none). Each open stream holds one, so a cap also caps concurrent streams; requests past it wait.",
       ),
+  })
+  .superRefine((u, ctx) => {
+    if (u.command === undefined && u.replicas.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["replicas"], message: "needs at least one replica URL (or a `command`)" });
+    }
+    if (u.command !== undefined && u.replicas.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["command"], message: "a route runs its own `command` or has `replicas`, not both" });
+    }
   })
   .describe("A route served at `/NAME/mcp` (or `/NAME/sse` with `transport: sse`).");
 

@@ -56,6 +56,9 @@ export class HostSession {
     const key = JSON.stringify(message.id);
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     this.pending.set(key, { reply, sse, progressToken: meta?.progressToken });
+    // As the SDK's own HTTP transport answers: on a stream when the client reads one (what the
+    // process says before its answer then needs no switch of media type).
+    if (sse) reply.stream();
     this.child.send(message);
   }
 

@@ -16,12 +16,12 @@ import {
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
+import { EVERYTHING, type HostProc, startHost } from "../helpers/host.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** The conformance suite needs Node >= 22: the `node` dev dependency provides that binary. */
 const NODE22 = join(ROOT, "node_modules/node/bin/node");
 const CONFORMANCE = join(ROOT, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
-const EVERYTHING = join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
 /**
  * Checks the gateway deliberately makes pass where the server alone fails them: it rejects DNS-rebinding
@@ -93,6 +93,13 @@ describe("official MCP conformance suite, direct vs through the gateway", () => 
   let server: Managed;
   let gateway: GatewayProc;
   let direct: string;
+  let host: HostProc | undefined;
+  // The direct run, once for every comparison below.
+  let directResults: Results | undefined;
+  const directOnce = () => {
+    directResults ??= runConformance(direct);
+    return directResults;
+  };
 
   before(async () => {
     assert.ok(existsSync(NODE22), "the node@22 dev dependency is installed (npm ci)");
@@ -120,17 +127,26 @@ describe("official MCP conformance suite, direct vs through the gateway", () => 
   after(async () => {
     await gateway?.stop();
     await server?.stop();
+    await host?.stop();
+  });
+
+  it("the same package over stdio behind `switchyard host`: the same outcome, check by check, as over its own Streamable HTTP", async () => {
+    host = await startHost(["--log-level", "warn"], [process.execPath, EVERYTHING, "stdio"]);
+    const a = directOnce();
+    const b = runConformance(host.mcp);
+    assert.ok(a.size >= 20, `the suite ran (${a.size} scenarios)`);
+    assertSameOutcomes(a, b);
   });
 
   it("through a virtual server with the one member (federation; names as the member gives them): the same outcome, check by check", () => {
-    const a = runConformance(direct);
+    const a = directOnce();
     const b = runConformance(gateway.route("v"));
     assert.ok(a.size >= 20, `the suite ran (${a.size} scenarios)`);
     assertSameOutcomes(a, b);
   });
 
   it("gives the same outcome, check by check, and passes dns-rebinding-protection", () => {
-    const a = runConformance(direct);
+    const a = directOnce();
     const b = runConformance(gateway.route("everything"));
     assert.ok(a.size >= 20, `the suite ran (${a.size} scenarios)`);
     const passed = [...a.values()].flat().filter((c) => c.status === "SUCCESS").length;

@@ -4,8 +4,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { alive, groupMembers, type HostProc, processEvents, startHost } from "../helpers/host.js";
+import { alive, groupMembers, type HostProc, processEvents, STDIO_FIXTURE, startHost } from "../helpers/host.js";
 import { connect, is404, MCP_HEADERS, modernBody, modernHeaders } from "../helpers/mcp.js";
+import { startGateway, writeConfig } from "../helpers/procs.js";
 import { metricValue, waitFor } from "../helpers/wait.js";
 
 type Tool = Record<string, unknown>;
@@ -291,5 +292,74 @@ describe("switchyard host: the modern era through a pool, and HTTP+SSE", () => {
     const { pid } = (await client.callTool({ name: "whoami", arguments: {} })).structuredContent as { pid: number };
     await client.close();
     await waitFor("the SSE session's process to end", () => !alive(pid));
+  });
+});
+
+describe("switchyard host behind the gateway", () => {
+  it("two host replicas of one route: every session's requests reach the process that holds it (round-robin balancing)", async () => {
+    const hosts = [await startHost(["--pool", "0"]), await startHost(["--pool", "0"])];
+    const gateway = await startGateway([
+      "--config",
+      writeConfig(`logLevel: warn
+upstreams:
+  stdio:
+    replicas: [${hosts.map((h) => h.mcp).join(", ")}]
+    balancer: round-robin
+`),
+    ]);
+    try {
+      const sessions = await Promise.all(Array.from({ length: 4 }, () => connect(gateway.route("stdio"))));
+      const pids = await Promise.all(sessions.map(async (s) => (await call(s, "whoami")).pid as number));
+      for (let round = 1; round <= 3; round++) {
+        for (const [i, s] of sessions.entries()) {
+          assert.equal((await call(s, "count")).calls, round, "the session's own process, its own count");
+          assert.equal((await call(s, "whoami")).pid, pids[i]);
+        }
+      }
+      // Both hosts serve sessions: the balancer spread them, affinity kept each on its own.
+      const perHost = await Promise.all(
+        hosts.map((h) => metricValue(`${h.base}/metrics`, "switchyard_host_sessions_active")),
+      );
+      assert.deepEqual(perHost, [2, 2]);
+      for (const s of sessions) await s.close();
+    } finally {
+      await gateway.stop();
+      for (const h of hosts) await h.stop();
+    }
+  });
+
+  it("upstreams.NAME.command: the gateway runs its own host for the route, sessions isolated, and ends it on stop", async () => {
+    const gateway = await startGateway([
+      "--config",
+      writeConfig(`logLevel: info
+upstreams:
+  counter:
+    command: ${process.execPath}
+    args: [${STDIO_FIXTURE}]
+    env: [GIVEN=1]
+    host: { pool: 1, maxProcesses: 4 }
+`),
+    ]);
+    let pids: number[] = [];
+    try {
+      const a = await connect(gateway.route("counter"));
+      const b = await connect(gateway.route("counter"));
+      assert.equal((await call(a, "count")).calls, 1);
+      assert.equal((await call(a, "count")).calls, 2);
+      assert.equal((await call(b, "count")).calls, 1);
+      const env = ((await call(a, "env")) as { env: Record<string, string> }).env;
+      assert.equal(env.GIVEN, "1");
+      pids = [(await call(a, "whoami")).pid as number, (await call(b, "whoami")).pid as number];
+      // The modern era through the same route: the host's pool.
+      const modern = await modernCall(gateway.route("counter"), "slow", { n: 7 }, "m");
+      assert.equal(modern.body.result.structuredContent.n, 7);
+      // The host's log lines reach the gateway's log, tagged with the route.
+      await waitFor("a host line in the gateway's log", () => gateway.lines.some((l) => l.includes('"host":"counter"')));
+      await a.close();
+      await b.close();
+    } finally {
+      assert.equal(await gateway.stop(), 0);
+    }
+    for (const pid of pids) await waitFor(`process ${pid} ended with the gateway`, () => !alive(pid));
   });
 });
