@@ -27,6 +27,7 @@ import {
 } from "./lib/contenders.js";
 import { eventLatency, percentile } from "./lib/event-latency.js";
 import { haBench } from "./lib/ha.js";
+import { hostBench } from "./lib/host.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
 import { compareWorkload, profileWorkload, referenceTargetOf } from "./lib/single.js";
@@ -531,6 +532,40 @@ async function main(): Promise<void> {
         ),
       );
       checks.push(target("H adoption < 1 s from the first request", worst < 1000, `${fmt(worst, 1)} ms at worst`));
+    }
+
+    // HOST: `switchyard host` against the same server's own HTTP transport (server-everything): a new
+    // session's wait for its initialize answer, with and without the spare process; a session's call.
+    {
+      log("HOST switchyard host");
+      const hb = await hostBench(tools.wrk, dir, PLAN.callSeconds, mode === "tiny" ? 1 : mode === "quick" ? 3 : 8);
+      results.host = hb;
+      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+      const direct = hb.calls["its own HTTP transport"] as WrkResult;
+      const hosted = hb.calls["host, a spare process ready"] as WrkResult;
+      sections.push(
+        "## HOST switchyard host — server-everything over stdio behind host vs its own Streamable HTTP transport",
+        `${table(
+          ["new session", "initialize answered, median ms", "slowest ms", "sessions"],
+          Object.entries(hb.startupMs).map(([name, ms]) => [
+            name,
+            fmt(med(ms), 1),
+            fmt(Math.max(...ms), 1),
+            String(ms.length),
+          ]),
+        )}\n\n${table(
+          ["a session's tools/call (echo), 8 connections", "req/s", "p50 ms", "p99 ms", "× its own HTTP", "errors"],
+          Object.entries(hb.calls).map(([name, r]) => [
+            name,
+            r.rps,
+            r.p50,
+            r.p99,
+            ratio(r.rps, direct.rps),
+            String(r.errors),
+          ]),
+        )}`,
+      );
+      checks.push(target("HOST no errors", hosted.errors === 0, String(hosted.errors)));
     }
 
     // Workload 4: many idle SSE streams held open. Last, because a proxy that misses clients leaving

@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { type FSWatcher, readFileSync, watch as watchDir } from "node:fs";
 import { basename, dirname } from "node:path";
 import { ConfigError, type ConfigFlags, loadConfig } from "../config/load.js";
-import type { LocalHosts } from "../host/local-hosts.js";
 import { fixedChanges } from "../config/reloadable.js";
 import type { Config } from "../config/schema.js";
 import type { Gateway } from "../gateway/server.js";
+import type { LocalHosts } from "../host/local-hosts.js";
 import { publish } from "../observability/events.js";
 
 /** Time for a file being written (or a ConfigMap's symlinks being swapped) to settle before it is read. */

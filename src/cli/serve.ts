@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
-import { LocalHosts } from "../host/local-hosts.js";
 import { shareHealth } from "../gateway/share-health.js";
+import { LocalHosts } from "../host/local-hosts.js";
 import { attachLogger } from "../observability/logger.js";
 import { redisOptionsFrom } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";

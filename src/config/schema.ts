@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { envEntries, hostSchema } from "./host-schema.js";
 import { parseCidrs } from "../security/address-policy.js";
 import { parseReplicaEntry } from "../upstream/replica-entry.js";
+import { envEntries, hostSchema } from "./host-schema.js";
 import { duration, durationOption, sizeOption } from "./units.js";
 import { virtualSchema } from "./virtual-schema.js";
 
@@ -229,7 +229,10 @@ export const upstreamSchema = z
       .describe(
         "A stdio MCP server this gateway runs itself (instead of `replicas`): `switchyard host` is started for the route on a loopback port, a process of its own per session (`host` sets how). E.g. `npx`.",
       ),
-    args: z.array(z.string()).default([]).describe("The `command`'s arguments, e.g. `[-y, '@modelcontextprotocol/server-memory']`."),
+    args: z
+      .array(z.string())
+      .default([])
+      .describe("The `command`'s arguments, e.g. `[-y, '@modelcontextprotocol/server-memory']`."),
     env: envEntries,
     host: hostSchema.prefault({}),
     connections: z
@@ -246,7 +249,11 @@ export const upstreamSchema = z
       ctx.addIssue({ code: "custom", path: ["replicas"], message: "needs at least one replica URL (or a `command`)" });
     }
     if (u.command !== undefined && u.replicas.length > 0) {
-      ctx.addIssue({ code: "custom", path: ["command"], message: "a route runs its own `command` or has `replicas`, not both" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["command"],
+        message: "a route runs its own `command` or has `replicas`, not both",
+      });
     }
   })
   .describe("A route served at `/NAME/mcp` (or `/NAME/sse` with `transport: sse`).");

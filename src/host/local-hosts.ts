@@ -99,7 +99,8 @@ class LocalHost {
         process.stdout.write(`${JSON.stringify({ ...entry, host: this.route })}\n`);
       });
       child.once("exit", (code, signal) => {
-        if (!listening) reject(new Error(`switchyard host for route ${this.route} exited (${code ?? signal}) before listening`));
+        if (!listening)
+          reject(new Error(`switchyard host for route ${this.route} exited (${code ?? signal}) before listening`));
         if (this.stopped) return;
         publish("fault", {
           where: `local host ${this.route}`,

@@ -54,6 +54,9 @@ export class HostSession {
   request(message: Message, reply: Reply, sse: boolean): void {
     this.lastActive = Date.now();
     const key = JSON.stringify(message.id);
+    // One process answers by id: a second request under an id in flight could only get the other's answer.
+    if (this.pending.has(key))
+      throw new SwitchyardError("SWY_INVALID_REQUEST", { detail: "a request with this id is in flight" });
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     this.pending.set(key, { reply, sse, progressToken: meta?.progressToken });
     // As the SDK's own HTTP transport answers: on a stream when the client reads one (what the

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { EVERYTHING, type HostProc, startHost } from "../helpers/host.js";
 import {
   type GatewayProc,
   type Managed,
@@ -16,7 +17,6 @@ import {
   startReplica,
   writeConfig,
 } from "../helpers/procs.js";
-import { EVERYTHING, type HostProc, startHost } from "../helpers/host.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** The conformance suite needs Node >= 22: the `node` dev dependency provides that binary. */

@@ -70,6 +70,11 @@ describe("switchyard host: one process per legacy session", () => {
     assert.equal(new Set(pids).size, 5, "five processes");
     assert.equal(await metricValue(`${host.base}/metrics`, "switchyard_host_sessions_active"), 5);
     assert.equal(await metricValue(`${host.base}/metrics`, 'switchyard_host_processes{role="session"}'), 5);
+    // Each session's process answered its first request: its start-up time is in the histogram.
+    assert.ok(
+      (await metricValue(`${host.base}/metrics`, 'switchyard_host_process_startup_seconds_count{role="session"}')) >= 5,
+    );
+    assert.ok((await metricValue(`${host.base}/metrics`, 'switchyard_host_process_starts_total{role="spare"}')) >= 5);
     for (const s of sessions) await s.transport.terminateSession();
     for (const pid of pids) await waitFor(`process ${pid} to end after DELETE`, () => !alive(pid));
     await waitFor(
@@ -203,6 +208,61 @@ describe("switchyard host: a process that dies, and host's own end", () => {
     } finally {
       await again.stop();
       await s.close().catch(() => {});
+    }
+  });
+
+  it("limits: memory past --max-memory and CPU past --max-cpu-seconds end the process; --user runs it as that user", async () => {
+    const host = await startHost([
+      "--pool",
+      "0",
+      "--max-memory",
+      "256MiB",
+      "--max-cpu-seconds",
+      "1",
+      "--user",
+      "nobody",
+    ]);
+    try {
+      const s = await connect(host.mcp, "limits", undefined, { reconnect: false });
+      const who = (await call(s, "whoami")) as { uid: number; gid: number };
+      assert.deepEqual([who.uid, who.gid], [65534, 65534], "run as nobody");
+      assert.equal((await call(s, "hog", { mib: 64 })).kept, 64, "within the limit");
+      await assert.rejects(s.client.callTool({ name: "hog", arguments: { mib: 400 } }), /ended before it answered/);
+      const t = await connect(host.mcp, "cpu", undefined, { reconnect: false });
+      await assert.rejects(t.client.callTool({ name: "spin", arguments: { ms: 5000 } }), /ended before it answered/);
+      await s.close();
+      await t.close();
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it("--start-timeout: a program that does not answer initialize in time is ended (504); host is not ready without its pool", async () => {
+    const host = await startHost(["--pool", "1", "--start-timeout", "500ms"], ["sleep", "600"]);
+    try {
+      const res = await fetch(host.mcp, {
+        method: "POST",
+        headers: { ...MCP_HEADERS, accept: "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } },
+        }),
+      });
+      assert.equal(res.status, 504);
+      assert.equal(((await res.json()) as Answer).error.data.code, "SWY_HOST_START_TIMEOUT");
+      assert.equal((await fetch(`${host.base}/readyz`)).status, 503);
+      await waitFor(
+        "a session process ended",
+        async () =>
+          (await metricValue(
+            `${host.base}/metrics`,
+            'switchyard_host_process_exits_total{role="session",how="ended"}',
+          )) >= 1,
+      );
+    } finally {
+      await host.stop();
     }
   });
 
@@ -354,7 +414,9 @@ upstreams:
       const modern = await modernCall(gateway.route("counter"), "slow", { n: 7 }, "m");
       assert.equal(modern.body.result.structuredContent.n, 7);
       // The host's log lines reach the gateway's log, tagged with the route.
-      await waitFor("a host line in the gateway's log", () => gateway.lines.some((l) => l.includes('"host":"counter"')));
+      await waitFor("a host line in the gateway's log", () =>
+        gateway.lines.some((l) => l.includes('"host":"counter"')),
+      );
       await a.close();
       await b.close();
     } finally {

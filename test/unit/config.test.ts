@@ -89,6 +89,34 @@ describe("configuration", () => {
     );
   });
 
+  it("a route runs its own stdio server (`command`) or has replicas: one of the two, with host's settings checked", () => {
+    const file = (yaml: string) => {
+      const f = join(mkdtempSync(join(tmpdir(), "swy-cfg-")), "c.yaml");
+      writeFileSync(f, yaml);
+      return f;
+    };
+    const c = loadConfig({
+      file: file(
+        "upstreams:\n  mem:\n    command: npx\n    args: [-y, srv]\n    env: [HOME, X=1]\n    host: { pool: 0, maxMemory: 256MiB }\n",
+      ),
+    });
+    assert.deepEqual(c.upstreams.mem?.replicas, []);
+    assert.equal(c.upstreams.mem?.host.maxMemory, 256 * 1024 * 1024);
+    assert.equal(c.upstreams.mem?.host.maxProcesses, 32);
+    assert.throws(
+      () => loadConfig({ file: file("upstreams:\n  a:\n    command: npx\n    replicas: [http://h/mcp]\n") }),
+      /upstreams\.a\.command: a route runs its own `command` or has `replicas`, not both/,
+    );
+    assert.throws(
+      () => loadConfig({ file: file("upstreams:\n  a:\n    transport: sse\n") }),
+      /upstreams\.a\.replicas: needs at least one replica URL/,
+    );
+    assert.throws(
+      () => loadConfig({ file: file("upstreams:\n  a:\n    command: x\n    env: [BAD-NAME]\n") }),
+      /upstreams\.a\.env\.0: must be NAME or NAME=VALUE/,
+    );
+  });
+
   it("takes Redis TLS options only for rediss://, and a client certificate only with its key", () => {
     const dir = mkdtempSync(join(tmpdir(), "swy-unit-"));
     const write = (name: string, text: string) => {
