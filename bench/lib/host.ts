@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EVERYTHING, type HostProc, startHost } from "../../test/helpers/host.js";
 import { type Managed, spawnManaged, startOnFreePort } from "../../test/helpers/procs.js";
+import { waitFor } from "../../test/helpers/wait.js";
 import { MCP_HEADERS, openSession } from "./mcp.js";
 import { runWrk, type WrkResult } from "./wrk.js";
 
@@ -23,14 +24,17 @@ export interface HostBench {
 async function startEverythingHttp(): Promise<Managed & { url: string }> {
   return startOnFreePort(async (port) => {
     const proc = spawnManaged(process.execPath, [EVERYTHING, "streamableHttp"], { PORT: String(port) });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (proc.stderr.some((l) => /EADDRINUSE/.test(l))) reject(new Error("EADDRINUSE"));
-        if (proc.stderr.some((l) => l.includes("listening"))) resolve();
-      }, 50);
-      void proc.exited.then(() => reject(new Error(proc.stderr.join("\n"))));
-      setTimeout(() => reject(new Error("server-everything did not listen")), 30_000).unref();
-    }).finally(() => {});
+    let exited = false;
+    void proc.exited.then(() => {
+      exited = true;
+    });
+    await waitFor("server-everything to listen", () => {
+      if (exited) throw new Error(proc.stderr.join("\n"));
+      return proc.stderr.some((l) => l.includes("listening"));
+    }).catch(async (err) => {
+      await proc.stop("SIGKILL");
+      throw err;
+    });
     return Object.assign(proc, { url: `http://127.0.0.1:${port}/mcp` });
   });
 }
@@ -50,7 +54,11 @@ async function timeInitialize(url: string): Promise<number> {
  * Streamable HTTP): the time a new session waits for its `initialize` answer — with the spare process,
  * without it — and a session's `tools/call` (`echo`) under load.
  */
-export async function hostBench(wrk: string, dir: string, seconds: number, sessions: number): Promise<HostBench> {
+export async function hostBench(
+  wrk: string,
+  dir: string,
+  plan: { seconds: number; warmSeconds: number; sessions: number; pauseMs: number },
+): Promise<HostBench> {
   const direct = await startEverythingHttp();
   const hosts: HostProc[] = [];
   try {
@@ -74,9 +82,9 @@ export async function hostBench(wrk: string, dir: string, seconds: number, sessi
     const startupMs: Record<string, number[]> = {};
     for (const [name] of variants) startupMs[name] = [];
     // Sessions a second apart (as clients arrive), in turn, so that the spare has started again meanwhile.
-    for (let i = 0; i < sessions; i++) {
+    for (let i = 0; i < plan.sessions; i++) {
       for (const [name, url] of variants) {
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, plan.pauseMs));
         startupMs[name]?.push(await timeInitialize(url));
       }
     }
@@ -90,8 +98,8 @@ export async function hostBench(wrk: string, dir: string, seconds: number, sessi
         headers: { ...MCP_HEADERS, "mcp-session-id": sid },
         uniqueIds: true,
       };
-      await runWrk(wrk, dir, { ...load, seconds: 1 });
-      calls[name] = await runWrk(wrk, dir, { ...load, seconds });
+      if (plan.warmSeconds > 0) await runWrk(wrk, dir, { ...load, seconds: plan.warmSeconds });
+      calls[name] = await runWrk(wrk, dir, { ...load, seconds: plan.seconds });
     }
     return { startupMs, calls };
   } finally {

@@ -25,7 +25,7 @@ describe("npm run bench (a tiny run)", () => {
     const run = spawnSync(process.execPath, ["--import", "tsx", "bench/run.ts", "--tiny", "--out", out], {
       cwd: ROOT,
       encoding: "utf8",
-      timeout: 150_000,
+      timeout: 200_000,
     });
     assert.equal(run.status, 0, run.stderr);
     const md = run.stdout;
