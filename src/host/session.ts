@@ -60,8 +60,9 @@ export class HostSession {
     const meta = message.params?._meta as Record<string, unknown> | undefined;
     this.pending.set(key, { reply, sse, progressToken: meta?.progressToken });
     // As the SDK's own HTTP transport answers: on a stream when the client reads one (what the
-    // process says before its answer then needs no switch of media type).
-    if (sse) reply.stream();
+    // process says before its answer then needs no switch of media type) — but for `initialize`, whose
+    // refusal (a process that does not start in time) must still be able to say so with its status.
+    if (sse && message.method !== "initialize") reply.stream();
     this.child.send(message);
   }
 

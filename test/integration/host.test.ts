@@ -5,7 +5,7 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { alive, groupMembers, type HostProc, processEvents, STDIO_FIXTURE, startHost } from "../helpers/host.js";
-import { connect, is404, MCP_HEADERS, modernBody, modernHeaders } from "../helpers/mcp.js";
+import { connect, INIT_BODY, is404, MCP_HEADERS, modernBody, modernHeaders } from "../helpers/mcp.js";
 import { startGateway, writeConfig } from "../helpers/procs.js";
 import { metricValue, waitFor } from "../helpers/wait.js";
 
@@ -242,13 +242,8 @@ describe("switchyard host: a process that dies, and host's own end", () => {
     try {
       const res = await fetch(host.mcp, {
         method: "POST",
-        headers: { ...MCP_HEADERS, accept: "application/json" },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "initialize",
-          params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } },
-        }),
+        headers: MCP_HEADERS,
+        body: JSON.stringify(INIT_BODY),
       });
       assert.equal(res.status, 504);
       assert.equal(((await res.json()) as Answer).error.data.code, "SWY_HOST_START_TIMEOUT");
@@ -275,12 +270,7 @@ describe("switchyard host: a process that dies, and host's own end", () => {
       const res = await fetch(host.mcp, {
         method: "POST",
         headers: MCP_HEADERS,
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "initialize",
-          params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } },
-        }),
+        body: JSON.stringify(INIT_BODY),
       });
       assert.equal(res.status, 503);
       assert.equal(res.headers.get("retry-after"), "1");
