@@ -3,6 +3,7 @@ import { createGateway } from "../gateway/server.js";
 import { shareHealth } from "../gateway/share-health.js";
 import { LocalHosts } from "../host/local-hosts.js";
 import { attachLogger } from "../observability/logger.js";
+import { startOtlp } from "../observability/tracing.js";
 import { redisOptionsFrom } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
@@ -60,6 +61,17 @@ export async function runServe(options: ServeOptions): Promise<void> {
     );
   }
   attachLogger(config.logLevel);
+  // `tracing.otlp`: the OpenTelemetry SDK, before the first request (and ended last, after a final export).
+  const otlp = config.tracing.otlp;
+  const telemetry = otlp
+    ? await startOtlp({
+        endpoint: otlp.endpoint,
+        headers: otlp.headers,
+        sampleRatio: otlp.sampleRatio,
+        serviceName: otlp.serviceName,
+        metricsInterval: otlp.metricsInterval,
+      })
+    : undefined;
   // Routes that run their own stdio server: a local `switchyard host` each, its URL the route's replica.
   const hosts = new LocalHosts();
   try {
@@ -92,5 +104,6 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await gateway.close();
     await bus?.close();
     await hosts.close();
+    await telemetry?.shutdown();
   });
 }

@@ -111,6 +111,16 @@ function resolveSecrets(input: Raw): void {
     for (const [i, key] of input.tokens.keys.entries()) fileVariant(key, "secret", `tokens.keys.${i}`);
   }
   if (isObject(input.auth)) fileVariant(input.auth.introspection, "clientSecret", "auth.introspection");
+  const otlp = isObject(input.tracing) ? input.tracing.otlp : undefined;
+  if (isObject(otlp) && isObject(otlp.headerFiles)) {
+    const headers: Raw = { ...(isObject(otlp.headers) ? otlp.headers : {}) };
+    for (const [header, file] of Object.entries(otlp.headerFiles)) {
+      if (headers[header] !== undefined)
+        throw new ConfigError(`tracing.otlp.headerFiles.${header}: also in headers (give one)`);
+      headers[header] = secretFrom(file, `tracing.otlp.headerFiles.${header}`);
+    }
+    otlp.headers = headers;
+  }
   if (isObject(input.upstreams)) {
     for (const [name, upstream] of Object.entries(input.upstreams)) {
       if (isObject(upstream) && isObject(upstream.auth)) {

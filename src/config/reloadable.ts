@@ -20,6 +20,11 @@ const FIXED: Array<[string, (c: Config) => unknown]> = [
   ["health.enabled", (c) => c.health.enabled],
   ["tenants.jwt", (c) => c.tenants.jwt],
   ["limits.maxStreams", (c) => c.limits.maxStreams],
+  // The OpenTelemetry SDK is started once; its exporter's headers may rotate (read at the next start).
+  [
+    "tracing.otlp",
+    (c) => (c.tracing.otlp ? { ...c.tracing.otlp, headers: undefined, headerFiles: undefined } : undefined),
+  ],
 ];
 
 /** The fixed options that `next` changes (pure): a reload that names any is refused. */

@@ -561,6 +561,39 @@ export const configSchema = z
         tokenFile: z.string().optional().describe("The metrics token read from this file (a mounted secret)."),
       })
       .prefault({}),
+    tracing: z
+      .strictObject({
+        otlp: z
+          .strictObject({
+            endpoint: z
+              .url({ protocol: /^https?$/ })
+              .describe(
+                "The OTLP/HTTP collector's base URL, e.g. `http://otel-collector:4318` (spans go to `/v1/traces`, metrics to `/v1/metrics`). The exporter also reads the standard `OTEL_EXPORTER_OTLP_HEADERS`.",
+              ),
+            headers: z
+              .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
+              .default({})
+              .describe("Headers sent with every export (a collector's credential); never logged."),
+            headerFiles: z
+              .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"), z.string())
+              .default({})
+              .describe("The same, each value read from a file (a mounted secret)."),
+            sampleRatio: z
+              .number()
+              .min(0)
+              .max(1)
+              .default(1)
+              .describe("Share of new traces kept (a client's sampled trace is always kept: parent-based sampling)."),
+            serviceName: z.string().min(1).default("switchyard").describe("`service.name` of the exported data."),
+            metricsInterval: durationOption("60s", "Time between two exports of the MCP metrics."),
+          })
+          .optional()
+          .describe(
+            "Start the OpenTelemetry SDK with the OTLP/HTTP exporters. Without it the gateway starts no span unless the process registers an SDK of its own (library use).",
+          ),
+      })
+      .prefault({})
+      .describe("OpenTelemetry traces and metrics by the MCP semantic conventions."),
     health: z
       .strictObject({
         enabled: z.boolean().default(true).describe("Run active health checks."),

@@ -1,4 +1,5 @@
 import type { ExchangeConfig } from "../auth/route-auth.js";
+import { endAttempt, type RequestTrace } from "../observability/request-trace.js";
 import { H, isEventStream } from "../protocol/headers.js";
 import { META } from "../protocol/jsonrpc.js";
 import { encodeHeaderValue, NAMED, paramHeaders } from "../protocol/routing-headers.js";
@@ -147,9 +148,21 @@ export class MemberLink {
       session?: boolean;
       /** Another path on the replica than its MCP endpoint (an HTTP+SSE session's message URL). */
       path?: string | undefined;
+      /** The client's request's trace: this call is a CLIENT span of it. */
+      trace?: RequestTrace | undefined;
     } = {},
   ): Promise<Posted> {
     const exchange = new MemberExchange(message.id, options.onMessage, options.onStream, options.cancel);
+    const traced = options.trace?.memberCall(this.member, message, replica);
+    if (traced) {
+      for (const name in traced.headers) headers = headers.concat(name, traced.headers[name] as string);
+      // The client put its context in `_meta`: the member gets the gateway's there too.
+      const next = traced.headers.traceparent;
+      if (options.trace?.metaTraceparent !== undefined && next !== undefined && message.params !== undefined) {
+        const meta = (message.params._meta as Record<string, unknown> | undefined) ?? {};
+        message = { ...message, params: { ...message.params, _meta: { ...meta, traceparent: next } } };
+      }
+    }
     replica.pool.dispatch(
       {
         path: options.path ?? replica.path,
@@ -165,8 +178,10 @@ export class MemberLink {
     try {
       received = await exchange.done;
     } catch (err) {
+      if (traced) endAttempt(traced.span, { error: "unavailable" });
       throw new MemberError(this.member, "unavailable", (err as Error).message);
     }
+    if (traced) endAttempt(traced.span, { status: received.status });
     const sid = received.headers[H.sessionId];
     const sessionId = typeof sid === "string" ? sid : undefined;
     const status = received.status;

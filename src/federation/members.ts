@@ -1,4 +1,5 @@
 import type { ExchangeConfig } from "../auth/route-auth.js";
+import type { RequestTrace } from "../observability/request-trace.js";
 import { H } from "../protocol/headers.js";
 import { isModernVersion, LATEST_LEGACY_VERSION } from "../protocol/versions.js";
 import type { SessionRecord, SessionStore } from "../sessions/store.js";
@@ -42,6 +43,8 @@ export interface RequestOptions {
   onMessage?: (m: Message) => void;
   /** The member answers with a stream (its messages, then the answer, will follow on it). */
   onStream?: () => void;
+  /** The client's request's trace: a CLIENT span per member call. */
+  trace?: RequestTrace | undefined;
 }
 
 /** A member session as this process holds it (for callers without a virtual session: modern clients, the catalog). */

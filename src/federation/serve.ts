@@ -276,6 +276,7 @@ async function answer(
       cancel,
       onStream: () => reply.stream(),
       onMessage: (m: Message) => reply.message(member as string, m),
+      trace: ctx.trace,
     };
     let answered = await v.members.request(member, { ...message, params: routed }, caller, options);
     // A modern member asking a legacy client for input: the gateway asks, and sends the request again.

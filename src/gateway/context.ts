@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ListFilter } from "../auth/list-filter.js";
 import type { TokenClaims } from "../auth/verifier.js";
 import type { VirtualServer } from "../federation/virtual-server.js";
+import type { RequestTrace } from "../observability/request-trace.js";
 import type { Classification } from "../protocol/classify.js";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
 import type { Quotas } from "../tenancy/registry.js";
@@ -62,6 +63,8 @@ export interface RequestContext {
   lane: Set<ServerResponse> | undefined;
   /** The refusal code, for the request log. */
   code: string | undefined;
+  /** The request's trace, when an OpenTelemetry SDK is registered (`observability/request-trace.ts`). */
+  trace: RequestTrace | undefined;
 }
 
 const NO_MESSAGES: RpcMessage[] = [];
@@ -103,5 +106,6 @@ export function createContext(req: IncomingMessage, res: ServerResponse): Reques
     exchange: undefined,
     lane: undefined,
     code: undefined,
+    trace: undefined,
   };
 }

@@ -1,6 +1,8 @@
+import type { Span } from "@opentelemetry/api";
 import type { Client, Dispatcher } from "undici";
 import { SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
+import { endAttempt, withMetaTraceparent } from "../observability/request-trace.js";
 import { isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { underCors } from "../security/cors.js";
@@ -73,6 +75,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private sentAt = 0;
   /** Upstream request headers, kept until a response starts (a retry needs them). */
   private headers: string[] | undefined;
+  /** This attempt's CLIENT span (traced requests only). */
+  private attemptSpan: Span | undefined;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -107,13 +111,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const timeouts = this.gw.config.timeouts;
     if (this.ctx.info?.longLived) this.ownClient = replica.streamClient();
     const dispatcher = this.ownClient ?? replica.pool;
+    let headers = this.headers;
+    let body = this.ctx.body ?? null;
+    const traced = this.ctx.trace;
+    if (traced) {
+      // Each attempt a CLIENT span; the replica's parent is it: in the headers, and in `_meta` when the client put its context there.
+      const attempt = traced.attempt(replica);
+      this.attemptSpan = attempt.span;
+      headers = withTraceHeaders(headers ?? [], attempt.headers);
+      const next = attempt.headers.traceparent;
+      if (body && traced.metaTraceparent !== undefined && next !== undefined) {
+        body = withMetaTraceparent(body, traced.metaTraceparent, next) ?? body;
+      }
+    }
     this.sentAt = performance.now();
     dispatcher.dispatch(
       {
         path,
         method: this.ctx.req.method as Dispatcher.HttpMethod,
-        headers: this.headers,
-        body: this.ctx.body ?? null,
+        headers,
+        body,
         headersTimeout: this.ctx.endpoint === "messages" ? timeouts.sseMessage : timeouts.upstreamHeaders,
         bodyTimeout: 0,
       },
@@ -129,6 +146,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Headers): void {
     if (status < 200) return;
     this.responseStarted = true;
+    this.attemptSpan?.setAttribute("http.response.status_code", status);
+    if (status >= 500) this.attemptSpan?.setAttribute("error.type", String(status));
     this.ctx.upstreamMs = performance.now() - this.sentAt;
     // Memory held for the life of a stream: drop what is only needed before the response starts
     // (the request headers for a retry, undici's copy of the raw response head).
@@ -174,7 +193,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.relay = new SseRelay(res, this.gw.config.heartbeat.interval);
     }
     res.writeHead(status, headers);
-    if (sse) res.flushHeaders();
+    if (sse) {
+      res.flushHeaders();
+      this.ctx.trace?.event("stream.opened");
+    }
     if (sse && this.ctx.endpoint === "sse" && status < 300) this.scanner = new EndpointScanner();
     this.held = false;
   }
@@ -344,6 +366,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.attemptSpan) {
+      endAttempt(this.attemptSpan, { error: (err as { code?: string }).code ?? "connection_error" });
+      this.attemptSpan = undefined;
+    }
     this.release();
     this.relay?.stop();
     clearTimeout(this.stallTimer);
@@ -392,6 +418,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private release(): void {
+    if (this.attemptSpan) {
+      this.attemptSpan.end();
+      this.attemptSpan = undefined;
+    }
     if (this.ownClient) {
       this.ownClient.destroy().catch(() => {});
       this.ownClient = undefined;
@@ -406,8 +436,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.sseSession?.end();
     if (this.ctx.res.writableFinished) return;
     this.clientGone = true;
+    this.ctx.trace?.event("client.left");
     this.relay?.stop();
     clearTimeout(this.stallTimer);
     this.controller?.abort(new Error("client went away"));
   }
+}
+
+/** The upstream headers with the trace context of this attempt in place of any the client sent. */
+function withTraceHeaders(headers: string[], context: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name === "traceparent" || name === "tracestate" || name === "baggage") continue;
+    out.push(name, headers[i + 1] as string);
+  }
+  for (const name in context) out.push(name, context[name] as string);
+  return out;
 }

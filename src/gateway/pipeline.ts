@@ -4,6 +4,8 @@ import { SwitchyardError } from "../errors.js";
 import { serveVirtual } from "../federation/serve.js";
 import { hasSubscribers, publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
+import { RequestTrace } from "../observability/request-trace.js";
+import { tracingOn } from "../observability/tracing.js";
 import { classify } from "../protocol/classify.js";
 import { isValidSessionId } from "../protocol/headers.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../protocol/json-depth.js";
@@ -39,7 +41,11 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   ctx.lane = admitOnConnection(ctx.req.socket, ctx.res);
   const malformed = checkHttp(ctx.req);
   if (malformed) throw malformed;
-  if (serveOwnEndpoints(ctx, gw)) return;
+  if (serveOwnEndpoints(ctx, gw)) {
+    // The gateway's own endpoints (health, metrics, discovery) are not MCP requests: not traced.
+    ctx.trace = undefined;
+    return;
+  }
   matchRoute(ctx, gw);
   if (cors(ctx, gw)) return;
   if (ctx.tenantPath) {
@@ -57,6 +63,13 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   ctx.info = classify(ctx.req.method ?? "GET", ctx.req.headers, ctx.messages);
   if (ctx.endpoint !== "mcp")
     ctx.info.sessionId = ctx.endpoint === "messages" ? messageSessionId(ctx.query) : undefined;
+  ctx.trace?.begin({
+    message: ctx.messages[0],
+    sessionId: ctx.info.sessionId,
+    protocolVersion: ctx.info.protocolVersion,
+    era: ctx.info.era,
+    route: ctx.pool?.name ?? ctx.virtual?.name,
+  });
   if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
   if (ctx.info.longLived) holdStream(ctx, gw);
@@ -116,6 +129,15 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
     ctx.code,
     upstreamMs === undefined ? undefined : upstreamMs / 1000,
   );
+  const traced = ctx.trace;
+  traced?.end({
+    status: ctx.res.statusCode,
+    route: ctx.pool?.name ?? ctx.virtual?.name,
+    tenant: ctx.tenant,
+    replica: ctx.replica?.id,
+    code: ctx.code,
+    aborted: !ctx.res.writableFinished,
+  });
   if (!hasSubscribers("request")) return;
   const sid = ctx.info?.sessionId;
   publish("request", {
@@ -135,6 +157,7 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
     upstreamMs: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10,
     code: ctx.code,
     aborted: !ctx.res.writableFinished,
+    traceId: traced?.traceId,
   });
 }
 
@@ -155,6 +178,7 @@ export function createHandler(current: () => GatewayState): (req: IncomingMessag
   return (req, res) => {
     const gw = current();
     const ctx = begin(req, res, gw);
+    if (tracingOn()) ctx.trace = new RequestTrace(req.method ?? "", ctx.path, req.headers);
     if (req.method !== "GET") {
       gw.inFlight.enter();
       ctx.inFlight = true;

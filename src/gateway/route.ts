@@ -32,9 +32,18 @@ export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<voi
   if (sid !== undefined) {
     const held = gw.store.peek(pool.name, sid);
     if (held !== undefined) return routeSession(ctx, gw, pool, sid, held);
+    // The store is asked (in Redis: a round trip): a span of its own when traced.
+    const lookup = ctx.trace?.child("session store get", {
+      "db.system.name": gw.config.store.url === "memory" ? "memory" : "redis",
+      "db.operation.name": "get",
+    });
     return gw.store.get(pool.name, sid).then(
-      (record) => routeSession(ctx, gw, pool, sid, record),
+      (record) => {
+        lookup?.end();
+        return routeSession(ctx, gw, pool, sid, record);
+      },
       (err: unknown) => {
+        lookup?.fail("store_unavailable");
         throw storeUnavailable(err);
       },
     );
@@ -109,6 +118,7 @@ function routeSession(
     throw new SwitchyardError("SWY_SESSION_NOT_FOUND");
   }
   if (pool.tenant !== undefined) gw.tenancy?.sessionUsed(pool, sid);
+  if (ctx.trace) ctx.trace.sessionCreatedAt = record.createdAt;
   const place = (replica: Replica | undefined): Promise<void> | undefined => {
     if (!replica?.holds(record.createdAt) && !pool.sharedSessions) {
       return forgetSession(gw, pool.name, sid, record.replica, "replica gone")

@@ -1,5 +1,6 @@
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { connect } from "node:net";
+import { haSpan } from "../observability/tracing.js";
 import { endToEndHeaders } from "../security/header-policy.js";
 import { NODE_HEADER } from "./session-id.js";
 
@@ -10,6 +11,8 @@ export const STOPPING_HEADER = "x-switchyard-ha-stopping";
 
 /** Set again for the hop: the owner's address, and the length of the body as it is sent. */
 const REPLACED = new Set(["host", "content-length"]);
+/** …and, when traced, the trace context: the owner's parent is the hop's span. */
+const TRACE_REPLACED = new Set([...REPLACED, "traceparent", "tracestate", "baggage"]);
 
 /**
  * `refused`: the owner is not there (its port refused, or it is stopping) and nothing was sent back.
@@ -36,9 +39,20 @@ export function forwardTo(
   body: Buffer | undefined,
   res: ServerResponse,
 ): Promise<ForwardResult> {
-  return new Promise((resolve) => {
+  const hop = haSpan("mcp forward hop", "client", req.headers, {
+    "server.address": new URL(ownerUrl).hostname,
+    "server.port": Number(new URL(ownerUrl).port),
+  });
+  const done = new Promise<ForwardResult>((resolve) => {
     const target = new URL(req.url ?? "/", ownerUrl);
-    const headers = [...endToEndHeaders(req.headers, REPLACED), "host", target.host, HOP_HEADER, "1"];
+    const headers = [
+      ...endToEndHeaders(req.headers, hop ? TRACE_REPLACED : REPLACED),
+      "host",
+      target.host,
+      HOP_HEADER,
+      "1",
+    ];
+    if (hop) for (const name in hop.headers) headers.push(name, hop.headers[name] as string);
     if (body !== undefined) headers.push("content-length", String(body.length));
     const upstream = request(target, { method: req.method, headers, agent }, (answer) => {
       if (answer.headers[STOPPING_HEADER] !== undefined) {
@@ -62,6 +76,8 @@ export function forwardTo(
     });
     upstream.end(body);
   });
+  if (hop) void done.then((r) => hop.end(r === "forwarded" ? undefined : r));
+  return done;
 }
 
 /**

@@ -11,6 +11,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { SwitchyardError } from "../errors.js";
 import { readBody } from "../gateway/read-body.js";
+import { hashId } from "../observability/hash.js";
+import { haSpan } from "../observability/tracing.js";
 import { isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { connectSoon, newRedisClient, type RedisOptions } from "../redis/client.js";
@@ -305,7 +307,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
       lostForwards.set(sid, ids);
       const winner = await registry.claim(sid, session.owner, me, true);
       if (winner !== me) lostForwards.delete(sid);
-      const entry = winner === me ? await adoptOnce(sid, session) : undefined;
+      const entry = winner === me ? await adoptOnce(sid, session, req.headers) : undefined;
       if (entry && options.retryIdempotentTools === true) {
         const idempotent = await idempotentOf(entry);
         const rerun = requests.every((r) => r.method === "tools/call" && idempotent.has(String(r.params?.name)));
@@ -318,10 +320,22 @@ export function createHaHandler(options: HaOptions): HaHandler {
   }
 
   /** Adopt once per node, however many requests arrive for the session meanwhile. */
-  function adoptOnce(id: string, session: SessionEntry): Promise<Local> {
+  function adoptOnce(id: string, session: SessionEntry, incoming: IncomingMessage["headers"] = {}): Promise<Local> {
     let pending = adopting.get(id);
     if (!pending) {
-      pending = adopt(id, session).finally(() => adopting.delete(id));
+      const span = haSpan("mcp session adopt", "internal", incoming, { "mcp.session.id": hashId(id) });
+      pending = adopt(id, session)
+        .then(
+          (entry) => {
+            span?.end();
+            return entry;
+          },
+          (err: unknown) => {
+            span?.end("adoption_failed");
+            throw err;
+          },
+        )
+        .finally(() => adopting.delete(id));
       adopting.set(id, pending);
     }
     return pending;
@@ -407,7 +421,7 @@ export function createHaHandler(options: HaOptions): HaHandler {
       force = false;
     }
     if (owner !== me) return jsonError(res, 503, -32000, "The session moved; retry");
-    return serve(await adoptOnce(sid, session));
+    return serve(await adoptOnce(sid, session, req.headers));
   }
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {

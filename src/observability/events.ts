@@ -27,6 +27,8 @@ export interface EventMap {
     code: string | undefined;
     /** The client went away before the response ended. */
     aborted: boolean;
+    /** The request's trace id, when it was traced and sampled. */
+    traceId?: string | undefined;
   };
   replica: { route: string; replica: string; healthy: boolean; reason: string };
   /** A replica joined a pool (discovered), began serving, is draining (left the DNS answer) or is gone. */
