@@ -2,7 +2,7 @@
 // (node-bare, node-proxy), in one run.
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
 // --profile W1|W2|W6|W7|W8|W9 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
-// with --tiny, one second of it), --only W1|W2|W6|W7|W8|W9|W10 [--rounds N] (Switchyard, its Node reference and
+// with --tiny, one second of it; with --traced, every request traced and exported), --only W1|W2|W6|W7|W8|W9|W10 [--rounds N] (Switchyard, its Node reference and
 // nginx in interleaved rounds: the steady way to measure a change).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,7 +30,7 @@ import { haBench } from "./lib/ha.js";
 import { hostBench } from "./lib/host.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
-import { compareWorkload, profileWorkload, referenceTargetOf } from "./lib/single.js";
+import { compareWorkload, discardingCollector, profileWorkload, referenceTargetOf } from "./lib/single.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
 import { runWrk, type WrkResult } from "./lib/wrk.js";
@@ -419,6 +419,55 @@ async function main(): Promise<void> {
       }
     }
 
+    // W1 with OpenTelemetry: every request sampled (a SERVER and a CLIENT span each), exported by OTLP/HTTP
+    // to a collector that takes and drops them; beside the same W1 with tracing off, in alternating rounds.
+    {
+      const conns = PLAN.conns[0] as number;
+      const sink = await discardingCollector();
+      const collector = sink.url;
+      const traced = await startSwitchyard(dir, routes, heartbeat, { otlp: collector });
+      const tenth = await startSwitchyard(dir, routes, heartbeat, { otlp: collector, otlpRatio: 0.1 });
+      const off = contenders.find((c) => c.name === "switchyard") as Contender;
+      const label = (c: Contender) =>
+        c === off
+          ? "switchyard (tracing off)"
+          : c === traced
+            ? "switchyard+tracing (every request sampled)"
+            : "switchyard+tracing (1 in 10 sampled)";
+      try {
+        const rows: Record<string, WrkResult> = {};
+        for (let round = 0; round < 2; round++) {
+          for (const c of [off, traced, tenth]) {
+            const sid = await openSession(c.url("json"));
+            const spec = {
+              url: c.url("json"),
+              connections: conns,
+              body: CALL_BODY,
+              headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+            };
+            log(`W1 ${c.name} (tracing round ${round + 1})`);
+            if (PLAN.warmSeconds && round === 0) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+            const r = await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
+            const name = label(c);
+            if (!rows[name] || r.rps > (rows[name] as WrkResult).rps) rows[name] = r;
+          }
+        }
+        results.w1Tracing = rows;
+        sections.push(
+          `## OpenTelemetry: W1 with every request traced and exported (OTLP/HTTP) vs tracing off — stub upstream, ${conns} connections, best of 2 alternating rounds`,
+          callTable(rows),
+        );
+        const o = rows["switchyard (tracing off)"] as WrkResult;
+        const t = rows["switchyard+tracing (every request sampled)"] as WrkResult;
+        checks.push(target("W1 every request traced ≥ 0.85× tracing off", t.rps / o.rps >= 0.85, ratio(t.rps, o.rps)));
+        checks.push(target("W1 traced: no errors", t.errors === 0, String(t.errors)));
+      } finally {
+        await tenth.stop();
+        await traced.stop();
+        sink.close();
+      }
+    }
+
     // Workload 2: POSTs answered with a short SSE stream (3 events).
     {
       const rows: Record<string, WrkResult> = {};
@@ -686,7 +735,7 @@ async function single(): Promise<void> {
   const seconds = mode === "tiny" ? 1 : mode === "quick" ? 2 : 4;
   const markdown =
     profiled !== undefined
-      ? await profileWorkload(profiled, mode === "tiny")
+      ? await profileWorkload(profiled, mode === "tiny", args.includes("--traced"))
       : await compareWorkload(args[only + 1] ?? "", rounds, seconds);
   process.stdout.write(markdown);
 }

@@ -190,6 +190,9 @@ export function switchyardConfig(
     dns?: { server: string; name: string };
     /** Every route an OAuth resource server for this issuer (audience `PUBLIC/NAME/mcp`). */
     oauth?: { issuer: string; publicUrl: string };
+    /** OpenTelemetry on, exported by OTLP/HTTP to this collector; `otlpRatio` of new traces sampled (default all). */
+    otlp?: string;
+    otlpRatio?: number;
   } = {},
 ): string {
   const tokens = variant.tokenKey ? `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${variant.tokenKey} }]\n` : "";
@@ -206,7 +209,7 @@ heartbeat:
   interval: ${heartbeat}
 health:
   interval: 5s
-${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}${federation(routes).virtual}upstreams:
+${variant.otlp ? `tracing:\n  otlp:\n    endpoint: ${variant.otlp}\n    sampleRatio: ${variant.otlpRatio ?? 1}\n` : ""}${variant.dns ? `resolver:\n  servers: [${variant.dns.server}]\n` : ""}${variant.oauth ? `publicUrl: ${variant.oauth.publicUrl}\nauth:\n  issuers: [${variant.oauth.issuer}]\n  scopes: [mcp:read]\n` : ""}${federation(routes).virtual}upstreams:
 ${routes.map((r) => `  ${r.name}:\n    replicas: [${replicaEntry(r, variant.dns?.name)}]`).join("\n")}
 ${federation(routes).members}`;
 }

@@ -93,6 +93,8 @@ export async function startSwitchyard(
     tokenKey?: string;
     dns?: { server: string; name: string };
     oauth?: { issuer: string; publicUrl: string };
+    otlp?: string;
+    otlpRatio?: number;
     /** Node's own options for the gateway process (`--cpu-prof`). */
     nodeArgs?: string[];
   } = {},
@@ -106,7 +108,9 @@ export async function startSwitchyard(
         ? "switchyard+dns"
         : variant.oauth
           ? "switchyard+oauth"
-          : "switchyard";
+          : variant.otlp
+            ? `switchyard+tracing${variant.otlpRatio === undefined ? "" : `-${variant.otlpRatio}`}`
+            : "switchyard";
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
   const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);

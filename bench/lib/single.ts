@@ -1,4 +1,6 @@
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_ADMIN_TOKEN, type Route } from "./configs.js";
@@ -88,13 +90,16 @@ async function withStub<T>(
 }
 
 /** `--profile W`: the workload through a gateway under `node --cpu-prof`; the summary as Markdown. */
-export function profileWorkload(name: string, tiny: boolean): Promise<string> {
+export function profileWorkload(name: string, tiny: boolean, traced = false): Promise<string> {
   const virtual = name.toLowerCase() === "w9";
   const w = virtual ? "w9" : workload(name);
   return withStub(async ({ wrk, dir, upstream, routes }) => {
     const profDir = join(dir, "cpuprofile");
+    // `--traced`: every request traced and exported (OTLP/HTTP) to a collector that drops what it gets.
+    const sink = traced ? await discardingCollector() : undefined;
     const gateway = await startSwitchyard(dir, routes, "15s", {
       nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
+      ...(sink ? { otlp: sink.url } : {}),
     });
     let result: WrkResult;
     try {
@@ -108,6 +113,7 @@ export function profileWorkload(name: string, tiny: boolean): Promise<string> {
       result = await runWrk(wrk, dir, { ...load, seconds });
     } finally {
       await gateway.stop();
+      sink?.close();
     }
     return `# Profile of ${w.toUpperCase()} (32 connections, stub upstream; ${fmt(result.rps)} req/s under the profiler)
 
@@ -261,4 +267,14 @@ ${table(["load", "req/s per round", "median req/s", "× plain route", "CPU µs/r
       await gateway.stop();
     }
   });
+}
+
+/** An OTLP/HTTP collector that takes everything and keeps nothing. */
+export async function discardingCollector(): Promise<{ url: string; close(): void }> {
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, close: () => sink.close() };
 }

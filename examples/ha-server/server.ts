@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { createHaHandler } from "../../src/ha/index.js";
+import { startOtlp } from "../../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     port: { type: "string", default: "0" },
     redis: { type: "string", default: "redis://127.0.0.1:6379" },
     "retry-idempotent": { type: "boolean", default: false },
+    // Traces of the library's own (the forward hop, adoption) to an OpenTelemetry collector (OTLP/HTTP).
+    otlp: { type: "string" },
   },
 });
 const node = values.node as string;
@@ -76,6 +79,17 @@ function createMcpServer(): McpServer {
   return server;
 }
 
+// With an OpenTelemetry SDK registered (here `startOtlp`, or your own), the library's spans are exported.
+const telemetry = values.otlp
+  ? await startOtlp({
+      endpoint: values.otlp,
+      headers: {},
+      sampleRatio: 1,
+      serviceName: `ha-example-${node}`,
+      metricsInterval: 60_000,
+    })
+  : undefined;
+
 const http = createServer();
 await new Promise<void>((resolve) => http.listen(Number(values.port), values.host, resolve));
 const { port } = http.address() as AddressInfo;
@@ -98,6 +112,7 @@ process.stdout.write(`${JSON.stringify({ msg: "listening", url: `${url}/mcp`, no
 const stop = async () => {
   await handler.drain();
   http.close();
+  await telemetry?.shutdown();
   process.exit(0);
 };
 process.on("SIGTERM", stop);

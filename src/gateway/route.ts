@@ -32,11 +32,12 @@ export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<voi
   if (sid !== undefined) {
     const held = gw.store.peek(pool.name, sid);
     if (held !== undefined) return routeSession(ctx, gw, pool, sid, held);
-    // The store is asked (in Redis: a round trip): a span of its own when traced.
-    const lookup = ctx.trace?.child("session store get", {
-      "db.system.name": gw.config.store.url === "memory" ? "memory" : "redis",
-      "db.operation.name": "get",
-    });
+    // The store is asked: a round trip to Redis is a span of its own when traced (the memory store's is not).
+    const lookup =
+      gw.config.store.url === "memory"
+        ? undefined
+        : ctx.trace?.child("session store get", { "db.system.name": "redis", "db.operation.name": "get" });
+
     return gw.store.get(pool.name, sid).then(
       (record) => {
         lookup?.end();

@@ -107,12 +107,7 @@ export class RequestTrace {
 
   private attributes(d: Described): Attributes {
     const m = d.message;
-    const a: Attributes = {
-      "network.transport": "tcp",
-      "network.protocol.name": "http",
-      "http.request.method": this.method,
-      "switchyard.era": d.era,
-    };
+    const a: Attributes = { "network.transport": "tcp", "switchyard.era": d.era };
     if (d.route !== undefined) a["switchyard.route"] = d.route;
     if (m?.method !== undefined) a["mcp.method.name"] = m.method;
     if (m?.kind === "request" && m.id !== null) a["jsonrpc.request.id"] = String(m.id);
@@ -148,29 +143,15 @@ export class RequestTrace {
         route: undefined,
       });
     const parent = trace.setSpan(ROOT_CONTEXT, this.span as Span);
+    // What the SERVER span says already (tool, session, request id) is not repeated on its children.
     const attributes: Attributes = {
       "switchyard.replica": replica.id,
       "switchyard.attempt": this.attempts,
       "server.address": replica.url.hostname,
       "server.port": Number(replica.url.port || (replica.url.protocol === "https:" ? 443 : 80)),
-      "network.transport": "tcp",
-      "network.protocol.name": "http",
     };
     const d = this.described;
-    if (d) {
-      const own = this.attributes(d);
-      for (const k of [
-        "mcp.method.name",
-        "jsonrpc.request.id",
-        "gen_ai.tool.name",
-        "gen_ai.prompt.name",
-        "gen_ai.operation.name",
-        "mcp.session.id",
-        "mcp.protocol.version",
-      ]) {
-        if (own[k] !== undefined) attributes[k] = own[k];
-      }
-    }
+    if (d?.message?.method !== undefined) attributes["mcp.method.name"] = d.message.method;
     const span = tracer().startSpan(
       d ? spanName(d, this.method, this.path) : `${this.method} ${this.path}`,
       { kind: SpanKind.CLIENT, attributes },
