@@ -139,6 +139,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  */
 export function compareWorkload(name: string, rounds: number, seconds: number): Promise<string> {
   if (/^w(9|10)$/i.test(name)) return compareVirtual(name.toLowerCase() as "w9" | "w10", rounds, seconds);
+  if (/^tracing$/i.test(name)) return compareTracing(rounds, seconds);
   const w = workload(name);
   const target = TARGETS[w];
   return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
@@ -277,4 +278,62 @@ export async function discardingCollector(): Promise<{ url: string; close(): voi
   });
   await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`, close: () => sink.close() };
+}
+
+/**
+ * `--only TRACING`: W1 through three gateways in turn — tracing off, every request traced, 1 in 10 —
+ * each exporting by OTLP/HTTP to a collector that drops what it gets; medians, and CPU per request.
+ */
+function compareTracing(rounds: number, seconds: number): Promise<string> {
+  return withStub(async ({ wrk, dir, upstream, routes }) => {
+    const sink = await discardingCollector();
+    const gateways = [
+      await startSwitchyard(dir, routes, "15s"),
+      await startSwitchyard(dir, routes, "15s", { otlp: sink.url }),
+      await startSwitchyard(dir, routes, "15s", { otlp: sink.url, otlpRatio: 0.1 }),
+    ];
+    const names = ["tracing off", "every request traced", "1 in 10 traced"];
+    try {
+      const loads = await Promise.all(gateways.map((g) => loadThrough("w1", g, upstream)));
+      for (const [i] of gateways.entries())
+        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
+      const rps = gateways.map(() => [] as number[]);
+      const cpu = gateways.map(() => ({ user: 0, sys: 0, requests: 0 }));
+      const errors = gateways.map(() => 0);
+      for (let round = 1; round <= rounds; round++) {
+        for (const [i, g] of gateways.entries()) {
+          process.stderr.write(`TRACING round ${round}/${rounds} ${names[i]}\n`);
+          const before = cpuSeconds(g.pid as number);
+          const r = await runWrk(wrk, dir, { ...(loads[i] as Load), seconds });
+          const after = cpuSeconds(g.pid as number);
+          rps[i]?.push(r.rps);
+          const total = cpu[i] as { user: number; sys: number; requests: number };
+          total.user += after.user - before.user;
+          total.sys += after.sys - before.sys;
+          total.requests += r.requests;
+          errors[i] = (errors[i] ?? 0) + r.errors;
+        }
+      }
+      const medians = rps.map(median);
+      const off = medians[0] as number;
+      const rows = gateways.map((_, i) => [
+        names[i] as string,
+        (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+        medians[i] as number,
+        ratio(medians[i] as number, off),
+        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
+        String(errors[i]),
+      ]);
+      const all = (medians[1] as number) / off;
+      return `# W1 with OpenTelemetry — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
+
+${table(["gateway", "req/s per round", "median req/s", "× off", "CPU µs/req user + sys", "errors"], rows)}
+
+- ${all >= 0.85 ? "PASS" : "MISS"} W1 every request traced ≥ 0.85× tracing off: ${ratio(medians[1] as number, off)}
+`;
+    } finally {
+      for (const g of gateways) await g.stop();
+      sink.close();
+    }
+  });
 }

@@ -100,9 +100,11 @@ export class RequestTrace {
     }
     this.span = tracer().startSpan(
       spanName(d, this.method, this.path),
-      { kind: SpanKind.SERVER, startTime: this.startTime, attributes: this.attributes(d), links },
+      { kind: SpanKind.SERVER, startTime: this.startTime, links },
       parent,
     );
+    // A span the sampler dropped records nothing: its attributes are not even computed.
+    if (this.span.isRecording()) this.span.setAttributes(this.attributes(d));
   }
 
   private attributes(d: Described): Attributes {
@@ -143,6 +145,13 @@ export class RequestTrace {
         route: undefined,
       });
     const parent = trace.setSpan(ROOT_CONTEXT, this.span as Span);
+    if (!(this.span as Span).isRecording()) {
+      // Not sampled: no CLIENT span (ending the request's own, unrecorded, is a no-op); the replica
+      // still learns the trace and the decision.
+      const headers: Record<string, string> = {};
+      propagation.inject(parent, headers);
+      return { span: this.span as Span, headers };
+    }
     // What the SERVER span says already (tool, session, request id) is not repeated on its children.
     const attributes: Attributes = {
       "switchyard.replica": replica.id,
@@ -227,17 +236,19 @@ export class RequestTrace {
         route: o.route,
       });
     const span = this.span as Span;
-    const a: Attributes = { "http.response.status_code": o.status };
-    if (o.route !== undefined) a["switchyard.route"] = o.route;
-    if (o.tenant !== undefined) a["switchyard.tenant"] = o.tenant;
-    if (o.replica !== undefined) a["switchyard.replica"] = o.replica;
-    if (o.code !== undefined) a["switchyard.code"] = o.code;
     const error = o.code ?? (o.status >= 500 ? String(o.status) : o.aborted ? "client_left" : undefined);
-    if (error !== undefined) {
-      a["error.type"] = error;
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    if (span.isRecording()) {
+      const a: Attributes = { "http.response.status_code": o.status };
+      if (o.route !== undefined) a["switchyard.route"] = o.route;
+      if (o.tenant !== undefined) a["switchyard.tenant"] = o.tenant;
+      if (o.replica !== undefined) a["switchyard.replica"] = o.replica;
+      if (o.code !== undefined) a["switchyard.code"] = o.code;
+      if (error !== undefined) {
+        a["error.type"] = error;
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+      }
+      span.setAttributes(a);
     }
-    span.setAttributes(a);
     span.end();
     const m = this.described?.message;
     const seconds = (performance.now() - this.started) / 1000;
