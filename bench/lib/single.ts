@@ -133,6 +133,41 @@ function perRequest(c: { user: number; sys: number; requests: number }): string 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+type Cpu = { user: number; sys: number; requests: number };
+
+/**
+ * `rounds` rounds of `seconds` of each load in turn (so that a slow moment of the host falls on all);
+ * each load's req/s per round, errors, and the CPU its process (`pids[i]`, if measured) spent per request.
+ */
+async function interleaved(
+  wrk: string,
+  dir: string,
+  loads: Array<{ label: string; load: Load; pid: number | undefined }>,
+  rounds: number,
+  seconds: number,
+): Promise<{ rps: number[][]; errors: number[]; cpu: Cpu[] }> {
+  const rps = loads.map(() => [] as number[]);
+  const errors = loads.map(() => 0);
+  const cpu = loads.map(() => ({ user: 0, sys: 0, requests: 0 }));
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, { label, load, pid }] of loads.entries()) {
+      process.stderr.write(`round ${round}/${rounds} ${label}\n`);
+      const before = pid === undefined ? undefined : cpuSeconds(pid);
+      const r = await runWrk(wrk, dir, { ...load, seconds });
+      rps[i]?.push(r.rps);
+      if (before && pid !== undefined) {
+        const after = cpuSeconds(pid);
+        const total = cpu[i] as Cpu;
+        total.user += after.user - before.user;
+        total.sys += after.sys - before.sys;
+        total.requests += r.requests;
+      }
+      errors[i] = (errors[i] ?? 0) + r.errors;
+    }
+  }
+  return { rps, errors, cpu };
+}
+
 /**
  * `--only W`: Switchyard, its reference and nginx, each warmed, then `rounds` rounds of `seconds` in turn
  * (so that a slow moment of the host falls on all of them); the median of each, and the workload's target.
@@ -154,26 +189,18 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
         process.stderr.write(`${w.toUpperCase()} ${c.name}: warm-up\n`);
         await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
       }
-      const rps = contenders.map(() => [] as number[]);
-      const errors = contenders.map(() => 0);
       // CPU time of each contender's process per request it answered (nginx: its master, not its worker: none).
-      const cpu = contenders.map(() => ({ user: 0, sys: 0, requests: 0 }));
-      for (let round = 1; round <= rounds; round++) {
-        for (const [i, c] of contenders.entries()) {
-          process.stderr.write(`${w.toUpperCase()} round ${round}/${rounds} ${c.name}\n`);
-          const before = c.pid === undefined || c.name === "nginx" ? undefined : cpuSeconds(c.pid);
-          const r = await runWrk(wrk, dir, { ...(loads[i] as Load), seconds });
-          rps[i]?.push(r.rps);
-          if (before) {
-            const after = cpuSeconds(c.pid as number);
-            const total = cpu[i] as { user: number; sys: number; requests: number };
-            total.user += after.user - before.user;
-            total.sys += after.sys - before.sys;
-            total.requests += r.requests;
-          }
-          errors[i] = (errors[i] ?? 0) + r.errors;
-        }
-      }
+      const { rps, errors, cpu } = await interleaved(
+        wrk,
+        dir,
+        contenders.map((c, i) => ({
+          label: `${w.toUpperCase()} ${c.name}`,
+          load: loads[i] as Load,
+          pid: c.name === "nginx" ? undefined : c.pid,
+        })),
+        rounds,
+        seconds,
+      );
       const medians = rps.map(median);
       const [ref, ngx, swy] = medians as [number, number, number];
       const rows = contenders.map((c, i) => [
@@ -182,7 +209,7 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
         medians[i] as number,
         ratio(medians[i] as number, ref),
         ratio(medians[i] as number, ngx),
-        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
+        perRequest(cpu[i] as Cpu),
         String(errors[i]),
       ]);
       return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
@@ -230,30 +257,20 @@ function compareVirtual(w: "w9" | "w10", rounds: number, seconds: number): Promi
         process.stderr.write(`${w.toUpperCase()} ${name}: warm-up\n`);
         await runWrk(wrk, dir, { ...load, seconds: Math.min(2, seconds) });
       }
-      const rps = pair.map(() => [] as number[]);
-      const cpu = pair.map(() => ({ user: 0, sys: 0, requests: 0 }));
-      const errors = pair.map(() => 0);
-      for (let round = 1; round <= rounds; round++) {
-        for (const [i, [name, load]] of pair.entries()) {
-          process.stderr.write(`${w.toUpperCase()} round ${round}/${rounds} ${name}\n`);
-          const before = cpuSeconds(gateway.pid as number);
-          const r = await runWrk(wrk, dir, { ...load, seconds });
-          const after = cpuSeconds(gateway.pid as number);
-          rps[i]?.push(r.rps);
-          const total = cpu[i] as { user: number; sys: number; requests: number };
-          total.user += after.user - before.user;
-          total.sys += after.sys - before.sys;
-          total.requests += r.requests;
-          errors[i] = (errors[i] ?? 0) + r.errors;
-        }
-      }
+      const { rps, errors, cpu } = await interleaved(
+        wrk,
+        dir,
+        pair.map(([name, load]) => ({ label: `${w.toUpperCase()} ${name}`, load, pid: gateway.pid })),
+        rounds,
+        seconds,
+      );
       const medians = rps.map(median) as [number, number];
       const rows = pair.map(([name], i) => [
         name,
         (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
         medians[i] as number,
         ratio(medians[i] as number, medians[0]),
-        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
+        perRequest(cpu[i] as Cpu),
         String(errors[i]),
       ]);
       const ok = medians[1] / medians[0] >= goal;
@@ -297,23 +314,13 @@ function compareTracing(rounds: number, seconds: number): Promise<string> {
       const loads = await Promise.all(gateways.map((g) => loadThrough("w1", g, upstream)));
       for (const [i] of gateways.entries())
         await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
-      const rps = gateways.map(() => [] as number[]);
-      const cpu = gateways.map(() => ({ user: 0, sys: 0, requests: 0 }));
-      const errors = gateways.map(() => 0);
-      for (let round = 1; round <= rounds; round++) {
-        for (const [i, g] of gateways.entries()) {
-          process.stderr.write(`TRACING round ${round}/${rounds} ${names[i]}\n`);
-          const before = cpuSeconds(g.pid as number);
-          const r = await runWrk(wrk, dir, { ...(loads[i] as Load), seconds });
-          const after = cpuSeconds(g.pid as number);
-          rps[i]?.push(r.rps);
-          const total = cpu[i] as { user: number; sys: number; requests: number };
-          total.user += after.user - before.user;
-          total.sys += after.sys - before.sys;
-          total.requests += r.requests;
-          errors[i] = (errors[i] ?? 0) + r.errors;
-        }
-      }
+      const { rps, errors, cpu } = await interleaved(
+        wrk,
+        dir,
+        gateways.map((g, i) => ({ label: `TRACING ${names[i]}`, load: loads[i] as Load, pid: g.pid })),
+        rounds,
+        seconds,
+      );
       const medians = rps.map(median);
       const off = medians[0] as number;
       const rows = gateways.map((_, i) => [
@@ -321,7 +328,7 @@ function compareTracing(rounds: number, seconds: number): Promise<string> {
         (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
         medians[i] as number,
         ratio(medians[i] as number, off),
-        perRequest(cpu[i] as { user: number; sys: number; requests: number }),
+        perRequest(cpu[i] as Cpu),
         String(errors[i]),
       ]);
       const all = (medians[1] as number) / off;

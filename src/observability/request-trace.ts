@@ -107,6 +107,12 @@ export class RequestTrace {
     if (this.span.isRecording()) this.span.setAttributes(this.attributes(d));
   }
 
+  /** The request's span, begun without a description if nothing described the request (refused early). */
+  private ensureSpan(route: string | undefined): void {
+    if (!this.span)
+      this.begin({ message: undefined, sessionId: undefined, protocolVersion: undefined, era: "unknown", route });
+  }
+
   private attributes(d: Described): Attributes {
     const m = d.message;
     const a: Attributes = { "network.transport": "tcp", "switchyard.era": d.era };
@@ -136,14 +142,7 @@ export class RequestTrace {
    */
   attempt(replica: { id: string; url: URL }): { span: Span; headers: Record<string, string> } {
     this.attempts++;
-    if (!this.span)
-      this.begin({
-        message: undefined,
-        sessionId: undefined,
-        protocolVersion: undefined,
-        era: "unknown",
-        route: undefined,
-      });
+    this.ensureSpan(undefined);
     const parent = trace.setSpan(ROOT_CONTEXT, this.span as Span);
     if (!(this.span as Span).isRecording()) {
       // Not sampled: no CLIENT span (ending the request's own, unrecorded, is a no-op); the replica
@@ -176,14 +175,7 @@ export class RequestTrace {
    * Redis, a token exchange): an INTERNAL child span, ended by `end()` or `fail(why)`.
    */
   child(name: string, attributes: Attributes): { end(): void; fail(why: string): void } {
-    if (!this.span)
-      this.begin({
-        message: undefined,
-        sessionId: undefined,
-        protocolVersion: undefined,
-        era: "unknown",
-        route: undefined,
-      });
+    this.ensureSpan(undefined);
     const span = tracer().startSpan(
       name,
       { kind: SpanKind.INTERNAL, attributes },
@@ -227,14 +219,7 @@ export class RequestTrace {
 
   /** The request ended: the span gets how, and ends; the operation's duration is recorded. */
   end(o: Outcome): void {
-    if (!this.span)
-      this.begin({
-        message: undefined,
-        sessionId: undefined,
-        protocolVersion: undefined,
-        era: "unknown",
-        route: o.route,
-      });
+    this.ensureSpan(o.route);
     const span = this.span as Span;
     const error = o.code ?? (o.status >= 500 ? String(o.status) : o.aborted ? "client_left" : undefined);
     if (span.isRecording()) {

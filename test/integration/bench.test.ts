@@ -126,6 +126,19 @@ describe("npm run bench (a tiny run)", () => {
     assert.match(run.stdout, /^- PASS W9 no errors: 0$/m);
   });
 
+  it("--only TRACING: W1 with tracing off, every request traced, 1 in 10, with the CPU of each", () => {
+    const run = bench("--only", "TRACING", "--tiny");
+    assert.match(run.stdout, /^# W1 with OpenTelemetry — stub upstream, 32 connections, 1 rounds of 1 s in turn/);
+    for (const g of ["tracing off", "every request traced", "1 in 10 traced"]) {
+      assert.match(
+        run.stdout,
+        new RegExp(`^\\| ${g} \\| [\\d,]+ \\| [\\d,]+ \\| [\\d.]+× \\| \\d+\\.\\d \\+ \\d+\\.\\d \\| 0 \\|$`, "m"),
+        g,
+      );
+    }
+    assert.match(run.stdout, /^- (PASS|MISS) W1 every request traced ≥ 0\.85× tracing off: [\d.]+×$/m);
+  });
+
   it("--profile: where a request's time goes, by area and by function", () => {
     const run = bench("--profile", "w7", "--tiny");
     assert.match(run.stdout, /^# Profile of W7 \(32 connections, stub upstream; [\d,.]+ req\/s under the profiler\)/);
