@@ -371,6 +371,12 @@ upstreams:
           "mcp-session-id": init.sid as string,
         },
       );
+      // The session ends: its duration is the other MCP metric.
+      const ended = await fetch(gateway.route("rec"), {
+        method: "DELETE",
+        headers: { ...MCP_HEADERS, "mcp-session-id": init.sid as string },
+      });
+      assert.equal(ended.status, 200);
       // The batch processor exports within its delay; SIGTERM flushes what is left.
       await gateway.stop();
       await waitFor(
@@ -412,6 +418,7 @@ upstreams:
         .filter((r) => r.path === "/v1/metrics")
         .flatMap((r) => JSON.stringify(r.body).match(/"name":"mcp\.[a-z.]+"/g) ?? []);
       assert.ok(metricNames.includes('"name":"mcp.server.operation.duration"'));
+      assert.ok(metricNames.includes('"name":"mcp.server.session.duration"'), "a session's duration, at its DELETE");
       const logged = gateway.lines
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((l) => l.rpcMethod === "tools/call");
