@@ -89,7 +89,14 @@ describe("switchyard host: one process per legacy session", () => {
     // No GET stream may keep it busy: the SDK client opens one; close it by ending the client's stream.
     const pid = (await call(s, "whoami")).pid as number;
     await s.transport.close();
-    await waitFor("the idle session's process to end", () => !alive(pid), { timeoutMs: 20_000 });
+    // Ended by host (its exit seen and the session forgotten), not only gone from the process table.
+    await waitFor(
+      "the idle session's process to end",
+      () => processEvents(host, "exited").some((e) => e.child === pid),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     const res = await fetch(host.mcp, {
       method: "POST",
       headers: { ...MCP_HEADERS, "mcp-session-id": s.transport.sessionId as string },
