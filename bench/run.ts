@@ -77,6 +77,30 @@ const PLAN = {
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
+type Spec = Omit<Parameters<typeof runWrk>[2], "seconds">;
+
+/**
+ * Each load in turn (`[log line, row name, spec]`), `rounds` times, warmed in the first: each one's best
+ * round. Alternating puts a slow moment of the host on all of them rather than on one.
+ */
+async function bestOfRounds(
+  wrk: string,
+  dir: string,
+  loads: ReadonlyArray<readonly [string, string, Spec]>,
+  rounds = 2,
+): Promise<Record<string, WrkResult>> {
+  const rows: Record<string, WrkResult> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const [line, name, spec] of loads) {
+      log(`${line} (round ${round + 1})`);
+      if (PLAN.warmSeconds && round === 0) await runWrk(wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
+      const r = await runWrk(wrk, dir, { ...spec, seconds: PLAN.callSeconds });
+      if (!rows[name] || r.rps > (rows[name] as WrkResult).rps) rows[name] = r;
+    }
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const tools = requireTools();
   const dir = mkdtempSync(join(tmpdir(), "swy-bench-"));
@@ -247,16 +271,11 @@ async function main(): Promise<void> {
           1,
         ],
       ] as const) {
-        const rows: Record<string, WrkResult> = {};
-        for (let round = 0; round < 2; round++) {
-          for (const [name, url, load] of pair) {
-            log(`${key.toUpperCase()} ${name}`);
-            const spec = { url, connections: 32, ...load };
-            if (PLAN.warmSeconds && round === 0) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
-            const r = await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
-            if (!rows[name] || r.rps > (rows[name] as WrkResult).rps) rows[name] = r;
-          }
-        }
+        const rows = await bestOfRounds(
+          tools.wrk,
+          dir,
+          pair.map(([name, url, load]) => [`${key.toUpperCase()} ${name}`, name, { url, connections: 32, ...load }]),
+        );
         results[key] = rows;
         sections.push(`## ${title}`, callTable(rows));
         const [plain, virtual] = pair.map(([name]) => rows[name] as WrkResult) as [WrkResult, WrkResult];
@@ -428,30 +447,18 @@ async function main(): Promise<void> {
       const traced = await startSwitchyard(dir, routes, heartbeat, { otlp: collector });
       const tenth = await startSwitchyard(dir, routes, heartbeat, { otlp: collector, otlpRatio: 0.1 });
       const off = contenders.find((c) => c.name === "switchyard") as Contender;
-      const label = (c: Contender) =>
-        c === off
-          ? "switchyard (tracing off)"
-          : c === traced
-            ? "switchyard+tracing (every request sampled)"
-            : "switchyard+tracing (1 in 10 sampled)";
       try {
-        const rows: Record<string, WrkResult> = {};
-        for (let round = 0; round < 2; round++) {
-          for (const c of [off, traced, tenth]) {
-            const sid = await openSession(c.url("json"));
-            const spec = {
-              url: c.url("json"),
-              connections: conns,
-              body: CALL_BODY,
-              headers: { ...MCP_HEADERS, "mcp-session-id": sid },
-            };
-            log(`W1 ${c.name} (tracing round ${round + 1})`);
-            if (PLAN.warmSeconds && round === 0) await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.warmSeconds });
-            const r = await runWrk(tools.wrk, dir, { ...spec, seconds: PLAN.callSeconds });
-            const name = label(c);
-            if (!rows[name] || r.rps > (rows[name] as WrkResult).rps) rows[name] = r;
-          }
+        const loads: Array<[string, string, Spec]> = [];
+        for (const [c, name] of [
+          [off, "switchyard (tracing off)"],
+          [traced, "switchyard+tracing (every request sampled)"],
+          [tenth, "switchyard+tracing (1 in 10 sampled)"],
+        ] as const) {
+          const sid = await openSession(c.url("json"));
+          const headers = { ...MCP_HEADERS, "mcp-session-id": sid };
+          loads.push([`W1 ${name}`, name, { url: c.url("json"), connections: conns, body: CALL_BODY, headers }]);
         }
+        const rows = await bestOfRounds(tools.wrk, dir, loads);
         results.w1Tracing = rows;
         sections.push(
           `## OpenTelemetry: W1 with every request traced and exported (OTLP/HTTP) vs tracing off — stub upstream, ${conns} connections, best of 2 alternating rounds`,

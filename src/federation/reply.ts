@@ -72,9 +72,14 @@ export class Reply {
     else this.write(text, {});
   }
 
+  /** The response ended (answered, refused, cut) or the client left: a late answer has nowhere to go. */
+  private get over(): boolean {
+    return this.ctx.res.destroyed || this.ctx.res.writableEnded;
+  }
+
   private write(body: string, headers: Record<string, string>): void {
     const { res } = this.ctx;
-    if (res.destroyed) return;
+    if (this.over) return;
     if (this.streaming) {
       res.end(`event: message\ndata: ${body}\n\n`);
       return;
@@ -95,13 +100,14 @@ export class Reply {
   /** The stream ends without an answer (a cancelled request). */
   end(): void {
     const { res } = this.ctx;
-    if (res.destroyed) return;
+    if (this.over) return;
     if (!this.streaming) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.end();
   }
 
   /** A JSON-RPC error of the gateway's, in the answer's place (HTTP 200 in a session, the table's status for a modern client). */
   error(error: SwitchyardError): void {
+    if (this.over) return;
     this.ctx.code = error.code;
     const body = errorMessage(error, this.ctx.info?.rpcId ?? null);
     if (!this.streaming && this.modern && error.status !== 200) {

@@ -72,6 +72,11 @@ const NO_MESSAGES: RpcMessage[] = [];
 /** The principal of every client on an operator route (no gateway credential). */
 export const ANONYMOUS = "anonymous";
 
+/** The name of the route the request is for: a proxied pool's, or a virtual server's (undefined before matching). */
+export function routeName(ctx: RequestContext): string | undefined {
+  return ctx.pool?.name ?? ctx.virtual?.name;
+}
+
 export function createContext(req: IncomingMessage, res: ServerResponse): RequestContext {
   const url = req.url ?? "/";
   const q = url.indexOf("?");

@@ -7,7 +7,7 @@ import { CACHEABLE_METHODS, cacheDirective, cacheKey } from "../protocol/cacheab
 import { acceptance, isEventStream } from "../protocol/headers.js";
 import { responseTo } from "../protocol/jsonrpc.js";
 import { hasEnvelope, routingHeaderMismatch } from "../protocol/routing-headers.js";
-import { ANONYMOUS, type RequestContext } from "./context.js";
+import { ANONYMOUS, type RequestContext, routeName } from "./context.js";
 import type { GatewayState } from "./state.js";
 
 export function createListCache(config: Config): ListCache | undefined {
@@ -28,7 +28,7 @@ function authorizationContext(ctx: RequestContext): string | undefined {
 
 /** Cache keys of the two scopes. A public answer fetched with credentials is not served to a request without. */
 function keys(ctx: RequestContext, question: string): { public: string; private: string | undefined } {
-  const route = ctx.pool?.name ?? ctx.virtual?.name ?? "";
+  const route = routeName(ctx) ?? "";
   const auth = authorizationContext(ctx);
   return {
     public: `${route}\u0000pub${ctx.req.headers.authorization === undefined ? 0 : 1}\u0000${question}`,
@@ -50,7 +50,7 @@ export function serveFromCache(ctx: RequestContext, gw: GatewayState): boolean {
   if (message.method === undefined || !CACHEABLE_METHODS.has(message.method) || ctx.endpoint !== "mcp") return false;
   // A list filtered for this token is neither served from nor kept in the shared cache.
   if (ctx.listFilter) return false;
-  const route = ctx.pool?.name ?? ctx.virtual?.name ?? "";
+  const route = routeName(ctx) ?? "";
   if (info.era !== "modern" || !hasEnvelope(message) || !acceptance(ctx.req.headers.accept).json) {
     publish("cache", { route, method: message.method, result: "bypass" });
     return false;

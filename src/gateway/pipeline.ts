@@ -13,7 +13,7 @@ import { parseBody, type RpcMessage } from "../protocol/jsonrpc.js";
 import { admit } from "./admit.js";
 import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { authenticateBearer, checkScopes, exchangeForUpstream } from "./authorize.js";
-import { createContext, type RequestContext } from "./context.js";
+import { createContext, type RequestContext, routeName } from "./context.js";
 import { cors } from "./cors-stage.js";
 import { serveOpsEndpoints, serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
@@ -68,7 +68,7 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
     sessionId: ctx.info.sessionId,
     protocolVersion: ctx.info.protocolVersion,
     era: ctx.info.era,
-    route: ctx.pool?.name ?? ctx.virtual?.name,
+    route: routeName(ctx),
   });
   if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
@@ -121,8 +121,10 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
   ctx.exchange?.clientClosed();
   const durationMs = performance.now() - ctx.startedAt;
   const upstreamMs = ctx.upstreamMs;
+  // A virtual server's requests count under its name, as a route's do.
+  const route = routeName(ctx);
   gw.metrics?.requestDone(
-    ctx.pool?.name,
+    route,
     ctx.req.method ?? "",
     ctx.res.statusCode,
     durationMs / 1000,
@@ -132,7 +134,7 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
   const traced = ctx.trace;
   traced?.end({
     status: ctx.res.statusCode,
-    route: ctx.pool?.name ?? ctx.virtual?.name,
+    route,
     tenant: ctx.tenant,
     replica: ctx.replica?.id,
     code: ctx.code,
@@ -143,7 +145,7 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
   publish("request", {
     method: ctx.req.method ?? "",
     path: ctx.path,
-    route: ctx.pool?.name,
+    route,
     status: ctx.res.statusCode,
     durationMs: Math.round(durationMs * 10) / 10,
     rpcMethod: ctx.info?.rpcMethod,

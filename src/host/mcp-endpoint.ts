@@ -75,10 +75,7 @@ export async function post(
       ctx.res.writeHead(202).end();
       return;
     }
-    const message = messages[i] as Message;
-    const reply = new Reply(ctx, false);
-    ctx.res.once("close", () => session.abandon(message.id, reply));
-    session.request(message, reply, sse);
+    ask(ctx, session, messages[i] as Message, sse);
     return;
   }
   if (messages.length !== 1) throw new SwitchyardError("SWY_SESSION_REQUIRED");
@@ -89,20 +86,29 @@ export async function post(
     return modern(ctx, host, message);
   }
   if (first.method !== "initialize" || first.kind !== "request") throw new SwitchyardError("SWY_SESSION_REQUIRED");
-  const child = host.processes.take("session");
-  if (child === undefined) throw new SwitchyardError("SWY_HOST_BUSY", { headers: { "retry-after": "1" } });
   const id = randomUUID();
-  child.serve("session", id);
+  const child = host.processes.take("session", id);
+  if (child === undefined) throw new SwitchyardError("SWY_HOST_BUSY", { headers: { "retry-after": "1" } });
   const session = new HostSession(id, child, host.options.heartbeatMs, (s) => host.sessions.delete(s.id));
   host.sessions.set(id, session);
   ctx.res.setHeader("mcp-session-id", id);
-  // The process has `--start-timeout` to answer its first request, or it is ended.
+  // The process has `--start-timeout` to answer its first request, or it is ended (the client is told why,
+  // not that the process ended: its answer is given up first).
+  const reply = ask(ctx, session, message, sse);
   const timer = setTimeout(() => {
-    void session.end();
+    session.abandon(message.id, reply);
     respondError(ctx, new SwitchyardError("SWY_HOST_START_TIMEOUT"));
+    void session.end();
   }, host.options.startTimeoutMs);
   ctx.res.once("close", () => clearTimeout(timer));
-  session.request(message, new Reply(ctx, false), sse);
+}
+
+/** A client's request in its session: answered through its own reply, forgotten if the client leaves first. */
+function ask(ctx: RequestContext, session: HostSession, message: Message, sse: boolean): Reply {
+  const reply = new Reply(ctx, false);
+  ctx.res.once("close", () => session.abandon(message.id, reply));
+  session.request(message, reply, sse);
+  return reply;
 }
 
 /** A request of 2026-07-28: answered by the pool, or here. */

@@ -47,7 +47,7 @@ export class Processes {
    * A process of its own for a new session (the spare if one is running); undefined when
    * `--max-processes` run already. The next spare is started behind it.
    */
-  take(role: "session" | "pool"): StdioChild | undefined {
+  take(role: "session" | "pool", sessionId?: string): StdioChild | undefined {
     if (this.closing) return undefined;
     let child = this.spare;
     this.spare = undefined;
@@ -55,7 +55,7 @@ export class Processes {
       if (this.live.size >= this.options.max) return undefined;
       child = this.start(role);
     }
-    child.serve(role);
+    child.serve(role, sessionId);
     this.warm();
     return child;
   }

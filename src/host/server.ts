@@ -9,7 +9,7 @@ import { publish } from "../observability/events.js";
 import { hashId } from "../observability/hash.js";
 import { createHostMetrics, type Metrics } from "../observability/metrics.js";
 import { acceptance, isJsonContentType, isValidSessionId } from "../protocol/headers.js";
-import { parseBody } from "../protocol/jsonrpc.js";
+import { readMessages } from "../protocol/jsonrpc.js";
 import { hostAllowed, isLoopbackAddress, type OriginHostPolicy, originAllowed } from "../security/origin-host.js";
 import type { HostOptions, HostState } from "./host-state.js";
 import { endSession, openSessionStream, post } from "./mcp-endpoint.js";
@@ -174,16 +174,21 @@ async function route(ctx: RequestContext, state: HostState, metrics: Metrics, po
   const accepts = acceptance(req.headers.accept);
   if (ctx.path === "/mcp" && !accepts.json && !accepts.sse) throw new SwitchyardError("SWY_NOT_ACCEPTABLE");
   const body = await readBody(req, state.options.maxBodyBytes);
-  const text = body.toString("utf8");
-  const parsed = parseBody(text);
+  // Parsed once: the messages as they came go to the process, their reading decides where.
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new SwitchyardError("SWY_PARSE_ERROR");
+  }
+  const parsed = readMessages(value);
   if (!parsed.ok) {
     ctx.info = { rpcId: parsed.id } as never;
-    throw new SwitchyardError(parsed.reason === "parse" ? "SWY_PARSE_ERROR" : "SWY_INVALID_REQUEST");
+    throw new SwitchyardError("SWY_INVALID_REQUEST");
   }
   ctx.messages = parsed.messages;
   ctx.info = { rpcId: parsed.messages.find((m) => m.kind === "request")?.id ?? null } as never;
-  const value = JSON.parse(text) as Message | Message[];
-  const messages = Array.isArray(value) ? value : [value];
+  const messages = (Array.isArray(value) ? value : [value]) as Message[];
   if (ctx.path === MESSAGES_PATH) return postSse(ctx, state, messages);
   return post(ctx, state, messages, parsed.messages);
 }
@@ -191,10 +196,9 @@ async function route(ctx: RequestContext, state: HostState, metrics: Metrics, po
 /** GET `/sse`: an HTTP+SSE session, and a process of its own. */
 function openSse(ctx: RequestContext, state: HostState): void {
   if (!acceptance(ctx.req.headers.accept).sse) throw new SwitchyardError("SWY_NOT_ACCEPTABLE_SSE");
-  const child = state.processes.take("session");
-  if (child === undefined) throw new SwitchyardError("SWY_HOST_BUSY", { headers: { "retry-after": "1" } });
   const id = randomUUID();
-  child.serve("session", id);
+  const child = state.processes.take("session", id);
+  if (child === undefined) throw new SwitchyardError("SWY_HOST_BUSY", { headers: { "retry-after": "1" } });
   const session = new SseSession(id, child, ctx.res, state.options.heartbeatMs, MESSAGES_PATH, (s) =>
     state.sseSessions.delete(s.id),
   );

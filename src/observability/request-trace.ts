@@ -7,12 +7,11 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
-  SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
 import type { RpcMessage } from "../protocol/jsonrpc.js";
 import { hashId } from "./hash.js";
-import { operationHistogram, sessionHistogram, tracer } from "./tracing.js";
+import { endSpan, operationHistogram, sessionHistogram, tracer } from "./tracing.js";
 
 /** The trace context keys the MCP specification reserves in `params._meta` (SEP-414). */
 const META_KEYS = ["traceparent", "tracestate", "baggage"] as const;
@@ -183,11 +182,7 @@ export class RequestTrace {
     );
     return {
       end: () => span.end(),
-      fail: (why) => {
-        span.setAttribute("error.type", why);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: why });
-        span.end();
-      },
+      fail: (why) => endSpan(span, why),
     };
   }
 
@@ -228,13 +223,9 @@ export class RequestTrace {
       if (o.tenant !== undefined) a["switchyard.tenant"] = o.tenant;
       if (o.replica !== undefined) a["switchyard.replica"] = o.replica;
       if (o.code !== undefined) a["switchyard.code"] = o.code;
-      if (error !== undefined) {
-        a["error.type"] = error;
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-      }
       span.setAttributes(a);
     }
-    span.end();
+    endSpan(span, error);
     const m = this.described?.message;
     const seconds = (performance.now() - this.started) / 1000;
     const metric: Attributes = {};
@@ -255,13 +246,10 @@ export class RequestTrace {
 /** End a CLIENT span: the replica's answer began (its status), or the attempt failed (why). */
 export function endAttempt(span: Span, outcome: { status?: number; error?: string }): void {
   if (outcome.status !== undefined) span.setAttribute("http.response.status_code", outcome.status);
-  const error =
-    outcome.error ?? (outcome.status !== undefined && outcome.status >= 500 ? String(outcome.status) : undefined);
-  if (error !== undefined) {
-    span.setAttribute("error.type", error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-  }
-  span.end();
+  endSpan(
+    span,
+    outcome.error ?? (outcome.status !== undefined && outcome.status >= 500 ? String(outcome.status) : undefined),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   metrics,
   ProxyTracerProvider,
   propagation,
+  type Span,
   SpanKind,
   SpanStatusCode,
   type Tracer,
@@ -146,12 +147,15 @@ export function haSpan(
   propagation.inject(trace.setSpan(parent, span), headers);
   return {
     headers,
-    end(error) {
-      if (error !== undefined) {
-        span.setAttribute("error.type", error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-      }
-      span.end();
-    },
+    end: (error) => endSpan(span, error),
   };
+}
+
+/** End a span; with `error`, as failed (`error.type` and status ERROR, as the conventions ask). */
+export function endSpan(span: Span, error?: string): void {
+  if (error !== undefined) {
+    span.setAttribute("error.type", error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  }
+  span.end();
 }

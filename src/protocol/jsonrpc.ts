@@ -48,6 +48,11 @@ export function parseBody(text: string): ParsedBody {
   } catch {
     return { ok: false, reason: "parse", id: null };
   }
+  return readMessages(value);
+}
+
+/** The JSON-RPC messages of a body already parsed as JSON (`parseBody` without the parse). Pure. */
+export function readMessages(value: unknown): ParsedBody {
   if (Array.isArray(value)) {
     if (value.length === 0) return { ok: false, reason: "invalid", id: null };
     const messages: RpcMessage[] = [];

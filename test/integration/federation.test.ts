@@ -135,6 +135,12 @@ virtual:
     assert.match(instructions, /^Use the tools of a and b\./);
     assert.match(instructions, /## a\n\nMember a counts\./, "the legacy member's own instructions, under its name");
     await s.close();
+    // Counted under the virtual server's name, as a route's requests are.
+    const counted = await metricValue(
+      `${gateway.base}/metrics`,
+      'switchyard_requests_total{route="all",method="POST",status="200"}',
+    );
+    assert.ok(counted >= 1, `${counted} requests counted for "all"`);
   });
 
   it("merges the members' lists, pages included, with prefixed, filtered and renamed names", async () => {
