@@ -3,6 +3,7 @@ import { connect, type Socket } from "node:net";
 import { replicaStates } from "../../test/helpers/discovery.js";
 import type { Replica } from "../../test/helpers/procs.js";
 import { rssOf } from "../../test/helpers/procs.js";
+import type { DeploymentKind } from "../../test/helpers/redis-topologies.js";
 import { metricValue, waitFor } from "../../test/helpers/wait.js";
 import { INIT, LEGACY, send, sleep } from "./http.js";
 import type { Ledger } from "./ledger.js";
@@ -11,6 +12,10 @@ import { type Clients, tenantBurst } from "./workloads.js";
 
 export interface Fault {
   name: string;
+  /** A fault of Redis (`--only redis` runs these alone). */
+  redis?: boolean;
+  /** The Redis deployments it applies to (all when absent). */
+  deployments?: DeploymentKind[];
   /** Inject the fault and undo it (restart, resume); resolves when the fault is over. */
   run(t: Topology, c: Clients): Promise<void>;
 }
@@ -77,11 +82,31 @@ export const FAULTS: Fault[] = [
   },
   {
     name: "restart Redis (empty)",
-    async run(t) {
-      await t.redis.stop("SIGKILL");
-      await sleep(1000);
-      await t.redis.restart();
-    },
+    redis: true,
+    // Every data node at once (kill -9), started again 1 s later with nothing: the gateways and HA nodes
+    // put back what they hold (tenants, HA sessions); the rest is lost and found lost (404).
+    run: (t) => t.redis.wipe(),
+  },
+  {
+    name: "Redis primary killed (Sentinel)",
+    redis: true,
+    deployments: ["sentinel"],
+    // kill -9 the primary: the sentinels promote a replica (down after 1 s), then the dead one comes back
+    // as a replica.
+    run: async (t) => void (await t.redis.killPrimary()),
+  },
+  {
+    name: "Redis failover (SENTINEL FAILOVER)",
+    redis: true,
+    deployments: ["sentinel"],
+    run: async (t) => void (await t.redis.sentinel?.failover()),
+  },
+  {
+    name: "Redis primary killed (Cluster)",
+    redis: true,
+    deployments: ["cluster"],
+    // kill -9 one of three primaries: its replica takes its slots (node timeout 1 s); the others go on.
+    run: async (t) => void (await t.redis.killPrimary()),
   },
   {
     name: "pause a replica past the timeouts (SIGSTOP 5 s)",

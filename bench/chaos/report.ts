@@ -4,6 +4,8 @@ import type { ReplicaDown } from "./replica-downs.js";
 
 export interface ChaosReport {
   mode: string;
+  /** The Redis deployment the run used. */
+  redis: string;
   date: string;
   node: string;
   durationMs: number;
@@ -127,7 +129,7 @@ export function formatReport(r: ChaosReport): string {
           r.violations.slice(0, 50).map((v) => [v.kind, v.workload, v.atMs, v.detail.replace(/\|/g, "/")]),
         )}`;
   return [
-    `## chaos (${r.mode}) — ${r.sent} requests in ${Math.round(r.durationMs / 1000)} s, ${r.node}`,
+    `## chaos (${r.mode}, Redis: ${r.redis}) — ${r.sent} requests in ${Math.round(r.durationMs / 1000)} s, ${r.node}`,
     "",
     outcomes,
     "",

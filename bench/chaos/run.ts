@@ -5,12 +5,16 @@
  * invariant violation counted; a table on standard output and JSON in bench/results/.
  *   npm run chaos              quick: each fault once (about a minute)
  *   npm run chaos -- --long    about 10 minutes, the faults in turn
+ *   --redis sentinel|cluster|single   the gateways' and HA nodes' Redis (default sentinel: a primary, two
+ *                              replicas, three sentinels); the faults of Redis follow it
+ *   --only redis               the faults of Redis alone
  *   --out FILE                 where to write the JSON (default bench/results/chaos-<mode>-<time>.json)
  * Exit 1 on any violation.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { DEPLOYMENTS, type DeploymentKind } from "../../test/helpers/redis-topologies.js";
 import { describeError } from "./attempt.js";
 import { attribute, GRACE_MS, RECOVERY_LIMIT_MS } from "./attribution.js";
 import { FAULTS, sampleMemory } from "./faults.js";
@@ -23,8 +27,19 @@ import { ADMIN_TOKEN, startTopology, type Topology } from "./topology.js";
 import { type Clients, haClient, legacyClient, modernClient, quietTenant } from "./workloads.js";
 
 const { values } = parseArgs({
-  options: { long: { type: "boolean", default: false }, out: { type: "string" } },
+  options: {
+    long: { type: "boolean", default: false },
+    out: { type: "string" },
+    redis: { type: "string", default: "sentinel" },
+    only: { type: "string" },
+  },
 });
+const redisKind = values.redis as DeploymentKind;
+if (!DEPLOYMENTS.includes(redisKind)) throw new Error(`--redis: one of ${DEPLOYMENTS.join(", ")}`);
+if (values.only !== undefined && values.only !== "redis") throw new Error("--only: redis");
+const faults = FAULTS.filter(
+  (f) => (f.deployments ?? DEPLOYMENTS).includes(redisKind) && (values.only === undefined || f.redis),
+);
 const mode = values.long ? "long" : "quick";
 const DURATION_MS = values.long ? 10 * 60_000 : 0; // quick: one round of the faults
 /**
@@ -95,7 +110,7 @@ async function normal(t: Topology): Promise<boolean> {
 
 async function main(): Promise<void> {
   const ledger = new Ledger();
-  const t = await startTopology(ledger);
+  const t = await startTopology(ledger, redisKind);
   const clients: Clients = { ledger, bases: t.bases, keys: await tenants(t), stopped: false };
   const stopSampling = sampleMemory(t, ledger, MEMORY_LIMIT);
   const loops = [
@@ -112,9 +127,9 @@ async function main(): Promise<void> {
   );
   await sleep(2000); // load before the first fault
   const began = Date.now();
-  for (let i = 0; i === 0 || Date.now() - began < DURATION_MS || i % FAULTS.length !== 0; i++) {
-    if (!values.long && i >= FAULTS.length) break;
-    const fault = FAULTS[i % FAULTS.length] as (typeof FAULTS)[number];
+  for (let i = 0; i === 0 || Date.now() - began < DURATION_MS || i % faults.length !== 0; i++) {
+    if (!values.long && i >= faults.length) break;
+    const fault = faults[i % faults.length] as (typeof faults)[number];
     process.stderr.write(`chaos: ${fault.name}\n`);
     const start = Date.now();
     const startMs = ledger.now();
@@ -142,6 +157,7 @@ async function main(): Promise<void> {
   await dispatcher.close();
   const report: ChaosReport = {
     mode,
+    redis: redisKind,
     date: new Date().toISOString(),
     node: process.version,
     durationMs: Date.now() - ledger.started,
@@ -154,7 +170,7 @@ async function main(): Promise<void> {
     violations: [...ledger.violations, ...attributed.violations],
     peakGatewayRssBytes: ledger.peakRssBytes,
   };
-  const out = values.out ?? `bench/results/chaos-${mode}-${report.date.replace(/[:.]/g, "-")}.json`;
+  const out = values.out ?? `bench/results/chaos-${mode}-${redisKind}-${report.date.replace(/[:.]/g, "-")}.json`;
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${formatReport(report)}\nJSON: ${out}\n`);

@@ -10,7 +10,7 @@ import {
   startReplica,
   writeConfig,
 } from "../../test/helpers/procs.js";
-import { type RedisServer, startRedis } from "../../test/helpers/redis.js";
+import { type DeploymentKind, type RedisDeployment, startDeployment } from "../../test/helpers/redis-topologies.js";
 import type { Ledger } from "./ledger.js";
 
 export const ADMIN_TOKEN = "chaos-admin-token-0123456789";
@@ -66,7 +66,8 @@ export class Proc<T extends Managed = Managed> {
 export const LEGACY_NAME = `legacy.${ZONE}`;
 
 export interface Topology {
-  redis: RedisServer;
+  /** The gateways' and the HA nodes' Redis: Sentinel (the default), a Cluster, or one server. */
+  redis: RedisDeployment;
   /** The DNS server the gateways discover the legacy pods in. */
   dns: DnsServer;
   /**
@@ -93,12 +94,12 @@ export interface Topology {
 const at = async () => `127.0.0.1:${await freePort()}`;
 
 /**
- * Three gateways sharing one redis-server, before pools of every era: legacy Streamable HTTP and HTTP+SSE
- * (the example server), modern stateless (the dual-era fixture), and `sessions: shared` (the
+ * Three gateways sharing one Redis deployment, before pools of every era: legacy Streamable HTTP and
+ * HTTP+SSE (the example server), modern stateless (the dual-era fixture), and `sessions: shared` (the
  * switchyard/ha example); and two tenants with a server each.
  */
-export async function startTopology(ledger: Ledger): Promise<Topology> {
-  const redis = await startRedis();
+export async function startTopology(ledger: Ledger, redisKind: DeploymentKind): Promise<Topology> {
+  const redis = await startDeployment(redisKind);
   const replica = async (name: string, kind: "example" | "modern") => {
     const listen = await at();
     const port = listen.split(":")[1] as string;
@@ -119,7 +120,7 @@ export async function startTopology(ledger: Ledger): Promise<Topology> {
   const ha = await Promise.all(
     ["h1", "h2", "h3"].map(async (n) => {
       const port = String(await freePort());
-      return new Proc<HaNode>(n, () => startHaNode(n, redis.url, ["--port", port]), ledger).start();
+      return new Proc<HaNode>(n, () => startHaNode(n, redis.haArgs, ["--port", port]), ledger).start();
     }),
   );
   const list = (ps: Proc<Replica>[]) => ps.map((p) => p.current.url).join(", ");
@@ -132,8 +133,7 @@ discovery:
 resolver:
   servers: [${dns.address}]
 store:
-  url: ${redis.url}
-admin:
+${redis.storeYaml}admin:
   allowHttpServers: true
 timeouts:
   requestHeaders: 3s

@@ -5,6 +5,9 @@
  *
  *   node --import tsx examples/ha-server/server.ts --node a --port 3001 --redis redis://127.0.0.1:6379
  *
+ * `--redis` also takes Sentinel (`redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/NAME`); a Redis Cluster
+ * is `--redis-cluster redis://127.0.0.1:7000,redis://127.0.0.1:7001`.
+ *
  * In your own project: `import { createHaHandler } from "switchyard/ha";`
  */
 import { createServer } from "node:http";
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "0" },
     redis: { type: "string", default: "redis://127.0.0.1:6379" },
+    "redis-cluster": { type: "string" },
     "retry-idempotent": { type: "boolean", default: false },
     // Traces of the library's own (the forward hop, adoption) to an OpenTelemetry collector (OTLP/HTTP).
     otlp: { type: "string" },
@@ -99,7 +103,9 @@ const url = `http://${values.host}:${port}`;
 // After: the same server factory, handed to the HA handler.
 const handler = createHaHandler({
   createServer: createMcpServer,
-  redis: values.redis as string,
+  redis: values["redis-cluster"]
+    ? { url: "", cluster: (values["redis-cluster"] as string).split(",") }
+    : (values.redis as string),
   nodeId: node,
   advertiseUrl: url,
   // Opt in: an idempotent tool cut short by a replica's death is run again instead of failing.

@@ -18,7 +18,10 @@ program
   .option("--upstream <name=url[,url...]>", "a route and its replicas' MCP URLs (repeatable)", collect, [])
   .option("--config <file>", "YAML configuration file (flags override it); SIGHUP reloads it")
   .option("--watch", "reload the configuration file when it changes on disk (a ConfigMap's update included)")
-  .option("--store <url>", "session store: memory (default) or redis://HOST:PORT[/DB], shared by gateway replicas")
+  .option(
+    "--store <url>",
+    "session store: memory (default), redis://HOST:PORT[/DB] or redis+sentinel://HOST:PORT,…/NAME, shared by gateway replicas (a Cluster: store.cluster in the file)",
+  )
   .option("--admin-token <token>", "enable the admin API (/admin/v1) for this bearer token (or SWITCHYARD_ADMIN_TOKEN)")
   .addOption(
     new Option("--log-level <level>", "log level (default info)").choices([

@@ -4,7 +4,7 @@ import { shareHealth } from "../gateway/share-health.js";
 import { LocalHosts } from "../host/local-hosts.js";
 import { attachLogger } from "../observability/logger.js";
 import { startOtlp } from "../observability/tracing.js";
-import { redisOptionsFrom } from "../redis/client.js";
+import { redisOptionsFrom, usesRedis } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
 import { reloadOn } from "./reload.js";
@@ -86,7 +86,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   });
   // With a Redis store, tenants (and their sessions and rates) are shared by every gateway replica too.
   const tenancy =
-    config.admin.token !== undefined && config.store.url !== "memory"
+    config.admin.token !== undefined && usesRedis(config)
       ? await sharedTenancy(config, redisOptionsFrom(config))
       : undefined;
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });

@@ -12,7 +12,15 @@ const FIXED: Array<[string, (c: Config) => unknown]> = [
   ["ops.listen", (c) => c.ops.listen],
   // The Redis password is read when connecting: a rotated one is not a change to refuse (it applies at
   // the next start), or a rotated mounted secret would make every later reload fail.
-  ["store", (c) => ({ ...c.store, password: undefined, passwordFile: undefined })],
+  [
+    "store",
+    (c) => ({
+      ...c.store,
+      password: undefined,
+      passwordFile: undefined,
+      sentinel: c.store.sentinel && { ...c.store.sentinel, password: undefined, passwordFile: undefined },
+    }),
+  ],
   ["sessions", (c) => c.sessions],
   ["admin.token (on or off)", (c) => c.admin.token === undefined],
   ["admin.dataDir", (c) => c.admin.dataDir],

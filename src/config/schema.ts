@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { clusterNodesProblem, isSentinelUrl, sentinelUrlProblem } from "../redis/topology.js";
 import { parseCidrs } from "../security/address-policy.js";
 import { parseReplicaEntry } from "../upstream/replica-entry.js";
 import { envEntries, hostSchema } from "./host-schema.js";
@@ -313,12 +314,32 @@ export const configSchema = z
       .strictObject({
         url: z
           .string()
-          .refine((v) => v === "memory" || /^rediss?:\/\/[^\s]+$/.test(v), {
-            message: "must be `memory` or a redis:// or rediss:// URL",
+          .refine((v) => v === "memory" || /^rediss?:\/\/[^\s]+$/.test(v) || sentinelUrlProblem(v) === undefined, {
+            message:
+              "must be `memory`, a redis:// or rediss:// URL, or redis+sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT…]/NAME[/DB]",
           })
           .default("memory")
           .describe(
-            "Where sessions live: `memory` (this process only) or `redis://[user:password@]HOST:PORT[/DB]` (`rediss://` for TLS), shared by every gateway replica.",
+            "Where sessions live: `memory` (this process only), `redis://[user:password@]HOST:PORT[/DB]` (`rediss://` for TLS), or Redis behind Sentinel, `redis+sentinel://[user:password@]SENTINEL:PORT[,SENTINEL:PORT…]/PRIMARY-NAME[/DB]` (`rediss+sentinel://` for TLS): shared by every gateway replica.",
+          ),
+        sentinel: z
+          .strictObject({
+            username: z.string().optional().describe("ACL user of the sentinels, when they require one."),
+            password: z.string().optional().describe("The sentinels' password, when it differs from the data nodes'."),
+            passwordFile: z.string().optional().describe("The sentinels' password read from this file."),
+          })
+          .optional()
+          .describe("Credentials of the sentinels themselves (the URL's are the data nodes')."),
+        cluster: z
+          .array(
+            z.string().refine((v) => clusterNodesProblem([v]) === undefined, {
+              message: "a node is redis://HOST:PORT, rediss://HOST:PORT or HOST:PORT",
+            }),
+          )
+          .min(1)
+          .optional()
+          .describe(
+            "A Redis Cluster instead of `url`: some of its nodes (`redis://HOST:PORT`, `rediss://…` or `HOST:PORT`; the rest is discovered). Credentials and TLS as for one server.",
           ),
         prefix: z.string().default("swy:").describe("Namespace of every Redis key."),
         username: z.string().optional().describe("Redis ACL user (or give it in the URL)."),
@@ -727,8 +748,28 @@ export const configSchema = z
       }
     }
     const tls = c.store.tls;
-    if ((tls.ca || tls.cert || tls.key || tls.servername) && !c.store.url.startsWith("rediss://")) {
+    const tlsStore = c.store.cluster
+      ? c.store.cluster.every((n) => n.startsWith("rediss://"))
+      : /^rediss(\+sentinel)?:\/\//.test(c.store.url);
+    if ((tls.ca || tls.cert || tls.key || tls.servername) && !tlsStore) {
       ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "TLS options need a rediss:// store URL" });
+    }
+    if (c.store.cluster && c.store.url !== "memory") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["store", "cluster"],
+        message: "give store.url or store.cluster, not both",
+      });
+    }
+    if (c.store.cluster && clusterNodesProblem(c.store.cluster) !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["store", "cluster"],
+        message: clusterNodesProblem(c.store.cluster) as string,
+      });
+    }
+    if (c.store.sentinel && !isSentinelUrl(c.store.url)) {
+      ctx.addIssue({ code: "custom", path: ["store", "sentinel"], message: "needs a redis+sentinel:// store URL" });
     }
     if (Boolean(tls.cert) !== Boolean(tls.key)) {
       ctx.addIssue({ code: "custom", path: ["store", "tls"], message: "cert and key go together" });

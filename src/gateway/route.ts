@@ -1,5 +1,6 @@
 import { SwitchyardError } from "../errors.js";
 import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
+import { usesRedis } from "../redis/client.js";
 import type { SessionRecord } from "../sessions/store.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
@@ -33,10 +34,9 @@ export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<voi
     const held = gw.store.peek(pool.name, sid);
     if (held !== undefined) return routeSession(ctx, gw, pool, sid, held);
     // The store is asked: a round trip to Redis is a span of its own when traced (the memory store's is not).
-    const lookup =
-      gw.config.store.url === "memory"
-        ? undefined
-        : ctx.trace?.child("session store get", { "db.system.name": "redis", "db.operation.name": "get" });
+    const lookup = !usesRedis(gw.config)
+      ? undefined
+      : ctx.trace?.child("session store get", { "db.system.name": "redis", "db.operation.name": "get" });
 
     return gw.store.get(pool.name, sid).then(
       (record) => {

@@ -1,5 +1,5 @@
 import type { Config } from "../config/schema.js";
-import { redisOptionsFrom } from "../redis/client.js";
+import { redisOptionsFrom, usesRedis } from "../redis/client.js";
 import { RedisHealthBus } from "../upstream/redis-health-bus.js";
 import type { Gateway } from "./server.js";
 
@@ -8,7 +8,7 @@ import type { Gateway } from "./server.js";
  * down (with the same time, so all answer 404 for the same sessions). Nothing to share in memory mode.
  */
 export async function shareHealth(gateway: Gateway, config: Config): Promise<RedisHealthBus | undefined> {
-  if (config.store.url === "memory") return undefined;
+  if (!usesRedis(config)) return undefined;
   const { health } = gateway.state;
   const bus = await RedisHealthBus.connect(redisOptionsFrom(config), (route, id, at, live) => {
     // The routes as they are now (a reload may have changed them).

@@ -24,7 +24,10 @@ import { type SessionEntry, SessionRegistry } from "./session-registry.js";
 export interface HaOptions {
   /** A fresh SDK v1 server (`McpServer` or `Server`) for one session. */
   createServer: () => McpServer | Server;
-  /** The shared Redis: a `redis://` URL or connection options. */
+  /**
+   * The shared Redis: a `redis://` URL (`redis+sentinel://S1,S2/NAME` for Sentinel) or connection options
+   * (`{ url: "", cluster: [NODE URLS] }` for a Redis Cluster).
+   */
   redis: string | RedisOptions;
   /** This node's name, unique among the nodes (1-64 of A-Za-z0-9-); session ids carry it as a hint. */
   nodeId: string;

@@ -17,15 +17,13 @@ export interface SessionEntry {
 }
 
 /**
- * Take a session over: only from the owner the caller saw (`ARGV[1]`), and only if that owner is gone
- * (its heartbeat expired, or it handed the session over) or `ARGV[3]` forces it (its port refused the
- * connection). Returns the owner afterwards: the caller when it won, else whoever did.
+ * Take a session over from the owner the caller saw (`ARGV[1]`) — the caller found that owner gone —
+ * unless another node did first. Returns the owner afterwards: the caller when it won, else whoever did.
  */
 const CLAIM = `
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return false end
 if owner ~= ARGV[1] then return owner end
-if owner ~= '' and ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[2]) == 1 then return owner end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 return ARGV[2]`;
 
@@ -89,12 +87,18 @@ export class SessionRegistry {
     await this.client.pExpire(this.sessionKey(id), this.sessionTtlMs);
   }
 
-  /** See `CLAIM`: the owner after the attempt, or undefined when the session is unknown. */
+  /**
+   * Take a session over: only from the owner the caller saw, and only if that owner is gone (its
+   * heartbeat expired, or it handed the session over) or `force` says so (its port refused the
+   * connection). The owner after the attempt, or undefined when the session is unknown.
+   *
+   * The heartbeat is read apart from the claim (in a Cluster the node's key and the session's live on
+   * different nodes; no script may touch both). An owner whose heartbeat expired between the two is dead
+   * for the claim as it would be a moment later: expiry is the decision, whenever it is read.
+   */
   async claim(id: string, seenOwner: string, me: string, force: boolean): Promise<string | undefined> {
-    const result = await this.client.eval(CLAIM, {
-      keys: [this.sessionKey(id), this.nodeKey(seenOwner)],
-      arguments: [seenOwner, me, force ? "1" : "0"],
-    });
+    if (seenOwner !== "" && !force && (await this.client.exists(this.nodeKey(seenOwner))) === 1) return seenOwner;
+    const result = await this.client.eval(CLAIM, { keys: [this.sessionKey(id)], arguments: [seenOwner, me] });
     return typeof result === "string" ? result : undefined;
   }
 

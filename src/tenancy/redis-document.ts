@@ -1,13 +1,16 @@
-import { connectSoon, newRedisClient, type RedisClient, type RedisOptions } from "../redis/client.js";
+import { connectSoon, newRedisClient, type RedisClient, type RedisOptions, topologyOf } from "../redis/client.js";
 import type { TenantDocument } from "./document.js";
 
-/** Store the document if nobody changed it since revision ARGV[1]; announce the new revision. */
+/**
+ * Store the document if nobody changed it since revision ARGV[1]; announce the new revision (`ARGV[4]`:
+ * PUBLISH, or SPUBLISH in a Cluster, where the channel shares the keys' slot).
+ */
 const COMPARE_AND_SET = `
 local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
 if rev ~= tonumber(ARGV[1]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], rev + 1)
-redis.call('PUBLISH', ARGV[3], rev + 1)
+redis.call(ARGV[4], ARGV[3], rev + 1)
 return rev + 1`;
 
 const READ = `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`;
@@ -21,7 +24,18 @@ local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
 if rev >= tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[2])
+redis.call(ARGV[4], ARGV[3], ARGV[2])
+return 1`;
+
+/**
+ * Before hash tags (version 0.x kept the document under `<prefix>tenants` and `<prefix>tenants:rev`,
+ * which a Cluster would place in different slots): copy an older gateway's document to the tagged keys
+ * once, if they are empty. The old keys stay, so that a rollback finds its tenants.
+ */
+const ADOPT_UNTAGGED = `
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
+redis.call('SET', KEYS[1], redis.call('GET', KEYS[3]) or '')
+redis.call('SET', KEYS[2], redis.call('GET', KEYS[4]))
 return 1`;
 
 const ATTEMPTS = 10;
@@ -29,10 +43,10 @@ const ATTEMPTS = 10;
 const REFRESH_MS = 100;
 
 /**
- * The tenancy document in Redis (`<prefix>tenants`, with its revision in `<prefix>tenants:rev`), shared
- * by every gateway replica. Each gateway holds a copy in memory; a change is a compare-and-set on the
+ * The tenancy document in Redis (`{<prefix>tenants}`, with its revision in `{<prefix>tenants}:rev`:
+ * one hash tag, so that they share a slot in a Cluster), shared by every gateway replica. Each gateway holds a copy in memory; a change is a compare-and-set on the
  * revision (retried on a newer copy when another gateway got there first) and is announced on
- * `<prefix>tenants:changed`, on which every gateway reads the document again — so a tenant, key or
+ * `{<prefix>tenants}:changed` (sharded pub/sub in a Cluster), on which every gateway reads the document again — so a tenant, key or
  * server created on one gateway works on all of them at once. The copy is read again after every
  * (re)connection. While Redis is unreachable the last copy keeps serving and changes fail (503).
  */
@@ -50,20 +64,23 @@ export class RedisDocument<T> implements TenantDocument<T> {
   private constructor(
     private readonly client: RedisClient,
     private readonly subscriber: RedisClient,
-    prefix: string,
+    private readonly prefix: string,
+    private readonly publishCommand: "PUBLISH" | "SPUBLISH",
     private readonly initial: () => T,
   ) {
     this.value = initial();
-    this.key = `${prefix}tenants`;
-    this.revKey = `${prefix}tenants:rev`;
-    this.channel = `${prefix}tenants:changed`;
+    this.key = `{${prefix}tenants}`;
+    this.revKey = `{${prefix}tenants}:rev`;
+    this.channel = `{${prefix}tenants}:changed`;
   }
 
   static async connect<T>(options: RedisOptions, initial: () => T): Promise<RedisDocument<T>> {
+    const cluster = topologyOf(options).kind === "cluster";
     const doc = new RedisDocument<T>(
       newRedisClient(options),
       newRedisClient(options),
       options.prefix ?? "swy:",
+      cluster ? "SPUBLISH" : "PUBLISH",
       initial,
     );
     doc.client.on("ready", () => void doc.reload().catch(() => {}));
@@ -84,6 +101,11 @@ export class RedisDocument<T> implements TenantDocument<T> {
   /** Read the document and its revision (one atomic script); keep it if newer than the copy. */
   private async reload(): Promise<void> {
     if (!this.client.isReady) return;
+    if (this.rev < 0 && this.publishCommand === "PUBLISH") {
+      await this.client.eval(ADOPT_UNTAGGED, {
+        keys: [this.key, this.revKey, `${this.prefix}tenants`, `${this.prefix}tenants:rev`],
+      });
+    }
     const [text, rev] = (await this.client.eval(READ, { keys: [this.key, this.revKey] })) as [
       string | null,
       string | null,
@@ -95,7 +117,7 @@ export class RedisDocument<T> implements TenantDocument<T> {
       // starting now finds its tenants and compare-and-set works again.
       await this.client.eval(RESTORE, {
         keys: [this.key, this.revKey],
-        arguments: [JSON.stringify(this.value), String(this.rev), this.channel],
+        arguments: [JSON.stringify(this.value), String(this.rev), this.channel, this.publishCommand],
       });
       return;
     }
@@ -140,7 +162,7 @@ export class RedisDocument<T> implements TenantDocument<T> {
       const result = change(next);
       const stored = (await this.client.eval(COMPARE_AND_SET, {
         keys: [this.key, this.revKey],
-        arguments: [String(this.rev), JSON.stringify(next), this.channel],
+        arguments: [String(this.rev), JSON.stringify(next), this.channel, this.publishCommand],
       })) as number;
       if (stored >= 0) {
         if (stored > this.rev) {

@@ -36,16 +36,15 @@ export class RedisSessionLedger implements SessionLedger {
   }
 
   async remove(tenant: string, id: string): Promise<void> {
+    // Two keys, two commands (in a Cluster they may live on different nodes): a renewal left behind is
+    // dropped by `list`.
     const key = this.key(tenant);
-    await this.client.multi().hDel(key, id).hDel(`${key}:seen`, id).exec();
+    await Promise.all([this.client.hDel(key, id), this.client.hDel(`${key}:seen`, id)]);
   }
 
   async list(tenant: string): Promise<LedgerEntry[]> {
     const key = this.key(tenant);
-    const [all, seen] = (await this.client.multi().hGetAll(key).hGetAll(`${key}:seen`).exec()) as unknown as [
-      Record<string, string>,
-      Record<string, string>,
-    ];
+    const [all, seen] = await Promise.all([this.client.hGetAll(key), this.client.hGetAll(`${key}:seen`)]);
     const now = Date.now();
     const live: LedgerEntry[] = [];
     const idle: string[] = [];
@@ -57,12 +56,10 @@ export class RedisSessionLedger implements SessionLedger {
     }
     // Renewals that raced a removal leave a stray entry in the `seen` hash: dropped here.
     const stray = Object.keys(seen).filter((id) => !Object.hasOwn(all, id));
-    if (idle.length > 0 || stray.length > 0) {
-      const m = this.client.multi();
-      if (idle.length > 0) m.hDel(key, idle);
-      if (idle.length + stray.length > 0) m.hDel(`${key}:seen`, [...idle, ...stray]);
-      await m.exec();
-    }
+    await Promise.all([
+      idle.length > 0 ? this.client.hDel(key, idle) : undefined,
+      idle.length + stray.length > 0 ? this.client.hDel(`${key}:seen`, [...idle, ...stray]) : undefined,
+    ]);
     return live;
   }
 

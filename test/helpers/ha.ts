@@ -18,15 +18,15 @@ export interface HaNode extends Managed {
 }
 
 /** One replica of `examples/ha-server` (the `switchyard/ha` library) as a real process. */
-export async function startHaNode(node: string, redisUrl: string, extra: string[] = []): Promise<HaNode> {
+/** `redis`: a URL (one server, or Sentinel), or the arguments that name a deployment (`RedisDeployment.haArgs`). */
+export async function startHaNode(node: string, redis: string | string[], extra: string[] = []): Promise<HaNode> {
   const proc = spawnManaged(process.execPath, [
     "--import",
     "tsx",
     EXAMPLE,
     "--node",
     node,
-    "--redis",
-    redisUrl,
+    ...(typeof redis === "string" ? ["--redis", redis] : redis),
     ...extra,
   ]);
   // tsx compiles the example and the library first: a minute allows for a machine busy with other tests.

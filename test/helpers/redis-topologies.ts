@@ -1,0 +1,375 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { findBinary } from "../../bench/lib/system.js";
+import { newRedisClient, type RedisClient } from "../../src/redis/client.js";
+import { freePort, type Managed, sleep, spawnManaged } from "./procs.js";
+import { startRedis } from "./redis.js";
+
+const run = promisify(execFile);
+
+/** One `redis-server` (or sentinel) process of a topology, on a free loopback port. */
+export interface RedisNodeProc {
+  port: number;
+  proc: Managed;
+  /** kill -9. */
+  kill(): Promise<void>;
+  /** Start it again on the same port, with the same configuration file (it rejoins as it can). */
+  restart(): Promise<void>;
+}
+
+function binaries(): { server: string; cli: string } {
+  const server = findBinary("redis-server");
+  const cli = findBinary("redis-cli");
+  if (!server || !cli) throw new Error("redis-server is missing: `bash scripts/test-setup.sh` installs it");
+  return { server, cli };
+}
+
+/** `redis-cli -p PORT ARGS…`, its output trimmed. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run(binaries().cli, ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 30_000 });
+  return stdout.trim();
+}
+
+async function startNode(dir: string, port: number, lines: string[], ready: RegExp, sentinel = false) {
+  const file = join(dir, `${sentinel ? "sentinel" : "redis"}-${port}.conf`);
+  writeFileSync(
+    file,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      "protected-mode no",
+      `dir ${dir}`,
+      ...(sentinel ? [] : ['save ""', "appendonly no", `dbfilename dump-${port}.rdb`]),
+      ...lines,
+    ].join("\n") + "\n",
+  );
+  const launch = async () => {
+    const proc = spawnManaged(binaries().server, [file, ...(sentinel ? ["--sentinel"] : [])]);
+    await proc.waitForLine((l) => ready.test(l));
+    return proc;
+  };
+  const node: RedisNodeProc = {
+    port,
+    proc: await launch(),
+    async kill() {
+      await node.proc.stop("SIGKILL");
+    },
+    async restart() {
+      node.proc = await launch();
+    },
+  };
+  return node;
+}
+
+function first<T>(items: T[]): T {
+  if (items.length === 0) throw new Error("none left");
+  return items[0] as T;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A primary, its replicas and three sentinels, all real processes on loopback. */
+export interface SentinelSet {
+  /** `redis+sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/NAME`: what `store.url` takes. */
+  url: string;
+  name: string;
+  sentinels: RedisNodeProc[];
+  /** Every data node (the first was the primary at the start). */
+  nodes: RedisNodeProc[];
+  /** The port the sentinels name as primary now. */
+  primaryPort(): Promise<number>;
+  /** kill -9 the current primary; resolves with its port once the sentinels have promoted another. */
+  killPrimary(): Promise<{ killed: number; promoted: number }>;
+  /** `SENTINEL FAILOVER`: a graceful switch; resolves once every sentinel names the new primary. */
+  failover(): Promise<{ from: number; to: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Sentinel for real: a primary with `replicas` replicas and three sentinels (quorum 2) that declare a
+ * primary down after `downAfterMs` without an answer.
+ */
+export async function startSentinelSet(
+  options: { replicas?: number; downAfterMs?: number } = {},
+): Promise<SentinelSet> {
+  const name = "swymaster";
+  const dir = mkdtempSync(join(tmpdir(), "swy-sentinel-"));
+  const downAfter = options.downAfterMs ?? 1000;
+  const nodes: RedisNodeProc[] = [];
+  const sentinels: RedisNodeProc[] = [];
+  try {
+    const primary = await startNode(dir, await freePort(), [], /Ready to accept connections/);
+    nodes.push(primary);
+    for (let i = 0; i < (options.replicas ?? 2); i++) {
+      nodes.push(
+        await startNode(dir, await freePort(), [`replicaof 127.0.0.1 ${primary.port}`], /Ready to accept connections/),
+      );
+    }
+    for (const n of nodes.slice(1)) {
+      await until("a replica in sync", async () =>
+        (await redisCli(n.port, "INFO", "replication")).includes("master_link_status:up"),
+      );
+    }
+    for (let i = 0; i < 3; i++) {
+      sentinels.push(
+        await startNode(
+          dir,
+          await freePort(),
+          [
+            `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+            `sentinel down-after-milliseconds ${name} ${downAfter}`,
+            `sentinel failover-timeout ${name} 10000`,
+            `sentinel parallel-syncs ${name} 2`,
+          ],
+          /Sentinel ID is|monitor master/,
+          true,
+        ),
+      );
+    }
+    // Every sentinel has found the replicas and the other sentinels.
+    await until("the sentinels to know each other and the replicas", async () => {
+      for (const s of sentinels) {
+        const info = await redisCli(s.port, "SENTINEL", "MASTER", name);
+        const field = (k: string) => Number(info.split("\n")[info.split("\n").indexOf(k) + 1]);
+        if (field("num-slaves") < nodes.length - 1 || field("num-other-sentinels") < 2) return false;
+      }
+      return true;
+    });
+  } catch (err) {
+    await Promise.all([...nodes, ...sentinels].map((n) => n.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const primaryFrom = async (port: number) =>
+    Number((await redisCli(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)).split("\n")[1]);
+  const primaryPort = async () => primaryFrom(first(sentinels).port);
+  const everySentinelNames = async (changedFrom: number) => {
+    let to = 0;
+    await until("every sentinel to name a new primary", async () => {
+      const seen = await Promise.all(
+        sentinels.filter((s) => s.proc.child.exitCode === null).map((s) => primaryFrom(s.port)),
+      );
+      to = seen[0] ?? 0;
+      if (!seen.every((p) => p === to) || to === changedFrom) return false;
+      return (await redisCli(to, "ROLE")).startsWith("master");
+    });
+    return to;
+  };
+  return {
+    url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(",")}/${name}`,
+    name,
+    sentinels,
+    nodes,
+    primaryPort,
+    async killPrimary() {
+      const killed = await primaryPort();
+      await nodes.find((n) => n.port === killed)?.kill();
+      return { killed, promoted: await everySentinelNames(killed) };
+    },
+    async failover() {
+      const from = await primaryPort();
+      await redisCli(first(sentinels).port, "SENTINEL", "FAILOVER", name);
+      return { from, to: await everySentinelNames(from) };
+    },
+    async stop() {
+      await Promise.all([...sentinels, ...nodes].map((n) => n.proc.stop("SIGKILL")));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Redis Cluster: `primaries` primaries with `replicasEach` replicas each, created by `redis-cli --cluster`. */
+export interface ClusterSet {
+  /** The nodes as `store.cluster` takes them (`redis://127.0.0.1:PORT`). */
+  urls: string[];
+  nodes: RedisNodeProc[];
+  /** The ports of the primaries now. */
+  primaryPorts(): Promise<number[]>;
+  /** kill -9 one primary (the first, or the one holding `key`); resolves once a replica took its slots. */
+  killPrimary(key?: string): Promise<{ killed: number; promoted: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startRedisCluster(
+  options: { primaries?: number; replicasEach?: number; nodeTimeoutMs?: number } = {},
+): Promise<ClusterSet> {
+  const primaries = options.primaries ?? 3;
+  const replicasEach = options.replicasEach ?? 1;
+  const dir = mkdtempSync(join(tmpdir(), "swy-cluster-"));
+  const nodes: RedisNodeProc[] = [];
+  try {
+    for (let i = 0; i < primaries * (1 + replicasEach); i++) {
+      const port = await freePort();
+      nodes.push(
+        await startNode(
+          dir,
+          port,
+          [
+            "cluster-enabled yes",
+            `cluster-config-file nodes-${port}.conf`,
+            `cluster-port ${await freePort()}`,
+            `cluster-node-timeout ${options.nodeTimeoutMs ?? 1000}`,
+            // A replica takes over however long it was cut off (its data is all the cluster has).
+            "cluster-replica-validity-factor 0",
+          ],
+          /Ready to accept connections/,
+        ),
+      );
+    }
+    await run(
+      binaries().cli,
+      [
+        "--cluster",
+        "create",
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        "--cluster-replicas",
+        String(replicasEach),
+        "--cluster-yes",
+      ],
+      { timeout: 60_000 },
+    );
+    await until("every node to see the cluster ok", async () => {
+      for (const n of nodes) {
+        if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+      }
+      return true;
+    });
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.kill()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const alive = () => nodes.filter((n) => n.proc.child.exitCode === null && n.proc.child.signalCode === null);
+  /** Live primaries, each with the slot ranges it serves (`CLUSTER NODES`). */
+  const shards = async () => {
+    const out = await redisCli(first(alive()).port, "CLUSTER", "NODES");
+    return out
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f[2]?.includes("master") && !f[2].includes("fail"))
+      .map((f) => ({
+        port: Number(/:(\d+)/.exec(f[1] ?? "")?.[1]),
+        ranges: f.slice(8).map((r) => r.split("-").map(Number)),
+      }));
+  };
+  const primaryPorts = async () => (await shards()).map((s) => s.port);
+  return {
+    urls: nodes.map((n) => `redis://127.0.0.1:${n.port}`),
+    nodes,
+    primaryPorts,
+    async killPrimary(key) {
+      let killed = first(await primaryPorts());
+      if (key !== undefined) {
+        const slot = Number(await redisCli(first(alive()).port, "CLUSTER", "KEYSLOT", key));
+        const holder = (await shards()).find((s) => s.ranges.some(([a = -1, b = a]) => a <= slot && slot <= b));
+        killed = holder?.port ?? killed;
+      }
+      const before = new Set(await primaryPorts());
+      await nodes.find((n) => n.port === killed)?.kill();
+      let promoted = 0;
+      await until("a replica to take the dead primary's slots", async () => {
+        const now = await primaryPorts();
+        const fresh = now.filter((p) => !before.has(p));
+        if (fresh.length === 0) return false;
+        for (const n of alive()) {
+          if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+        }
+        promoted = first(fresh);
+        return true;
+      });
+      return { killed, promoted };
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.proc.stop("SIGKILL")));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Which Redis deployments the contract suites run against. */
+export const DEPLOYMENTS = ["single", "sentinel", "cluster"] as const;
+export type DeploymentKind = (typeof DEPLOYMENTS)[number];
+
+/** A Redis deployment of any kind, as the product's options name it, with its processes to break. */
+export interface RedisDeployment {
+  kind: DeploymentKind;
+  /** What `newRedisClient` and every component take (`url`, or `cluster`). */
+  options: { url: string; cluster?: string[] };
+  /** The gateway's `store:` section (indented by two spaces). */
+  storeYaml: string;
+  /** The `examples/ha-server` arguments that name it. */
+  haArgs: string[];
+  /** A client of the product's own (it speaks to every kind), connected; closed with the deployment. */
+  client(): Promise<RedisClient>;
+  /**
+   * kill -9 the primary (Sentinel: the one the sentinels name; Cluster: the first); resolves once another
+   * has taken over, then starts the dead one again (it rejoins as a replica).
+   */
+  killPrimary(): Promise<{ killed: number; promoted: number; takeoverMs: number }>;
+  /** Every data node killed at once and started again empty: Redis lost everything. */
+  wipe(): Promise<void>;
+  sentinel: SentinelSet | undefined;
+  cluster: ClusterSet | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startDeployment(kind: DeploymentKind): Promise<RedisDeployment> {
+  const clients: RedisClient[] = [];
+  const single = kind === "single" ? await startRedis() : undefined;
+  const sentinel = kind === "sentinel" ? await startSentinelSet() : undefined;
+  const cluster = kind === "cluster" ? await startRedisCluster() : undefined;
+  const nodes = sentinel?.nodes ?? cluster?.nodes ?? [];
+  const options = single ? { url: single.url } : sentinel ? { url: sentinel.url } : { url: "", cluster: cluster?.urls };
+  const restartEmpty = async (ports: number[]) => {
+    await Promise.all(nodes.filter((n) => ports.includes(n.port)).map((n) => n.restart()));
+  };
+  return {
+    kind,
+    options,
+    storeYaml: cluster ? `  cluster: [${cluster.urls.join(", ")}]\n` : `  url: ${options.url}\n`,
+    haArgs: cluster ? ["--redis-cluster", cluster.urls.join(",")] : ["--redis", options.url],
+    sentinel,
+    cluster,
+    async client() {
+      const client = newRedisClient(options);
+      await client.connect();
+      clients.push(client);
+      return client;
+    },
+    async killPrimary() {
+      const started = Date.now();
+      const set = sentinel ?? cluster;
+      if (!set) throw new Error("one server has no replica to promote");
+      const { killed, promoted } = await set.killPrimary();
+      const takeoverMs = Date.now() - started;
+      await restartEmpty([killed]);
+      return { killed, promoted, takeoverMs };
+    },
+    async wipe() {
+      if (single) {
+        await single.stop("SIGKILL");
+        await sleep(1000);
+        await single.restart();
+        return;
+      }
+      await Promise.all(nodes.map((n) => n.kill()));
+      await sleep(1000);
+      await restartEmpty(nodes.map((n) => n.port));
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await (single?.stop() ?? sentinel?.stop() ?? cluster?.stop());
+    },
+  };
+}
