@@ -45,7 +45,9 @@ export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<voi
       },
       (err: unknown) => {
         lookup?.fail("store_unavailable");
-        throw storeUnavailable(err);
+        // Redis unreachable (a failover under way): a shared pool's replicas still know their sessions.
+        if (!theirsToAnswer(ctx, gw, pool, sid)) throw storeUnavailable(err);
+        ctx.replica = sharedFallback(pool, gw, sid);
       },
     );
   }
@@ -98,13 +100,7 @@ function routeSession(
   // A shared pool's replicas know their sessions (and the hint names the owner): a session this
   // gateway never saw (its memory store restarted, or another gateway's) is theirs to answer — when
   // there is no principal to bind it to.
-  if (
-    !record &&
-    pool.sharedSessions &&
-    ctx.principal === ANONYMOUS &&
-    ctx.endpoint === "mcp" &&
-    !gw.store.isRevoked(pool.name, sid)
-  ) {
+  if (!record && theirsToAnswer(ctx, gw, pool, sid)) {
     ctx.replica = sharedFallback(pool, gw, sid);
     return undefined;
   }
@@ -155,6 +151,13 @@ async function known(
   }
   if (replica?.state === "joining") await gw.health.checkNow(replica);
   return replica;
+}
+
+/** A session of a shared pool, bound to no principal, not revoked: its replicas can answer it. */
+function theirsToAnswer(ctx: RequestContext, gw: GatewayState, pool: UpstreamPool, sid: string): boolean {
+  return (
+    pool.sharedSessions && ctx.principal === ANONYMOUS && ctx.endpoint === "mcp" && !gw.store.isRevoked(pool.name, sid)
+  );
 }
 
 /**

@@ -167,7 +167,14 @@ export function createHaHandler(options: HaOptions): HaHandler {
   const beat = () => registry.heartbeat(me, options.advertiseUrl, nodeTtlMs).catch(() => {});
   const ready = connectSoon(client.connect(), 5000).then(beat);
   // A Redis that restarted empty has forgotten this node's sessions: put them back (first come wins).
+  /**
+   * Since when this node has had Redis (started, or reconnected after a restart or a failover). Until
+   * a heartbeat's TTL has passed since then, a missing heartbeat proves nothing: every node lost Redis
+   * together and the others may not have beaten again yet.
+   */
+  let connectedAt = Date.now();
   client.on("ready", () => {
+    connectedAt = Date.now();
     beat();
     for (const [id, s] of local) registry.restore(id, me, s.init, s.createdAt).catch(() => {});
   });
@@ -344,7 +351,10 @@ export function createHaHandler(options: HaOptions): HaHandler {
     return pending;
   }
 
-  /** Where another node's sessions were last found (no Redis round trip per forwarded request). */
+  /**
+   * Where another node's sessions were last found: no Redis round trip per forwarded request within
+   * `OWNER_CACHE_MS`, and the way on while Redis cannot be asked.
+   */
   const owners = new Map<string, { url: string; at: number }>();
   const OWNER_CACHE_MS = 1000;
 
@@ -396,18 +406,41 @@ export function createHaHandler(options: HaOptions): HaHandler {
     if (here) return serve(here);
     // Another node's session, seen a moment ago: straight there (the body passes as it came).
     const known = forwarded ? undefined : owners.get(sid);
-    if (known && Date.now() - known.at < OWNER_CACHE_MS) {
+    const fresh = known !== undefined && Date.now() - known.at < OWNER_CACHE_MS;
+    if (known && fresh) {
       const result = await forwardTo(known.url, req, body, res);
       if (result === "forwarded") return;
       if (result === "lost") return answerLost(req, res, sid, known.url, body);
     }
+    let session: Awaited<ReturnType<typeof registry.lookup>>;
+    try {
+      session = await registry.lookup(sid);
+    } catch {
+      // Redis unreachable (a primary failing over): a session forwarded from here before goes where it
+      // went; the rest are told to retry.
+      if (known && !fresh) {
+        const result = await forwardTo(known.url, req, body, res);
+        if (result === "forwarded") return;
+        if (result === "lost") return answerLost(req, res, sid, known.url, body);
+      }
+      res.setHeader("retry-after", "1");
+      return jsonError(res, 503, -32000, "The session registry (Redis) is unreachable; retry");
+    }
     owners.delete(sid);
-    const session = await registry.lookup(sid);
     if (!session) return jsonError(res, 404, -32001, "Session not found");
     let owner = session.owner;
     let force = false;
     for (let hop = 0; owner !== me && hop < 2; hop++) {
       const url = owner === "" || forwarded ? undefined : await registry.nodeUrl(owner);
+      if (url === undefined && owner !== "" && !forwarded && !force && Date.now() - connectedAt < nodeTtlMs) {
+        res.setHeader("retry-after", "1");
+        return jsonError(
+          res,
+          503,
+          -32000,
+          "Redis just came back: the session's replica may not have checked in yet; retry",
+        );
+      }
       if (url !== undefined && !force) {
         if (owners.size >= 10_000) owners.clear();
         owners.set(sid, { url, at: Date.now() });
@@ -428,7 +461,14 @@ export function createHaHandler(options: HaOptions): HaHandler {
   }
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch(() => jsonError(res, 500, -32603, "Internal error"));
+    route(req, res).catch((err: { code?: string }) => {
+      // Redis failed under the request (no primary while one is elected, or it hangs): retry soon.
+      if (err?.code === "ERR_REDIS_TIMEOUT" || !client.isReady) {
+        if (!res.headersSent) res.setHeader("retry-after", "1");
+        return jsonError(res, 503, -32000, "The session registry (Redis) is unreachable; retry");
+      }
+      jsonError(res, 500, -32603, "Internal error");
+    });
   }) as HaHandler;
 
   async function stop(handOver: boolean): Promise<void> {

@@ -154,11 +154,8 @@ export class PrimaryFollower extends EventEmitter {
       this.sentinels.add(this.follow);
       this.poll = setInterval(this.follow, POLL_MS).unref();
     }
-    for (;;) {
-      await this.refollow();
-      if (this.current?.isReady || this.closed) return this;
-      await new Promise((r) => setTimeout(r, 250).unref());
-    }
+    await this.refollow();
+    return this;
   }
 
   /** Ask the sentinels again (one question at a time; a request meanwhile asks once more after it). */
@@ -171,7 +168,16 @@ export class PrimaryFollower extends EventEmitter {
     this.following = (async () => {
       do {
         this.again = false;
-        await this.step().catch(() => {});
+        const ok = await this.step().then(
+          () => true,
+          () => false,
+        );
+        // No primary to serve from (the sentinels name none yet, or one that is not primary yet): again
+        // shortly, until one is found.
+        if (!ok && !this.current?.isReady && !this.closed) {
+          await new Promise((r) => setTimeout(r, 250).unref());
+          this.again = true;
+        }
       } while (this.again && !this.closed);
     })().finally(() => {
       this.following = undefined;
@@ -200,9 +206,12 @@ export class PrimaryFollower extends EventEmitter {
     const old = this.current;
     this.current = next;
     this.at = node;
-    next.on("end", () => {
-      if (this.current === next) this.follow();
-    });
+    // Its connection is lost ("error", then closed for good: it does not reconnect by itself).
+    const lost = () => {
+      if (this.current === next && !next.isReady) this.follow();
+    };
+    next.on("error", lost);
+    next.on("end", lost);
     old?.destroy();
     this.emit("ready");
   }

@@ -42,7 +42,9 @@ async function startNode(dir: string, port: number, lines: string[], ready: RegE
       "bind 127.0.0.1",
       "protected-mode no",
       `dir ${dir}`,
-      ...(sentinel ? [] : ['save ""', "appendonly no", `dbfilename dump-${port}.rdb`]),
+      // A replica (re)joining is sent the data at once, not after the default 5 s wait for others to join
+      // with it: the faults end sooner; what the gateways see of them is the same.
+      ...(sentinel ? [] : ['save ""', "appendonly no", `dbfilename dump-${port}.rdb`, "repl-diskless-sync-delay 0"]),
       ...lines,
     ].join("\n") + "\n",
   );
@@ -92,6 +94,8 @@ export interface SentinelSet {
   killPrimary(): Promise<{ killed: number; promoted: number }>;
   /** `SENTINEL FAILOVER`: a graceful switch; resolves once every sentinel names the new primary. */
   failover(): Promise<{ from: number; to: number }>;
+  /** Until every sentinel names one primary and every live data node replicates it. */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -166,7 +170,23 @@ export async function startSentinelSet(
     });
     return to;
   };
+  const linked = async (port: number) =>
+    (await redisCli(port, "INFO", "replication")).includes("master_link_status:up");
+  const settled = () =>
+    until(
+      "the sentinels to agree and every replica to follow the primary",
+      async () => {
+        const seen = await Promise.all(sentinels.map((s) => primaryFrom(s.port)));
+        const primary = seen[0];
+        if (!seen.every((p) => p === primary)) return false;
+        if (!(await redisCli(primary as number, "ROLE")).startsWith("master")) return false;
+        const replicas = nodes.filter((n) => n.port !== primary && n.proc.child.exitCode === null);
+        return (await Promise.all(replicas.map((n) => linked(n.port)))).every(Boolean);
+      },
+      60_000,
+    );
   return {
+    settled,
     url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(",")}/${name}`,
     name,
     sentinels,
@@ -180,7 +200,9 @@ export async function startSentinelSet(
     async failover() {
       const from = await primaryPort();
       await redisCli(first(sentinels).port, "SENTINEL", "FAILOVER", name);
-      return { from, to: await everySentinelNames(from) };
+      const to = await everySentinelNames(from);
+      await settled();
+      return { from, to };
     },
     async stop() {
       await Promise.all([...sentinels, ...nodes].map((n) => n.proc.stop("SIGKILL")));
@@ -198,6 +220,8 @@ export interface ClusterSet {
   primaryPorts(): Promise<number[]>;
   /** kill -9 one primary (the first, or the one holding `key`); resolves once a replica took its slots. */
   killPrimary(key?: string): Promise<{ killed: number; promoted: number }>;
+  /** Until every node sees the cluster ok and every replica follows its primary. */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -264,7 +288,22 @@ export async function startRedisCluster(
       }));
   };
   const primaryPorts = async () => (await shards()).map((s) => s.port);
+  const settled = () =>
+    until(
+      "every node to see the cluster ok and every replica to follow its primary",
+      async () => {
+        const primaries = new Set(await primaryPorts());
+        for (const n of alive()) {
+          if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+          if (primaries.has(n.port)) continue;
+          if (!(await redisCli(n.port, "INFO", "replication")).includes("master_link_status:up")) return false;
+        }
+        return true;
+      },
+      60_000,
+    );
   return {
+    settled,
     urls: nodes.map((n) => `redis://127.0.0.1:${n.port}`),
     nodes,
     primaryPorts,
@@ -354,6 +393,7 @@ export async function startDeployment(kind: DeploymentKind): Promise<RedisDeploy
       const { killed, promoted } = await set.killPrimary();
       const takeoverMs = Date.now() - started;
       await restartEmpty([killed]);
+      await set.settled();
       return { killed, promoted, takeoverMs };
     },
     async wipe() {
@@ -366,6 +406,7 @@ export async function startDeployment(kind: DeploymentKind): Promise<RedisDeploy
       await Promise.all(nodes.map((n) => n.kill()));
       await sleep(1000);
       await restartEmpty(nodes.map((n) => n.port));
+      await (sentinel ?? cluster)?.settled();
     },
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => {})));

@@ -53,18 +53,29 @@ const MIN_REQUESTS_TO_JUDGE = 20;
  */
 const MIN_LIMITED_RATIO = 0.75;
 
+/** One chaos run to its report; its violations, exit code and recoveries checked. */
+async function chaos(args: string[], faults: string[]): Promise<{ report: ChaosReport; log: string }> {
+  const out = join(mkdtempSync(join(tmpdir(), "swy-chaos-")), "chaos.json");
+  const run = spawnManaged(process.execPath, ["--import", "tsx", RUN, "--out", out, ...args]);
+  const code = await run.exited;
+  const log = [...run.lines, ...run.stderr].join("\n");
+  assert.ok(existsSync(out), `the run ended (exit ${code}) with no report:\n${log}`);
+  const report = JSON.parse(readFileSync(out, "utf8")) as ChaosReport;
+  assert.deepEqual(report.violations, [], log);
+  assert.equal(code, 0, log);
+  for (const name of faults) assert.ok(report.faults.some((f) => f.fault === name), `${name}: not run`);
+  for (const f of report.faults) assert.ok(f.recoveryMs !== undefined, `${f.fault}: never normal again`);
+  return { report, log };
+}
+
 describe("npm run chaos (quick): every fault once, under a mixed load", () => {
   it("gives every request one outcome, breaks no invariant, and recovers from each fault", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "swy-chaos-")), "chaos.json");
-    const run = spawnManaged(process.execPath, ["--import", "tsx", RUN, "--out", out]);
-    const code = await run.exited;
-    const log = [...run.lines, ...run.stderr].join("\n");
-    assert.ok(existsSync(out), `the run ended (exit ${code}) with no report:\n${log}`);
-    const report = JSON.parse(readFileSync(out, "utf8")) as ChaosReport;
-    assert.deepEqual(report.violations, [], log);
-    assert.equal(code, 0, log);
-    assert.equal(report.faults.length, 10, "each fault ran");
-    for (const f of report.faults) assert.ok(f.recoveryMs !== undefined, `${f.fault}: never normal again`);
+    const { report, log } = await chaos(
+      [],
+      ["restart Redis (empty)", "Redis primary killed (Sentinel)", "Redis failover (SENTINEL FAILOVER)"],
+    );
+    assert.equal(report.redis, "sentinel");
+    assert.equal(report.faults.length, 12, "each fault ran");
     assert.ok(report.sent > 1000, `only ${report.sent} requests`);
 
     for (const [workload, min] of Object.entries(MIN_OK_RATIO)) {
@@ -86,6 +97,23 @@ describe("npm run chaos (quick): every fault once, under a mixed load", () => {
     assert.ok(burst && burst.ok > 0, "the burst's tenant still got its quota");
     const limited = (burst.statuses["429"] ?? 0) / requests(burst);
     assert.ok(limited >= MIN_LIMITED_RATIO, `the burst above quota: only ${(100 * limited).toFixed(1)} % limited`);
+  });
+});
+
+describe("npm run chaos -- --redis cluster --only redis: a Cluster's primary killed under the same load", () => {
+  it("gives every request one outcome, breaks no invariant, and serves again once a replica took the slots", async () => {
+    const { report, log } = await chaos(
+      ["--redis", "cluster", "--only", "redis"],
+      ["restart Redis (empty)", "Redis primary killed (Cluster)"],
+    );
+    assert.equal(report.redis, "cluster");
+    assert.equal(report.faults.length, 2);
+    const killed = report.faults.find((f) => f.fault === "Redis primary killed (Cluster)");
+    // Two shards of three go on serving: the sessions of every era keep at least half their requests.
+    for (const [workload, t] of Object.entries(killed?.caused ?? {})) {
+      if (!(workload in MIN_OK_RATIO) || requests(t) < MIN_REQUESTS_TO_JUDGE) continue;
+      assert.ok(okRatio(t) >= MIN_OK_RATIO_IN_FAULT, `${workload}: ${t.ok} of ${requests(t)} ok\n${log}`);
+    }
   });
 });
 
