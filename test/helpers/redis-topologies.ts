@@ -37,7 +37,7 @@ async function startNode(dir: string, port: number, lines: string[], ready: RegE
   const file = join(dir, `${sentinel ? "sentinel" : "redis"}-${port}.conf`);
   writeFileSync(
     file,
-    [
+    `${[
       `port ${port}`,
       "bind 127.0.0.1",
       "protected-mode no",
@@ -46,7 +46,7 @@ async function startNode(dir: string, port: number, lines: string[], ready: RegE
       // with it: the faults end sooner; what the gateways see of them is the same.
       ...(sentinel ? [] : ['save ""', "appendonly no", `dbfilename dump-${port}.rdb`, "repl-diskless-sync-delay 0"]),
       ...lines,
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
   const launch = async () => {
     const proc = spawnManaged(binaries().server, [file, ...(sentinel ? ["--sentinel"] : [])]);

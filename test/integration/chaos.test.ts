@@ -63,7 +63,11 @@ async function chaos(args: string[], faults: string[]): Promise<{ report: ChaosR
   const report = JSON.parse(readFileSync(out, "utf8")) as ChaosReport;
   assert.deepEqual(report.violations, [], log);
   assert.equal(code, 0, log);
-  for (const name of faults) assert.ok(report.faults.some((f) => f.fault === name), `${name}: not run`);
+  for (const name of faults)
+    assert.ok(
+      report.faults.some((f) => f.fault === name),
+      `${name}: not run`,
+    );
   for (const f of report.faults) assert.ok(f.recoveryMs !== undefined, `${f.fault}: never normal again`);
   return { report, log };
 }
