@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { attempt, done, failureOf, type Req, refusal } from "./attempt.js";
-import { answerOf, INIT, jitter, LEGACY, rpc, send } from "./http.js";
+import { answerOf, INIT, jitter, LEGACY, rpc, send, sleep } from "./http.js";
 import { counterConsistent, type Ledger } from "./ledger.js";
 
 export interface Clients {
@@ -34,15 +34,23 @@ export async function initialize(
   headers = {},
 ): Promise<SessionState | undefined> {
   let state: SessionState | undefined;
+  let retryAfterMs = 0;
   await attempt(c, workload, async (req) => {
     const res = await send(url, { headers: { ...LEGACY, ...headers }, body: INIT(0) });
     const sid = res.headers["mcp-session-id"];
-    if (res.status !== 200 || typeof sid !== "string") return void refusal(c, req, res);
+    if (res.status !== 200 || typeof sid !== "string") {
+      // A client that is told when to come back (503 + Retry-After: Redis electing a primary) waits.
+      retryAfterMs = Math.min(2000, 1000 * Number(res.headers["retry-after"] ?? 0) || 0);
+      return void refusal(c, req, res);
+    }
     done(c.ledger, req, "ok");
     state = { id: sid, owner: undefined, known: 0, uncertain: 0, goodMs: c.ledger.now() };
   });
   const session = state;
-  if (!session) return undefined;
+  if (!session) {
+    if (retryAfterMs > 0) await sleep(retryAfterMs);
+    return undefined;
+  }
   await attempt(c, workload, async (req) => {
     const res = await send(url, {
       headers: { ...LEGACY, ...headers, "mcp-session-id": session.id, "mcp-protocol-version": "2025-11-25" },

@@ -185,6 +185,8 @@ export function switchyardConfig(
   heartbeat: string,
   variant: {
     redisUrl?: string;
+    /** The `store:` section's lines (indented), for Sentinel or a Cluster (`RedisDeployment.storeYaml`). */
+    storeYaml?: string;
     tokenKey?: string;
     dataDir?: string;
     dns?: { server: string; name: string };
@@ -203,8 +205,7 @@ export function switchyardConfig(
   return `
 listen: 127.0.0.1:${port}
 ${tokens}${admin}store:
-  url: ${variant.redisUrl ?? "memory"}
-logLevel: warn
+${variant.storeYaml ?? `  url: ${variant.redisUrl ?? "memory"}\n`}logLevel: warn
 heartbeat:
   interval: ${heartbeat}
 health:

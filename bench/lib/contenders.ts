@@ -90,6 +90,9 @@ export async function startSwitchyard(
   heartbeat = "15s",
   variant: {
     redisUrl?: string;
+    /** With `storeYaml` (Sentinel, Cluster): the contender's name. */
+    storeYaml?: string;
+    label?: string;
     tokenKey?: string;
     dns?: { server: string; name: string };
     oauth?: { issuer: string; publicUrl: string };
@@ -100,17 +103,19 @@ export async function startSwitchyard(
   } = {},
 ): Promise<Contender> {
   const port = await freePort();
-  const name = variant.redisUrl
-    ? "switchyard+redis"
-    : variant.tokenKey
-      ? "switchyard+tokens"
-      : variant.dns
-        ? "switchyard+dns"
-        : variant.oauth
-          ? "switchyard+oauth"
-          : variant.otlp
-            ? `switchyard+tracing${variant.otlpRatio === undefined ? "" : `-${variant.otlpRatio}`}`
-            : "switchyard";
+  const name = variant.label
+    ? variant.label
+    : variant.redisUrl
+      ? "switchyard+redis"
+      : variant.tokenKey
+        ? "switchyard+tokens"
+        : variant.dns
+          ? "switchyard+dns"
+          : variant.oauth
+            ? "switchyard+oauth"
+            : variant.otlp
+              ? `switchyard+tracing${variant.otlpRatio === undefined ? "" : `-${variant.otlpRatio}`}`
+              : "switchyard";
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
   const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);

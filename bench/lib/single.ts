@@ -3,6 +3,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEPLOYMENTS, startDeployment } from "../../test/helpers/redis-topologies.js";
+import { churn } from "./churn.js";
 import { BENCH_ADMIN_TOKEN, type Route } from "./configs.js";
 import { type Contender, startNginxProxy, startReference, startStub, startSwitchyard } from "./contenders.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./mcp.js";
@@ -175,6 +177,7 @@ async function interleaved(
 export function compareWorkload(name: string, rounds: number, seconds: number): Promise<string> {
   if (/^w(9|10)$/i.test(name)) return compareVirtual(name.toLowerCase() as "w9" | "w10", rounds, seconds);
   if (/^tracing$/i.test(name)) return compareTracing(rounds, seconds);
+  if (/^redis$/i.test(name)) return compareRedis(rounds, seconds);
   const w = workload(name);
   const target = TARGETS[w];
   return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
@@ -301,6 +304,83 @@ export async function discardingCollector(): Promise<{ url: string; close(): voi
  * `--only TRACING`: W1 through three gateways in turn — tracing off, every request traced, 1 in 10 —
  * each exporting by OTLP/HTTP to a collector that drops what it gets; medians, and CPU per request.
  */
+/**
+ * `--only REDIS`: W1 (a session's calls) and W5 (session churn) through three gateways whose store is one
+ * redis-server, Sentinel (a primary, two replicas, three sentinels) and a Cluster (three primaries with a
+ * replica each), in interleaved rounds.
+ */
+function compareRedis(rounds: number, seconds: number): Promise<string> {
+  return withStub(async ({ wrk, dir, upstream, routes }) => {
+    const kinds = DEPLOYMENTS;
+    const deployments = [];
+    for (const kind of kinds) deployments.push(await startDeployment(kind));
+    const all = [...routes, { name: "churn", upstream }];
+    const gateways = [];
+    for (const [i, d] of deployments.entries()) {
+      gateways.push(await startSwitchyard(dir, all, "15s", { storeYaml: d.storeYaml, label: `redis-${kinds[i]}` }));
+    }
+    try {
+      const loads = await Promise.all(gateways.map((g) => loadThrough("w1", g, upstream)));
+      for (const [i] of gateways.entries())
+        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
+      const w1 = await interleaved(
+        wrk,
+        dir,
+        gateways.map((g, i) => ({ label: `W1 ${kinds[i]}`, load: loads[i] as Load, pid: g.pid })),
+        rounds,
+        seconds,
+      );
+      const w5 = kinds.map(() => ({ rates: [] as number[], errors: 0, cpu: { user: 0, sys: 0, requests: 0 } }));
+      for (let round = 1; round <= rounds; round++) {
+        for (const [i, g] of gateways.entries()) {
+          process.stderr.write(`round ${round}/${rounds} W5 ${kinds[i]}\n`);
+          const before = cpuSeconds(g.pid as number);
+          const r = await churn(g.url("churn"), 16, seconds);
+          const after = cpuSeconds(g.pid as number);
+          const row = w5[i] as (typeof w5)[number];
+          row.rates.push(r.rate);
+          row.errors += r.errors;
+          row.cpu.user += after.user - before.user;
+          row.cpu.sys += after.sys - before.sys;
+          row.cpu.requests += r.cycles;
+        }
+      }
+      const w1Medians = w1.rps.map(median);
+      const w5Medians = w5.map((r) => median(r.rates));
+      const w1Rows = kinds.map((k, i) => [
+        k,
+        (w1.rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+        w1Medians[i] as number,
+        ratio(w1Medians[i] as number, w1Medians[0] as number),
+        perRequest(w1.cpu[i] as Cpu),
+        String(w1.errors[i]),
+      ]);
+      const w5Rows = kinds.map((k, i) => [
+        k,
+        (w5[i]?.rates ?? []).map((r) => fmt(r)).join(" / "),
+        w5Medians[i] as number,
+        ratio(w5Medians[i] as number, w5Medians[0] as number),
+        perRequest(w5[i]?.cpu as Cpu),
+        String(w5[i]?.errors),
+      ]);
+      return `# The Redis store on one server, Sentinel and a Cluster — stub upstream, ${rounds} rounds of ${seconds} s in turn
+
+W1: a session's tools/call, 32 connections (a session confirmed in the last 10 s is answered from the
+gateway's cache: one Redis round trip per session per 10 s).
+
+${table(["store", "req/s per round", "median req/s", "× one server", "CPU µs/req user + sys", "errors"], w1Rows)}
+
+W5: initialize → tools/call → DELETE, 16 loops (each session: SET NX, then DEL and a PUBLISH; CPU per cycle).
+
+${table(["store", "cycles/s per round", "median cycles/s", "× one server", "CPU µs/cycle user + sys", "errors"], w5Rows)}
+`;
+    } finally {
+      for (const g of gateways) await g.stop();
+      for (const d of deployments) await d.stop();
+    }
+  });
+}
+
 function compareTracing(rounds: number, seconds: number): Promise<string> {
   return withStub(async ({ wrk, dir, upstream, routes }) => {
     const sink = await discardingCollector();

@@ -90,14 +90,27 @@ export class RedisSessionStore implements SessionStore {
     return store;
   }
 
-  /** The whole revocation list into memory (dropping what has expired from Redis on the way). */
+  /**
+   * The whole revocation list into memory (dropping what has expired from Redis on the way); and back
+   * into Redis, what this gateway holds that Redis lost (restarted empty, or a failover that lost the
+   * last writes): a gateway started later still refuses those sessions.
+   */
   private async loadRevocations(): Promise<void> {
     if (!this.client.isReady) return;
     const now = Date.now();
     try {
       await this.client.zRemRangeByScore(this.revokedKey, "-inf", now);
       const live = await this.client.zRangeWithScores(this.revokedKey, now, "+inf", { BY: "SCORE" });
+      const inRedis = new Set(live.map(({ value }) => String(value)));
+      const lost = this.revocations.live().filter(([key]) => !inRedis.has(key));
       for (const { value, score } of live) this.revocations.add(String(value), score);
+      if (lost.length > 0) {
+        await this.client.zAdd(
+          this.revokedKey,
+          lost.map(([value, score]) => ({ value, score })),
+          { comparison: "GT" },
+        );
+      }
     } catch {
       // Loaded again on the next (re)connection.
     }

@@ -40,6 +40,12 @@ export class Revocations {
     return this.until.size;
   }
 
+  /** The revocations in force: key → until when. */
+  live(): Array<[string, number]> {
+    const now = this.now();
+    return [...this.until].filter(([, until]) => until > now);
+  }
+
   sweep(): void {
     const now = this.now();
     for (const [key, until] of this.until) if (until <= now) this.until.delete(key);

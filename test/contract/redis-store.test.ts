@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { createClient } from "@redis/client";
 import { RedisSessionStore } from "../../src/sessions/redis-store.js";
 import { sleep } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
@@ -105,6 +106,24 @@ describe("RedisSessionStore on a real redis-server that dies", () => {
   after(async () => {
     await Promise.all(stores.map((s) => s.close().catch(() => {})));
     await redis?.stop();
+  });
+
+  it("a revocation Redis lost (restarted empty) is written back by the gateways that hold it", async () => {
+    const a = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "lostrev:" });
+    stores.push(a);
+    await a.revoke("svc", "REVOKED-ID", Date.now() + 60_000);
+    await redis.stop("SIGKILL");
+    await redis.restart();
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    try {
+      await waitFor("the gateway to write the revocation back", async () => (await raw.zCard("lostrev:rev")) === 1);
+    } finally {
+      await raw.close();
+    }
+    const later = await RedisSessionStore.connect({ url: redis.url, idleTtlMs: 60_000, prefix: "lostrev:" });
+    stores.push(later);
+    assert.equal(later.isRevoked("svc", "REVOKED-ID"), true, "a gateway started after the loss refuses it too");
   });
 
   it("keeps answering for cached sessions while Redis is down", async () => {

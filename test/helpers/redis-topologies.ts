@@ -132,7 +132,9 @@ export async function startSentinelSet(
           [
             `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
             `sentinel down-after-milliseconds ${name} ${downAfter}`,
-            `sentinel failover-timeout ${name} 10000`,
+            // Also how long the sentinels wait before trying again when an election failed (votes split on a
+            // loaded machine): 10 s here once made an outage of 15 s.
+            `sentinel failover-timeout ${name} 3000`,
             `sentinel parallel-syncs ${name} 2`,
           ],
           /Sentinel ID is|monitor master/,

@@ -223,7 +223,7 @@ describe("tenants shared by two gateways through one redis-server", () => {
     await client.connect();
     try {
       await waitFor("a gateway to write the tenancy document back", async () => {
-        return (await client.get("swy:tenants:rev")) !== null;
+        return (await client.get("{swy:tenants}:rev")) !== null;
       });
     } finally {
       await client.close();
