@@ -31,6 +31,8 @@ export interface FaultReport extends FaultRecord {
   caused: Record<string, Tally>;
   /** The last outcome other than `ok` attributed to it, in ms after the fault ended (negative: before). */
   lastFailureAfterEndMs: number | undefined;
+  /** From its first failed outcome to its last (ms): how long some requests failed; 0 with one or none. */
+  failingMs: number;
 }
 
 export interface Attribution {
@@ -91,7 +93,9 @@ export function attribute(
     window: windowOf(r, graceMs),
     caused: {},
     lastFailureAfterEndMs: undefined,
+    failingMs: 0,
   }));
+  const firstFailure = new Map<FaultReport, number>();
   const byWorkload: Record<string, Tally> = {};
   const outsideFaults: Record<string, Tally> = {};
   const stray = new Map<string, { workload: string; what: string; n: number; firstMs: number; lastMs: number }>();
@@ -103,6 +107,9 @@ export function attribute(
       if (e.outcome !== "ok") {
         const after = e.atMs - (f.startMs + f.durationMs);
         f.lastFailureAfterEndMs = Math.max(f.lastFailureAfterEndMs ?? after, after);
+        const first = Math.min(firstFailure.get(f) ?? e.atMs, e.atMs);
+        firstFailure.set(f, first);
+        f.failingMs = Math.max(f.failingMs, e.atMs - first);
       }
       continue;
     }

@@ -95,6 +95,7 @@ export function formatReport(r: ChaosReport): string {
       "normal again after its end (ms): median",
       "max",
       "last failure after its end (ms): max",
+      "failures from first to last (ms): max",
     ],
     [...byName(r.faults)].map(([name, runs]) => {
       const after = runs.map((f) =>
@@ -110,6 +111,7 @@ export function formatReport(r: ChaosReport): string {
         show(median(after)),
         show(Math.max(...after)),
         lastFailures.length === 0 ? "none" : Math.round(Math.max(...lastFailures)),
+        lastFailures.length === 0 ? "none" : Math.round(Math.max(...runs.map((f) => f.failingMs ?? 0))),
       ];
     }),
   );
