@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { RedisServerEventBus } from "../../src/ha/redis-event-bus.js";
 import { SessionRegistry } from "../../src/ha/session-registry.js";
 import { RedisHealthBus } from "../../src/upstream/redis-health-bus.js";
-import { DEPLOYMENTS, type RedisDeployment, startDeployment } from "../helpers/redis-topologies.js";
+import { DEPLOYMENTS, useDeployment } from "../helpers/redis-topologies.js";
 import { waitFor } from "../helpers/wait.js";
 
 /**
@@ -13,47 +13,35 @@ import { waitFor } from "../helpers/wait.js";
  */
 for (const kind of DEPLOYMENTS) {
   describe(`replica health, the HA event bus and session registry on real Redis (${kind})`, () => {
-    let redis: RedisDeployment;
-    const closers: Array<() => Promise<void>> = [];
-    before(async () => {
-      redis = await startDeployment(kind);
-    });
-    after(async () => {
-      for (const close of closers) await close();
-      await redis?.stop();
-    });
+    const redis = useDeployment(kind);
 
     it("a replica one gateway saw go down is known to another at once, and to a gateway started later", async () => {
       const heard: string[] = [];
-      const options = { ...redis.options, prefix: "hb:" };
+      const options = { ...redis().options, prefix: "hb:" };
       const a = await RedisHealthBus.connect(options, () => {});
       const b = await RedisHealthBus.connect(options, (route, replica, _at, live) =>
         heard.push(`${route} ${replica} ${live ? "live" : "recorded"}`),
       );
-      closers.push(
-        () => a.close(),
-        () => b.close(),
-      );
+      redis().closeLater(() => a.close());
+      redis().closeLater(() => b.close());
       a.announceDown("svc", "http://10.0.0.5/mcp", Date.now());
       await waitFor("b to hear of the replica's death", () => heard.includes("svc http://10.0.0.5/mcp live"));
       const later: string[] = [];
       const c = await RedisHealthBus.connect(options, (route, replica, _at, live) =>
         later.push(`${route} ${replica} ${live ? "live" : "recorded"}`),
       );
-      closers.push(() => c.close());
+      redis().closeLater(() => c.close());
       await waitFor("c to read the record", () => later.includes("svc http://10.0.0.5/mcp recorded"));
     });
 
     it("an event published on one HA node reaches the listeners of every other, once", async () => {
-      const options = { ...redis.options };
+      const options = { ...redis().options };
       const [one, two] = await Promise.all([
         RedisServerEventBus.connect(options, "bus:"),
         RedisServerEventBus.connect(options, "bus:"),
       ]);
-      closers.push(
-        () => one.close(),
-        () => two.close(),
-      );
+      redis().closeLater(() => one.close());
+      redis().closeLater(() => two.close());
       const onOne: unknown[] = [];
       const onTwo: unknown[] = [];
       one.subscribe((e) => onOne.push(e));
@@ -64,7 +52,7 @@ for (const kind of DEPLOYMENTS) {
     });
 
     it("HA sessions: registered, looked up, claimed from a dead owner by exactly one node, in flight taken once", async () => {
-      const client = await redis.client();
+      const client = await redis().client();
       const registry = new SessionRegistry(client, "reg:", 60_000);
       await registry.heartbeat("alive", "http://127.0.0.1:1/mcp", 60_000);
       await registry.register("s1", "alive", { method: "initialize" });

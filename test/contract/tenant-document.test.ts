@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { FileDocument } from "../../src/tenancy/file-document.js";
 import { RedisRateLimiter } from "../../src/tenancy/rate-limiter.js";
 import { RedisDocument } from "../../src/tenancy/redis-document.js";
@@ -10,7 +10,7 @@ import { RedisSessionLedger } from "../../src/tenancy/redis-session-ledger.js";
 import { emptyTenancy, TenantRegistry } from "../../src/tenancy/registry.js";
 import { MemorySessionLedger } from "../../src/tenancy/session-ledger.js";
 import { sleep } from "../helpers/procs.js";
-import { DEPLOYMENTS, type RedisDeployment, startDeployment } from "../helpers/redis-topologies.js";
+import { DEPLOYMENTS, useDeployment } from "../helpers/redis-topologies.js";
 import { waitFor } from "../helpers/wait.js";
 
 describe("the tenancy document on disk", () => {
@@ -28,19 +28,11 @@ describe("the tenancy document on disk", () => {
 
 for (const kind of DEPLOYMENTS) {
   describe(`the tenancy document, rates and session ledger in Redis (${kind})`, () => {
-    let redis: RedisDeployment;
-    const closers: Array<() => Promise<void>> = [];
-    before(async () => {
-      redis = await startDeployment(kind);
-    });
-    after(async () => {
-      for (const close of closers) await close();
-      await redis?.stop();
-    });
+    const redis = useDeployment(kind);
 
     async function shared(prefix: string) {
-      const doc = await RedisDocument.connect({ ...redis.options, prefix }, emptyTenancy);
-      closers.push(() => doc.close());
+      const doc = await RedisDocument.connect({ ...redis().options, prefix }, emptyTenancy);
+      redis().closeLater(() => doc.close());
       return new TenantRegistry(doc);
     }
 
@@ -68,13 +60,11 @@ for (const kind of DEPLOYMENTS) {
 
     it("in Redis: one token bucket per tenant for every gateway", async () => {
       const [x, y] = await Promise.all([
-        RedisRateLimiter.connect({ ...redis.options, prefix: "rl1:" }),
-        RedisRateLimiter.connect({ ...redis.options, prefix: "rl1:" }),
+        RedisRateLimiter.connect({ ...redis().options, prefix: "rl1:" }),
+        RedisRateLimiter.connect({ ...redis().options, prefix: "rl1:" }),
       ]);
-      closers.push(
-        () => x.close(),
-        () => y.close(),
-      );
+      redis().closeLater(() => x.close());
+      redis().closeLater(() => y.close());
       const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? x : y).take("acme", 1, 4)));
       assert.equal(waits.filter((w) => w === 0).length, 4, "the burst, once, across both gateways");
       assert.ok(waits.filter((w) => w > 0).every((w) => w <= 1000));
@@ -82,8 +72,8 @@ for (const kind of DEPLOYMENTS) {
     });
 
     it("session ledgers (memory and Redis): listed per tenant until removed or idle", async () => {
-      const redisLedger = await RedisSessionLedger.connect({ ...redis.options, prefix: "sl1:" }, 300);
-      closers.push(() => redisLedger.close());
+      const redisLedger = await RedisSessionLedger.connect({ ...redis().options, prefix: "sl1:" }, 300);
+      redis().closeLater(() => redisLedger.close());
       for (const ledger of [new MemorySessionLedger(300), redisLedger]) {
         const now = Date.now();
         const entry = (id: string) => ({

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { promisify } from "node:util";
 import { findBinary } from "../../bench/lib/system.js";
 import { newRedisClient, type RedisClient } from "../../src/redis/client.js";
@@ -353,6 +354,8 @@ export interface RedisDeployment {
   haArgs: string[];
   /** A client of the product's own (it speaks to every kind), connected; closed with the deployment. */
   client(): Promise<RedisClient>;
+  /** Run `close` when the deployment stops (before its processes do). */
+  closeLater(close: () => Promise<void>): void;
   /**
    * kill -9 the primary (Sentinel: the one the sentinels name; Cluster: the first); resolves once another
    * has taken over, then starts the dead one again (it rejoins as a replica).
@@ -367,6 +370,7 @@ export interface RedisDeployment {
 
 export async function startDeployment(kind: DeploymentKind): Promise<RedisDeployment> {
   const clients: RedisClient[] = [];
+  const closers: Array<() => Promise<void>> = [];
   const single = kind === "single" ? await startRedis() : undefined;
   const sentinel = kind === "sentinel" ? await startSentinelSet() : undefined;
   const cluster = kind === "cluster" ? await startRedisCluster() : undefined;
@@ -410,9 +414,28 @@ export async function startDeployment(kind: DeploymentKind): Promise<RedisDeploy
       await restartEmpty(nodes.map((n) => n.port));
       await (sentinel ?? cluster)?.settled();
     },
+    closeLater(close) {
+      closers.push(close);
+    },
     async stop() {
+      for (const close of closers) await close().catch(() => {});
       await Promise.all(clients.map((c) => c.close().catch(() => {})));
       await (single?.stop() ?? sentinel?.stop() ?? cluster?.stop());
     },
+  };
+}
+
+/** In a `describe`: a deployment started before its tests and stopped after them. */
+export function useDeployment(kind: DeploymentKind): () => RedisDeployment {
+  let deployment: RedisDeployment | undefined;
+  before(async () => {
+    deployment = await startDeployment(kind);
+  });
+  after(async () => {
+    await deployment?.stop();
+  });
+  return () => {
+    if (!deployment) throw new Error("no deployment before the tests started");
+    return deployment;
   };
 }
