@@ -223,7 +223,9 @@ function retryingConnect<C extends { connect(): Promise<unknown>; close(): Promi
         return await client.connect();
       } catch (err) {
         if (closed) throw err;
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        // Not unref'd: like a single client's reconnection, trying keeps the process alive (a gateway
+        // starting while its Redis refuses it waits, it does not exit).
+        await new Promise((r) => setTimeout(r, 1000));
         if (closed) throw err;
       }
     }

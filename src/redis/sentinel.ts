@@ -175,7 +175,8 @@ export class PrimaryFollower extends EventEmitter {
         // No primary to serve from (the sentinels name none yet, or one that is not primary yet): again
         // shortly, until one is found.
         if (!ok && !this.current?.isReady && !this.closed) {
-          await new Promise((r) => setTimeout(r, 250).unref());
+          await new Promise((r) => setTimeout(r, 250)); // keeps the process alive, as reconnecting does
+
           this.again = true;
         }
       } while (this.again && !this.closed);

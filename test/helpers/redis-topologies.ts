@@ -1,13 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import { promisify } from "node:util";
 import { findBinary } from "../../bench/lib/system.js";
-import { newRedisClient, type RedisClient } from "../../src/redis/client.js";
+import { newRedisClient, type RedisClient, type RedisOptions } from "../../src/redis/client.js";
 import { freePort, type Managed, sleep, spawnManaged } from "./procs.js";
 import { startRedis } from "./redis.js";
+import type { TestPki } from "./tls.js";
 
 const run = promisify(execFile);
 
@@ -28,18 +29,68 @@ function binaries(): { server: string; cli: string } {
   return { server, cli };
 }
 
-/** `redis-cli -p PORT ARGS…`, its output trimmed. */
-export async function redisCli(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run(binaries().cli, ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 30_000 });
-  return stdout.trim();
+/**
+ * TLS (the server's certificate checked against the test CA) and ACL credentials on every node: an ACL
+ * user on the data nodes (the default user off), a password of their own on the sentinels.
+ */
+export interface Secure {
+  pki: TestPki;
+  user: string;
+  password: string;
+  sentinelPassword: string;
 }
 
-async function startNode(dir: string, port: number, lines: string[], ready: RegExp, sentinel = false) {
+type Cli = (port: number, ...args: string[]) => Promise<string>;
+
+/** `redis-cli -p PORT ARGS…`, its output trimmed; with `secure`, over TLS as the data nodes' user or to a sentinel. */
+function cliFor(secure?: Secure, sentinel = false): Cli {
+  const extra = secure
+    ? [
+        "--tls",
+        "--cacert",
+        secure.pki.ca,
+        ...(sentinel ? ["-a", secure.sentinelPassword] : ["--user", secure.user, "--pass", secure.password]),
+        "--no-auth-warning",
+      ]
+    : [];
+  return async (port, ...args) => {
+    const { stdout } = await run(binaries().cli, ["-h", "127.0.0.1", "-p", String(port), ...extra, ...args], {
+      timeout: 30_000,
+    });
+    return stdout.trim();
+  };
+}
+
+export const redisCli = cliFor();
+
+/** What a data node (or, `sentinel`, a sentinel) needs for TLS and ACL. */
+function secureLines(secure: Secure | undefined, port: number, sentinel: boolean): string[] {
+  if (!secure) return [`port ${port}`];
+  return [
+    "port 0",
+    `tls-port ${port}`,
+    `tls-cert-file ${secure.pki.serverCert}`,
+    `tls-key-file ${secure.pki.serverKey}`,
+    `tls-ca-cert-file ${secure.pki.ca}`,
+    "tls-auth-clients no",
+    "tls-replication yes",
+    ...(sentinel
+      ? [`requirepass ${secure.sentinelPassword}`]
+      : [
+          "user default off",
+          `user ${secure.user} on >${secure.password} ~* &* +@all`,
+          `masteruser ${secure.user}`,
+          `masterauth ${secure.password}`,
+        ]),
+  ];
+}
+
+async function startNode(dir: string, port: number, lines: string[], ready: RegExp, sentinel = false, secure?: Secure) {
   const file = join(dir, `${sentinel ? "sentinel" : "redis"}-${port}.conf`);
   writeFileSync(
     file,
     `${[
-      `port ${port}`,
+      ...secureLines(secure, port, sentinel),
       "bind 127.0.0.1",
       "protected-mode no",
       `dir ${dir}`,
@@ -105,24 +156,34 @@ export interface SentinelSet {
  * primary down after `downAfterMs` without an answer.
  */
 export async function startSentinelSet(
-  options: { replicas?: number; downAfterMs?: number } = {},
+  options: { replicas?: number; downAfterMs?: number; secure?: Secure } = {},
 ): Promise<SentinelSet> {
+  const { secure } = options;
+  const cli = cliFor(secure);
+  const sentinelCli = cliFor(secure, true);
   const name = "swymaster";
   const dir = mkdtempSync(join(tmpdir(), "swy-sentinel-"));
   const downAfter = options.downAfterMs ?? 1000;
   const nodes: RedisNodeProc[] = [];
   const sentinels: RedisNodeProc[] = [];
   try {
-    const primary = await startNode(dir, await freePort(), [], /Ready to accept connections/);
+    const primary = await startNode(dir, await freePort(), [], /Ready to accept connections/, false, secure);
     nodes.push(primary);
     for (let i = 0; i < (options.replicas ?? 2); i++) {
       nodes.push(
-        await startNode(dir, await freePort(), [`replicaof 127.0.0.1 ${primary.port}`], /Ready to accept connections/),
+        await startNode(
+          dir,
+          await freePort(),
+          [`replicaof 127.0.0.1 ${primary.port}`],
+          /Ready to accept connections/,
+          false,
+          secure,
+        ),
       );
     }
     for (const n of nodes.slice(1)) {
       await until("a replica in sync", async () =>
-        (await redisCli(n.port, "INFO", "replication")).includes("master_link_status:up"),
+        (await cli(n.port, "INFO", "replication")).includes("master_link_status:up"),
       );
     }
     for (let i = 0; i < 3; i++) {
@@ -137,16 +198,24 @@ export async function startSentinelSet(
             // loaded machine): 10 s here once made an outage of 15 s.
             `sentinel failover-timeout ${name} 3000`,
             `sentinel parallel-syncs ${name} 2`,
+            ...(secure
+              ? [
+                  `sentinel auth-user ${name} ${secure.user}`,
+                  `sentinel auth-pass ${name} ${secure.password}`,
+                  `sentinel sentinel-pass ${secure.sentinelPassword}`,
+                ]
+              : []),
           ],
           /Sentinel ID is|monitor master/,
           true,
+          secure,
         ),
       );
     }
     // Every sentinel has found the replicas and the other sentinels.
     await until("the sentinels to know each other and the replicas", async () => {
       for (const s of sentinels) {
-        const info = await redisCli(s.port, "SENTINEL", "MASTER", name);
+        const info = await sentinelCli(s.port, "SENTINEL", "MASTER", name);
         const field = (k: string) => Number(info.split("\n")[info.split("\n").indexOf(k) + 1]);
         if (field("num-slaves") < nodes.length - 1 || field("num-other-sentinels") < 2) return false;
       }
@@ -159,7 +228,7 @@ export async function startSentinelSet(
   }
 
   const primaryFrom = async (port: number) =>
-    Number((await redisCli(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)).split("\n")[1]);
+    Number((await sentinelCli(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)).split("\n")[1]);
   const primaryPort = async () => primaryFrom(first(sentinels).port);
   const everySentinelNames = async (changedFrom: number) => {
     let to = 0;
@@ -169,12 +238,11 @@ export async function startSentinelSet(
       );
       to = seen[0] ?? 0;
       if (!seen.every((p) => p === to) || to === changedFrom) return false;
-      return (await redisCli(to, "ROLE")).startsWith("master");
+      return (await cli(to, "ROLE")).startsWith("master");
     });
     return to;
   };
-  const linked = async (port: number) =>
-    (await redisCli(port, "INFO", "replication")).includes("master_link_status:up");
+  const linked = async (port: number) => (await cli(port, "INFO", "replication")).includes("master_link_status:up");
   const settled = () =>
     until(
       "the sentinels to agree and every replica to follow the primary",
@@ -182,7 +250,7 @@ export async function startSentinelSet(
         const seen = await Promise.all(sentinels.map((s) => primaryFrom(s.port)));
         const primary = seen[0];
         if (!seen.every((p) => p === primary)) return false;
-        if (!(await redisCli(primary as number, "ROLE")).startsWith("master")) return false;
+        if (!(await cli(primary as number, "ROLE")).startsWith("master")) return false;
         const replicas = nodes.filter((n) => n.port !== primary && n.proc.child.exitCode === null);
         return (await Promise.all(replicas.map((n) => linked(n.port)))).every(Boolean);
       },
@@ -190,7 +258,7 @@ export async function startSentinelSet(
     );
   return {
     settled,
-    url: `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(",")}/${name}`,
+    url: `${secure ? `rediss+sentinel://${secure.user}:${secure.password}@` : "redis+sentinel://"}${sentinels.map((s) => `127.0.0.1:${s.port}`).join(",")}/${name}`,
     name,
     sentinels,
     nodes,
@@ -202,7 +270,7 @@ export async function startSentinelSet(
     },
     async failover() {
       const from = await primaryPort();
-      await redisCli(first(sentinels).port, "SENTINEL", "FAILOVER", name);
+      await sentinelCli(first(sentinels).port, "SENTINEL", "FAILOVER", name);
       const to = await everySentinelNames(from);
       await settled();
       return { from, to };
@@ -229,8 +297,10 @@ export interface ClusterSet {
 }
 
 export async function startRedisCluster(
-  options: { primaries?: number; replicasEach?: number; nodeTimeoutMs?: number } = {},
+  options: { primaries?: number; replicasEach?: number; nodeTimeoutMs?: number; secure?: Secure } = {},
 ): Promise<ClusterSet> {
+  const { secure } = options;
+  const cli = cliFor(secure);
   const primaries = options.primaries ?? 3;
   const replicasEach = options.replicasEach ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "swy-cluster-"));
@@ -249,8 +319,11 @@ export async function startRedisCluster(
             `cluster-node-timeout ${options.nodeTimeoutMs ?? 1000}`,
             // A replica takes over however long it was cut off (its data is all the cluster has).
             "cluster-replica-validity-factor 0",
+            ...(secure ? ["tls-cluster yes"] : []),
           ],
           /Ready to accept connections/,
+          false,
+          secure,
         ),
       );
     }
@@ -263,12 +336,15 @@ export async function startRedisCluster(
         "--cluster-replicas",
         String(replicasEach),
         "--cluster-yes",
+        ...(secure
+          ? ["--tls", "--cacert", secure.pki.ca, "--user", secure.user, "--pass", secure.password, "--no-auth-warning"]
+          : []),
       ],
       { timeout: 60_000 },
     );
     await until("every node to see the cluster ok", async () => {
       for (const n of nodes) {
-        if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+        if (!(await cli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
       }
       return true;
     });
@@ -280,7 +356,7 @@ export async function startRedisCluster(
   const alive = () => nodes.filter((n) => n.proc.child.exitCode === null && n.proc.child.signalCode === null);
   /** Live primaries, each with the slot ranges it serves (`CLUSTER NODES`). */
   const shards = async () => {
-    const out = await redisCli(first(alive()).port, "CLUSTER", "NODES");
+    const out = await cli(first(alive()).port, "CLUSTER", "NODES");
     return out
       .split("\n")
       .map((l) => l.split(" "))
@@ -297,9 +373,9 @@ export async function startRedisCluster(
       async () => {
         const primaries = new Set(await primaryPorts());
         for (const n of alive()) {
-          if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+          if (!(await cli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
           if (primaries.has(n.port)) continue;
-          if (!(await redisCli(n.port, "INFO", "replication")).includes("master_link_status:up")) return false;
+          if (!(await cli(n.port, "INFO", "replication")).includes("master_link_status:up")) return false;
         }
         return true;
       },
@@ -307,13 +383,15 @@ export async function startRedisCluster(
     );
   return {
     settled,
-    urls: nodes.map((n) => `redis://127.0.0.1:${n.port}`),
+    urls: nodes.map((n) =>
+      secure ? `rediss://${secure.user}:${secure.password}@127.0.0.1:${n.port}` : `redis://127.0.0.1:${n.port}`,
+    ),
     nodes,
     primaryPorts,
     async killPrimary(key) {
       let killed = first(await primaryPorts());
       if (key !== undefined) {
-        const slot = Number(await redisCli(first(alive()).port, "CLUSTER", "KEYSLOT", key));
+        const slot = Number(await cli(first(alive()).port, "CLUSTER", "KEYSLOT", key));
         const holder = (await shards()).find((s) => s.ranges.some(([a = -1, b = a]) => a <= slot && slot <= b));
         killed = holder?.port ?? killed;
       }
@@ -325,7 +403,7 @@ export async function startRedisCluster(
         const fresh = now.filter((p) => !before.has(p));
         if (fresh.length === 0) return false;
         for (const n of alive()) {
-          if (!(await redisCli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+          if (!(await cli(n.port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
         }
         promoted = first(fresh);
         return true;
@@ -347,7 +425,7 @@ export type DeploymentKind = (typeof DEPLOYMENTS)[number];
 export interface RedisDeployment {
   kind: DeploymentKind;
   /** What `newRedisClient` and every component take (`url`, or `cluster`). */
-  options: { url: string; cluster?: string[] };
+  options: RedisOptions;
   /** The gateway's `store:` section (indented by two spaces). */
   storeYaml: string;
   /** The `examples/ha-server` arguments that name it. */
@@ -368,21 +446,30 @@ export interface RedisDeployment {
   stop(): Promise<void>;
 }
 
-export async function startDeployment(kind: DeploymentKind): Promise<RedisDeployment> {
+/** `secure`: TLS and ACL credentials on every node (Sentinel and Cluster). */
+export async function startDeployment(kind: DeploymentKind, secure?: Secure): Promise<RedisDeployment> {
   const clients: RedisClient[] = [];
   const closers: Array<() => Promise<void>> = [];
   const single = kind === "single" ? await startRedis() : undefined;
-  const sentinel = kind === "sentinel" ? await startSentinelSet() : undefined;
-  const cluster = kind === "cluster" ? await startRedisCluster() : undefined;
+  const sentinel = kind === "sentinel" ? await startSentinelSet({ secure }) : undefined;
+  const cluster = kind === "cluster" ? await startRedisCluster({ secure }) : undefined;
   const nodes = sentinel?.nodes ?? cluster?.nodes ?? [];
-  const options = single ? { url: single.url } : sentinel ? { url: sentinel.url } : { url: "", cluster: cluster?.urls };
+  const options: RedisOptions = {
+    ...(single ? { url: single.url } : sentinel ? { url: sentinel.url } : { url: "", cluster: cluster?.urls }),
+    ...(secure
+      ? { tls: { ca: readFileSync(secure.pki.ca, "utf8") }, sentinelAuth: { password: secure.sentinelPassword } }
+      : {}),
+  };
+  const secureYaml = secure
+    ? `  tls:\n    ca: ${secure.pki.ca}\n${sentinel ? `  sentinel:\n    password: ${secure.sentinelPassword}\n` : ""}`
+    : "";
   const restartEmpty = async (ports: number[]) => {
     await Promise.all(nodes.filter((n) => ports.includes(n.port)).map((n) => n.restart()));
   };
   return {
     kind,
     options,
-    storeYaml: cluster ? `  cluster: [${cluster.urls.join(", ")}]\n` : `  url: ${options.url}\n`,
+    storeYaml: `${cluster ? `  cluster: [${cluster.urls.join(", ")}]\n` : `  url: ${options.url}\n`}${secureYaml}`,
     haArgs: cluster ? ["--redis-cluster", cluster.urls.join(",")] : ["--redis", options.url],
     sentinel,
     cluster,

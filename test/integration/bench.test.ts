@@ -139,6 +139,21 @@ describe("npm run bench (a tiny run)", () => {
     assert.match(run.stdout, /^- (PASS|MISS) W1 every request traced ≥ 0\.85× tracing off: [\d.]+×$/m);
   });
 
+  it("--only REDIS: W1 and W5 with the store on one Redis, Sentinel and a Cluster, in one run", () => {
+    const run = bench("--only", "REDIS", "--tiny");
+    assert.match(
+      run.stdout,
+      /^# The Redis store on one server, Sentinel and a Cluster — stub upstream, 1 rounds of 1 s/,
+    );
+    for (const store of ["single", "sentinel", "cluster"]) {
+      const row = new RegExp(
+        `^\\| ${store} \\| [\\d,.]+ \\| [\\d,.]+ \\| [\\d.]+× \\| [\\d,.]+ \\+ [\\d,.]+ \\| 0 \\|$`,
+        "gm",
+      );
+      assert.equal(run.stdout.match(row)?.length, 2, `${store}: a W1 row and a W5 row, with no errors`);
+    }
+  });
+
   it("--profile: where a request's time goes, by area and by function", () => {
     const run = bench("--profile", "w7", "--tiny");
     assert.match(run.stdout, /^# Profile of W7 \(32 connections, stub upstream; [\d,.]+ req\/s under the profiler\)/);
