@@ -176,7 +176,6 @@ export class PrimaryFollower extends EventEmitter {
         // shortly, until one is found.
         if (!ok && !this.current?.isReady && !this.closed) {
           await new Promise((r) => setTimeout(r, 250)); // keeps the process alive, as reconnecting does
-
           this.again = true;
         }
       } while (this.again && !this.closed);
