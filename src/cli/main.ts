@@ -23,6 +23,7 @@ program
     "session store: memory (default), redis://HOST:PORT[/DB] or redis+sentinel://HOST:PORT,…/NAME, shared by gateway replicas (a Cluster: store.cluster in the file)",
   )
   .option("--admin-token <token>", "enable the admin API (/admin/v1) for this bearer token (or SWITCHYARD_ADMIN_TOKEN)")
+  .option("--workers <n>", "processes serving the listening address: a count, or auto (the CPUs available); default 1")
   .addOption(
     new Option("--log-level <level>", "log level (default info)").choices([
       "trace",

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { ConfigError, loadConfig } from "../config/load.js";
 import { createGateway } from "../gateway/server.js";
 import { shareHealth } from "../gateway/share-health.js";
@@ -6,7 +7,10 @@ import { attachLogger } from "../observability/logger.js";
 import { startOtlp } from "../observability/tracing.js";
 import { redisOptionsFrom, usesRedis } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
+import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
+import { runPrimary, workerCount } from "../workers/primary.js";
+import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
 
 export interface ServeOptions {
@@ -16,6 +20,7 @@ export interface ServeOptions {
   logLevel?: string;
   store?: string;
   adminToken?: string;
+  workers?: string;
   watch?: boolean;
 }
 
@@ -24,7 +29,10 @@ export function fail(message: string): never {
   process.exit(2);
 }
 
-/** Stop gracefully on SIGTERM/SIGINT; a second signal stops at once. */
+/**
+ * Stop gracefully on SIGTERM/SIGINT; a second signal stops at once. A worker stops on its primary's
+ * SIGTERM alone (Ctrl-C reaches the whole process group; the primary passes it on as one SIGTERM).
+ */
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -36,7 +44,7 @@ export function onShutdown(stop: () => Promise<void>): void {
     );
   };
   process.on("SIGTERM", handler);
-  process.on("SIGINT", handler);
+  process.on("SIGINT", cluster.isWorker ? () => {} : handler);
 }
 
 export async function runServe(options: ServeOptions): Promise<void> {
@@ -47,6 +55,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     logLevel: options.logLevel,
     store: options.store,
     adminToken: options.adminToken,
+    workers: options.workers,
   };
   if (options.watch && !options.config) fail("--watch needs --config FILE");
   try {
@@ -60,6 +69,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
       "no upstream configured: use --upstream NAME=URL[,URL...] or `upstreams` in --config (or --admin-token to host tenants' servers)",
     );
   }
+  if (cluster.isPrimary && workerCount(config) > 1) {
+    if (Object.values(config.upstreams).some((u) => u.command !== undefined)) {
+      fail("routes with `command` (a local `switchyard host`) cannot run with --workers yet: run the host apart");
+    }
+    return runPrimary(config);
+  }
+  joinPrimary();
   attachLogger(config.logLevel);
   // `tracing.otlp`: the OpenTelemetry SDK, before the first request (and ended last, after a final export).
   const otlp = config.tracing.otlp;
@@ -80,7 +96,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await hosts.close();
     fail((err as Error).message);
   }
-  const store = await createStore(config).catch((err: unknown) => {
+  // A worker with the embedded store asks the primary, which holds the gateway's one store.
+  const store = await (cluster.isWorker && !usesRedis(config)
+    ? new WorkerSessionStore(primaryChannel(), { idleTtlMs: config.sessions.idleTtl }).start()
+    : createStore(config)
+  ).catch((err: unknown) => {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   });

@@ -16,6 +16,8 @@ export interface ConfigFlags {
   /** `memory` or `redis://...` */
   store?: string | undefined;
   adminToken?: string | undefined;
+  /** A count, or `auto`. */
+  workers?: string | undefined;
   /** `NAME=URL[,URL...]`, repeatable. */
   upstream?: string[] | undefined;
 }
@@ -167,6 +169,7 @@ export function loadConfig(options: { file?: string | undefined; flags?: ConfigF
   const flags = options.flags ?? {};
   if (flags.listen !== undefined) input.listen = flags.listen;
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel as ConfigInput["logLevel"];
+  if (flags.workers !== undefined) input.workers = flags.workers === "auto" ? "auto" : Number(flags.workers);
   const adminToken = flags.adminToken ?? process.env.SWITCHYARD_ADMIN_TOKEN;
   if (adminToken !== undefined) input.admin = { ...(input.admin ?? {}), token: adminToken };
   if (flags.store !== undefined) input.store = { ...(input.store ?? {}), url: flags.store };

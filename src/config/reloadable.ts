@@ -9,6 +9,7 @@ import type { Config } from "./schema.js";
  */
 const FIXED: Array<[string, (c: Config) => unknown]> = [
   ["listen", (c) => c.listen],
+  ["workers", (c) => c.workers],
   ["ops.listen", (c) => c.ops.listen],
   // The Redis password is read when connecting: a rotated one is not a change to refuse (it applies at
   // the next start), or a rotated mounted secret would make every later reload fail.

@@ -283,6 +283,12 @@ export const configSchema = z
       .describe(
         "The gateway's public base URL as clients reach it, e.g. `https://mcp.example.com` (with a path if a proxy mounts the gateway under one). Used for the URLs the gateway announces (HTTP+SSE message endpoints); default: from the request (`Host`, or `X-Forwarded-Host`/`-Proto` with `security.trustProxy`).",
       ),
+    workers: z
+      .union([z.number().int().min(1).max(256), z.literal("auto")])
+      .default(1)
+      .describe(
+        "Processes serving the one listening address, supervised by a primary that restarts one that dies: `auto` = the CPUs this process may use (its cgroup's CPU quota included). One gateway whatever the count: sessions, replica health and revocations are shared by the workers.",
+      ),
     logLevel: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
       .default("info")

@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import { workerSlot } from "../workers/worker.js";
 import { subscribe } from "./events.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -8,7 +9,12 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
  * (so `warn` keeps the hot path quiet); refusals of the gateway's own are `info` too, faults `warn`.
  */
 export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: () => void } {
-  const logger = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const worker = workerSlot();
+  const logger = pino({
+    level,
+    base: { pid: process.pid, ...(worker ? { worker } : {}) },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
   const offs: Array<() => void> = [];
   if (logger.isLevelEnabled("info")) {
     offs.push(subscribe("request", (e) => logger.info({ ...e, msg: undefined }, "request")));
@@ -26,6 +32,8 @@ export function attachLogger(level: LogLevel): { logger: pino.Logger; detach: ()
   );
   offs.push(
     subscribe("lifecycle", (e) => {
+      // A worker's listening is its primary's to announce, once for the whole gateway.
+      if (worker && e.event === "listening") return;
       // Written even when the level is above info: harnesses and operators read the listening address.
       const line = { level: 30, time: new Date().toISOString(), pid: process.pid, ...e, msg: e.event };
       if (logger.isLevelEnabled("info")) logger.info(e, e.event);

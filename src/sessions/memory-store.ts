@@ -79,6 +79,11 @@ export class MemorySessionStore implements SessionStore {
     this.revocations.add(key, until);
   }
 
+  /** The revocations in force (for a worker that starts: `workers/shared-store.ts`). */
+  revocationList(): Array<[string, number]> {
+    return this.revocations.live();
+  }
+
   isRevoked(route: string, sessionId: string): boolean {
     return this.revocations.hasId(route, sessionId);
   }

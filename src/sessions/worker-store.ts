@@ -1,0 +1,121 @@
+import type { PrimaryChannel } from "../workers/ipc.js";
+import { Revocations, revocationKey } from "./revocations.js";
+import type { SessionRecord, SessionStore } from "./store.js";
+
+interface Cached {
+  record: SessionRecord;
+  /** When the primary last confirmed (and renewed) the session. */
+  confirmedAt: number;
+}
+
+/**
+ * A worker's view of the gateway's embedded store, which the primary holds (`workers/shared-store.ts`):
+ * the same design as the Redis store, with the primary in Redis' place. A session confirmed less than
+ * `idleTtl / 10` (at most 10 s) ago is answered from this worker's memory, no question asked; older ones
+ * are asked again (one IPC round trip, which also renews the TTL). A forget or a revocation is told to
+ * every worker by the primary at once; revocations are all held in memory.
+ */
+export class WorkerSessionStore implements SessionStore {
+  private readonly cache = new Map<string, Cached>();
+  private readonly revocations = new Revocations();
+  private readonly refreshMs: number;
+
+  constructor(
+    private readonly primary: PrimaryChannel,
+    options: { idleTtlMs: number; cacheSize?: number },
+    private readonly cacheSize = options.cacheSize ?? 100_000,
+  ) {
+    this.refreshMs = Math.min(options.idleTtlMs / 10, 10_000);
+    primary.onTell((tell) => {
+      if (tell.op === "store.forgotten") this.cache.delete(this.key(tell.route, tell.sid));
+      else if (tell.op === "store.revoked") this.revocations.add(tell.key, tell.until);
+    });
+  }
+
+  /** Load what the primary holds (revocations made before this worker started). */
+  async start(): Promise<this> {
+    for (const [key, until] of await this.primary.ask<Array<[string, number]>>({ op: "store.revocations" })) {
+      this.revocations.add(key, until);
+    }
+    return this;
+  }
+
+  private key(route: string, sid: string): string {
+    return `${route}\u0000${sid}`;
+  }
+
+  private remember(key: string, record: SessionRecord, now: number): void {
+    this.cache.delete(key);
+    this.cache.set(key, { record, confirmedAt: now });
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+  }
+
+  peek(route: string, sessionId: string): SessionRecord | undefined {
+    const cached = this.cache.get(this.key(route, sessionId));
+    const now = Date.now();
+    if (cached === undefined || now - cached.confirmedAt >= this.refreshMs) return undefined;
+    cached.record.lastSeenAt = now;
+    return cached.record;
+  }
+
+  async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
+    const held = this.peek(route, sessionId);
+    if (held) return held;
+    const key = this.key(route, sessionId);
+    const record = await this.primary.ask<SessionRecord | null>({ op: "store.get", route, sid: sessionId });
+    if (record === null) {
+      this.cache.delete(key);
+      return undefined;
+    }
+    this.remember(key, record, Date.now());
+    return record;
+  }
+
+  has(route: string, sessionId: string): Promise<boolean> {
+    return this.primary.ask<boolean>({ op: "store.has", route, sid: sessionId });
+  }
+
+  async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
+    const stored = await this.primary.ask<boolean>({ op: "store.learn", route, sid: sessionId, record });
+    if (stored) this.remember(this.key(route, sessionId), { ...record, lastSeenAt: Date.now() }, Date.now());
+    return stored;
+  }
+
+  async forget(route: string, sessionId: string): Promise<void> {
+    this.cache.delete(this.key(route, sessionId));
+    await this.primary.ask({ op: "store.forget", route, sid: sessionId });
+  }
+
+  revoke(route: string, sessionId: string, until: number): Promise<void> {
+    return this.revokeKey(revocationKey(route, sessionId), until);
+  }
+
+  async revokeKey(key: string, until: number): Promise<void> {
+    this.revocations.add(key, until);
+    await this.primary.ask({ op: "store.revokeKey", key, until });
+  }
+
+  isRevoked(route: string, sessionId: string): boolean {
+    return this.revocations.hasId(route, sessionId);
+  }
+
+  /** The primary answers: the store is there as long as the gateway is. */
+  async reachable(): Promise<boolean> {
+    return this.primary.ask<number>({ op: "store.size" }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  size(): Promise<number> {
+    return this.primary.ask<number>({ op: "store.size" });
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    this.revocations.close();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * What a worker and the primary say to each other over the cluster's IPC channel (JSON). A worker asks
+ * (`ask`), the primary answers (`answer`) or tells every worker (`tell`). One file: the whole protocol.
+ */
+export type Ask =
+  | { op: "store.get" | "store.has" | "store.forget"; route: string; sid: string }
+  | { op: "store.learn"; route: string; sid: string; record: unknown }
+  | { op: "store.revokeKey"; key: string; until: number }
+  | { op: "store.size" }
+  | { op: "store.revocations" };
+
+export type Tell =
+  /** A session forgotten by some worker: drop it from every cache. */
+  | { op: "store.forgotten"; route: string; sid: string }
+  /** A revocation, in force in every worker at once. */
+  | { op: "store.revoked"; key: string; until: number };
+
+export interface AskMessage {
+  swy: "ask";
+  id: number;
+  ask: Ask;
+}
+export interface AnswerMessage {
+  swy: "answer";
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+}
+export interface TellMessage {
+  swy: "tell";
+  tell: Tell;
+}
+/** A worker listening: the primary announces the gateway once every worker is. */
+export interface ListeningMessage {
+  swy: "listening";
+  url: string;
+  event: Record<string, unknown>;
+}
+
+export type WorkerMessage = AskMessage | ListeningMessage;
+export type PrimaryMessage = AnswerMessage | TellMessage;
+
+export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {
+  return typeof m === "object" && m !== null && (m as { swy?: unknown }).swy === kind;
+}
+
+/** The worker's side: questions to the primary, each answered once (or failed when the channel closes). */
+export class PrimaryChannel {
+  private next = 1;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly listeners: Array<(tell: Tell) => void> = [];
+
+  constructor(private readonly proc: NodeJS.Process = process) {
+    proc.on("message", (m: unknown) => {
+      if (isMessage<AnswerMessage>(m, "answer")) {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new Error(m.error ?? "the primary refused"));
+      } else if (isMessage<TellMessage>(m, "tell")) {
+        for (const l of this.listeners) l(m.tell);
+      }
+    });
+    proc.on("disconnect", () => {
+      for (const p of this.pending.values()) p.reject(new Error("the primary is gone"));
+      this.pending.clear();
+    });
+  }
+
+  ask<T>(ask: Ask): Promise<T> {
+    if (!this.proc.connected || !this.proc.send) return Promise.reject(new Error("the primary is gone"));
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.proc.send?.({ swy: "ask", id, ask } satisfies AskMessage);
+    });
+  }
+
+  onTell(listener: (tell: Tell) => void): void {
+    this.listeners.push(listener);
+  }
+
+  send(message: WorkerMessage): void {
+    if (this.proc.connected) this.proc.send?.(message);
+  }
+}

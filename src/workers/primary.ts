@@ -1,0 +1,101 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Config } from "../config/schema.js";
+import { usesRedis } from "../redis/client.js";
+import { MemorySessionStore } from "../sessions/memory-store.js";
+import { autoWorkers } from "./cpus.js";
+import { type AnswerMessage, type AskMessage, isMessage, type ListeningMessage } from "./ipc.js";
+import { SharedStore } from "./shared-store.js";
+
+/** The worker count `workers` asks for. */
+export function workerCount(config: Config): number {
+  return config.workers === "auto" ? autoWorkers() : config.workers;
+}
+
+/** Backoff before restarting a worker that died: doubling from 100 ms to 5 s, reset after 10 s of life. */
+const FIRST_RESTART_MS = 100;
+const MAX_RESTART_MS = 5000;
+const STABLE_MS = 10_000;
+
+function line(fields: Record<string, unknown>): void {
+  process.stdout.write(
+    `${JSON.stringify({ level: 30, time: new Date().toISOString(), pid: process.pid, ...fields })}\n`,
+  );
+}
+
+/**
+ * `switchyard serve --workers N`: this process forks N workers that serve the one listening address
+ * (Node's cluster: the primary accepts connections and hands them out in turn), restarts one that dies
+ * (with backoff), and passes SIGTERM and SIGHUP on. With the embedded store it holds the gateway's one
+ * session store, which the workers ask (`SharedStore`); with Redis or signed ids the workers use them as
+ * separate gateways would.
+ */
+export function runPrimary(config: Config): void {
+  const count = workerCount(config);
+  // The embedded store (sessions, or with signed ids the revocations alone) is the primary's.
+  const store = !usesRedis(config)
+    ? new SharedStore(
+        new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
+        () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined),
+      )
+    : undefined;
+  let stopping = false;
+  const listening = new Map<number, ListeningMessage>();
+  let announced = false;
+
+  const fork = (slot: number, restarts: number) => {
+    const started = Date.now();
+    const worker = cluster.fork({ SWITCHYARD_WORKER: String(slot) });
+    worker.on("message", (m: unknown) => {
+      if (isMessage<AskMessage>(m, "ask")) {
+        if (!store) return;
+        store.answer(m.ask).then(
+          (value) =>
+            worker.isConnected() && worker.send({ swy: "answer", id: m.id, ok: true, value } satisfies AnswerMessage),
+          (err: Error) =>
+            worker.isConnected() &&
+            worker.send({ swy: "answer", id: m.id, ok: false, error: err.message } satisfies AnswerMessage),
+        );
+      } else if (isMessage<ListeningMessage>(m, "listening")) {
+        listening.set(slot, m);
+        if (!announced && listening.size === count) {
+          announced = true;
+          // One line for the gateway, once every worker listens (harnesses and operators read it).
+          line({ ...m.event, workers: count, msg: "listening" });
+        }
+      }
+    });
+    worker.on("exit", (code, signal) => {
+      listening.delete(slot);
+      if (stopping) return;
+      const lived = Date.now() - started;
+      const next = lived > STABLE_MS ? 0 : restarts + 1;
+      const delay = next === 0 ? 0 : Math.min(FIRST_RESTART_MS * 2 ** (next - 1), MAX_RESTART_MS);
+      line({ level: 40, msg: "worker exited", worker: slot, code, signal, restartInMs: delay });
+      setTimeout(() => fork(slot, next), delay);
+    });
+  };
+  for (let slot = 1; slot <= count; slot++) fork(slot, 0);
+
+  const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const stop = () => {
+    if (stopping) {
+      for (const w of workers()) w.process.kill("SIGKILL");
+      process.exit(1);
+    }
+    stopping = true;
+    const alive = workers();
+    if (alive.length === 0) process.exit(0);
+    let left = alive.length;
+    for (const w of alive) {
+      w.once("exit", () => {
+        if (--left === 0) process.exit(0);
+      });
+      w.process.kill("SIGTERM");
+    }
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGHUP", () => {
+    for (const w of workers()) w.process.kill("SIGHUP");
+  });
+}

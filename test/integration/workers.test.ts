@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { answerTo, errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
+import { waitFor } from "../helpers/wait.js";
+
+/** Each request on a connection of its own: the primary hands connections to the workers in turn. */
+const apart = { connection: "close" };
+
+/** The request lines a gateway logged: which worker (and pid) served which session. */
+function served(g: GatewayProc): Array<{ worker: number; pid: number; session?: string; status: number }> {
+  return g.lines
+    .filter((l) => l.includes('"msg":"request"'))
+    .map((l) => JSON.parse(l) as { worker: number; pid: number; session?: string; status: number });
+}
+
+async function open(g: GatewayProc): Promise<{ id: string; replica: string }> {
+  const init = await rawRequest(g.route("svc"), {
+    headers: { ...MCP_HEADERS, ...apart },
+    body: JSON.stringify(INIT_BODY),
+  });
+  assert.equal(init.status, 200, init.body.toString());
+  const id = String(init.headers["mcp-session-id"]);
+  return { id, replica: await whoami(g, id) };
+}
+
+async function whoami(g: GatewayProc, id: string): Promise<string> {
+  const res = await rawRequest(g.route("svc"), {
+    headers: { ...sessionHeaders(id), ...apart },
+    body: rpc("tools/call", { name: "whoami", arguments: {} }),
+  });
+  assert.equal(res.status, 200, res.body.toString());
+  const content = answerTo(res, 1).result?.structuredContent as { replica: string };
+  return content.replica;
+}
+
+describe("switchyard serve --workers 2: one gateway, however many processes", () => {
+  let replicas: Replica[];
+  let gateway: GatewayProc;
+  before(async () => {
+    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    gateway = await startGateway(["--config", svcConfig(replicas), "--workers", "2", "--log-level", "info"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("routes a session created through one worker from the other, to the replica that created it (memory store)", async () => {
+    const sessions = await Promise.all(Array.from({ length: 6 }, () => open(gateway)));
+    for (const s of sessions) {
+      for (let i = 0; i < 4; i++) assert.equal(await whoami(gateway, s.id), s.replica, "its own replica, every time");
+    }
+    const lines = served(gateway);
+    assert.equal(new Set(lines.map((l) => l.worker)).size, 2, "both workers served");
+    const byWorkers = new Map<string, Set<number>>();
+    for (const l of lines) {
+      if (l.session) byWorkers.set(l.session, (byWorkers.get(l.session) ?? new Set()).add(l.worker));
+    }
+    const crossed = [...byWorkers.values()].filter((w) => w.size === 2).length;
+    assert.ok(crossed >= 4, `sessions served by both workers: ${crossed} of ${byWorkers.size}`);
+  });
+
+  it("restarts a worker killed with kill -9; the sessions it served go on", async () => {
+    const s = await open(gateway);
+    const victim = served(gateway).at(-1) as { worker: number; pid: number };
+    process.kill(victim.pid, "SIGKILL");
+    await gateway.waitForLine((l) => l.includes('"worker exited"') && l.includes(`"worker":${victim.worker}`));
+    await waitFor("the worker to serve again, in a new process", async () => {
+      await whoami(gateway, s.id);
+      return served(gateway).some((l) => l.worker === victim.worker && l.pid !== victim.pid);
+    });
+    for (let i = 0; i < 4; i++) assert.equal(await whoami(gateway, s.id), s.replica);
+  });
+
+  it("stops every worker and itself on SIGTERM, with exit code 0", async () => {
+    const g = await startGateway(["--config", svcConfig(replicas), "--workers", "2"]);
+    await open(g);
+    assert.equal(await g.stop("SIGTERM"), 0);
+  });
+});
+
+describe("switchyard serve --workers 2 with signed session ids", () => {
+  let replicas: Replica[];
+  let gateway: GatewayProc;
+  before(async () => {
+    replicas = await Promise.all(["r1"].map((n) => startReplica(n)));
+    const tokens = `affinity: token\ntokens:\n  keys: [{ id: 1, secret: ${randomBytes(32).toString("base64")} }]\n`;
+    gateway = await startGateway(["--config", svcConfig(replicas, tokens), "--workers", "2"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("a session deleted through one worker is refused by every worker at once", async () => {
+    const s = await open(gateway);
+    const deleted = await rawRequest(gateway.route("svc"), {
+      method: "DELETE",
+      headers: { ...sessionHeaders(s.id), ...apart },
+    });
+    assert.equal(deleted.status, 200);
+    for (let i = 0; i < 4; i++) {
+      const res = await rawRequest(gateway.route("svc"), {
+        headers: { ...sessionHeaders(s.id), ...apart },
+        body: rpc("tools/list"),
+      });
+      assert.equal(res.status, 404);
+      assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND", "refused by the gateway itself");
+    }
+  });
+});
