@@ -10,6 +10,7 @@ import { createStore } from "../sessions/create-store.js";
 import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
+import { shareHealthAcrossWorkers } from "../workers/shared-health.js";
 import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
 
@@ -111,6 +112,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       : undefined;
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
   const bus = await shareHealth(gateway, config);
+  if (cluster.isWorker) shareHealthAcrossWorkers(gateway, primaryChannel());
   // Before listening: a SIGHUP right after the listening line must reload, not end the process.
   const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true, hosts });
   try {

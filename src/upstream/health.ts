@@ -16,6 +16,11 @@ export class HealthChecker {
   private readonly failures = new Map<Replica, number>();
   private readonly passes = new Map<Replica, number>();
   private stopped = false;
+  /**
+   * Whether this process runs the active checks. Under `--workers` one worker leads (the primary says
+   * which) and tells the others what it sees; a gateway of one process always leads.
+   */
+  private leading = true;
   /** Set when gateway replicas share health: called when this gateway sees a replica go down. */
   announce: ((replica: Replica) => void) | undefined;
 
@@ -29,8 +34,26 @@ export class HealthChecker {
   start(): void {
     if (!this.config.enabled) return;
     this.started = true;
+    if (this.leading) this.scheduleAll();
+  }
+
+  private scheduleAll(): void {
     // A replica still joining (found by the first DNS resolution) is checked at once.
     for (const replica of this.replicas) this.schedule(replica, replica.state === "joining" ? 0 : this.config.interval);
+  }
+
+  /** Lead the active checks, or leave them to another worker (`--workers`). */
+  lead(on: boolean): void {
+    if (on === this.leading) return;
+    this.leading = on;
+    if (on && this.started) this.scheduleAll();
+    if (!on) {
+      for (const t of this.scheduled.values()) {
+        clearTimeout(t);
+        this.timers.delete(t);
+      }
+      this.scheduled.clear();
+    }
   }
 
   /** A reload's health options: the next checks follow them (turning checks on or off needs a restart). */
@@ -42,7 +65,7 @@ export class HealthChecker {
   add(replica: Replica): void {
     if (this.replicas.has(replica)) return;
     this.replicas.add(replica);
-    if (this.started) this.schedule(replica, 0);
+    if (this.started && this.leading) this.schedule(replica, 0);
   }
 
   /** A joining replica that a session already names (another gateway saw it first): checked now. */
@@ -107,7 +130,7 @@ export class HealthChecker {
     const t = setTimeout(async () => {
       this.timers.delete(t);
       const ok = await this.probe(replica);
-      if (!this.replicas.has(replica)) return;
+      if (!this.replicas.has(replica) || !this.leading) return;
       this.record(replica, ok);
       this.schedule(replica, this.config.interval);
     }, delay);

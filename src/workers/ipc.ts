@@ -13,7 +13,19 @@ export type Tell =
   /** A session forgotten by some worker: drop it from every cache. */
   | { op: "store.forgotten"; route: string; sid: string }
   /** A revocation, in force in every worker at once. */
-  | { op: "store.revoked"; key: string; until: number };
+  | { op: "store.revoked"; key: string; until: number }
+  /** A replica's health as some worker saw it change (or, to a worker that starts, as it is). */
+  | { op: "health.state"; state: HealthState }
+  /** This worker runs the gateway's active health checks (or stops running them). */
+  | { op: "health.lead"; lead: boolean };
+
+export interface HealthState {
+  route: string;
+  replica: string;
+  healthy: boolean;
+  /** When it went down (its older sessions get 404 everywhere). */
+  downAt: number;
+}
 
 export interface AskMessage {
   swy: "ask";
@@ -38,7 +50,13 @@ export interface ListeningMessage {
   event: Record<string, unknown>;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage;
+/** A replica's health changed in this worker (the primary tells the others). */
+export interface HealthMessage {
+  swy: "health";
+  state: HealthState;
+}
+
+export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

@@ -3,7 +3,15 @@ import type { Config } from "../config/schema.js";
 import { usesRedis } from "../redis/client.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
-import { type AnswerMessage, type AskMessage, isMessage, type ListeningMessage } from "./ipc.js";
+import {
+  type AnswerMessage,
+  type AskMessage,
+  type HealthMessage,
+  type HealthState,
+  isMessage,
+  type ListeningMessage,
+  type TellMessage,
+} from "./ipc.js";
 import { SharedStore } from "./shared-store.js";
 
 /** The worker count `workers` asks for. */
@@ -26,8 +34,9 @@ function line(fields: Record<string, unknown>): void {
  * `switchyard serve --workers N`: this process forks N workers that serve the one listening address
  * (Node's cluster: the primary accepts connections and hands them out in turn), restarts one that dies
  * (with backoff), and passes SIGTERM and SIGHUP on. With the embedded store it holds the gateway's one
- * session store, which the workers ask (`SharedStore`); with Redis or signed ids the workers use them as
- * separate gateways would.
+ * session store, which the workers ask (`SharedStore`); with Redis the workers use it as separate
+ * gateways would. Replica health is one view: the primary names the worker that runs the active checks
+ * and relays every change a worker sees to the others (`shared-health.ts`).
  */
 export function runPrimary(config: Config): void {
   const count = workerCount(config);
@@ -40,12 +49,31 @@ export function runPrimary(config: Config): void {
     : undefined;
   let stopping = false;
   const listening = new Map<number, ListeningMessage>();
+  const bySlot = new Map<number, Worker>();
   let announced = false;
+  /** Replica health as the workers last reported it (for a worker that starts). */
+  const health = new Map<string, HealthState>();
+  const tell = (w: Worker | undefined, message: TellMessage) => {
+    if (w?.isConnected()) w.send(message);
+  };
+  /** The listening worker with the lowest slot leads the active health checks; the others do not. */
+  const electLeader = () => {
+    const leader = Math.min(...listening.keys());
+    for (const [slot, w] of bySlot) tell(w, { swy: "tell", tell: { op: "health.lead", lead: slot === leader } });
+  };
 
   const fork = (slot: number, restarts: number) => {
     const started = Date.now();
     const worker = cluster.fork({ SWITCHYARD_WORKER: String(slot) });
+    bySlot.set(slot, worker);
     worker.on("message", (m: unknown) => {
+      if (isMessage<HealthMessage>(m, "health")) {
+        health.set(`${m.state.route}\u0000${m.state.replica}`, m.state);
+        for (const [other, w] of bySlot) {
+          if (other !== slot) tell(w, { swy: "tell", tell: { op: "health.state", state: m.state } });
+        }
+        return;
+      }
       if (isMessage<AskMessage>(m, "ask")) {
         if (!store) return;
         store.answer(m.ask).then(
@@ -57,6 +85,8 @@ export function runPrimary(config: Config): void {
         );
       } else if (isMessage<ListeningMessage>(m, "listening")) {
         listening.set(slot, m);
+        for (const state of health.values()) tell(worker, { swy: "tell", tell: { op: "health.state", state } });
+        electLeader();
         if (!announced && listening.size === count) {
           announced = true;
           // One line for the gateway, once every worker listens (harnesses and operators read it).
@@ -66,7 +96,9 @@ export function runPrimary(config: Config): void {
     });
     worker.on("exit", (code, signal) => {
       listening.delete(slot);
+      bySlot.delete(slot);
       if (stopping) return;
+      if (listening.size > 0) electLeader();
       const lived = Date.now() - started;
       const next = lived > STABLE_MS ? 0 : restarts + 1;
       const delay = next === 0 ? 0 : Math.min(FIRST_RESTART_MS * 2 ** (next - 1), MAX_RESTART_MS);

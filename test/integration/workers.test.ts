@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { answerTo, errorCode, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
+import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
-import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "../helpers/procs.js";
+import {
+  type ExampleReplica,
+  type GatewayProc,
+  type Replica,
+  sleep,
+  startGateway,
+  startReplica,
+  svcConfig,
+} from "../helpers/procs.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Each request on a connection of its own: the primary hands connections to the workers in turn. */
@@ -110,5 +118,60 @@ describe("switchyard serve --workers 2 with signed session ids", () => {
       assert.equal(res.status, 404);
       assert.equal(errorCode(res).swy, "SWY_SESSION_NOT_FOUND", "refused by the gateway itself");
     }
+  });
+});
+
+describe("switchyard serve --workers 2: replica health is one view, checked once", () => {
+  let replicas: ExampleReplica[];
+  let gateway: GatewayProc;
+  before(async () => {
+    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    const health = "health:\n  interval: 200ms\n  timeout: 300ms\n  unhealthyThreshold: 1\n";
+    gateway = await startGateway(["--config", svcConfig(replicas, health), "--workers", "2"]);
+  });
+  after(async () => {
+    for (const r of replicas ?? []) r.child.kill("SIGCONT");
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("runs the active checks in one worker only", async () => {
+    const before = (await (replicas[0] as ExampleReplica).seen()).userAgents["switchyard-health"] ?? 0;
+    await sleep(2000); // checks every 200 ms: about 10 from one checker, 20 if both workers checked
+    const probes = ((await (replicas[0] as ExampleReplica).seen()).userAgents["switchyard-health"] ?? 0) - before;
+    assert.ok(probes >= 5 && probes <= 14, `${probes} probes in 2 s`);
+  });
+
+  it("a replica one worker sees hang is down in every worker at once: its sessions get 404, none waits on it", async () => {
+    let onR2: { id: string; replica: string } | undefined;
+    while (!onR2) {
+      const s = await open(gateway);
+      if (s.replica === "r2") onR2 = s;
+    }
+    const r2 = replicas[1] as ExampleReplica;
+    r2.child.kill("SIGSTOP"); // hung: only the leader's checks (timeout 300 ms) can tell; a request would wait
+    await waitFor("the checks to mark it down", async () =>
+      gateway.lines.some((l) => l.includes('"replica down"') && l.includes(r2.url)),
+    );
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      const res: RawResponse | undefined = await Promise.race([
+        rawRequest(gateway.route("svc"), {
+          headers: { ...sessionHeaders(onR2.id), ...apart },
+          body: rpc("tools/list"),
+        }),
+        sleep(3000).then(() => undefined),
+      ]);
+      assert.ok(res, "answered at once, not held on the hung replica");
+      assert.equal(res.status, 404, `request ${i}`);
+      assert.ok(Date.now() - started < 1000);
+    }
+    // New sessions, through both workers: none is sent to the hung replica (a worker that did not know
+    // would pick it for every other one, and wait on it).
+    for (let i = 0; i < 6; i++) {
+      const s = await Promise.race([open(gateway), sleep(3000).then(() => undefined)]);
+      assert.equal(s?.replica, "r1", `new session ${i} on the replica that answers`);
+    }
+    r2.child.kill("SIGCONT");
   });
 });
