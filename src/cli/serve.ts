@@ -11,6 +11,7 @@ import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
 import { shareHealthAcrossWorkers } from "../workers/shared-health.js";
+import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
 import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
 
@@ -112,7 +113,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
       : undefined;
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
   const bus = await shareHealth(gateway, config);
-  if (cluster.isWorker) shareHealthAcrossWorkers(gateway, primaryChannel());
+  if (cluster.isWorker) {
+    shareHealthAcrossWorkers(gateway, primaryChannel());
+    shareMetricsAcrossWorkers(gateway.state.metrics, primaryChannel());
+  }
   // Before listening: a SIGHUP right after the listening line must reload, not end the process.
   const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true, hosts });
   try {

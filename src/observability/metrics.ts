@@ -121,6 +121,9 @@ export function routeLabel(route: string | undefined): string {
   return route.includes("/") ? "tenant" : route;
 }
 
+/** The metrics as prom-client's JSON (what a worker hands its primary to sum with the others'). */
+export type MetricsJson = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+
 export interface Metrics {
   /**
    * One finished request. Called by the pipeline itself rather than through the `request` event: that
@@ -134,8 +137,13 @@ export interface Metrics {
     code: string | undefined,
     upstreamSeconds: number | undefined,
   ): void;
-  /** Prometheus text exposition. */
+  /**
+   * Prometheus text exposition. Under `--workers` it is replaced by the whole gateway's
+   * (`workers/shared-metrics.ts`).
+   */
   render(): Promise<string>;
+  /** This process's own metrics, as JSON. */
+  json(): Promise<MetricsJson>;
   readonly contentType: string;
   detach(): void;
 }
@@ -212,25 +220,31 @@ export function createMetrics(sources: MetricSources): Metrics {
     "Requests refused by a tenant quota (rps, sessions, streams), by quota.",
     ["quota"],
   );
-  const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
+  // Across `--workers`: counters and histograms are summed; each gauge says how its values combine.
+  const gauge = (name: string, help: string, read: () => number | Promise<number>, aggregator: "sum" | "first") =>
     new Gauge({
       name,
       help,
+      aggregator,
       registers: [registry],
       async collect() {
         this.set(await Promise.resolve(read()).catch(() => Number.NaN));
       },
     });
-  gauge("switchyard_sessions_active", "Sessions held by the session store.", sources.sessions);
+  // The store is the gateway's (the workers ask their primary's): every worker reports the same count.
+  gauge("switchyard_sessions_active", "Sessions held by the session store.", sources.sessions, "first");
   gauge(
     "switchyard_streams_open",
     "Long-lived streams open (GET streams, HTTP+SSE streams, subscriptions).",
     sources.streams,
+    "sum",
   );
-  gauge("switchyard_cache_entries", "Entries held by the list-result cache.", () => sources.cache().entries);
-  gauge("switchyard_cache_bytes", "Bytes held by the list-result cache.", () => sources.cache().bytes);
+  gauge("switchyard_cache_entries", "Entries held by the list-result cache.", () => sources.cache().entries, "sum");
+  gauge("switchyard_cache_bytes", "Bytes held by the list-result cache.", () => sources.cache().bytes, "sum");
+  // Replica health is one view across workers (`workers/shared-health.ts`); `min`: down if any sees it down.
   new Gauge({
     name: "switchyard_replica_healthy",
+    aggregator: "min",
     help: "1 while a replica is healthy, 0 while it is down.",
     labelNames: ["route", "replica"] as const,
     registers: [registry],
@@ -242,6 +256,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: "switchyard_replica_state",
+    aggregator: "first",
     help: "1 for each replica's state in its pool: joining (being checked), serving, draining (left the DNS answer).",
     labelNames: ["route", "replica", "state"] as const,
     registers: [registry],
@@ -289,6 +304,7 @@ export function createMetrics(sources: MetricSources): Metrics {
       if (code !== undefined) refusals.inc({ code });
     },
     render: () => registry.metrics(),
+    json: () => registry.getMetricsAsJSON(),
     contentType: registry.contentType,
     detach: () => {
       for (const off of offs) off();
@@ -369,6 +385,7 @@ export function createHostMetrics(sources: HostMetricSources): Metrics {
       if (code !== undefined) refusals.inc({ code });
     },
     render: () => registry.metrics(),
+    json: () => registry.getMetricsAsJSON(),
     contentType: registry.contentType,
     detach: off,
   };

@@ -7,7 +7,9 @@ export type Ask =
   | { op: "store.learn"; route: string; sid: string; record: unknown }
   | { op: "store.revokeKey"; key: string; until: number }
   | { op: "store.size" }
-  | { op: "store.revocations" };
+  | { op: "store.revocations" }
+  /** The whole gateway's metrics, every worker's summed: Prometheus text. */
+  | { op: "metrics.gather" };
 
 export type Tell =
   /** A session forgotten by some worker: drop it from every cache. */
@@ -17,7 +19,9 @@ export type Tell =
   /** A replica's health as some worker saw it change (or, to a worker that starts, as it is). */
   | { op: "health.state"; state: HealthState }
   /** This worker runs the gateway's active health checks (or stops running them). */
-  | { op: "health.lead"; lead: boolean };
+  | { op: "health.lead"; lead: boolean }
+  /** Hand your metrics over (`MetricsMessage`, same id). */
+  | { op: "metrics.collect"; id: number };
 
 export interface HealthState {
   route: string;
@@ -56,7 +60,14 @@ export interface HealthMessage {
   state: HealthState;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage;
+/** A worker's own metrics, for the primary to sum with the others'. */
+export interface MetricsMessage {
+  swy: "metrics";
+  id: number;
+  json: unknown;
+}
+
+export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | MetricsMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

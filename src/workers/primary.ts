@@ -12,6 +12,7 @@ import {
   type ListeningMessage,
   type TellMessage,
 } from "./ipc.js";
+import { gatherMetrics } from "./shared-metrics.js";
 import { SharedStore } from "./shared-store.js";
 
 /** The worker count `workers` asks for. */
@@ -75,8 +76,12 @@ export function runPrimary(config: Config): void {
         return;
       }
       if (isMessage<AskMessage>(m, "ask")) {
-        if (!store) return;
-        store.answer(m.ask).then(
+        const answer =
+          m.ask.op === "metrics.gather"
+            ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
+            : store?.answer(m.ask);
+        if (!answer) return;
+        answer.then(
           (value) =>
             worker.isConnected() && worker.send({ swy: "answer", id: m.id, ok: true, value } satisfies AnswerMessage),
           (err: Error) =>

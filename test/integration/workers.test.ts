@@ -175,3 +175,38 @@ describe("switchyard serve --workers 2: replica health is one view, checked once
     r2.child.kill("SIGCONT");
   });
 });
+
+describe("switchyard serve --workers 2: /metrics shows the whole gateway", () => {
+  let replicas: Replica[];
+  let gateway: GatewayProc;
+  before(async () => {
+    replicas = await Promise.all(["r1"].map((n) => startReplica(n)));
+    gateway = await startGateway(["--config", svcConfig(replicas), "--workers", "2", "--log-level", "info"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  /** The sum of a metric's samples whose labels include `route="svc"`. */
+  const total = (text: string, name: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith(`${name}{`) && l.includes('route="svc"'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+
+  it("counts every request, whichever worker answered it, in any worker's scrape", async () => {
+    const sessions = await Promise.all(Array.from({ length: 5 }, () => open(gateway))); // 2 requests each
+    for (const s of sessions) for (let i = 0; i < 3; i++) await whoami(gateway, s.id);
+    const sent = 5 * 2 + 5 * 3;
+    assert.equal(new Set(served(gateway).map((l) => l.worker)).size, 2, "both workers answered");
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const res = await rawRequest(`${gateway.base}/metrics`, { method: "GET", headers: apart });
+      assert.equal(res.status, 200);
+      const text = res.body.toString();
+      assert.equal(total(text, "switchyard_requests_total"), sent, "the requests of both workers, summed");
+      assert.equal(total(text, "switchyard_request_duration_seconds_count"), sent, "histograms merged");
+      assert.match(text, /^switchyard_sessions_active 5$/m, "the shared store's sessions, counted once");
+    }
+  });
+});
