@@ -75,6 +75,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (Object.values(config.upstreams).some((u) => u.command !== undefined)) {
       fail("routes with `command` (a local `switchyard host`) cannot run with --workers yet: run the host apart");
     }
+    if (config.admin.token !== undefined && !usesRedis(config)) {
+      fail(
+        "tenants (the admin API) with --workers need the Redis store for now (store.url), which every worker shares",
+      );
+    }
     return runPrimary(config);
   }
   joinPrimary();

@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import {
+  CLI,
   type ExampleReplica,
   type GatewayProc,
   type Replica,
   sleep,
+  spawnManaged,
   startGateway,
   startReplica,
   svcConfig,
 } from "../helpers/procs.js";
+import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Each request on a connection of its own: the primary hands connections to the workers in turn. */
@@ -208,5 +212,61 @@ describe("switchyard serve --workers 2: /metrics shows the whole gateway", () =>
       assert.equal(total(text, "switchyard_request_duration_seconds_count"), sent, "histograms merged");
       assert.match(text, /^switchyard_sessions_active 5$/m, "the shared store's sessions, counted once");
     }
+  });
+});
+
+describe("switchyard serve --workers 2 with the Redis store, and reloads", () => {
+  let redis: RedisServer;
+  let replicas: Replica[];
+  let gateway: GatewayProc;
+  let file: string;
+  before(async () => {
+    redis = await startRedis();
+    replicas = await Promise.all(["r1", "r2"].map((n) => startReplica(n)));
+    file = svcConfig(replicas, `store:\n  url: ${redis.url}\n`);
+    gateway = await startGateway(["--config", file, "--workers", "2", "--log-level", "info"]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  it("routes sessions across workers through Redis, each to its own replica", async () => {
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => open(gateway)));
+    for (const s of sessions) for (let i = 0; i < 3; i++) assert.equal(await whoami(gateway, s.id), s.replica);
+    assert.equal(new Set(served(gateway).map((l) => l.worker)).size, 2);
+  });
+
+  it("passes SIGHUP on: every worker serves a route added to the file", async () => {
+    const extra = `  extra:\n    replicas: [${(replicas[0] as Replica).url}]\n`;
+    writeFileSync(file, readFileSync(file, "utf8").replace("\nstore:", `\n${extra}store:`));
+    gateway.child.kill("SIGHUP");
+    await waitFor("both workers to serve the new route", async () => {
+      const codes = await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          rawRequest(`${gateway.base}/extra/mcp`, {
+            headers: { ...MCP_HEADERS, ...apart },
+            body: JSON.stringify(INIT_BODY),
+          }).then((r) => r.status),
+        ),
+      );
+      return codes.every((c) => c === 200);
+    });
+  });
+
+  it("refuses tenants on the embedded store with --workers, naming why", async () => {
+    const g = spawnManaged(process.execPath, [
+      CLI,
+      "serve",
+      "--upstream",
+      `svc=${(replicas[0] as Replica).url}`,
+      "--workers",
+      "2",
+      "--admin-token",
+      "t".repeat(32),
+    ]);
+    assert.equal(await g.exited, 2);
+    assert.match(g.stderr.join("\n"), /tenants \(the admin API\) with --workers need the Redis store/);
   });
 });
