@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { replicaStates } from "../../test/helpers/discovery.js";
-import type { Replica } from "../../test/helpers/procs.js";
+import type { GatewayProc, Replica } from "../../test/helpers/procs.js";
 import { rssOf } from "../../test/helpers/procs.js";
 import type { DeploymentKind } from "../../test/helpers/redis-topologies.js";
 import { metricValue, waitFor } from "../../test/helpers/wait.js";
@@ -18,6 +19,18 @@ export interface Fault {
   deployments?: DeploymentKind[];
   /** Inject the fault and undo it (restart, resume); resolves when the fault is over. */
   run(t: Topology, c: Clients): Promise<void>;
+}
+
+/** The worker processes of a gateway run with `--workers` (its primary's children). */
+function workerPids(primary: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(primary)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
 }
 
 /** Whether the gateway closed the socket (or ended its side) within `ms`. */
@@ -79,6 +92,21 @@ export const FAULTS: Fault[] = [
   {
     name: "kill -9 a gateway, restart it",
     run: (t) => killAndRestart(t.gateways[1], 1000),
+  },
+  {
+    name: "kill -9 a worker of a gateway (--workers 2)",
+    // The primary restarts it; its open connections end (their clients retry), its sessions live on.
+    async run(t) {
+      const gateway = t.gateways[2] as Proc<GatewayProc>;
+      const before = workerPids(gateway.pid);
+      const victim = before[0];
+      if (victim === undefined) throw new Error("gateway 3 has no worker");
+      process.kill(victim, "SIGKILL");
+      await waitFor("the primary to start another worker", async () => {
+        const now = workerPids(gateway.pid);
+        return now.length === before.length && !now.includes(victim);
+      });
+    },
   },
   {
     name: "restart Redis (empty)",

@@ -166,12 +166,14 @@ upstreams:
     replicas: [${ha.map((h) => h.current.url).join(", ")}]
 `;
   const config = writeConfig(configText);
+  // The third gateway runs two workers (`--workers 2`): the fault "kill -9 a worker" strikes one of them.
   const gateways = await Promise.all(
     [1, 2, 3].map(async (n) => {
       const listen = await at();
+      const workers = n === 3 ? ["--workers", "2"] : [];
       return new Proc<GatewayProc>(
         `gateway ${n}`,
-        () => startGateway(["--config", config, "--listen", listen, "--admin-token", ADMIN_TOKEN]),
+        () => startGateway(["--config", config, "--listen", listen, "--admin-token", ADMIN_TOKEN, ...workers]),
         ledger,
       ).start();
     }),

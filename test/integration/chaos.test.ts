@@ -79,7 +79,7 @@ describe("npm run chaos (quick): every fault once, under a mixed load", () => {
       ["restart Redis (empty)", "Redis primary killed (Sentinel)", "Redis failover (SENTINEL FAILOVER)"],
     );
     assert.equal(report.redis, "sentinel");
-    assert.equal(report.faults.length, 12, "each fault ran");
+    assert.equal(report.faults.length, 13, "each fault ran");
     assert.ok(report.sent > 1000, `only ${report.sent} requests`);
 
     for (const [workload, min] of Object.entries(MIN_OK_RATIO)) {
