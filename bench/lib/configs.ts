@@ -51,11 +51,14 @@ const MERGED_LIST_RESULT = listAnswer(
   ["fed1", "fed2", "fed3"].flatMap((m) => FED_TOOLS.map((t) => ({ ...t, name: `${m}_${t.name}` }))),
 );
 
-/** One nginx process in the foreground (one worker, no master), as large as the file limit allows. */
-function nginxMain(prefix: string, name: string, workerConnections: number): string {
+/**
+ * nginx in the foreground, as large as the file limit allows: one process (one worker, no master), or a
+ * master with `workers` worker processes.
+ */
+function nginxMain(prefix: string, name: string, workerConnections: number, workers = 1): string {
   return `
-worker_processes 1;
-master_process off;
+worker_processes ${workers};
+master_process ${workers > 1 ? "on" : "off"};
 daemon off;
 pid ${prefix}/${name}.pid;
 error_log stderr error;
@@ -114,8 +117,8 @@ http {
 }
 
 /** nginx as a reverse proxy: one worker, keep-alive upstreams, no buffering. */
-export function proxyNginx(port: number, prefix: string, routes: Route[]): string {
-  return `${nginxMain(prefix, "proxy", 19950)}
+export function proxyNginx(port: number, prefix: string, routes: Route[], workers = 1): string {
+  return `${nginxMain(prefix, "proxy", 19950, workers)}
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;
@@ -142,11 +145,11 @@ ${routes
 `;
 }
 
-/** HAProxy, one thread, sticking sessions by the Mcp-Session-Id learned from responses. */
-export function proxyHaproxy(port: number, routes: Route[]): string {
+/** HAProxy (one thread, or `threads`), sticking sessions by the Mcp-Session-Id learned from responses. */
+export function proxyHaproxy(port: number, routes: Route[], threads = 1): string {
   return `
 global
-  nbthread 1
+  nbthread ${threads}
   maxconn 9900
   log stderr format raw local0 err
 defaults
@@ -187,6 +190,8 @@ export function switchyardConfig(
     redisUrl?: string;
     /** The `store:` section's lines (indented), for Sentinel or a Cluster (`RedisDeployment.storeYaml`). */
     storeYaml?: string;
+    /** `workers: N` (`--workers`). */
+    workers?: number;
     tokenKey?: string;
     dataDir?: string;
     dns?: { server: string; name: string };
@@ -204,7 +209,7 @@ export function switchyardConfig(
     : "";
   return `
 listen: 127.0.0.1:${port}
-${tokens}${admin}store:
+${variant.workers ? `workers: ${variant.workers}\n` : ""}${tokens}${admin}store:
 ${variant.storeYaml ?? `  url: ${variant.redisUrl ?? "memory"}\n`}logLevel: warn
 heartbeat:
   interval: ${heartbeat}

@@ -64,23 +64,25 @@ export function direct(routes: Route[]): Contender {
   };
 }
 
-export async function startNginxProxy(nginx: string, dir: string, routes: Route[]): Promise<Contender> {
+export async function startNginxProxy(nginx: string, dir: string, routes: Route[], workers = 1): Promise<Contender> {
   const port = await freePort();
-  const prefix = join(dir, "nginx-proxy");
+  const name = workers > 1 ? `nginx-${workers}w` : "nginx";
+  const prefix = join(dir, `${name}-proxy`);
   mkdirSync(prefix, { recursive: true });
-  writeFileSync(join(prefix, "nginx.conf"), proxyNginx(port, prefix, routes));
+  writeFileSync(join(prefix, "nginx.conf"), proxyNginx(port, prefix, routes, workers));
   const proc = spawnManaged(nginx, ["-p", prefix, "-c", join(prefix, "nginx.conf")]);
   await waitForPort(port, proc);
-  return managed("nginx", proc, `http://127.0.0.1:${port}`);
+  return managed(name, proc, `http://127.0.0.1:${port}`);
 }
 
-export async function startHaproxy(haproxy: string, dir: string, routes: Route[]): Promise<Contender> {
+export async function startHaproxy(haproxy: string, dir: string, routes: Route[], threads = 1): Promise<Contender> {
   const port = await freePort();
-  const file = join(dir, "haproxy.cfg");
-  writeFileSync(file, proxyHaproxy(port, routes));
+  const name = threads > 1 ? `haproxy-${threads}t` : "haproxy";
+  const file = join(dir, `${name}.cfg`);
+  writeFileSync(file, proxyHaproxy(port, routes, threads));
   const proc = spawnManaged(haproxy, ["-f", file, "-db"]);
   await waitForPort(port, proc);
-  return managed("haproxy", proc, `http://127.0.0.1:${port}`);
+  return managed(name, proc, `http://127.0.0.1:${port}`);
 }
 
 /** Switchyard with the memory store, the Redis store (a URL), or signed session ids (a key). */
@@ -90,9 +92,10 @@ export async function startSwitchyard(
   heartbeat = "15s",
   variant: {
     redisUrl?: string;
-    /** With `storeYaml` (Sentinel, Cluster): the contender's name. */
+    /** With `storeYaml` (Sentinel, Cluster) or `workers`: the contender's name. */
     storeYaml?: string;
     label?: string;
+    workers?: number;
     tokenKey?: string;
     dns?: { server: string; name: string };
     oauth?: { issuer: string; publicUrl: string };
@@ -117,7 +120,9 @@ export async function startSwitchyard(
               ? `switchyard+tracing${variant.otlpRatio === undefined ? "" : `-${variant.otlpRatio}`}`
               : "switchyard";
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir: join(dir, `${name}-data`) }));
+  // The admin API (W8) is left out under --workers: tenants there need the Redis store.
+  const dataDir = variant.workers ? undefined : join(dir, `${name}-data`);
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, ...(dataDir ? { dataDir } : {}) }));
   const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };

@@ -6,10 +6,17 @@ import { join } from "node:path";
 import { DEPLOYMENTS, startDeployment } from "../../test/helpers/redis-topologies.js";
 import { churn } from "./churn.js";
 import { BENCH_ADMIN_TOKEN, type Route } from "./configs.js";
-import { type Contender, startNginxProxy, startReference, startStub, startSwitchyard } from "./contenders.js";
+import {
+  type Contender,
+  startHaproxy,
+  startNginxProxy,
+  startReference,
+  startStub,
+  startSwitchyard,
+} from "./contenders.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./mcp.js";
 import { summariseProfile } from "./profile.js";
-import { cpuSeconds, requireTools } from "./system.js";
+import { cpuSeconds, requireTools, treeCpuSeconds } from "./system.js";
 import { fmt, ratio, table } from "./table.js";
 import { runWrk, type WrkResult } from "./wrk.js";
 
@@ -154,11 +161,11 @@ async function interleaved(
   for (let round = 1; round <= rounds; round++) {
     for (const [i, { label, load, pid }] of loads.entries()) {
       process.stderr.write(`round ${round}/${rounds} ${label}\n`);
-      const before = pid === undefined ? undefined : cpuSeconds(pid);
+      const before = pid === undefined ? undefined : treeCpuSeconds(pid);
       const r = await runWrk(wrk, dir, { ...load, seconds });
       rps[i]?.push(r.rps);
       if (before && pid !== undefined) {
-        const after = cpuSeconds(pid);
+        const after = treeCpuSeconds(pid);
         const total = cpu[i] as Cpu;
         total.user += after.user - before.user;
         total.sys += after.sys - before.sys;
@@ -178,6 +185,7 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
   if (/^w(9|10)$/i.test(name)) return compareVirtual(name.toLowerCase() as "w9" | "w10", rounds, seconds);
   if (/^tracing$/i.test(name)) return compareTracing(rounds, seconds);
   if (/^redis$/i.test(name)) return compareRedis(rounds, seconds);
+  if (/^workers$/i.test(name)) return compareWorkers(rounds, seconds);
   const w = workload(name);
   const target = TARGETS[w];
   return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
@@ -304,6 +312,64 @@ export async function discardingCollector(): Promise<{ url: string; close(): voi
  * `--only TRACING`: W1 through three gateways in turn — tracing off, every request traced, 1 in 10 —
  * each exporting by OTLP/HTTP to a collector that drops what it gets; medians, and CPU per request.
  */
+/**
+ * `--only WORKERS`: W1, W6 and W7 through Switchyard with one worker and with two, beside nginx with two
+ * worker processes and HAProxy with two threads, in interleaved rounds; the CPU column counts a
+ * gateway's primary and its workers together.
+ */
+function compareWorkers(rounds: number, seconds: number): Promise<string> {
+  return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
+    const tools = requireTools();
+    const contenders = [
+      await startSwitchyard(dir, routes, "15s", { label: "switchyard" }),
+      await startSwitchyard(dir, routes, "15s", { workers: 2, label: "switchyard-2w" }),
+      await startNginxProxy(nginx, dir, routes, 2),
+      await startHaproxy(tools.haproxy, dir, routes, 2),
+    ];
+    const sections: string[] = [];
+    try {
+      for (const w of ["w1", "w6", "w7"] as const) {
+        const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
+        for (const [i] of contenders.entries())
+          await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
+        const { rps, errors, cpu } = await interleaved(
+          wrk,
+          dir,
+          contenders.map((c, i) => ({
+            label: `${w.toUpperCase()} ${c.name}`,
+            load: loads[i] as Load,
+            pid: c.name.startsWith("switchyard") ? c.pid : undefined,
+          })),
+          rounds,
+          seconds,
+        );
+        const medians = rps.map(median);
+        const [one, two, ngx] = medians as [number, number, number];
+        const rows = contenders.map((c, i) => [
+          c.name,
+          (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+          medians[i] as number,
+          ratio(medians[i] as number, ngx),
+          ratio(medians[i] as number, one),
+          c.name.startsWith("switchyard") ? perRequest(cpu[i] as Cpu) : "–",
+          String(errors[i]),
+        ]);
+        sections.push(`## ${w.toUpperCase()} — stub upstream, 32 connections
+
+${table(["contender", "req/s per round", "median req/s", "× nginx-2w", "× switchyard (1 worker)", "CPU µs/req user + sys", "errors"], rows)}
+
+- Scaling from 1 to 2 workers: ${ratio(two, one)}`);
+      }
+      return `# Every core: --workers 2 beside nginx (2 workers) and HAProxy (2 threads) — ${rounds} rounds of ${seconds} s in turn
+
+${sections.join("\n\n")}
+`;
+    } finally {
+      for (const c of contenders) await c.stop();
+    }
+  });
+}
+
 /**
  * `--only REDIS`: W1 (a session's calls) and W5 (session churn) through three gateways whose store is one
  * redis-server, Sentinel (a primary, two replicas, three sentinels) and a Cluster (three primaries with a

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
@@ -48,6 +49,27 @@ export function fileLimit(): number {
 }
 
 /** CPU time a process has used so far, in seconds: user and system (`/proc/PID/stat`, clock ticks of 1/100 s). */
+/** CPU time of a process and its children (a gateway's workers under `--workers`). */
+export function treeCpuSeconds(pid: number): { user: number; sys: number } {
+  let children: number[] = [];
+  try {
+    children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // none (pgrep exits 1)
+  }
+  const all = [pid, ...children].map((p) => {
+    try {
+      return cpuSeconds(p);
+    } catch {
+      return { user: 0, sys: 0 }; // gone meanwhile
+    }
+  });
+  return { user: all.reduce((t, c) => t + c.user, 0), sys: all.reduce((t, c) => t + c.sys, 0) };
+}
+
 export function cpuSeconds(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name (field 2) may hold spaces: the fields are counted after its closing parenthesis.
