@@ -29,10 +29,14 @@ describe("three gateways sharing one redis-server", () => {
       startReplica("r2", undefined, { unknownSessions: "400" }),
       startReplica("r3", undefined, { unknownSessions: "accept" }),
     ]);
+    // commandTimeout: on a machine loaded by the test files beside this one a Redis answer once took over
+    // the 1 s default, and the gateway refused (503) a session while Redis was up. The deadline is not
+    // under test here: a killed Redis refuses connections at once, whatever the timeout.
     const config = svcConfig(
       replicas,
       `store:
   url: ${redis.url}
+  commandTimeout: 5s
 health:
   interval: 300ms
   unhealthyThreshold: 1
