@@ -142,6 +142,28 @@ function perRequest(c: { user: number; sys: number; requests: number }): string 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+/**
+ * A table row per contender of interleaved rounds: its rounds, their median, the median's ratio to each
+ * of `against` (medians of the same run), its CPU per request ("–" where not measured), its errors.
+ */
+function roundRows(
+  names: string[],
+  run: { rps: number[][]; errors: number[]; cpu: Cpu[] },
+  against: number[],
+): Array<Array<string | number>> {
+  return names.map((name, i) => {
+    const m = median(run.rps[i] as number[]);
+    return [
+      name,
+      (run.rps[i] as number[]).map((r) => fmt(r)).join(" / "),
+      m,
+      ...against.map((a) => ratio(m, a)),
+      perRequest(run.cpu[i] as Cpu),
+      String(run.errors[i]),
+    ];
+  });
+}
+
 type Cpu = { user: number; sys: number; requests: number };
 
 /**
@@ -212,17 +234,12 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
         rounds,
         seconds,
       );
-      const medians = rps.map(median);
-      const [ref, ngx, swy] = medians as [number, number, number];
-      const rows = contenders.map((c, i) => [
-        c.name,
-        (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
-        medians[i] as number,
-        ratio(medians[i] as number, ref),
-        ratio(medians[i] as number, ngx),
-        perRequest(cpu[i] as Cpu),
-        String(errors[i]),
-      ]);
+      const [ref, ngx, swy] = rps.map(median) as [number, number, number];
+      const rows = roundRows(
+        contenders.map((c) => c.name),
+        { rps, errors, cpu },
+        [ref, ngx],
+      );
       return `# ${w.toUpperCase()} alone — stub upstream, 32 connections, ${rounds} rounds of ${seconds} s in turn
 
 ${table(["contender", "req/s per round", "median req/s", `× ${target.reference}`, "× nginx", "CPU µs/req user + sys", "errors"], rows)}
@@ -343,17 +360,12 @@ function compareWorkers(rounds: number, seconds: number): Promise<string> {
           rounds,
           seconds,
         );
-        const medians = rps.map(median);
-        const [one, two, ngx] = medians as [number, number, number];
-        const rows = contenders.map((c, i) => [
-          c.name,
-          (rps[i] as number[]).map((r) => fmt(r)).join(" / "),
-          medians[i] as number,
-          ratio(medians[i] as number, ngx),
-          ratio(medians[i] as number, one),
-          c.name.startsWith("switchyard") ? perRequest(cpu[i] as Cpu) : "–",
-          String(errors[i]),
-        ]);
+        const [one, two, ngx] = rps.map(median) as [number, number, number];
+        const rows = roundRows(
+          contenders.map((c) => c.name),
+          { rps, errors, cpu },
+          [ngx, one],
+        );
         sections.push(`## ${w.toUpperCase()} — stub upstream, 32 connections
 
 ${table(["contender", "req/s per round", "median req/s", "× nginx-2w", "× switchyard (1 worker)", "CPU µs/req user + sys", "errors"], rows)}
