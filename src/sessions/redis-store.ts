@@ -5,6 +5,7 @@ import {
   newRedisClient as newClient,
   type RedisOptions,
 } from "../redis/client.js";
+import { ConfirmedCache } from "./confirmed-cache.js";
 import { Revocations, revocationKey } from "./revocations.js";
 import type { SessionRecord, SessionStore } from "./store.js";
 
@@ -16,12 +17,6 @@ export interface RedisStoreOptions extends RedisOptions {
 
 /** What is stored: the record minus `lastSeenAt`, which Redis's sliding TTL stands for. */
 type Stored = Omit<SessionRecord, "lastSeenAt">;
-
-interface Cached {
-  record: SessionRecord;
-  /** When Redis last confirmed (and renewed) the session. */
-  confirmedAt: number;
-}
 
 /**
  * Session → replica in Redis, shared by every gateway replica. Keys are namespaced and carry a hash of
@@ -41,9 +36,7 @@ interface Cached {
 export class RedisSessionStore implements SessionStore {
   private readonly prefix: string;
   private readonly channel: string;
-  private readonly refreshMs: number;
-  private readonly cacheSize: number;
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: ConfirmedCache;
   private readonly revocations = new Revocations();
   private readonly revokedKey: string;
   private readonly revokedChannel: string;
@@ -55,8 +48,7 @@ export class RedisSessionStore implements SessionStore {
   ) {
     this.prefix = options.prefix ?? "swy:";
     this.channel = `${this.prefix}inv`;
-    this.refreshMs = Math.min(options.idleTtlMs / 10, 10_000);
-    this.cacheSize = options.cacheSize ?? 100_000;
+    this.cache = new ConfirmedCache(Math.min(options.idleTtlMs / 10, 10_000), options.cacheSize);
     this.revokedKey = `${this.prefix}rev`;
     this.revokedChannel = `${this.prefix}rev:new`;
   }
@@ -121,39 +113,23 @@ export class RedisSessionStore implements SessionStore {
     return `${this.prefix}s:${route}:${hash("sha256", sessionId, "base64url")}`;
   }
 
-  private remember(key: string, record: SessionRecord, now: number): void {
-    this.cache.delete(key);
-    this.cache.set(key, { record, confirmedAt: now });
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-  }
-
-  /** The cached record if Redis confirmed it within `refreshMs` (renewed here), else undefined. */
-  private fresh(cached: Cached | undefined, now: number): SessionRecord | undefined {
-    if (cached === undefined || now - cached.confirmedAt >= this.refreshMs) return undefined;
-    cached.record.lastSeenAt = now;
-    return cached.record;
-  }
-
   peek(route: string, sessionId: string): SessionRecord | undefined {
-    return this.fresh(this.cache.get(this.key(route, sessionId)), Date.now());
+    return this.cache.fresh(this.key(route, sessionId), Date.now());
   }
 
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
     const key = this.key(route, sessionId);
     const now = Date.now();
-    const cached = this.cache.get(key);
-    const held = this.fresh(cached, now);
-    if (held) return held;
+    const fresh = this.cache.fresh(key, now);
+    if (fresh) return fresh;
     let value: string | null;
     try {
       const reply = await this.client.getEx(key, { type: "PX", value: this.options.idleTtlMs });
       value = reply === null ? null : String(reply);
     } catch (err) {
       // Redis unreachable: what this gateway already knows still routes.
-      if (cached) return cached.record;
+      const held = this.cache.held(key);
+      if (held) return held;
       throw err;
     }
     if (value === null) {
@@ -161,7 +137,7 @@ export class RedisSessionStore implements SessionStore {
       return undefined;
     }
     const record = { ...(JSON.parse(value) as Stored), lastSeenAt: now };
-    this.remember(key, record, now);
+    this.cache.remember(key, record, now);
     return record;
   }
 
@@ -177,7 +153,7 @@ export class RedisSessionStore implements SessionStore {
       expiration: { type: "PX", value: this.options.idleTtlMs },
     });
     if (reply !== "OK") return false;
-    this.remember(key, { ...record }, Date.now());
+    this.cache.remember(key, { ...record }, Date.now());
     return true;
   }
 

@@ -1,12 +1,7 @@
 import type { PrimaryChannel } from "../workers/ipc.js";
+import { ConfirmedCache } from "./confirmed-cache.js";
 import { Revocations, revocationKey } from "./revocations.js";
 import type { SessionRecord, SessionStore } from "./store.js";
-
-interface Cached {
-  record: SessionRecord;
-  /** When the primary last confirmed (and renewed) the session. */
-  confirmedAt: number;
-}
 
 /**
  * A worker's view of the gateway's embedded store, which the primary holds (`workers/shared-store.ts`):
@@ -16,16 +11,14 @@ interface Cached {
  * every worker by the primary at once; revocations are all held in memory.
  */
 export class WorkerSessionStore implements SessionStore {
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache: ConfirmedCache;
   private readonly revocations = new Revocations();
-  private readonly refreshMs: number;
 
   constructor(
     private readonly primary: PrimaryChannel,
     options: { idleTtlMs: number; cacheSize?: number },
-    private readonly cacheSize = options.cacheSize ?? 100_000,
   ) {
-    this.refreshMs = Math.min(options.idleTtlMs / 10, 10_000);
+    this.cache = new ConfirmedCache(Math.min(options.idleTtlMs / 10, 10_000), options.cacheSize);
     primary.onTell((tell) => {
       if (tell.op === "store.forgotten") this.cache.delete(this.key(tell.route, tell.sid));
       else if (tell.op === "store.revoked") this.revocations.add(tell.key, tell.until);
@@ -44,21 +37,8 @@ export class WorkerSessionStore implements SessionStore {
     return `${route}\u0000${sid}`;
   }
 
-  private remember(key: string, record: SessionRecord, now: number): void {
-    this.cache.delete(key);
-    this.cache.set(key, { record, confirmedAt: now });
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-  }
-
   peek(route: string, sessionId: string): SessionRecord | undefined {
-    const cached = this.cache.get(this.key(route, sessionId));
-    const now = Date.now();
-    if (cached === undefined || now - cached.confirmedAt >= this.refreshMs) return undefined;
-    cached.record.lastSeenAt = now;
-    return cached.record;
+    return this.cache.fresh(this.key(route, sessionId), Date.now());
   }
 
   async get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
@@ -70,7 +50,7 @@ export class WorkerSessionStore implements SessionStore {
       this.cache.delete(key);
       return undefined;
     }
-    this.remember(key, record, Date.now());
+    this.cache.remember(key, record, Date.now());
     return record;
   }
 
@@ -80,7 +60,7 @@ export class WorkerSessionStore implements SessionStore {
 
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
     const stored = await this.primary.ask<boolean>({ op: "store.learn", route, sid: sessionId, record });
-    if (stored) this.remember(this.key(route, sessionId), { ...record, lastSeenAt: Date.now() }, Date.now());
+    if (stored) this.cache.remember(this.key(route, sessionId), { ...record, lastSeenAt: Date.now() }, Date.now());
     return stored;
   }
 
