@@ -177,6 +177,11 @@ async function interleaved(
   rounds: number,
   seconds: number,
 ): Promise<{ rps: number[][]; errors: number[]; cpu: Cpu[] }> {
+  // Every load warmed first (Node's JIT needs it; nginx and HAProxy lose nothing by it).
+  for (const { label, load } of loads) {
+    process.stderr.write(`${label}: warm-up\n`);
+    await runWrk(wrk, dir, { ...load, seconds: Math.min(2, seconds) });
+  }
   const rps = loads.map(() => [] as number[]);
   const errors = loads.map(() => 0);
   const cpu = loads.map(() => ({ user: 0, sys: 0, requests: 0 }));
@@ -218,10 +223,6 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
     ];
     try {
       const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
-      for (const [i, c] of contenders.entries()) {
-        process.stderr.write(`${w.toUpperCase()} ${c.name}: warm-up\n`);
-        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
-      }
       // CPU time of each contender's process per request it answered (nginx: its master, not its worker: none).
       const { rps, errors, cpu } = await interleaved(
         wrk,
@@ -281,10 +282,6 @@ function compareVirtual(w: "w9" | "w10", rounds: number, seconds: number): Promi
                 { url: gateway.url("lists"), ...modernLoad("tools/list"), connections: 32 },
               ],
             ];
-      for (const [name, load] of pair) {
-        process.stderr.write(`${w.toUpperCase()} ${name}: warm-up\n`);
-        await runWrk(wrk, dir, { ...load, seconds: Math.min(2, seconds) });
-      }
       const { rps, errors, cpu } = await interleaved(
         wrk,
         dir,
@@ -347,8 +344,6 @@ function compareWorkers(rounds: number, seconds: number): Promise<string> {
     try {
       for (const w of ["w1", "w6", "w7"] as const) {
         const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
-        for (const [i] of contenders.entries())
-          await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
         const { rps, errors, cpu } = await interleaved(
           wrk,
           dir,
@@ -399,8 +394,6 @@ function compareRedis(rounds: number, seconds: number): Promise<string> {
     }
     try {
       const loads = await Promise.all(gateways.map((g) => loadThrough("w1", g, upstream)));
-      for (const [i] of gateways.entries())
-        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
       const w1 = await interleaved(
         wrk,
         dir,
@@ -470,8 +463,6 @@ function compareTracing(rounds: number, seconds: number): Promise<string> {
     const names = ["tracing off", "every request traced", "1 in 10 traced"];
     try {
       const loads = await Promise.all(gateways.map((g) => loadThrough("w1", g, upstream)));
-      for (const [i] of gateways.entries())
-        await runWrk(wrk, dir, { ...(loads[i] as Load), seconds: Math.min(2, seconds) });
       const { rps, errors, cpu } = await interleaved(
         wrk,
         dir,

@@ -1,6 +1,5 @@
 import { SwitchyardError } from "../errors.js";
 import { hasEnvelope, routingHeaderMismatch, targetName } from "../protocol/routing-headers.js";
-import { usesRedis } from "../redis/client.js";
 import type { SessionRecord } from "../sessions/store.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { Replica } from "../upstream/replica.js";
@@ -33,11 +32,12 @@ export function routeRequest(ctx: RequestContext, gw: GatewayState): Promise<voi
   if (sid !== undefined) {
     const held = gw.store.peek(pool.name, sid);
     if (held !== undefined) return routeSession(ctx, gw, pool, sid, held);
-    // The store is asked: a round trip to Redis is a span of its own when traced (the memory store's is not).
-    const lookup = !usesRedis(gw.config)
-      ? undefined
-      : ctx.trace?.child("session store get", { "db.system.name": "redis", "db.operation.name": "get" });
-
+    // The store is asked: a round trip to its database is a span of its own when traced.
+    const db = gw.store.dbSystem;
+    const lookup =
+      db === undefined
+        ? undefined
+        : ctx.trace?.child("session store get", { "db.system.name": db, "db.operation.name": "get" });
     return gw.store.get(pool.name, sid).then(
       (record) => {
         lookup?.end();

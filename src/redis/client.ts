@@ -156,13 +156,16 @@ function asSingle(cluster: ClusterClient): ClusterClient {
   });
 }
 
+/** What a command gets while the sentinels name no primary it could reach. */
+const noPrimary = () => new Error("The client is offline: no Redis primary known");
+
 /**
  * A follower of the Sentinel primary under a single client's names: its commands go to the primary it
  * holds now (failing at once while it holds none); `READONLY` sends it to the sentinels.
  */
 function asSingleFollowing(follower: PrimaryFollower): SingleClient {
   const own = new Set(["connect", "close", "destroy", "subscribe", "isOpen", "isReady"]);
-  const offline = () => Promise.reject(new Error("The client is offline: no Redis primary known"));
+  const offline = () => Promise.reject(noPrimary());
   return new Proxy(follower, {
     get(target, key) {
       if (typeof key !== "string" || own.has(key) || key in EventEmitter.prototype) {
@@ -194,10 +197,7 @@ function offlineMulti(): unknown {
   const multi: unknown = new Proxy(
     {},
     {
-      get: (_, key) =>
-        key === "exec" || key === "execAsPipeline"
-          ? () => Promise.reject(new Error("The client is offline: no Redis primary known"))
-          : () => multi,
+      get: (_, key) => (key === "exec" || key === "execAsPipeline" ? () => Promise.reject(noPrimary()) : () => multi),
     },
   );
   return multi;
@@ -205,7 +205,7 @@ function offlineMulti(): unknown {
 
 // biome-ignore lint/correctness/useYield: it fails before yielding anything
 async function* offlineScan(): AsyncGenerator<string[]> {
-  throw new Error("The client is offline: no Redis primary known");
+  throw noPrimary();
 }
 
 /**

@@ -20,7 +20,11 @@ function observed<T>(op: string, work: () => Promise<T>): Promise<T> {
 
 /** A session store whose operations publish their latency and failures (for metrics). */
 export class ObservedStore implements SessionStore {
-  constructor(private readonly inner: SessionStore) {}
+  readonly dbSystem: string | undefined;
+
+  constructor(private readonly inner: SessionStore) {
+    this.dbSystem = inner.dbSystem;
+  }
 
   get(route: string, sessionId: string): Promise<SessionRecord | undefined> {
     return observed("get", () => this.inner.get(route, sessionId));

@@ -34,6 +34,7 @@ type Stored = Omit<SessionRecord, "lastSeenAt">;
  * (re)connection, so that checking one costs no round trip.
  */
 export class RedisSessionStore implements SessionStore {
+  readonly dbSystem = "redis";
   private readonly prefix: string;
   private readonly channel: string;
   private readonly cache: ConfirmedCache;

@@ -30,6 +30,11 @@ export interface SessionRecord {
  * (this package) and shared stores (Redis); one contract suite tests them all.
  */
 export interface SessionStore {
+  /**
+   * Where a lookup that `peek` cannot answer goes, as OpenTelemetry names the database (`redis`): such a
+   * lookup is a span of its own when traced. Undefined for a store in this process.
+   */
+  readonly dbSystem?: string | undefined;
   /** The record, renewing its idle TTL; undefined if unknown or expired. */
   get(route: string, sessionId: string): Promise<SessionRecord | undefined>;
   /**

@@ -4,13 +4,13 @@ import { usesRedis } from "../redis/client.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
 import {
-  type AnswerMessage,
   type AskMessage,
   type HealthMessage,
   type HealthState,
   isMessage,
   type ListeningMessage,
-  type TellMessage,
+  type PrimaryMessage,
+  type Tell,
 } from "./ipc.js";
 import { gatherMetrics } from "./shared-metrics.js";
 import { SharedStore } from "./shared-store.js";
@@ -41,26 +41,31 @@ function line(fields: Record<string, unknown>): void {
  */
 export function runPrimary(config: Config): void {
   const count = workerCount(config);
+  let stopping = false;
+  /** The live workers, by slot (1…N). */
+  const bySlot = new Map<number, Worker>();
+  const listening = new Map<number, ListeningMessage>();
+  let announced = false;
+  const send = (w: Worker | undefined, message: PrimaryMessage) => {
+    if (w?.isConnected()) w.send(message);
+  };
+  /** Tell every live worker (but `except`). */
+  const tellAll = (tell: Tell, except?: number) => {
+    for (const [slot, w] of bySlot) if (slot !== except) send(w, { swy: "tell", tell });
+  };
   // The embedded store (sessions, or with signed ids the revocations alone) is the primary's.
   const store = !usesRedis(config)
     ? new SharedStore(
         new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
-        () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined),
+        tellAll,
       )
     : undefined;
-  let stopping = false;
-  const listening = new Map<number, ListeningMessage>();
-  const bySlot = new Map<number, Worker>();
-  let announced = false;
   /** Replica health as the workers last reported it (for a worker that starts). */
   const health = new Map<string, HealthState>();
-  const tell = (w: Worker | undefined, message: TellMessage) => {
-    if (w?.isConnected()) w.send(message);
-  };
   /** The listening worker with the lowest slot leads the active health checks; the others do not. */
   const electLeader = () => {
     const leader = Math.min(...listening.keys());
-    for (const [slot, w] of bySlot) tell(w, { swy: "tell", tell: { op: "health.lead", lead: slot === leader } });
+    for (const [slot, w] of bySlot) send(w, { swy: "tell", tell: { op: "health.lead", lead: slot === leader } });
   };
 
   const fork = (slot: number, restarts: number) => {
@@ -70,9 +75,7 @@ export function runPrimary(config: Config): void {
     worker.on("message", (m: unknown) => {
       if (isMessage<HealthMessage>(m, "health")) {
         health.set(`${m.state.route}\u0000${m.state.replica}`, m.state);
-        for (const [other, w] of bySlot) {
-          if (other !== slot) tell(w, { swy: "tell", tell: { op: "health.state", state: m.state } });
-        }
+        tellAll({ op: "health.state", state: m.state }, slot);
         return;
       }
       if (isMessage<AskMessage>(m, "ask")) {
@@ -82,15 +85,12 @@ export function runPrimary(config: Config): void {
             : store?.answer(m.ask);
         if (!answer) return;
         answer.then(
-          (value) =>
-            worker.isConnected() && worker.send({ swy: "answer", id: m.id, ok: true, value } satisfies AnswerMessage),
-          (err: Error) =>
-            worker.isConnected() &&
-            worker.send({ swy: "answer", id: m.id, ok: false, error: err.message } satisfies AnswerMessage),
+          (value) => send(worker, { swy: "answer", id: m.id, ok: true, value }),
+          (err: Error) => send(worker, { swy: "answer", id: m.id, ok: false, error: err.message }),
         );
       } else if (isMessage<ListeningMessage>(m, "listening")) {
         listening.set(slot, m);
-        for (const state of health.values()) tell(worker, { swy: "tell", tell: { op: "health.state", state } });
+        for (const state of health.values()) send(worker, { swy: "tell", tell: { op: "health.state", state } });
         electLeader();
         if (!announced && listening.size === count) {
           announced = true;
@@ -113,7 +113,7 @@ export function runPrimary(config: Config): void {
   };
   for (let slot = 1; slot <= count; slot++) fork(slot, 0);
 
-  const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const workers = () => [...bySlot.values()];
   const stop = () => {
     if (stopping) {
       for (const w of workers()) w.process.kill("SIGKILL");

@@ -1,7 +1,6 @@
-import type { Worker } from "node:cluster";
 import type { MemorySessionStore } from "../sessions/memory-store.js";
 import type { SessionRecord } from "../sessions/store.js";
-import type { Ask, PrimaryMessage } from "./ipc.js";
+import type { Ask, Tell } from "./ipc.js";
 
 /**
  * The primary's side of the embedded store shared by the workers: the one memory store of the gateway,
@@ -10,12 +9,8 @@ import type { Ask, PrimaryMessage } from "./ipc.js";
 export class SharedStore {
   constructor(
     private readonly store: MemorySessionStore,
-    private readonly workers: () => Iterable<Worker>,
+    private readonly tellAll: (tell: Tell) => void,
   ) {}
-
-  private tellAll(message: PrimaryMessage): void {
-    for (const w of this.workers()) if (w.isConnected()) w.send(message);
-  }
 
   /** The answer to a worker's question. */
   async answer(ask: Ask): Promise<unknown> {
@@ -29,11 +24,11 @@ export class SharedStore {
         return s.learn(ask.route, ask.sid, ask.record as SessionRecord);
       case "store.forget":
         await s.forget(ask.route, ask.sid);
-        this.tellAll({ swy: "tell", tell: { op: "store.forgotten", route: ask.route, sid: ask.sid } });
+        this.tellAll({ op: "store.forgotten", route: ask.route, sid: ask.sid });
         return null;
       case "store.revokeKey":
         await s.revokeKey(ask.key, ask.until);
-        this.tellAll({ swy: "tell", tell: { op: "store.revoked", key: ask.key, until: ask.until } });
+        this.tellAll({ op: "store.revoked", key: ask.key, until: ask.until });
         return null;
       case "store.size":
         return s.size();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
@@ -90,7 +91,13 @@ describe("switchyard serve --workers 2: one gateway, however many processes", ()
   it("stops every worker and itself on SIGTERM, with exit code 0", async () => {
     const g = await startGateway(["--config", svcConfig(replicas), "--workers", "2"]);
     await open(g);
+    const workers = execFileSync("pgrep", ["-P", String(g.child.pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+    assert.equal(workers.length, 2, "two worker processes");
     assert.equal(await g.stop("SIGTERM"), 0);
+    for (const pid of workers) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
   });
 });
 
