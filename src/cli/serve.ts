@@ -12,6 +12,7 @@ import { sharedTenancy } from "../tenancy/tenancy.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
 import { shareHealthAcrossWorkers } from "../workers/shared-health.js";
 import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
+import { WorkerSlots } from "../workers/shared-slots.js";
 import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
 
@@ -116,7 +117,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     config.admin.token !== undefined && usesRedis(config)
       ? await sharedTenancy(config, redisOptionsFrom(config))
       : undefined;
-  const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}) });
+  // Under --workers, stream limits are the whole gateway's: the primary counts them.
+  const slots = cluster.isWorker ? new WorkerSlots(primaryChannel()) : undefined;
+  const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}), ...(slots ? { slots } : {}) });
   const bus = await shareHealth(gateway, config);
   if (cluster.isWorker) {
     shareHealthAcrossWorkers(gateway, primaryChannel());

@@ -64,7 +64,9 @@ export async function tenantQuotas(ctx: RequestContext, gw: GatewayState): Promi
         info.rpcMethod === "initialize";
   if (opensSession) await tenancy.admitSession(tenant, quotas);
   if (info.longLived) {
-    tenancy.takeStream(tenant, quotas);
-    ctx.tenantStream = true;
+    await tenancy.takeStream(tenant, quotas);
+    // The client left while the slots were counted (by the workers' primary): the slot goes back at once.
+    if (ctx.res.closed) tenancy.giveStream(tenant);
+    else ctx.tenantStream = true;
   }
 }

@@ -1,6 +1,7 @@
 import { SwitchyardError } from "../errors.js";
 import { HEARTBEAT } from "../sse/boundary.js";
 import type { RequestContext } from "./context.js";
+import { respondThrown } from "./respond.js";
 import type { GatewayState } from "./state.js";
 import { holdStream } from "./streams.js";
 
@@ -37,13 +38,20 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
   const events = intParam(query, "events", 5, 1, 50);
   const every = intParam(query, "every", 300, 10, 5000);
   const idle = intParam(query, "idle", 0, 0, 600_000);
-  gw.diagnosticStreams.take();
+  open(ctx, gw, events, every, idle).catch((err: unknown) => respondThrown(ctx, err));
+  return true;
+}
+
+async function open(ctx: RequestContext, gw: GatewayState, events: number, every: number, idle: number) {
+  await gw.diagnosticStreams.take();
   try {
-    holdStream(ctx, gw);
+    await holdStream(ctx, gw);
   } catch (err) {
     gw.diagnosticStreams.give();
     throw err;
   }
+  // The client left while the slots were counted (by the workers' primary).
+  if (ctx.res.closed) return gw.diagnosticStreams.give();
   const received: Record<string, string> = {};
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (value === undefined) continue;
@@ -81,5 +89,4 @@ export function serveDiagnostics(ctx: RequestContext, gw: GatewayState): boolean
     );
   }, every);
   timers.push(tick);
-  return true;
 }

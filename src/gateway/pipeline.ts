@@ -72,7 +72,10 @@ async function run(ctx: RequestContext, gw: GatewayState): Promise<void> {
   });
   if (auth) checkScopes(ctx, auth);
   if (ctx.tenant !== undefined) await tenantQuotas(ctx, gw);
-  if (ctx.info.longLived) holdStream(ctx, gw);
+  if (ctx.info.longLived) {
+    const holding = holdStream(ctx, gw);
+    if (holding) await holding;
+  }
   // Both kinds share the list cache: a fresh answer goes out before either goes further.
   if (serveFromCache(ctx, gw)) return;
   // The last stage, by the route's kind: a virtual server answers as the server; a proxied route goes upstream.

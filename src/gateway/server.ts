@@ -21,7 +21,7 @@ import { MAX_HEADER_FIELDS } from "./http-checks.js";
 import { createHandler, createOpsHandler } from "./pipeline.js";
 import { buildSnapshot, replicasOf, retiredPools } from "./snapshot.js";
 import type { GatewayState, Runtime } from "./state.js";
-import { StreamSlots } from "./streams.js";
+import { LocalSlots, type SlotCounter, StreamSlots } from "./streams.js";
 
 export interface Gateway {
   /** Start listening; resolves with the base URL (`http://HOST:PORT`). */
@@ -69,6 +69,8 @@ export function createGateway(
     resolve?: Resolver;
     /** Where tenants live (default with the admin API: `admin.dataDir` and memory). */
     tenancy?: TenancyParts;
+    /** Where stream limits are counted (default: this process; under `--workers`, the primary). */
+    slots?: SlotCounter;
   } = {},
 ): Gateway {
   const { host, port } = splitHostPort(config.listen);
@@ -78,17 +80,23 @@ export function createGateway(
       new MemorySessionStore({ idleTtlMs: config.sessions.idleTtl, maxSessions: config.sessions.maxSessions }),
   );
   const context = { listenHost: host, resolve: options.resolve, health, store };
+  const slots = options.slots ?? new LocalSlots();
   const first = buildSnapshot(config, context);
   for (const replica of replicasOf(first)) health.add(replica);
   const tenancy =
     config.admin.token === undefined
       ? undefined
-      : new Tenancy(options.tenancy ?? localTenancy(config), config, {
-          connectTimeoutMs: config.timeouts.upstreamConnect,
-          headersTimeoutMs: config.timeouts.upstreamHeaders,
-          policy: first.ssrf,
-          resolve: options.resolve,
-        });
+      : new Tenancy(
+          options.tenancy ?? localTenancy(config),
+          config,
+          {
+            connectTimeoutMs: config.timeouts.upstreamConnect,
+            headersTimeoutMs: config.timeouts.upstreamHeaders,
+            policy: first.ssrf,
+            resolve: options.resolve,
+          },
+          slots,
+        );
   const metrics = config.metrics.enabled
     ? createMetrics({
         streams: () => state.streams.size,
@@ -105,8 +113,8 @@ export function createGateway(
     store,
     health,
     inFlight: new InFlight(),
-    streams: new StreamSlots(config.limits.maxStreams),
-    diagnosticStreams: new StreamSlots(4),
+    streams: new StreamSlots("streams", config.limits.maxStreams, slots),
+    diagnosticStreams: new StreamSlots("diagnostics", 4, slots),
     metrics,
     tenancy,
     verifier,

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { SwitchyardError } from "../errors.js";
+import { LocalSlots, type SlotCounter } from "../gateway/streams.js";
 import { publish } from "../observability/events.js";
 import type { RedisOptions } from "../redis/client.js";
 import type { AddressPolicy } from "../security/address-policy.js";
@@ -53,8 +54,6 @@ export class Tenancy {
   readonly limiter: RateLimiter;
   readonly pools: TenantPools;
   readonly auth: Authenticator;
-  /** Long-lived streams open per tenant on this gateway. */
-  private readonly streams = new Map<string, number>();
   /** When this gateway last renewed each session in the ledger. */
   private readonly touched = new Map<string, number>();
   private readonly touchEveryMs: number;
@@ -66,6 +65,7 @@ export class Tenancy {
       policy: AddressPolicy;
       resolve?: Resolver | undefined;
     },
+    private readonly slots: SlotCounter = new LocalSlots(),
   ) {
     this.registry = parts.registry;
     this.ledger = parts.ledger;
@@ -104,16 +104,15 @@ export class Tenancy {
     }
   }
 
-  takeStream(tenant: string, quotas: Quotas): void {
-    const open = this.streams.get(tenant) ?? 0;
-    if (open >= quotas.streams) throw this.refuse("SWY_TENANT_STREAMS_EXCEEDED", "streams", 5);
-    this.streams.set(tenant, open + 1);
+  /** One of the tenant's long-lived streams on this gateway (counted by `slots`: every worker's). */
+  async takeStream(tenant: string, quotas: Quotas): Promise<void> {
+    // A quota of 0 refuses every stream (for the slot counter, 0 means unbounded).
+    const taken = quotas.streams > 0 && (await this.slots.take(`tenant:${tenant}`, quotas.streams));
+    if (!taken) throw this.refuse("SWY_TENANT_STREAMS_EXCEEDED", "streams", 5);
   }
 
   giveStream(tenant: string): void {
-    const open = (this.streams.get(tenant) ?? 1) - 1;
-    if (open <= 0) this.streams.delete(tenant);
-    else this.streams.set(tenant, open);
+    this.slots.give(`tenant:${tenant}`);
   }
 
   private refuse(

@@ -8,6 +8,8 @@ export type Ask =
   | { op: "store.revokeKey"; key: string; until: number }
   | { op: "store.size" }
   | { op: "store.revocations" }
+  /** One of `max` slots under `key`, counted over every worker (`shared-slots.ts`): true if taken. */
+  | { op: "slots.take"; key: string; max: number }
   /** The whole gateway's metrics, every worker's summed: Prometheus text. */
   | { op: "metrics.gather" };
 
@@ -67,7 +69,13 @@ export interface MetricsMessage {
   json: unknown;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | MetricsMessage;
+/** A slot this worker took is free again. */
+export interface GiveMessage {
+  swy: "give";
+  key: string;
+}
+
+export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | MetricsMessage | GiveMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

@@ -5,6 +5,7 @@ import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
 import {
   type AskMessage,
+  type GiveMessage,
   type HealthMessage,
   type HealthState,
   isMessage,
@@ -13,6 +14,7 @@ import {
   type Tell,
 } from "./ipc.js";
 import { gatherMetrics } from "./shared-metrics.js";
+import { SlotBook } from "./shared-slots.js";
 import { SharedStore } from "./shared-store.js";
 
 /** The worker count `workers` asks for. */
@@ -60,6 +62,8 @@ export function runPrimary(config: Config): void {
         tellAll,
       )
     : undefined;
+  /** Stream limits over the whole gateway. */
+  const slots = new SlotBook();
   /** Replica health as the workers last reported it (for a worker that starts). */
   const health = new Map<string, HealthState>();
   /** The listening worker with the lowest slot leads the active health checks; the others do not. */
@@ -78,11 +82,18 @@ export function runPrimary(config: Config): void {
         tellAll({ op: "health.state", state: m.state }, slot);
         return;
       }
+      if (isMessage<GiveMessage>(m, "give")) {
+        slots.give(slot, m.key);
+        return;
+      }
       if (isMessage<AskMessage>(m, "ask")) {
+        const { ask } = m;
         const answer =
-          m.ask.op === "metrics.gather"
+          ask.op === "metrics.gather"
             ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
-            : store?.answer(m.ask);
+            : ask.op === "slots.take"
+              ? Promise.resolve(slots.take(slot, ask.key, ask.max))
+              : store?.answer(ask);
         if (!answer) return;
         answer.then(
           (value) => send(worker, { swy: "answer", id: m.id, ok: true, value }),
@@ -102,6 +113,7 @@ export function runPrimary(config: Config): void {
     worker.on("exit", (code, signal) => {
       listening.delete(slot);
       bySlot.delete(slot);
+      slots.release(slot);
       if (stopping) return;
       if (listening.size > 0) electLeader();
       const lived = Date.now() - started;

@@ -9,11 +9,15 @@ import { startGateway, writeConfig } from "./procs.js";
 export const ADMIN = "admin-token-0123456789abcdef";
 
 /** A gateway hosting tenants, on its embedded store (a data directory of its own). */
-export async function tenantGateway(extraYaml = "", dataDir = mkdtempSync(join(tmpdir(), "swy-tenants-"))) {
+export async function tenantGateway(
+  extraYaml = "",
+  dataDir = mkdtempSync(join(tmpdir(), "swy-tenants-")),
+  args: string[] = [],
+) {
   const config = writeConfig(
     `logLevel: info\ndiscovery:\n  enabled: false\nadmin:\n  allowHttpServers: true\n  dataDir: ${dataDir}\n${extraYaml}`,
   );
-  const gateway = await startGateway(["--config", config, "--admin-token", ADMIN]);
+  const gateway = await startGateway(["--config", config, "--admin-token", ADMIN, ...args]);
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await rawRequest(`${gateway.base}/admin/v1${path}`, {
       method,

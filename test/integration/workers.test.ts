@@ -17,6 +17,8 @@ import {
   svcConfig,
 } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
+import { openSse, type SseStream } from "../helpers/sse.js";
+import { bearer, initialize, tenantGateway } from "../helpers/tenants.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Each request on a connection of its own: the primary hands connections to the workers in turn. */
@@ -275,5 +277,117 @@ describe("switchyard serve --workers 2 with the Redis store, and reloads", () =>
     ]);
     assert.equal(await g.exited, 2);
     assert.match(g.stderr.join("\n"), /tenants \(the admin API\) with --workers need the Redis store/);
+  });
+});
+
+describe("switchyard serve --workers 2: limits mean the whole gateway", () => {
+  let replicas: Replica[];
+  const gateways: GatewayProc[] = [];
+  const streams: SseStream[] = [];
+  let redis: RedisServer;
+  before(async () => {
+    replicas = await Promise.all(["r1"].map((n) => startReplica(n)));
+  });
+  after(async () => {
+    for (const s of streams) s.close();
+    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  /** A diagnostic stream, idle for a minute: it holds a stream slot (and a diagnostic one). */
+  async function diagnostic(g: GatewayProc): Promise<SseStream> {
+    const s = await openSse(`${g.base}/.switchyard/diagnostics/stream?events=1&every=10&idle=60000`);
+    streams.push(s);
+    assert.equal(s.res.statusCode, 200);
+    await s.next((e) => e.event === "headers");
+    return s;
+  }
+
+  /** `n` attempts, each on a connection of its own (so both workers answer some): their status and code. */
+  async function attempts(g: GatewayProc, n: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      // One that opens ends at once (no idle period).
+      const res = await rawRequest(`${g.base}/.switchyard/diagnostics/stream?events=1&every=10&idle=0`, {
+        method: "GET",
+        headers: { accept: "text/event-stream", ...apart },
+      });
+      out.push(`${res.status} ${res.status === 200 ? "" : errorCode(res).swy}`);
+    }
+    return out;
+  }
+
+  /** The workers that refused a stream (503), from the request log. */
+  const refusedBy = (g: GatewayProc) =>
+    new Set(
+      served(g)
+        .filter((l) => l.status === 503)
+        .map((l) => l.worker),
+    );
+
+  it("limits.maxStreams: the streams of both workers count; one closing makes room", async () => {
+    const limits = "limits:\n  maxStreams: 3\ndiagnostics:\n  enabled: true\n";
+    const g = await startGateway(["--config", svcConfig(replicas, limits), "--workers", "2", "--log-level", "info"]);
+    gateways.push(g);
+    const held = [await diagnostic(g), await diagnostic(g), await diagnostic(g)];
+    const refused = await attempts(g, 6);
+    assert.deepEqual(refused, Array(6).fill("503 SWY_TOO_MANY_STREAMS"), "no worker opens a fourth");
+    await waitFor("both workers' refusals in the log", async () => refusedBy(g).size === 2);
+    (held[0] as SseStream).close();
+    await waitFor("a slot free again", async () => (await attempts(g, 1))[0] === "200 ", { timeoutMs: 5000 });
+  });
+
+  it("the diagnostic streams: at most 4 for the gateway, not 4 per worker", async () => {
+    const g = await startGateway([
+      "--config",
+      svcConfig(replicas, "diagnostics:\n  enabled: true\n"),
+      "--workers",
+      "2",
+      "--log-level",
+      "info",
+    ]);
+    gateways.push(g);
+    for (let i = 0; i < 4; i++) await diagnostic(g);
+    assert.deepEqual(await attempts(g, 6), Array(6).fill("503 SWY_TOO_MANY_STREAMS"));
+    await waitFor("both workers' refusals in the log", async () => refusedBy(g).size === 2);
+  });
+
+  it("a tenant's streams quota counts its streams in every worker (Redis store)", async () => {
+    redis = await startRedis();
+    const gw = await tenantGateway(`store:\n  url: ${redis.url}\n`, undefined, ["--workers", "2"]);
+    gateways.push(gw.gateway);
+    const key = await gw.tenant("acme", { quotas: { streams: 2 } });
+    await gw.server("acme", "s1", (replicas[0] as Replica).url);
+    const url = `${gw.gateway.base}/acme/s1/mcp`;
+    /** A new session's GET stream, on a connection of its own: its status (and code when refused). */
+    const stream = async (): Promise<string> => {
+      const init = await initialize(url, { ...bearer(key), ...apart });
+      assert.equal(init.status, 200, init.body.toString());
+      const headers = {
+        ...sessionHeaders(String(init.headers["mcp-session-id"])),
+        ...bearer(key),
+        accept: "text/event-stream",
+      };
+      const s = await openSse(url, { headers });
+      streams.push(s);
+      if (s.res.statusCode === 200) return "200";
+      await s.ended;
+      const body = s.raw();
+      return `${s.res.statusCode} ${(JSON.parse(body) as { error: { data: { code: string } } }).error.data.code}`;
+    };
+    assert.deepEqual([await stream(), await stream()], ["200", "200"]);
+    assert.deepEqual(
+      [await stream(), await stream(), await stream(), await stream()],
+      Array(4).fill("429 SWY_TENANT_STREAMS_EXCEEDED"),
+    );
+    assert.equal(
+      new Set(
+        served(gw.gateway)
+          .filter((l) => l.status === 429)
+          .map((l) => l.worker),
+      ).size,
+      2,
+    );
   });
 });
