@@ -79,7 +79,10 @@ export function holdStream(ctx: RequestContext, gw: GatewayState): void | Promis
 }
 
 function held(ctx: RequestContext, gw: GatewayState): void {
-  if (ctx.res.closed) return gw.streams.give();
+  if (ctx.res.closed) {
+    gw.streams.give();
+    return;
+  }
   ctx.stream = true;
   if (ctx.inFlight) {
     ctx.inFlight = false;
