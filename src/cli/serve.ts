@@ -10,8 +10,8 @@ import { createStore } from "../sessions/create-store.js";
 import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
-import { shareHealthAcrossWorkers } from "../workers/shared-health.js";
 import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
+import { shareReplicasAcrossWorkers } from "../workers/shared-replicas.js";
 import { WorkerSlots } from "../workers/shared-slots.js";
 import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
@@ -122,7 +122,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}), ...(slots ? { slots } : {}) });
   const bus = await shareHealth(gateway, config);
   if (cluster.isWorker) {
-    shareHealthAcrossWorkers(gateway, primaryChannel());
+    shareReplicasAcrossWorkers(gateway, primaryChannel());
     shareMetricsAcrossWorkers(gateway.state.metrics, primaryChannel());
   }
   // Before listening: a SIGHUP right after the listening line must reload, not end the process.

@@ -43,6 +43,12 @@ export interface EventMap {
     why?: string;
     changed: boolean;
   };
+  /**
+   * A DNS entry names a new set of replicas (URL and host name each), resolved here or adopted from
+   * another worker: for `--workers`, which share it. Not logged (the `resolution` and `membership`
+   * events say what changed).
+   */
+  answer: { route: string; name: string; replicas: Array<[url: string, host: string]> };
   session: {
     route: string;
     session: string;
@@ -99,6 +105,7 @@ const channels = {
   replica: channel("switchyard:replica"),
   membership: channel("switchyard:membership"),
   resolution: channel("switchyard:resolution"),
+  answer: channel("switchyard:answer"),
   session: channel("switchyard:session"),
   lifecycle: channel("switchyard:lifecycle"),
   fault: channel("switchyard:fault"),

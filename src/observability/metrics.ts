@@ -241,7 +241,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   );
   gauge("switchyard_cache_entries", "Entries held by the list-result cache.", () => sources.cache().entries, "sum");
   gauge("switchyard_cache_bytes", "Bytes held by the list-result cache.", () => sources.cache().bytes, "sum");
-  // Replica health is one view across workers (`workers/shared-health.ts`); `min`: down if any sees it down.
+  // Replica health is one view across workers (`workers/shared-replicas.ts`); `min`: down if any sees it down.
   new Gauge({
     name: "switchyard_replica_healthy",
     aggregator: "min",

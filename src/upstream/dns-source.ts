@@ -73,6 +73,20 @@ export class DnsSource {
     return this.pending;
   }
 
+  /** The name this entry resolves. */
+  get name(): string {
+    return this.entry.name;
+  }
+
+  /**
+   * Another worker of this gateway resolved the name to this set: take it now (this source's own
+   * resolutions go on as before).
+   */
+  adopt(replicas: Array<[url: string, host: string]>): void {
+    this.goneSince = undefined;
+    this.set(new Map(replicas));
+  }
+
   /** The host name behind a replica URL of this entry, if it is one. */
   hostnameOf(url: string): string | undefined {
     return this.urls.get(url);
@@ -121,7 +135,9 @@ export class DnsSource {
   private set(urls: Map<string, string>): void {
     const same = urls.size === this.urls.size && [...urls.keys()].every((u) => this.urls.has(u));
     this.urls = urls;
-    if (!same) this.onChange();
+    if (same) return;
+    publish("answer", { route: this.route, name: this.entry.name, replicas: [...urls] });
+    this.onChange();
   }
 
   private async lookup(): Promise<Outcome> {

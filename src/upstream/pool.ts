@@ -124,6 +124,11 @@ export class UpstreamPool {
     return this.members;
   }
 
+  /** Another worker's answer for the DNS entry `name` (`workers/shared-replicas.ts`). */
+  adoptAnswer(name: string, replicas: Array<[url: string, host: string]>): void {
+    for (const source of this.sources) if (source.name === name) source.adopt(replicas);
+  }
+
   /** Whether some of the replicas come from DNS. */
   get discovers(): boolean {
     return this.sources.length > 0;

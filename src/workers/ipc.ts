@@ -20,6 +20,8 @@ export type Tell =
   | { op: "store.revoked"; key: string; until: number }
   /** A replica's health as some worker saw it change (or, to a worker that starts, as it is). */
   | { op: "health.state"; state: HealthState }
+  /** A DNS entry's new answer, as some worker resolved it. */
+  | { op: "dns.answer"; answer: DnsAnswer }
   /** This worker runs the gateway's active health checks (or stops running them). */
   | { op: "health.lead"; lead: boolean }
   /** Hand your metrics over (`MetricsMessage`, same id). */
@@ -31,6 +33,12 @@ export interface HealthState {
   healthy: boolean;
   /** When it went down (its older sessions get 404 everywhere). */
   downAt: number;
+}
+
+export interface DnsAnswer {
+  route: string;
+  name: string;
+  replicas: Array<[url: string, host: string]>;
 }
 
 export interface AskMessage {
@@ -62,6 +70,12 @@ export interface HealthMessage {
   state: HealthState;
 }
 
+/** A DNS entry's answer changed in this worker (the primary tells the others). */
+export interface DnsMessage {
+  swy: "dns";
+  answer: DnsAnswer;
+}
+
 /** A worker's own metrics, for the primary to sum with the others'. */
 export interface MetricsMessage {
   swy: "metrics";
@@ -75,7 +89,7 @@ export interface GiveMessage {
   key: string;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | MetricsMessage | GiveMessage;
+export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | DnsMessage | MetricsMessage | GiveMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

@@ -5,6 +5,7 @@ import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
 import {
   type AskMessage,
+  type DnsMessage,
   type GiveMessage,
   type HealthMessage,
   type HealthState,
@@ -39,7 +40,7 @@ function line(fields: Record<string, unknown>): void {
  * (with backoff), and passes SIGTERM and SIGHUP on. With the embedded store it holds the gateway's one
  * session store, which the workers ask (`SharedStore`); with Redis the workers use it as separate
  * gateways would. Replica health is one view: the primary names the worker that runs the active checks
- * and relays every change a worker sees to the others (`shared-health.ts`).
+ * and relays every change a worker sees, and every new DNS answer, to the others (`shared-replicas.ts`).
  */
 export function runPrimary(config: Config): void {
   const count = workerCount(config);
@@ -80,6 +81,10 @@ export function runPrimary(config: Config): void {
       if (isMessage<HealthMessage>(m, "health")) {
         health.set(`${m.state.route}\u0000${m.state.replica}`, m.state);
         tellAll({ op: "health.state", state: m.state }, slot);
+        return;
+      }
+      if (isMessage<DnsMessage>(m, "dns")) {
+        tellAll({ op: "dns.answer", answer: m.answer }, slot);
         return;
       }
       if (isMessage<GiveMessage>(m, "give")) {
