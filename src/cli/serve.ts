@@ -13,6 +13,7 @@ import { runPrimary, workerCount } from "../workers/primary.js";
 import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
 import { shareReplicasAcrossWorkers } from "../workers/shared-replicas.js";
 import { WorkerSlots } from "../workers/shared-slots.js";
+import { workerTenancy } from "../workers/shared-tenancy.js";
 import { joinPrimary, primaryChannel } from "../workers/worker.js";
 import { reloadOn } from "./reload.js";
 
@@ -76,11 +77,6 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (Object.values(config.upstreams).some((u) => u.command !== undefined)) {
       fail("routes with `command` (a local `switchyard host`) cannot run with --workers yet: run the host apart");
     }
-    if (config.admin.token !== undefined && !usesRedis(config)) {
-      fail(
-        "tenants (the admin API) with --workers need the Redis store for now (store.url), which every worker shares",
-      );
-    }
     return runPrimary(config);
   }
   joinPrimary();
@@ -112,11 +108,16 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   });
-  // With a Redis store, tenants (and their sessions and rates) are shared by every gateway replica too.
+  // With a Redis store, tenants (and their sessions and rates) are shared by every gateway replica too;
+  // on the embedded store, by every worker through the primary.
   const tenancy =
-    config.admin.token !== undefined && usesRedis(config)
-      ? await sharedTenancy(config, redisOptionsFrom(config))
-      : undefined;
+    config.admin.token === undefined
+      ? undefined
+      : usesRedis(config)
+        ? await sharedTenancy(config, redisOptionsFrom(config))
+        : cluster.isWorker
+          ? await workerTenancy(primaryChannel())
+          : undefined;
   // Under --workers, stream limits are the whole gateway's: the primary counts them.
   const slots = cluster.isWorker ? new WorkerSlots(primaryChannel()) : undefined;
   const gateway = createGateway(config, { store, ...(tenancy ? { tenancy } : {}), ...(slots ? { slots } : {}) });

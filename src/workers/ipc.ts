@@ -8,6 +8,14 @@ export type Ask =
   | { op: "store.revokeKey"; key: string; until: number }
   | { op: "store.size" }
   | { op: "store.revocations" }
+  /** The tenancy document (`shared-tenancy.ts`): read it; store it if nobody changed revision `rev`. */
+  | { op: "tenancy.read" }
+  | { op: "tenancy.cas"; rev: number; doc: unknown }
+  | { op: "ledger.add"; tenant: string; entry: unknown }
+  | { op: "ledger.remove"; tenant: string; id: string }
+  | { op: "ledger.list" | "ledger.count"; tenant: string }
+  /** A tenant's request: 0 when it may pass, else the ms until it may. */
+  | { op: "rate.take"; tenant: string; rate: number; burst: number }
   /** One of `max` slots under `key`, counted over every worker (`shared-slots.ts`): true if taken. */
   | { op: "slots.take"; key: string; max: number }
   /** The whole gateway's metrics, every worker's summed: Prometheus text. */
@@ -20,6 +28,8 @@ export type Tell =
   | { op: "store.revoked"; key: string; until: number }
   /** A replica's health as some worker saw it change (or, to a worker that starts, as it is). */
   | { op: "health.state"; state: HealthState }
+  /** The tenancy document's new revision. */
+  | { op: "tenancy.changed"; doc: unknown; rev: number }
   /** A DNS entry's new answer, as some worker resolved it. */
   | { op: "dns.answer"; answer: DnsAnswer }
   /** This worker runs the gateway's active health checks (or stops running them). */
@@ -83,13 +93,14 @@ export interface MetricsMessage {
   json: unknown;
 }
 
-/** A slot this worker took is free again. */
-export interface GiveMessage {
-  swy: "give";
-  key: string;
+/** What a worker tells the primary, with no answer: a slot it took is free; a tenant's session was used. */
+export type Note = { op: "slots.give"; key: string } | { op: "ledger.touch"; tenant: string; id: string };
+export interface NoteMessage {
+  swy: "note";
+  note: Note;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | DnsMessage | MetricsMessage | GiveMessage;
+export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | DnsMessage | MetricsMessage | NoteMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

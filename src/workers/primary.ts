@@ -6,17 +6,18 @@ import { autoWorkers } from "./cpus.js";
 import {
   type AskMessage,
   type DnsMessage,
-  type GiveMessage,
   type HealthMessage,
   type HealthState,
   isMessage,
   type ListeningMessage,
+  type NoteMessage,
   type PrimaryMessage,
   type Tell,
 } from "./ipc.js";
 import { gatherMetrics } from "./shared-metrics.js";
 import { SlotBook } from "./shared-slots.js";
 import { SharedStore } from "./shared-store.js";
+import { SharedTenancy } from "./shared-tenancy.js";
 
 /** The worker count `workers` asks for. */
 export function workerCount(config: Config): number {
@@ -63,6 +64,9 @@ export function runPrimary(config: Config): void {
         tellAll,
       )
     : undefined;
+  /** Tenants on the embedded store: the primary holds them too. */
+  const tenancy =
+    config.admin.token !== undefined && !usesRedis(config) ? new SharedTenancy(config, tellAll) : undefined;
   /** Stream limits over the whole gateway. */
   const slots = new SlotBook();
   /** Replica health as the workers last reported it (for a worker that starts). */
@@ -87,8 +91,9 @@ export function runPrimary(config: Config): void {
         tellAll({ op: "dns.answer", answer: m.answer }, slot);
         return;
       }
-      if (isMessage<GiveMessage>(m, "give")) {
-        slots.give(slot, m.key);
+      if (isMessage<NoteMessage>(m, "note")) {
+        if (m.note.op === "slots.give") slots.give(slot, m.note.key);
+        else tenancy?.touch(m.note.tenant, m.note.id);
         return;
       }
       if (isMessage<AskMessage>(m, "ask")) {
@@ -98,7 +103,9 @@ export function runPrimary(config: Config): void {
             ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
             : ask.op === "slots.take"
               ? Promise.resolve(slots.take(slot, ask.key, ask.max))
-              : store?.answer(ask);
+              : ask.op.startsWith("store.")
+                ? store?.answer(ask)
+                : tenancy?.answer(ask);
         if (!answer) return;
         answer.then(
           (value) => send(worker, { swy: "answer", id: m.id, ok: true, value }),

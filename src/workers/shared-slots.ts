@@ -14,7 +14,7 @@ export class WorkerSlots implements SlotCounter {
   }
 
   give(key: string): void {
-    this.primary.send({ swy: "give", key });
+    this.primary.send({ swy: "note", note: { op: "slots.give", key } });
   }
 }
 

@@ -49,94 +49,99 @@ function countdown(url: string, sid: string, steps: number, delayMs: number): Pr
 const answered = (s: SseStream) => s.events.some((e) => e.data.includes('"result"') && e.data.includes('"id":7'));
 const progress = (s: SseStream) => s.events.filter((e) => e.data.includes("notifications/progress")).length;
 
-describe("live reconfiguration (SIGHUP, --watch): routes added, changed and removed without a restart", () => {
-  const procs = owned();
-  let r1: ExampleReplica;
-  let r2: ExampleReplica;
-  let dir: string;
-  let file: string;
-  let gateway: GatewayProc;
+// Each test as one process, and as one gateway of two workers (each reloads; the metrics sum them).
+for (const workers of [1, 2])
+  describe(`live reconfiguration (SIGHUP, --watch): routes added, changed and removed without a restart${workers > 1 ? ", --workers 2" : ""}`, () => {
+    const procs = owned();
+    let r1: ExampleReplica;
+    let r2: ExampleReplica;
+    let dir: string;
+    let file: string;
+    let gateway: GatewayProc;
 
-  before(async () => {
-    [r1, r2] = (await startAll([startReplica("r1"), startReplica("r2")])) as [ExampleReplica, ExampleReplica];
-    procs.own(r1);
-    procs.own(r2);
-    dir = mkdtempSync(join(tmpdir(), "swy-reload-"));
-    file = join(dir, "switchyard.yaml");
-    writeFileSync(file, yaml({ a: r1.url, b: r2.url }));
-    gateway = await procs.own(startGateway(["--config", file, "--watch"]));
-  });
-  after(() => procs.stopAll());
+    before(async () => {
+      [r1, r2] = (await startAll([startReplica("r1"), startReplica("r2")])) as [ExampleReplica, ExampleReplica];
+      procs.own(r1);
+      procs.own(r2);
+      dir = mkdtempSync(join(tmpdir(), "swy-reload-"));
+      file = join(dir, "switchyard.yaml");
+      writeFileSync(file, yaml({ a: r1.url, b: r2.url }));
+      gateway = await procs.own(startGateway(["--config", file, "--watch", "--workers", String(workers)]));
+    });
+    after(() => procs.stopAll());
 
-  it("SIGHUP under load: a route added, one removed; streams of the routes that stay are not cut", async () => {
-    const sa = await session(`${gateway.base}/a/mcp`);
-    const sb = await session(`${gateway.base}/b/mcp`);
-    // A stream on the route that stays (3 s) and one on the route about to go (far longer than the grace).
-    const staying = await countdown(`${gateway.base}/a/mcp`, sa, 30, 100);
-    const leaving = await countdown(`${gateway.base}/b/mcp`, sb, 300, 100);
-    const client = await connect(`${gateway.base}/a/mcp`, "under-load");
-    let stop = false;
-    const failures: string[] = [];
-    let calls = 0;
-    const load = (async () => {
-      while (!stop) {
-        try {
-          assert.equal((await client.whoami()).replica, "r1");
-          calls++;
-        } catch (err) {
-          failures.push(String(err));
+    it("SIGHUP under load: a route added, one removed; streams of the routes that stay are not cut", async () => {
+      const sa = await session(`${gateway.base}/a/mcp`);
+      const sb = await session(`${gateway.base}/b/mcp`);
+      // A stream on the route that stays (3 s) and one on the route about to go (far longer than the grace).
+      const staying = await countdown(`${gateway.base}/a/mcp`, sa, 30, 100);
+      const leaving = await countdown(`${gateway.base}/b/mcp`, sb, 300, 100);
+      const client = await connect(`${gateway.base}/a/mcp`, "under-load");
+      let stop = false;
+      const failures: string[] = [];
+      let calls = 0;
+      const load = (async () => {
+        while (!stop) {
+          try {
+            assert.equal((await client.whoami()).replica, "r1");
+            calls++;
+          } catch (err) {
+            failures.push(String(err));
+          }
         }
-      }
-    })();
-    await staying.next((e) => e.data.includes("notifications/progress"));
-    writeFileSync(file, yaml({ a: r1.url, c: r2.url }));
-    gateway.child.kill("SIGHUP");
-    await waitFor("the reload to be applied", async () => (await reloads(gateway, "applied")) >= 1);
-    // The new route serves; the removed one is unknown to new requests.
-    const c = await connect(`${gateway.base}/c/mcp`, "new-route");
-    assert.equal((await c.whoami()).replica, "r2");
-    const gone = await rawRequest(`${gateway.base}/b/mcp`, { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
-    assert.equal(gone.status, 404);
-    assert.match(gone.body.toString(), /SWY_ROUTE_NOT_FOUND/);
-    // The removed route's stream ends after the grace (1 s), long before its 30 s.
-    await leaving.ended;
-    assert.ok(!answered(leaving) && progress(leaving) < 300, "the removed route's stream was ended");
-    // The stream of the route that stayed ran to its end, every event delivered.
-    await staying.ended;
-    assert.equal(progress(staying), 30);
-    assert.ok(answered(staying), "its answer arrived");
-    const before = calls;
-    await waitFor("calls to go on", () => calls > before + 5);
-    stop = true;
-    await load;
-    assert.deepEqual(failures, [], "no call of the route that stayed failed across the reload");
-    await Promise.all([client.close(), c.close()]);
-  });
+      })();
+      await staying.next((e) => e.data.includes("notifications/progress"));
+      writeFileSync(file, yaml({ a: r1.url, c: r2.url }));
+      gateway.child.kill("SIGHUP");
+      await waitFor("the reload to be applied", async () => (await reloads(gateway, "applied")) >= workers);
+      // The new route serves; the removed one is unknown to new requests.
+      const c = await connect(`${gateway.base}/c/mcp`, "new-route");
+      assert.equal((await c.whoami()).replica, "r2");
+      const gone = await rawRequest(`${gateway.base}/b/mcp`, { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
+      assert.equal(gone.status, 404);
+      assert.match(gone.body.toString(), /SWY_ROUTE_NOT_FOUND/);
+      // The removed route's stream ends after the grace (1 s), long before its 30 s.
+      await leaving.ended;
+      assert.ok(!answered(leaving) && progress(leaving) < 300, "the removed route's stream was ended");
+      // The stream of the route that stayed ran to its end, every event delivered.
+      await staying.ended;
+      assert.equal(progress(staying), 30);
+      assert.ok(answered(staying), "its answer arrived");
+      const before = calls;
+      await waitFor("calls to go on", () => calls > before + 5);
+      stop = true;
+      await load;
+      assert.deepEqual(failures, [], "no call of the route that stayed failed across the reload");
+      await Promise.all([client.close(), c.close()]);
+    });
 
-  it("--watch: a changed file is applied; one that does not validate is refused, the running one stays", async () => {
-    const applied = await reloads(gateway, "applied");
-    writeFileSync(file, yaml({ a: r1.url, c: r2.url, d: r1.url }));
-    await waitFor("the change on disk to be applied", async () => (await reloads(gateway, "applied")) > applied);
-    const d = await connect(`${gateway.base}/d/mcp`, "watched");
-    assert.equal((await d.whoami()).replica, "r1");
-    await d.close();
-    // Unknown key, bad URL: both named; nothing changes.
-    writeFileSync(file, `${yaml({ a: r1.url, e: "ftp://nowhere" })}balancr: x\n`);
-    await waitFor("the refusal", async () => (await reloads(gateway, "refused")) >= 1);
-    // The log line arrives on the gateway's stdout a moment after the metric counts the refusal.
-    const line = await gateway.waitForLine((l) => l.includes("configuration refused"));
-    assert.match(line, /balancr: unknown key/);
-    assert.match(line, /upstreams\.e\.replicas\.0/);
-    const still = await connect(`${gateway.base}/d/mcp`, "still");
-    assert.equal((await still.whoami()).replica, "r1", "the running configuration stays");
-    await still.close();
-    // An option fixed at start: refused, named.
-    writeFileSync(file, yaml({ a: r1.url }, "health:\n  enabled: false\n"));
-    await waitFor("the second refusal", async () => (await reloads(gateway, "refused")) >= 2);
-    await gateway.waitForLine((l) => l.includes("health.enabled: cannot change while running"));
-    assert.equal((await rawRequest(`${gateway.base}/d/mcp`, { body: JSON.stringify(INIT_BODY) })).status, 200);
+    it("--watch: a changed file is applied; one that does not validate is refused, the running one stays", async () => {
+      const applied = await reloads(gateway, "applied");
+      writeFileSync(file, yaml({ a: r1.url, c: r2.url, d: r1.url }));
+      await waitFor(
+        "the change on disk to be applied",
+        async () => (await reloads(gateway, "applied")) >= applied + workers,
+      );
+      const d = await connect(`${gateway.base}/d/mcp`, "watched");
+      assert.equal((await d.whoami()).replica, "r1");
+      await d.close();
+      // Unknown key, bad URL: both named; nothing changes.
+      writeFileSync(file, `${yaml({ a: r1.url, e: "ftp://nowhere" })}balancr: x\n`);
+      await waitFor("the refusal", async () => (await reloads(gateway, "refused")) >= workers);
+      // The log line arrives on the gateway's stdout a moment after the metric counts the refusal.
+      const line = await gateway.waitForLine((l) => l.includes("configuration refused"));
+      assert.match(line, /balancr: unknown key/);
+      assert.match(line, /upstreams\.e\.replicas\.0/);
+      const still = await connect(`${gateway.base}/d/mcp`, "still");
+      assert.equal((await still.whoami()).replica, "r1", "the running configuration stays");
+      await still.close();
+      // An option fixed at start: refused, named.
+      writeFileSync(file, yaml({ a: r1.url }, "health:\n  enabled: false\n"));
+      await waitFor("the second refusal", async () => (await reloads(gateway, "refused")) >= 2 * workers);
+      await gateway.waitForLine((l) => l.includes("health.enabled: cannot change while running"));
+      assert.equal((await rawRequest(`${gateway.base}/d/mcp`, { body: JSON.stringify(INIT_BODY) })).status, 200);
+    });
   });
-});
 
 describe("--watch on a Kubernetes ConfigMap volume (the file is a symlink through ..data, swapped atomically)", () => {
   const procs = owned();

@@ -2,19 +2,18 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dnsConfig, startPods } from "../helpers/discovery.js";
 import { type DnsServer, startDns, ZONE } from "../helpers/dns.js";
 import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import {
-  CLI,
   type ExampleReplica,
   type GatewayProc,
   owned,
   type Replica,
   sleep,
-  spawnManaged,
   startGateway,
   startReplica,
   svcConfig,
@@ -92,6 +91,60 @@ describe("switchyard serve --workers 2: one gateway, however many processes", ()
       return served(gateway).some((l) => l.worker === victim.worker && l.pid !== victim.pid);
     });
     for (let i = 0; i < 4; i++) assert.equal(await whoami(gateway, s.id), s.replica);
+  });
+
+  it("a worker killed under load: every request one outcome, none on a wrong replica, no session lost", async () => {
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => open(gateway)));
+    type Result = { at: number; outcome: "ok" | "wrong-replica" | "lost" | "refused" | "network" | "timeout" };
+    const results: Result[] = [];
+    let stop = false;
+    const loops = sessions.map(async (s) => {
+      while (!stop) {
+        const at = Date.now();
+        // Each call on a connection of its own: the primary hands them to both workers in turn.
+        const outcome = await Promise.race([
+          rawRequest(gateway.route("svc"), {
+            headers: { ...sessionHeaders(s.id), ...apart },
+            body: rpc("tools/call", { name: "whoami", arguments: {} }),
+          }).then(
+            (res): Result["outcome"] => {
+              if (res.status === 404) return "lost";
+              if (res.status !== 200) return "refused";
+              const content = answerTo(res, 1).result?.structuredContent as { replica: string };
+              return content.replica === s.replica ? "ok" : "wrong-replica";
+            },
+            (): Result["outcome"] => "network",
+          ),
+          sleep(3000).then((): Result["outcome"] => "timeout"),
+        ]);
+        results.push({ at, outcome });
+      }
+    });
+    await sleep(1000);
+    const victim = served(gateway).at(-1) as { worker: number; pid: number };
+    const killedAt = Date.now();
+    const known = new Set(served(gateway).map((l) => l.pid));
+    process.kill(victim.pid, "SIGKILL");
+    await waitFor("the worker to serve again, in a new process", async () =>
+      served(gateway).some((l) => l.worker === victim.worker && !known.has(l.pid) && l.status === 200),
+    );
+    const back = Date.now();
+    await sleep(1000);
+    stop = true;
+    await Promise.all(loops);
+    const count = (o: Result["outcome"], from = 0, to = Number.POSITIVE_INFINITY) =>
+      results.filter((r) => r.outcome === o && r.at >= from && r.at < to).length;
+    process.stdout.write(
+      `# ${results.length} calls: ${count("ok")} ok, ${count("network")} cut, ${count("timeout")} unanswered in 3 s\n`,
+    );
+    assert.equal(count("wrong-replica"), 0, "no call reached another replica");
+    assert.equal(count("lost"), 0, "no session lost: the store is the primary's");
+    assert.equal(count("refused"), 0);
+    // Only the calls in flight on the killed worker (or handed to it as it died) failed.
+    const failed = results.filter((r) => r.outcome !== "ok");
+    for (const f of failed)
+      assert.ok(f.at >= killedAt - 3000 && f.at <= back, `a ${f.outcome} at +${f.at - killedAt} ms`);
+    assert.ok(count("ok", back) > 50, `served after the restart: ${count("ok", back)}`);
   });
 
   it("stops every worker and itself on SIGTERM, with exit code 0", async () => {
@@ -266,21 +319,6 @@ describe("switchyard serve --workers 2 with the Redis store, and reloads", () =>
       );
       return codes.every((c) => c === 200);
     });
-  });
-
-  it("refuses tenants on the embedded store with --workers, naming why", async () => {
-    const g = spawnManaged(process.execPath, [
-      CLI,
-      "serve",
-      "--upstream",
-      `svc=${(replicas[0] as Replica).url}`,
-      "--workers",
-      "2",
-      "--admin-token",
-      "t".repeat(32),
-    ]);
-    assert.equal(await g.exited, 2);
-    assert.match(g.stderr.join("\n"), /tenants \(the admin API\) with --workers need the Redis store/);
   });
 });
 
@@ -459,5 +497,63 @@ describe("switchyard serve --workers 2: replicas discovered in DNS join and drai
     assert.ok(gap < 1500, `the second worker ${gap} ms after the first`);
     // Draining, not gone: its session still works through both workers.
     for (let i = 0; i < 4; i++) assert.equal(await whoami(gateway, onP3.id), "p3");
+  });
+});
+
+describe("switchyard serve --workers 2: tenants on the embedded store, held by the primary", () => {
+  let replica: Replica;
+  let gw: Awaited<ReturnType<typeof tenantGateway>>;
+  before(async () => {
+    replica = await startReplica("r1");
+    gw = await tenantGateway("", undefined, ["--workers", "2"]);
+  });
+  after(async () => {
+    await gw?.gateway.stop();
+    await replica?.stop();
+  });
+
+  const url = (tenant: string) => `${gw.gateway.base}/${tenant}/s1/mcp`;
+  /** An initialize with the tenant's key on a connection of its own: its status and code. */
+  const init = async (tenant: string, key: string) => {
+    const res = await initialize(url(tenant), { ...bearer(key), ...apart });
+    return res.status === 200 ? "200" : `${res.status} ${errorCode(res).swy}`;
+  };
+
+  it("a tenant, key and server created through one worker serve through both; the primary writes them to disk", async () => {
+    const key = await gw.tenant("acme");
+    await gw.server("acme", "s1", replica.url);
+    const codes = await Promise.all(Array.from({ length: 6 }, () => init("acme", key)));
+    assert.deepEqual(codes, Array(6).fill("200"));
+    const saved = JSON.parse(readFileSync(join(gw.dataDir, "tenants.json"), "utf8")) as { tenants: object };
+    assert.ok("acme" in saved.tenants, "in admin.dataDir/tenants.json");
+    // A key revoked through one worker is refused by both at once.
+    const keys = (await gw.admin("GET", "/tenants/acme/keys")).json() as { keys: Array<{ id: string }> };
+    for (const k of keys.keys) assert.equal((await gw.admin("DELETE", `/tenants/acme/keys/${k.id}`)).status, 204);
+    const refused = await Promise.all(Array.from({ length: 4 }, () => init("acme", key)));
+    assert.deepEqual(refused, Array(4).fill("401 SWY_UNAUTHORIZED"));
+  });
+
+  it("a tenant's sessions and rate quotas count its requests in every worker", async () => {
+    const key = await gw.tenant("small", { quotas: { sessions: 2 } });
+    await gw.server("small", "s1", replica.url);
+    assert.deepEqual([await init("small", key), await init("small", key)], ["200", "200"]);
+    const over = await Promise.all(Array.from({ length: 4 }, () => init("small", key)));
+    assert.deepEqual(over, Array(4).fill("429 SWY_TENANT_SESSIONS_EXCEEDED"), "no worker opens a third");
+
+    const fast = await gw.tenant("fast", { quotas: { rps: 1, burst: 4 } });
+    await gw.server("fast", "s1", replica.url);
+    const started = performance.now();
+    const burst = await Promise.all(Array.from({ length: 12 }, () => init("fast", fast)));
+    const seconds = (performance.now() - started) / 1000;
+    const passed = burst.filter((c) => c === "200").length;
+    // One bucket of 4 for the gateway (two of 4 would let 8 through), refilled 1 a second.
+    assert.ok(passed <= 4 + Math.ceil(seconds), `${passed} of 12 passed in ${seconds.toFixed(2)} s`);
+    assert.ok(burst.filter((c) => c === "429 SWY_RATE_LIMITED").length >= 12 - passed);
+    const refusedBy = new Set(
+      served(gw.gateway)
+        .filter((l) => l.status === 429)
+        .map((l) => l.worker),
+    );
+    assert.equal(refusedBy.size, 2, "both workers refused some");
   });
 });
