@@ -5,7 +5,7 @@ import { ConfigError, type ConfigFlags, loadConfig } from "../config/load.js";
 import { fixedChanges } from "../config/reloadable.js";
 import type { Config } from "../config/schema.js";
 import type { Gateway } from "../gateway/server.js";
-import type { LocalHosts } from "../host/local-hosts.js";
+import type { Hosts } from "../host/local-hosts.js";
 import { publish } from "../observability/events.js";
 
 /** Time for a file being written (or a ConfigMap's symlinks being swapped) to settle before it is read. */
@@ -24,7 +24,7 @@ export function reloadOn(options: {
   flags: ConfigFlags;
   watch: boolean;
   /** Routes that run their own stdio server: started (or kept) before a configuration is applied. */
-  hosts?: LocalHosts;
+  hosts?: Hosts;
 }): { close(): void } {
   let current = options.config;
   let running: Promise<void> = Promise.resolve();

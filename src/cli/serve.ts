@@ -10,6 +10,7 @@ import { createStore } from "../sessions/create-store.js";
 import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
+import { WorkerHosts } from "../workers/shared-hosts.js";
 import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
 import { shareReplicasAcrossWorkers } from "../workers/shared-replicas.js";
 import { WorkerSlots } from "../workers/shared-slots.js";
@@ -74,9 +75,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
     );
   }
   if (cluster.isPrimary && workerCount(config) > 1) {
-    if (Object.values(config.upstreams).some((u) => u.command !== undefined)) {
-      fail("routes with `command` (a local `switchyard host`) cannot run with --workers yet: run the host apart");
-    }
+    // The primary's own log: the `switchyard host` processes it runs for `command` routes.
+    attachLogger(config.logLevel);
     return runPrimary(config);
   }
   joinPrimary();
@@ -93,7 +93,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       })
     : undefined;
   // Routes that run their own stdio server: a local `switchyard host` each, its URL the route's replica.
-  const hosts = new LocalHosts();
+  const hosts = cluster.isWorker ? new WorkerHosts(primaryChannel()) : new LocalHosts();
   try {
     config = await hosts.prepare(config);
   } catch (err) {

@@ -130,12 +130,38 @@ class LocalHost {
  * The routes that run their own stdio server (`upstreams.NAME.command`): a local `switchyard host` each,
  * whose URL becomes the route's one replica. `prepare` starts what a configuration needs (keeping those
  * whose settings did not change) and returns the configuration with those replicas filled in; `settle`
- * ends the ones the configuration in force no longer has.
+ * ends the ones the configuration in force no longer has. Under `--workers` the primary runs them for
+ * every worker (`workers/shared-hosts.ts`).
  */
-export class LocalHosts {
-  private readonly running = new Map<string, { host: LocalHost; url: string }>();
+export interface Hosts {
+  prepare(config: Config): Promise<Config>;
+  settle(config: Config): Promise<void>;
+  close(): Promise<void>;
+}
 
-  async prepare(config: Config): Promise<Config> {
+/** The routes whose stdio server runs here (`command`). */
+export function commandRoutes(config: Config): string[] {
+  return Object.entries(config.upstreams)
+    .filter(([, u]) => u.command !== undefined)
+    .map(([name]) => name);
+}
+
+export class LocalHosts implements Hosts {
+  private readonly running = new Map<string, { host: LocalHost; url: string }>();
+  /** One change at a time (under `--workers`, several workers may ask at once). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  prepare(config: Config): Promise<Config> {
+    return this.serially(() => this.start(config));
+  }
+
+  private async start(config: Config): Promise<Config> {
     const upstreams: Config["upstreams"] = {};
     for (const [name, u] of Object.entries(config.upstreams)) {
       if (u.command === undefined) {
@@ -157,13 +183,19 @@ export class LocalHosts {
   }
 
   /** End the hosts of routes `config` does not run (after it was applied). */
-  async settle(config: Config): Promise<void> {
-    for (const [name, entry] of this.running) {
-      if (config.upstreams[name]?.command === undefined) {
+  settle(config: Config): Promise<void> {
+    return this.keep(commandRoutes(config));
+  }
+
+  /** End the hosts of every route but `routes`. */
+  keep(routes: readonly string[]): Promise<void> {
+    return this.serially(async () => {
+      for (const [name, entry] of this.running) {
+        if (routes.includes(name)) continue;
         this.running.delete(name);
         await entry.host.stop();
       }
-    }
+    });
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,9 @@ export type Ask =
   | { op: "ledger.list" | "ledger.count"; tenant: string }
   /** A tenant's request: 0 when it may pass, else the ms until it may. */
   | { op: "rate.take"; tenant: string; rate: number; burst: number }
+  /** Routes with `command` (`shared-hosts.ts`): their hosts' URLs, started if need be; end the others. */
+  | { op: "hosts.prepare"; routes: Record<string, unknown>; logLevel: string }
+  | { op: "hosts.settle"; routes: string[] }
   /** One of `max` slots under `key`, counted over every worker (`shared-slots.ts`): true if taken. */
   | { op: "slots.take"; key: string; max: number }
   /** The whole gateway's metrics, every worker's summed: Prometheus text. */

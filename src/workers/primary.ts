@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Config } from "../config/schema.js";
+import { LocalHosts } from "../host/local-hosts.js";
 import { usesRedis } from "../redis/client.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
@@ -14,6 +15,7 @@ import {
   type PrimaryMessage,
   type Tell,
 } from "./ipc.js";
+import { answerHosts } from "./shared-hosts.js";
 import { gatherMetrics } from "./shared-metrics.js";
 import { SlotBook } from "./shared-slots.js";
 import { SharedStore } from "./shared-store.js";
@@ -67,6 +69,8 @@ export function runPrimary(config: Config): void {
   /** Tenants on the embedded store: the primary holds them too. */
   const tenancy =
     config.admin.token !== undefined && !usesRedis(config) ? new SharedTenancy(config, tellAll) : undefined;
+  /** Each `command` route's one `switchyard host`, for every worker. */
+  const hosts = new LocalHosts();
   /** Stream limits over the whole gateway. */
   const slots = new SlotBook();
   /** Replica health as the workers last reported it (for a worker that starts). */
@@ -105,7 +109,9 @@ export function runPrimary(config: Config): void {
               ? Promise.resolve(slots.take(slot, ask.key, ask.max))
               : ask.op.startsWith("store.")
                 ? store?.answer(ask)
-                : tenancy?.answer(ask);
+                : ask.op.startsWith("hosts.")
+                  ? answerHosts(hosts, config, ask)
+                  : tenancy?.answer(ask);
         if (!answer) return;
         answer.then(
           (value) => send(worker, { swy: "answer", id: m.id, ok: true, value }),
@@ -145,11 +151,13 @@ export function runPrimary(config: Config): void {
     }
     stopping = true;
     const alive = workers();
-    if (alive.length === 0) process.exit(0);
+    // The hosts of `command` routes end after the workers that use them.
+    const exit = () => void hosts.close().finally(() => process.exit(0));
+    if (alive.length === 0) return exit();
     let left = alive.length;
     for (const w of alive) {
       w.once("exit", () => {
-        if (--left === 0) process.exit(0);
+        if (--left === 0) exit();
       });
       w.process.kill("SIGTERM");
     }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dnsConfig, startPods } from "../helpers/discovery.js";
 import { type DnsServer, startDns, ZONE } from "../helpers/dns.js";
+import { alive, STDIO_FIXTURE } from "../helpers/host.js";
 import { answerTo, errorCode, type RawResponse, rawRequest, rpc, sessionHeaders } from "../helpers/http.js";
 import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
 import {
@@ -17,6 +18,7 @@ import {
   startGateway,
   startReplica,
   svcConfig,
+  writeConfig,
 } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { openSse, type SseStream } from "../helpers/sse.js";
@@ -30,7 +32,8 @@ const apart = { connection: "close" };
 function served(g: GatewayProc): Array<{ worker: number; pid: number; session?: string; status: number }> {
   return g.lines
     .filter((l) => l.includes('"msg":"request"'))
-    .map((l) => JSON.parse(l) as { worker: number; pid: number; session?: string; status: number });
+    .map((l) => JSON.parse(l) as { worker: number; pid: number; session?: string; status: number })
+    .filter((l) => l.worker !== undefined); // not the lines of a `switchyard host` the primary runs
 }
 
 async function open(g: GatewayProc): Promise<{ id: string; replica: string }> {
@@ -555,5 +558,47 @@ describe("switchyard serve --workers 2: tenants on the embedded store, held by t
         .map((l) => l.worker),
     );
     assert.equal(refusedBy.size, 2, "both workers refused some");
+  });
+});
+
+describe("switchyard serve --workers 2: a route with `command` runs one host for the gateway", () => {
+  it("every worker reaches the primary's one host: a session's calls count on, whichever worker takes them", async () => {
+    const file = writeConfig(`logLevel: info
+upstreams:
+  counter:
+    command: ${process.execPath}
+    args: [${STDIO_FIXTURE}]
+    host: { pool: 1, maxProcesses: 4 }
+`);
+    const gateway = await startGateway(["--config", file, "--workers", "2"]);
+    let pids: number[] = [];
+    try {
+      const init = await rawRequest(gateway.route("counter"), {
+        headers: { ...MCP_HEADERS, ...apart },
+        body: JSON.stringify(INIT_BODY),
+      });
+      assert.equal(init.status, 200, init.body.toString());
+      const sid = String(init.headers["mcp-session-id"]);
+      const call = async (name: string) => {
+        const res = await rawRequest(gateway.route("counter"), {
+          headers: { ...sessionHeaders(sid), ...apart },
+          body: rpc("tools/call", { name, arguments: {} }),
+        });
+        assert.equal(res.status, 200, res.body.toString());
+        return answerTo(res, 1).result?.structuredContent as { calls: number; pid: number };
+      };
+      const counts: number[] = [];
+      for (let i = 0; i < 6; i++) counts.push((await call("count")).calls);
+      assert.deepEqual(counts, [1, 2, 3, 4, 5, 6], "one server process holds the session, for both workers");
+      assert.equal(new Set(served(gateway).map((l) => l.worker)).size, 2, "both workers served");
+      pids = [(await call("whoami")).pid];
+      // Its log lines reach the gateway's log (the primary's), tagged with the route.
+      await waitFor("a host line in the gateway's log", () =>
+        gateway.lines.some((l) => l.includes('"host":"counter"')),
+      );
+    } finally {
+      assert.equal(await gateway.stop(), 0);
+    }
+    for (const pid of pids) await waitFor(`process ${pid} ended with the gateway`, () => !alive(pid));
   });
 });
