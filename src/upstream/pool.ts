@@ -129,6 +129,18 @@ export class UpstreamPool {
     for (const source of this.sources) if (source.name === name) source.adopt(replicas);
   }
 
+  /**
+   * A replica that left the DNS answer before this worker started, still draining in the others
+   * (`workers/shared-replicas.ts`): its sessions reach it here too, while it answers.
+   */
+  adoptDraining(id: string): void {
+    if (this.byId.has(id) || this.sources.length === 0) return;
+    this.join(id);
+    const replica = this.byId.get(id);
+    if (replica) this.setState(replica, "draining", "draining in another worker");
+    this.rebuild();
+  }
+
   /** Whether some of the replicas come from DNS. */
   get discovers(): boolean {
     return this.sources.length > 0;

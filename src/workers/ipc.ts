@@ -33,6 +33,8 @@ export type Tell =
   | { op: "health.state"; state: HealthState }
   /** The tenancy document's new revision. */
   | { op: "tenancy.changed"; doc: unknown; rev: number }
+  /** To a worker that starts: a replica the others still drain (it left the DNS answer before). */
+  | { op: "membership.draining"; route: string; replica: string }
   /** A DNS entry's new answer, as some worker resolved it. */
   | { op: "dns.answer"; answer: DnsAnswer }
   /** This worker runs the gateway's active health checks (or stops running them). */
@@ -89,6 +91,14 @@ export interface DnsMessage {
   answer: DnsAnswer;
 }
 
+/** A replica's state in a pool changed in this worker (the primary keeps the draining ones). */
+export interface MembershipMessage {
+  swy: "membership";
+  route: string;
+  replica: string;
+  state: "joining" | "serving" | "draining" | "gone";
+}
+
 /** A worker's own metrics, for the primary to sum with the others'. */
 export interface MetricsMessage {
   swy: "metrics";
@@ -103,7 +113,14 @@ export interface NoteMessage {
   note: Note;
 }
 
-export type WorkerMessage = AskMessage | ListeningMessage | HealthMessage | DnsMessage | MetricsMessage | NoteMessage;
+export type WorkerMessage =
+  | AskMessage
+  | ListeningMessage
+  | HealthMessage
+  | DnsMessage
+  | MembershipMessage
+  | MetricsMessage
+  | NoteMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 
 export function isMessage<T extends { swy: string }>(m: unknown, kind: T["swy"]): m is T {

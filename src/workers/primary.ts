@@ -11,6 +11,7 @@ import {
   type HealthState,
   isMessage,
   type ListeningMessage,
+  type MembershipMessage,
   type NoteMessage,
   type PrimaryMessage,
   type Tell,
@@ -75,6 +76,8 @@ export function runPrimary(config: Config): void {
   const slots = new SlotBook();
   /** Replica health as the workers last reported it (for a worker that starts). */
   const health = new Map<string, HealthState>();
+  /** Replicas that left the DNS answer and still drain (for a worker that starts meanwhile). */
+  const draining = new Map<string, { route: string; replica: string }>();
   /** The listening worker with the lowest slot leads the active health checks; the others do not. */
   const electLeader = () => {
     const leader = Math.min(...listening.keys());
@@ -89,6 +92,12 @@ export function runPrimary(config: Config): void {
       if (isMessage<HealthMessage>(m, "health")) {
         health.set(`${m.state.route}\u0000${m.state.replica}`, m.state);
         tellAll({ op: "health.state", state: m.state }, slot);
+        return;
+      }
+      if (isMessage<MembershipMessage>(m, "membership")) {
+        const key = `${m.route}\u0000${m.replica}`;
+        if (m.state === "draining") draining.set(key, { route: m.route, replica: m.replica });
+        else draining.delete(key);
         return;
       }
       if (isMessage<DnsMessage>(m, "dns")) {
@@ -119,6 +128,7 @@ export function runPrimary(config: Config): void {
         );
       } else if (isMessage<ListeningMessage>(m, "listening")) {
         listening.set(slot, m);
+        for (const d of draining.values()) send(worker, { swy: "tell", tell: { op: "membership.draining", ...d } });
         for (const state of health.values()) send(worker, { swy: "tell", tell: { op: "health.state", state } });
         electLeader();
         if (!announced && listening.size === count) {

@@ -9,7 +9,7 @@ import type { PrimaryChannel } from "./ipc.js";
  *   worker that starts is told the state as it is.
  * - Membership: every worker resolves the DNS entries, and the first to see a new answer hands it to the
  *   others, so a replica joins, drains or leaves in every worker at once (its health then decides the
- *   rest, as above).
+ *   rest, as above). A worker that starts is told the replicas the others still drain.
  * A change applied from another worker is not sent back.
  */
 export function shareReplicasAcrossWorkers(gateway: Gateway, primary: PrimaryChannel): void {
@@ -32,11 +32,18 @@ export function shareReplicasAcrossWorkers(gateway: Gateway, primary: PrimaryCha
       state: { route: e.route, replica: e.replica, healthy: e.healthy, downAt: replica?.downAt ?? Date.now() },
     });
   });
+  subscribe("membership", (e) => {
+    if (!applying) primary.send({ swy: "membership", route: e.route, replica: e.replica, state: e.state });
+  });
   subscribe("answer", (answer) => {
     if (!applying) primary.send({ swy: "dns", answer });
   });
   primary.onTell((tell) => {
     if (tell.op === "health.lead") health.lead(tell.lead);
+    if (tell.op === "membership.draining") {
+      const { route, replica } = tell;
+      apply(() => gateway.state.pools.get(route)?.adoptDraining(replica));
+    }
     if (tell.op === "dns.answer") {
       const { route, name, replicas } = tell.answer;
       apply(() => gateway.state.pools.get(route)?.adoptAnswer(name, replicas));

@@ -500,6 +500,17 @@ describe("switchyard serve --workers 2: replicas discovered in DNS join and drai
     assert.ok(gap < 1500, `the second worker ${gap} ms after the first`);
     // Draining, not gone: its session still works through both workers.
     for (let i = 0; i < 4; i++) assert.equal(await whoami(gateway, onP3.id), "p3");
+    // A worker that starts now (p3 is in no answer it will resolve) is told p3 drains: its session goes on.
+    const known = new Set(served(gateway).map((l) => l.pid));
+    const second = served(gateway).findLast((l) => l.worker === 2) as { pid: number };
+    process.kill(second.pid, "SIGKILL");
+    await waitFor("worker 2 to serve again", async () => {
+      await Promise.race([open(gateway), sleep(2000)]);
+      return served(gateway).some((l) => l.worker === 2 && !known.has(l.pid));
+    });
+    const from = served(gateway).length;
+    for (let i = 0; i < 6; i++) assert.equal(await whoami(gateway, onP3.id), "p3", `call ${i} after the restart`);
+    assert.equal(new Set(served(gateway).slice(from).map((l) => l.worker)).size, 2, "through both workers");
   });
 });
 
