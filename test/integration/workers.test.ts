@@ -510,7 +510,15 @@ describe("switchyard serve --workers 2: replicas discovered in DNS join and drai
     });
     const from = served(gateway).length;
     for (let i = 0; i < 6; i++) assert.equal(await whoami(gateway, onP3.id), "p3", `call ${i} after the restart`);
-    assert.equal(new Set(served(gateway).slice(from).map((l) => l.worker)).size, 2, "through both workers");
+    assert.equal(
+      new Set(
+        served(gateway)
+          .slice(from)
+          .map((l) => l.worker),
+      ).size,
+      2,
+      "through both workers",
+    );
   });
 });
 
