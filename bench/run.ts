@@ -3,7 +3,7 @@
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
 // --profile W1|W2|W6|W7|W8|W9 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
 // with --tiny, one second of it; with --traced, every request traced and exported), --only W1|W2|W6|W7|W8|W9|W10 [--rounds N] (Switchyard, its Node reference and
-// nginx in interleaved rounds: the steady way to measure a change; --only TRACING: W1 with tracing off, on, 1 in 10; --only REDIS: W1 and W5 with the store on one Redis, Sentinel, a Cluster; --only WORKERS: W1, W6, W7 with 1 and 2 workers beside nginx with 2 workers and HAProxy with 2 threads).
+// nginx in interleaved rounds: the steady way to measure a change; --only TRACING: W1 with tracing off, on, 1 in 10; --only REDIS: W1 and W5 with the store on one Redis, Sentinel, a Cluster; --only WORKERS: W1, W6, W7, W8 with 1 and 2 workers beside nginx with 2 workers and HAProxy with 2 threads).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -120,9 +120,8 @@ export async function startSwitchyard(
               ? `switchyard+tracing${variant.otlpRatio === undefined ? "" : `-${variant.otlpRatio}`}`
               : "switchyard";
   const file = join(dir, `${name}.yaml`);
-  // The admin API (W8) is left out under --workers: tenants there need the Redis store.
-  const dataDir = variant.workers ? undefined : join(dir, `${name}-data`);
-  writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, ...(dataDir ? { dataDir } : {}) }));
+  const dataDir = join(dir, `${name}-data`);
+  writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir }));
   const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);
   await proc.waitForLine((l) => l.includes('"listening"'));
   return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };

@@ -327,9 +327,10 @@ export async function discardingCollector(): Promise<{ url: string; close(): voi
  * each exporting by OTLP/HTTP to a collector that drops what it gets; medians, and CPU per request.
  */
 /**
- * `--only WORKERS`: W1, W6 and W7 through Switchyard with one worker and with two, beside nginx with two
- * worker processes and HAProxy with two threads, in interleaved rounds; the CPU column counts a
- * gateway's primary and its workers together.
+ * `--only WORKERS`: W1, W6, W7 and W8 through Switchyard with one worker and with two, beside nginx with
+ * two worker processes and HAProxy with two threads, in interleaved rounds; the CPU column counts a
+ * gateway's primary and its workers together. W8 (a tenant's server) asks the primary for the tenant's
+ * rate on every request under --workers; nginx and HAProxy carry the plain route there.
  */
 function compareWorkers(rounds: number, seconds: number): Promise<string> {
   return withStub(async ({ wrk, nginx, dir, upstream, routes }) => {
@@ -342,7 +343,7 @@ function compareWorkers(rounds: number, seconds: number): Promise<string> {
     ];
     const sections: string[] = [];
     try {
-      for (const w of ["w1", "w6", "w7"] as const) {
+      for (const w of ["w1", "w6", "w7", "w8"] as const) {
         const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
         const { rps, errors, cpu } = await interleaved(
           wrk,

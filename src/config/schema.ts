@@ -287,7 +287,7 @@ export const configSchema = z
       .union([z.number().int().min(1).max(256), z.literal("auto")])
       .default(1)
       .describe(
-        "Processes serving the one listening address, supervised by a primary that restarts one that dies: `auto` = the CPUs this process may use (its cgroup's CPU quota included). One gateway whatever the count: sessions, replica health and revocations are shared by the workers.",
+        "Processes serving the one listening address, supervised by a primary that restarts one that dies: `auto` = the CPUs this process may use (its cgroup's CPU quota included). One gateway whatever the count: sessions, tenants, replica health and membership, stream limits and metrics are shared by the workers (docs/workers.md).",
       ),
     logLevel: z
       .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])

@@ -5,6 +5,7 @@ import { usesRedis } from "../redis/client.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
 import {
+  type Ask,
   type AskMessage,
   type DnsMessage,
   type HealthMessage,
@@ -41,10 +42,13 @@ function line(fields: Record<string, unknown>): void {
 /**
  * `switchyard serve --workers N`: this process forks N workers that serve the one listening address
  * (Node's cluster: the primary accepts connections and hands them out in turn), restarts one that dies
- * (with backoff), and passes SIGTERM and SIGHUP on. With the embedded store it holds the gateway's one
- * session store, which the workers ask (`SharedStore`); with Redis the workers use it as separate
- * gateways would. Replica health is one view: the primary names the worker that runs the active checks
- * and relays every change a worker sees, and every new DNS answer, to the others (`shared-replicas.ts`).
+ * (with backoff), and passes SIGTERM and SIGHUP on. It holds what the workers share (docs/workers.md):
+ * - with the embedded store, the gateway's one session store (`shared-store.ts`) and its tenants
+ *   (`shared-tenancy.ts`); with Redis the workers use it as separate gateways would;
+ * - the count of stream slots (`shared-slots.ts`) and the `command` routes' hosts (`shared-hosts.ts`);
+ * - one view of the replicas: it names the worker that runs the active checks, relays every change of
+ *   health and every new DNS answer a worker sees to the others, and tells a worker that starts the
+ *   health and the draining replicas as they are (`shared-replicas.ts`).
  */
 export function runPrimary(config: Config): void {
   const count = workerCount(config);
@@ -84,6 +88,22 @@ export function runPrimary(config: Config): void {
     for (const [slot, w] of bySlot) send(w, { swy: "tell", tell: { op: "health.lead", lead: slot === leader } });
   };
 
+  /** A worker's question, answered by the part of the shared state it is about. */
+  const answer = (slot: number, ask: Ask): Promise<unknown> => {
+    const part = ask.op.slice(0, ask.op.indexOf("."));
+    const answered =
+      ask.op === "slots.take"
+        ? Promise.resolve(slots.take(slot, ask.key, ask.max))
+        : part === "metrics"
+          ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
+          : part === "store"
+            ? store?.answer(ask)
+            : part === "hosts"
+              ? answerHosts(hosts, config, ask)
+              : tenancy?.answer(ask);
+    return answered ?? Promise.reject(new Error(`${ask.op}: not held by this gateway's primary`));
+  };
+
   const fork = (slot: number, restarts: number) => {
     const started = Date.now();
     const worker = cluster.fork({ SWITCHYARD_WORKER: String(slot) });
@@ -110,19 +130,7 @@ export function runPrimary(config: Config): void {
         return;
       }
       if (isMessage<AskMessage>(m, "ask")) {
-        const { ask } = m;
-        const answer =
-          ask.op === "metrics.gather"
-            ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
-            : ask.op === "slots.take"
-              ? Promise.resolve(slots.take(slot, ask.key, ask.max))
-              : ask.op.startsWith("store.")
-                ? store?.answer(ask)
-                : ask.op.startsWith("hosts.")
-                  ? answerHosts(hosts, config, ask)
-                  : tenancy?.answer(ask);
-        if (!answer) return;
-        answer.then(
+        answer(slot, m.ask).then(
           (value) => send(worker, { swy: "answer", id: m.id, ok: true, value }),
           (err: Error) => send(worker, { swy: "answer", id: m.id, ok: false, error: err.message }),
         );

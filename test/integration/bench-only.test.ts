@@ -82,10 +82,10 @@ describe("npm run bench -- --only / --profile (tiny runs of one workload)", () =
     assert.match(run.stdout, /The profile: \S+\.?/);
   });
 
-  it("--only WORKERS: Switchyard with 1 and 2 workers beside nginx (2 workers) and HAProxy (2 threads)", () => {
+  it("--only WORKERS: Switchyard with 1 and 2 workers beside nginx (2 workers) and HAProxy (2 threads), W8 a tenant's server", () => {
     const run = bench("--only", "WORKERS", "--tiny");
     assert.match(run.stdout, /^# Every core: --workers 2 beside nginx \(2 workers\) and HAProxy \(2 threads\)/);
-    for (const w of ["W1", "W6", "W7"]) {
+    for (const w of ["W1", "W6", "W7", "W8"]) {
       assert.match(run.stdout, new RegExp(`^## ${w} — stub upstream, 32 connections$`, "m"));
     }
     for (const c of ["switchyard", "switchyard-2w", "nginx-2w", "haproxy-2t"]) {
@@ -93,8 +93,8 @@ describe("npm run bench -- --only / --profile (tiny runs of one workload)", () =
         `^\\| ${c} \\| [\\d,.]+ \\| [\\d,.]+ \\| [\\d.]+× \\| [\\d.]+× \\| ([\\d,.]+ \\+ [\\d,.]+|–) \\| 0 \\|$`,
         "gm",
       );
-      assert.equal(run.stdout.match(row)?.length, 3, `${c}: a row per workload, with no errors`);
+      assert.equal(run.stdout.match(row)?.length, 4, `${c}: a row per workload, with no errors`);
     }
-    assert.equal(run.stdout.match(/^- Scaling from 1 to 2 workers: [\d.]+×$/gm)?.length, 3);
+    assert.equal(run.stdout.match(/^- Scaling from 1 to 2 workers: [\d.]+×$/gm)?.length, 4);
   });
 });
