@@ -51,7 +51,7 @@ describe("npm run bench (a tiny run)", () => {
       const section = sections.find((s) => s.startsWith(title)) as string;
       assert.ok(section, `the report has ${title}`);
       for (const row of rows)
-        assert.match(section, new RegExp(`^\\| ${row.replace(/[()]/g, "\\$&")} \\| [\\d,]+ \\|`, "m"), row);
+        assert.match(section, new RegExp(`^\\| ${row.replace(/[()]/g, "\\$&")} \\| [\\d,.]+ \\|`, "m"), row);
     }
     assert.match(md, /^- (PASS|MISS) W9 virtual server ≥ 0\.8× the plain route: [\d.]+×$/m);
     assert.match(md, /^- PASS W10 no errors: 0$/m);
