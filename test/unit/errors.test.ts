@@ -4,10 +4,10 @@ import { describe, it } from "node:test";
 import { ERRORS, errorBody, SwitchyardError } from "../../src/errors.js";
 
 describe("the error table", () => {
-  it("is documented in the README, row for row", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  it("is documented in docs/errors.md, row for row", () => {
+    const page = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
     const rows = new Map(
-      [...readme.matchAll(/^\| `(SWY_[A-Z_]+)` \| (\d+) \| (-?\d+) \|/gm)].map((m) => [
+      [...page.matchAll(/^\| `(SWY_[A-Z_]+)` \| (\d+) \| (-?\d+) \|/gm)].map((m) => [
         m[1],
         [Number(m[2]), Number(m[3])],
       ]),
@@ -15,7 +15,7 @@ describe("the error table", () => {
     assert.deepEqual(
       [...rows.keys()].sort(),
       Object.keys(ERRORS).sort(),
-      "every code, and only those, has a README row",
+      "every code, and only those, has a row in docs/errors.md",
     );
     for (const [code, e] of Object.entries(ERRORS)) assert.deepEqual(rows.get(code), [e.status, e.rpc], code);
   });
