@@ -111,6 +111,11 @@ export const ERRORS = {
   },
   SWY_METRICS_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Metrics: missing or wrong bearer token" },
   SWY_ADMIN_UNAUTHORIZED: { status: 401, rpc: -32000, message: "Admin API: missing or wrong bearer token" },
+  SWY_ADMIN_READ_ONLY: {
+    status: 403,
+    rpc: -32000,
+    message: "Admin API: this token may only read (GET); changes need the admin token",
+  },
   SWY_ADMIN_NOT_FOUND: { status: 404, rpc: -32000, message: "Admin API: no such resource" },
   SWY_ADMIN_CONFLICT: { status: 409, rpc: -32000, message: "Admin API: already exists" },
   SWY_ADMIN_INVALID: { status: 400, rpc: -32000, message: "Admin API: invalid request" },

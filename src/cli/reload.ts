@@ -62,7 +62,9 @@ export function reloadOn(options: {
     publish("config", { outcome: "applied", trigger: why, errors: [] });
   };
   const refused = (why: "signal" | "file", errors: string[], whole?: string) => {
-    publish("config", { outcome: "refused", trigger: why, errors: errors.length > 0 ? errors : [whole ?? "invalid"] });
+    const named = errors.length > 0 ? errors : [whole ?? "invalid"];
+    options.gateway.state.history.refused(why, named);
+    publish("config", { outcome: "refused", trigger: why, errors: named });
   };
   const queue = (why: "signal" | "file") => {
     running = running.then(() => reload(why)).catch((err: unknown) => refused(why, [(err as Error).message]));

@@ -90,7 +90,7 @@ function fileVariant(obj: unknown, key: string, where: string): void {
 
 /**
  * Every secret option may come from a mounted file (`…File`) or the environment instead of the file
- * itself: `metrics.token`, `admin.token`, `store.password` (and the sentinels'), `tokens.keys`, the introspection client's
+ * itself: `metrics.token`, `admin.token` and `admin.readToken`, `store.password` (and the sentinels'), `tokens.keys`, the introspection client's
  * secret, and the values of `upstreams.NAME.headers` (`headerFiles`). Read at every load, so a reload picks up a rotated secret.
  */
 function resolveSecrets(input: Raw): void {
@@ -108,6 +108,7 @@ function resolveSecrets(input: Raw): void {
   }
   fileVariant(input.metrics, "token", "metrics");
   fileVariant(input.admin, "token", "admin");
+  fileVariant(input.admin, "readToken", "admin");
   fileVariant(input.store, "password", "store");
   if (isObject(input.store)) fileVariant(input.store.sentinel, "password", "store.sentinel");
   if (isObject(input.tokens) && Array.isArray(input.tokens.keys)) {

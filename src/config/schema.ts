@@ -500,6 +500,14 @@ export const configSchema = z
           .string()
           .default(".switchyard")
           .describe("Where tenants and keys are kept on local disk (`tenants.json`), when no Redis store is set."),
+        readToken: z
+          .string()
+          .min(16, "at least 16 characters")
+          .optional()
+          .describe(
+            "A second bearer token for the admin API that may only read (GET): for the operator's console in read-only mode, dashboards and audits. Anything else with it → 403 `SWY_ADMIN_READ_ONLY`; never logged.",
+          ),
+        readTokenFile: z.string().optional().describe("The read-only token read from this file (a mounted secret)."),
       })
       .prefault({}),
     tenants: z

@@ -16,6 +16,7 @@ import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import { ALLOW } from "./admit.js";
+import { ConfigHistory } from "./config-history.js";
 import { InFlight } from "./drain.js";
 import { MAX_HEADER_FIELDS } from "./http-checks.js";
 import { createHandler, createOpsHandler } from "./pipeline.js";
@@ -119,6 +120,7 @@ export function createGateway(
     tenancy,
     verifier,
     exchanger: new TokenExchanger(verifier.issuers),
+    history: new ConfigHistory(),
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */
@@ -198,6 +200,7 @@ export function createGateway(
       }
       const old = state;
       state = { ...snapshot, ...runtime };
+      runtime.history.applied();
       health.reconfigure(next.health);
       tenancy?.reconfigure(next);
       const nowHeld = replicasOf(snapshot);

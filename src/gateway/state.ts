@@ -4,6 +4,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { Tenancy } from "../tenancy/tenancy.js";
 import type { HealthChecker } from "../upstream/health.js";
+import type { ConfigHistory } from "./config-history.js";
 import type { InFlight } from "./drain.js";
 import type { Snapshot } from "./snapshot.js";
 import type { StreamSlots } from "./streams.js";
@@ -26,6 +27,8 @@ export interface Runtime {
   readonly verifier: BearerVerifier;
   /** Upstream tokens obtained by token exchange, kept until they expire. */
   readonly exchanger: TokenExchanger;
+  /** When the configuration was loaded, and the last reload refused. */
+  readonly history: ConfigHistory;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */
   readonly phase: { unready: boolean; draining: boolean };
 }

@@ -1,3 +1,4 @@
+import { maskSecrets } from "../config/mask.js";
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
@@ -74,13 +75,16 @@ function tenantSettings(body: Record<string, unknown>): Pick<Tenant, "quotas" | 
  *   POST/GET /tenants/ID/keys, DELETE /tenants/ID/keys/KEY_ID (a key is shown once, at creation);
  *   POST/GET /tenants/ID/servers, PUT/GET/DELETE /tenants/ID/servers/NAME (a server's URL is checked:
  *   422 when refused; its upstream headers are secrets, listed by name only);
- *   GET/DELETE /tenants/ID/sessions, DELETE /tenants/ID/sessions/HASH (sessions by hash, age, replica).
+ *   GET/DELETE /tenants/ID/sessions, DELETE /tenants/ID/sessions/HASH (sessions by hash, age, replica);
+ *   GET /config (the running configuration, secrets masked; when it was loaded; the last reload refused).
+ * `admin.token` may do all of it; `admin.readToken` may only GET.
  */
 async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): Promise<void> {
   const registry = tenancy.registry;
   const method = ctx.req.method ?? "GET";
   const parts = ctx.path.slice(PREFIX.length).split("/").filter(Boolean).map(decodeURIComponent);
   const [collection, tenant, sub, item] = parts;
+  if (collection === "config" && parts.length === 1) return serveConfig(ctx, gw);
   if (
     collection !== "tenants" ||
     parts.length > 4 ||
@@ -132,19 +136,40 @@ async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): 
   ctx.res.writeHead(204).end();
 }
 
+/**
+ * `GET /admin/v1/config`: the running configuration with every secret masked, when it was loaded, and
+ * the last reload refused (its trigger and errors), if any since.
+ */
+function serveConfig(ctx: RequestContext, gw: GatewayState): void {
+  if ((ctx.req.method ?? "GET") !== "GET") throw methods("GET");
+  const { loadedAt, lastRefused } = gw.history;
+  respondJson(ctx, 200, {
+    config: maskSecrets(gw.config),
+    loadedAt: new Date(loadedAt).toISOString(),
+    lastRefused: lastRefused && { ...lastRefused, at: new Date(lastRefused.at).toISOString() },
+  });
+}
+
 /** Serve `/admin/v1/...` when the admin API is enabled; true when the request was for it. */
 export function serveAdmin(ctx: RequestContext, gw: GatewayState): boolean {
   if (!ctx.path.startsWith(PREFIX) && ctx.path !== "/admin/v1") return false;
   const token = gw.config.admin.token;
   const tenancy = gw.tenancy;
   if (token === undefined || tenancy === undefined) return false;
-  if (!bearerMatches(ctx.req.headers.authorization, token)) {
+  const readOnly = !bearerMatches(ctx.req.headers.authorization, token);
+  const readToken = gw.config.admin.readToken;
+  if (readOnly && (readToken === undefined || !bearerMatches(ctx.req.headers.authorization, readToken))) {
     respondError(
       ctx,
       new SwitchyardError("SWY_ADMIN_UNAUTHORIZED", {
         headers: { "www-authenticate": 'Bearer realm="switchyard-admin"' },
       }),
     );
+    return true;
+  }
+  // The read-only token (`admin.readToken`): GET only.
+  if (readOnly && ctx.req.method !== "GET") {
+    respondError(ctx, new SwitchyardError("SWY_ADMIN_READ_ONLY"));
     return true;
   }
   handle(ctx, gw, tenancy).catch((err: unknown) => {

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { errorCode, rawRequest } from "../helpers/http.js";
+import { type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
+import { ADMIN } from "../helpers/tenants.js";
+import { waitFor } from "../helpers/wait.js";
+
+const READ = "read-only-token-0123456789";
+const UPSTREAM_SECRET = "Bearer upstream-secret-Q7x2";
+
+describe("the admin API for operators: a read-only token, and the running configuration", () => {
+  let replica: Replica;
+  let gateway: GatewayProc;
+  let file: string;
+  const dataDir = mkdtempSync(join(tmpdir(), "swy-admin-read-"));
+  const yaml = (extra = "") => `logLevel: info
+admin:
+  readToken: ${READ}
+  allowHttpServers: true
+  dataDir: ${dataDir}
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+    headers: { authorization: "${UPSTREAM_SECRET}" }
+${extra}`;
+  before(async () => {
+    replica = await startReplica("r1");
+    file = join(mkdtempSync(join(tmpdir(), "swy-admin-read-")), "switchyard.yaml");
+    writeFileSync(file, yaml());
+    gateway = await startGateway(["--config", file, "--admin-token", ADMIN]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await replica?.stop();
+  });
+
+  const admin = (method: string, path: string, token: string, body?: unknown) =>
+    rawRequest(`${gateway.base}/admin/v1${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it("the read-only token reads, and may change nothing (403), where the admin token may", async () => {
+    assert.equal((await admin("POST", "/tenants", ADMIN, { id: "acme" })).status, 201);
+    const list = await admin("GET", "/tenants", READ);
+    assert.equal(list.status, 200);
+    assert.deepEqual(
+      (JSON.parse(list.body.toString()) as { tenants: Array<{ id: string }> }).tenants.map((t) => t.id),
+      ["acme"],
+    );
+    for (const [method, path, body] of [
+      ["POST", "/tenants", { id: "other" }],
+      ["DELETE", "/tenants/acme", undefined],
+      ["POST", "/tenants/acme/keys", undefined],
+      ["PUT", "/tenants/acme", { quotas: { rps: 1 } }],
+    ] as const) {
+      const res = await admin(method, path, READ, body);
+      assert.equal(res.status, 403, `${method} ${path}`);
+      assert.equal(errorCode(res).swy, "SWY_ADMIN_READ_ONLY");
+    }
+    const acme = JSON.parse((await admin("GET", "/tenants/acme", ADMIN)).body.toString()) as {
+      keys: number;
+      quotas?: { rps?: number };
+    };
+    assert.equal(acme.keys, 0, "no key was made");
+    assert.notEqual(acme.quotas?.rps, 1, "the quotas did not change");
+    assert.equal((await admin("GET", "/tenants", "not-the-token-0123456789")).status, 401);
+  });
+
+  it("GET /config: the running configuration with its secrets masked, when it was loaded, the last refused reload", async () => {
+    const first = await admin("GET", "/config", READ);
+    assert.equal(first.status, 200);
+    const text = first.body.toString();
+    for (const secret of [ADMIN, READ, UPSTREAM_SECRET]) assert.ok(!text.includes(secret), "no secret shown");
+    const shown = JSON.parse(text) as {
+      config: { upstreams: Record<string, { replicas: string[]; headers: Record<string, string> }> };
+      loadedAt: string;
+      lastRefused: { trigger: string; errors: string[] } | undefined;
+    };
+    assert.deepEqual(shown.config.upstreams.svc?.replicas, [replica.url]);
+    assert.deepEqual(Object.keys(shown.config.upstreams.svc?.headers ?? {}), ["authorization"], "named, not shown");
+    assert.equal(shown.lastRefused, undefined);
+    // A reload refused: named, with its errors; the running configuration stays.
+    writeFileSync(file, yaml("balancr: x\n"));
+    gateway.child.kill("SIGHUP");
+    await waitFor("the refusal", async () => {
+      const now = JSON.parse((await admin("GET", "/config", READ)).body.toString()) as typeof shown;
+      return now.lastRefused !== undefined;
+    });
+    const refused = JSON.parse((await admin("GET", "/config", READ)).body.toString()) as typeof shown;
+    assert.equal(refused.lastRefused?.trigger, "signal");
+    assert.match(refused.lastRefused?.errors.join("\n") ?? "", /balancr: unknown key/);
+    assert.equal(refused.loadedAt, shown.loadedAt, "still the configuration loaded at start");
+    // One applied: a new load time; the route it adds shows.
+    writeFileSync(file, yaml(`  extra:\n    replicas: [${replica.url}]\n`));
+    gateway.child.kill("SIGHUP");
+    await waitFor("the reload", async () => {
+      const now = JSON.parse((await admin("GET", "/config", ADMIN)).body.toString()) as typeof shown;
+      return "extra" in now.config.upstreams && now.loadedAt > shown.loadedAt;
+    });
+  });
+});
