@@ -126,6 +126,7 @@ function closed(ctx: RequestContext, gw: GatewayState): void {
   const upstreamMs = ctx.upstreamMs;
   // A virtual server's requests count under its name, as a route's do.
   const route = routeName(ctx);
+  if (route !== undefined) gw.traffic.record(route, ctx.res.statusCode);
   gw.metrics?.requestDone(
     route,
     ctx.req.method ?? "",

@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import { type ErrorCode, errorBody, SwitchyardError } from "../errors.js";
 import { publish } from "../observability/events.js";
 import { createMetrics } from "../observability/metrics.js";
+import { TrafficWindow } from "../observability/traffic-window.js";
 import { isLoopbackAddress } from "../security/origin-host.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { ObservedStore } from "../sessions/observed-store.js";
@@ -121,6 +122,7 @@ export function createGateway(
     verifier,
     exchanger: new TokenExchanger(verifier.issuers),
     history: new ConfigHistory(),
+    traffic: new TrafficWindow(),
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */

@@ -1,6 +1,7 @@
 import type { TokenExchanger } from "../auth/token-exchange.js";
 import type { BearerVerifier } from "../auth/verifier.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { TrafficWindow } from "../observability/traffic-window.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { Tenancy } from "../tenancy/tenancy.js";
 import type { HealthChecker } from "../upstream/health.js";
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly verifier: BearerVerifier;
   /** Upstream tokens obtained by token exchange, kept until they expire. */
   readonly exchanger: TokenExchanger;
+  /** Requests and errors per route over the last minutes (the console's charts). */
+  readonly traffic: TrafficWindow;
   /** When the configuration was loaded, and the last reload refused. */
   readonly history: ConfigHistory;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */

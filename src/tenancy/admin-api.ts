@@ -1,5 +1,5 @@
-import { maskSecrets } from "../config/mask.js";
 import { SwitchyardError } from "../errors.js";
+import { serveOperator } from "../gateway/admin-operator.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
 import { respondError, respondJson } from "../gateway/respond.js";
@@ -76,7 +76,7 @@ function tenantSettings(body: Record<string, unknown>): Pick<Tenant, "quotas" | 
  *   POST/GET /tenants/ID/servers, PUT/GET/DELETE /tenants/ID/servers/NAME (a server's URL is checked:
  *   422 when refused; its upstream headers are secrets, listed by name only);
  *   GET/DELETE /tenants/ID/sessions, DELETE /tenants/ID/sessions/HASH (sessions by hash, age, replica);
- *   GET /config (the running configuration, secrets masked; when it was loaded; the last reload refused).
+ *   GET /config and GET /overview (the gateway itself: `gateway/admin-operator.ts`).
  * `admin.token` may do all of it; `admin.readToken` may only GET.
  */
 async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): Promise<void> {
@@ -84,7 +84,7 @@ async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): 
   const method = ctx.req.method ?? "GET";
   const parts = ctx.path.slice(PREFIX.length).split("/").filter(Boolean).map(decodeURIComponent);
   const [collection, tenant, sub, item] = parts;
-  if (collection === "config" && parts.length === 1) return serveConfig(ctx, gw);
+  if (parts.length === 1 && collection !== undefined && serveOperator(ctx, gw, collection)) return;
   if (
     collection !== "tenants" ||
     parts.length > 4 ||
@@ -134,20 +134,6 @@ async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): 
   if (method !== "DELETE") throw methods("DELETE");
   if (!(await registry.revokeKey(tenant, item))) throw notFound(`no key ${item}`);
   ctx.res.writeHead(204).end();
-}
-
-/**
- * `GET /admin/v1/config`: the running configuration with every secret masked, when it was loaded, and
- * the last reload refused (its trigger and errors), if any since.
- */
-function serveConfig(ctx: RequestContext, gw: GatewayState): void {
-  if ((ctx.req.method ?? "GET") !== "GET") throw methods("GET");
-  const { loadedAt, lastRefused } = gw.history;
-  respondJson(ctx, 200, {
-    config: maskSecrets(gw.config),
-    loadedAt: new Date(loadedAt).toISOString(),
-    lastRefused: lastRefused && { ...lastRefused, at: new Date(lastRefused.at).toISOString() },
-  });
 }
 
 /** Serve `/admin/v1/...` when the admin API is enabled; true when the request was for it. */

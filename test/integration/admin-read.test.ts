@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { errorCode, rawRequest } from "../helpers/http.js";
-import { type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
+import { INIT_BODY, MCP_HEADERS } from "../helpers/mcp.js";
+import { freePort, type GatewayProc, type Replica, startGateway, startReplica } from "../helpers/procs.js";
 import { ADMIN } from "../helpers/tenants.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -16,6 +17,7 @@ describe("the admin API for operators: a read-only token, and the running config
   let gateway: GatewayProc;
   let file: string;
   const dataDir = mkdtempSync(join(tmpdir(), "swy-admin-read-"));
+  let deadPort: number;
   const yaml = (extra = "") => `logLevel: info
 admin:
   readToken: ${READ}
@@ -25,9 +27,12 @@ upstreams:
   svc:
     replicas: [${replica.url}]
     headers: { authorization: "${UPSTREAM_SECRET}" }
+  dead:
+    replicas: [http://127.0.0.1:${deadPort}/mcp]
 ${extra}`;
   before(async () => {
     replica = await startReplica("r1");
+    deadPort = await freePort(); // nothing listens there
     file = join(mkdtempSync(join(tmpdir(), "swy-admin-read-")), "switchyard.yaml");
     writeFileSync(file, yaml());
     gateway = await startGateway(["--config", file, "--admin-token", ADMIN]);
@@ -69,6 +74,40 @@ ${extra}`;
     assert.equal(acme.keys, 0, "no key was made");
     assert.notEqual(acme.quotas?.rps, 1, "the quotas did not change");
     assert.equal((await admin("GET", "/tenants", "not-the-token-0123456789")).status, 401);
+  });
+
+  it("GET /overview: each route's replicas and its requests and errors of the last minutes, the sessions", async () => {
+    for (let i = 0; i < 3; i++) {
+      const ok = await rawRequest(gateway.route("svc"), { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
+      assert.equal(ok.status, 200);
+    }
+    const failed = await rawRequest(gateway.route("dead"), { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
+    assert.ok(failed.status >= 500, `the dead route answers ${failed.status}`); // 502, or 503 once it is marked down
+    const res = await admin("GET", "/overview", READ);
+    assert.equal(res.status, 200);
+    const view = JSON.parse(res.body.toString()) as {
+      routes: Array<{
+        name: string;
+        replicas: Array<{ id: string; state: string; healthy: boolean; inFlight: number }>;
+        traffic: Array<{ at: number; requests: number; errors: number }>;
+      }>;
+      sessions: number;
+      bucketSeconds: number;
+    };
+    const svc = view.routes.find((r) => r.name === "svc");
+    const dead = view.routes.find((r) => r.name === "dead");
+    assert.deepEqual(svc?.replicas, [{ id: replica.url, state: "serving", healthy: true, inFlight: 0 }]);
+    assert.equal(dead?.replicas[0]?.healthy, false, "the replica that refused the connection is down");
+    const sum = (t: Array<{ requests: number; errors: number }> = []) =>
+      t.reduce((a, b) => ({ requests: a.requests + b.requests, errors: a.errors + b.errors }), {
+        requests: 0,
+        errors: 0,
+      });
+    assert.deepEqual(sum(svc?.traffic), { requests: 3, errors: 0 });
+    assert.deepEqual(sum(dead?.traffic), { requests: 1, errors: 1 });
+    assert.equal(svc?.traffic.length, 90, "15 minutes of 10 s buckets");
+    assert.equal(view.bucketSeconds, 10);
+    assert.equal(view.sessions, 3);
   });
 
   it("GET /config: the running configuration with its secrets masked, when it was loaded, the last refused reload", async () => {
