@@ -9,9 +9,9 @@ import { redisOptionsFrom, usesRedis } from "../redis/client.js";
 import { createStore } from "../sessions/create-store.js";
 import { WorkerSessionStore } from "../sessions/worker-store.js";
 import { sharedTenancy } from "../tenancy/tenancy.js";
+import { gatherAcrossWorkers } from "../workers/gather.js";
 import { runPrimary, workerCount } from "../workers/primary.js";
 import { WorkerHosts } from "../workers/shared-hosts.js";
-import { shareMetricsAcrossWorkers } from "../workers/shared-metrics.js";
 import { shareReplicasAcrossWorkers } from "../workers/shared-replicas.js";
 import { WorkerSlots } from "../workers/shared-slots.js";
 import { workerTenancy } from "../workers/shared-tenancy.js";
@@ -124,7 +124,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const bus = await shareHealth(gateway, config);
   if (cluster.isWorker) {
     shareReplicasAcrossWorkers(gateway, primaryChannel());
-    shareMetricsAcrossWorkers(gateway.state.metrics, primaryChannel());
+    gatherAcrossWorkers(gateway, primaryChannel());
   }
   // Before listening: a SIGHUP right after the listening line must reload, not end the process.
   const reloads = reloadOn({ gateway, config, file: options.config, flags, watch: options.watch === true, hosts });

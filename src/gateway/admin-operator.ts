@@ -1,7 +1,7 @@
 import { maskSecrets } from "../config/mask.js";
 import { SwitchyardError } from "../errors.js";
 import type { RequestContext } from "./context.js";
-import { respondJson } from "./respond.js";
+import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
@@ -31,37 +31,96 @@ function serveConfig(ctx: RequestContext, gw: GatewayState): void {
   });
 }
 
-/**
- * What runs now: each route (and virtual server) with its replicas' state, health and requests in
- * flight, and its requests and errors (5xx) per 10 s over the last 15 minutes; the gateway's requests in
- * flight, open streams and sessions; where it is in its life.
- */
-function serveOverview(ctx: RequestContext, gw: GatewayState): void {
-  void gw.store.size().then(
-    (sessions) => overview(ctx, gw, sessions),
-    () => overview(ctx, gw, null),
-  );
+/** A replica as the overview shows it. */
+interface ReplicaView {
+  id: string;
+  state: string;
+  healthy: boolean;
+  inFlight: number;
 }
 
-function overview(ctx: RequestContext, gw: GatewayState, sessions: number | null): void {
-  const routes = [...gw.pools.values()].map((pool) => ({
+/** A route (or virtual server) as the overview shows it. */
+interface RouteView {
+  name: string;
+  kind: "route" | "tenant server" | "virtual server";
+  transport?: string;
+  replicas?: ReplicaView[];
+  traffic: Array<{ at: number; requests: number; errors: number }>;
+}
+
+/** What one process holds of the overview (under `--workers`, one worker's share; `mergeOverviews` sums them). */
+export interface OverviewPart {
+  routes: RouteView[];
+  inFlight: number;
+  streams: number;
+  phase: { unready: boolean; draining: boolean };
+}
+
+/** This process's share: its routes, replicas and traffic, its requests in flight and streams. */
+export function localOverview(gw: GatewayState): OverviewPart {
+  const routes: RouteView[] = [...gw.pools.values()].map((pool) => ({
     name: pool.name,
     kind: pool.tenant === undefined ? "route" : "tenant server",
     transport: pool.transport,
     replicas: pool.replicas.map((r) => ({ id: r.id, state: r.state, healthy: r.healthy, inFlight: r.inFlight })),
     traffic: gw.traffic.series(pool.name),
   }));
-  const virtuals = [...gw.virtuals.values()].map((v) => ({
-    name: v.name,
-    kind: "virtual server",
-    traffic: gw.traffic.series(v.name),
-  }));
-  respondJson(ctx, 200, {
-    routes: [...routes, ...virtuals],
-    inFlight: gw.inFlight.size,
-    streams: gw.streams.size,
-    sessions,
-    phase: gw.phase,
-    bucketSeconds: gw.traffic.bucketMs / 1000,
-  });
+  for (const v of gw.virtuals.values()) {
+    routes.push({ name: v.name, kind: "virtual server", traffic: gw.traffic.series(v.name) });
+  }
+  return { routes, inFlight: gw.inFlight.size, streams: gw.streams.size, phase: { ...gw.phase } };
+}
+
+/**
+ * Every worker's share as one gateway (pure): traffic, requests in flight and streams summed; a replica
+ * down if any worker sees it down; a route or replica only one worker knows yet is shown.
+ */
+export function mergeOverviews(parts: OverviewPart[]): OverviewPart {
+  const routes = new Map<string, RouteView>();
+  for (const part of parts) {
+    for (const r of part.routes) {
+      const held = routes.get(r.name);
+      if (!held) {
+        routes.set(r.name, structuredClone(r));
+        continue;
+      }
+      held.traffic = held.traffic.map((b, i) => {
+        const other = r.traffic.find((o) => o.at === b.at) ?? r.traffic[i];
+        return other && other.at === b.at
+          ? { at: b.at, requests: b.requests + other.requests, errors: b.errors + other.errors }
+          : b;
+      });
+      for (const replica of r.replicas ?? []) {
+        const same = held.replicas?.find((x) => x.id === replica.id);
+        if (!same) held.replicas?.push({ ...replica });
+        else {
+          same.inFlight += replica.inFlight;
+          same.healthy &&= replica.healthy;
+        }
+      }
+    }
+  }
+  return {
+    routes: [...routes.values()],
+    inFlight: parts.reduce((n, p) => n + p.inFlight, 0),
+    streams: parts.reduce((n, p) => n + p.streams, 0),
+    phase: {
+      unready: parts.some((p) => p.phase.unready),
+      draining: parts.some((p) => p.phase.draining),
+    },
+  };
+}
+
+/**
+ * What runs now: each route (and virtual server) with its replicas' state, health and requests in
+ * flight, and its requests and errors (5xx) per 10 s over the last 15 minutes; the gateway's requests in
+ * flight, open streams and sessions; where it is in its life. Under `--workers`, every worker's share.
+ */
+function serveOverview(ctx: RequestContext, gw: GatewayState): void {
+  const part = gw.collect.overview?.() ?? Promise.resolve(localOverview(gw));
+  Promise.all([part, gw.store.size().catch(() => null)]).then(
+    ([overview, sessions]) =>
+      respondJson(ctx, 200, { ...overview, sessions, bucketSeconds: gw.traffic.bucketMs / 1000 }),
+    (err: unknown) => respondError(ctx, new SwitchyardError("SWY_STORE_UNAVAILABLE", { cause: err })),
+  );
 }

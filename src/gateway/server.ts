@@ -16,6 +16,7 @@ import { localTenancy, Tenancy, type TenancyParts } from "../tenancy/tenancy.js"
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
+import { localOverview } from "./admin-operator.js";
 import { ALLOW } from "./admit.js";
 import { ConfigHistory } from "./config-history.js";
 import { InFlight } from "./drain.js";
@@ -123,6 +124,7 @@ export function createGateway(
     exchanger: new TokenExchanger(verifier.issuers),
     history: new ConfigHistory(),
     traffic: new TrafficWindow(),
+    collect: { local: () => localOverview(state) },
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */

@@ -5,6 +5,7 @@ import type { TrafficWindow } from "../observability/traffic-window.js";
 import type { SessionStore } from "../sessions/store.js";
 import type { Tenancy } from "../tenancy/tenancy.js";
 import type { HealthChecker } from "../upstream/health.js";
+import type { OverviewPart } from "./admin-operator.js";
 import type { ConfigHistory } from "./config-history.js";
 import type { InFlight } from "./drain.js";
 import type { Snapshot } from "./snapshot.js";
@@ -30,6 +31,8 @@ export interface Runtime {
   readonly exchanger: TokenExchanger;
   /** Requests and errors per route over the last minutes (the console's charts). */
   readonly traffic: TrafficWindow;
+  /** How the overview is collected: this process's share, or (under `--workers`) every worker's. */
+  readonly collect: { local(): OverviewPart; overview?: () => Promise<OverviewPart> };
   /** When the configuration was loaded, and the last reload refused. */
   readonly history: ConfigHistory;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */

@@ -139,7 +139,7 @@ export interface Metrics {
   ): void;
   /**
    * Prometheus text exposition. Under `--workers` it is replaced by the whole gateway's
-   * (`workers/shared-metrics.ts`).
+   * (`workers/gather.ts`).
    */
   render(): Promise<string>;
   /** This process's own metrics, as JSON. */

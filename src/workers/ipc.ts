@@ -21,8 +21,11 @@ export type Ask =
   | { op: "hosts.settle"; routes: string[] }
   /** One of `max` slots under `key`, counted over every worker (`shared-slots.ts`): true if taken. */
   | { op: "slots.take"; key: string; max: number }
-  /** The whole gateway's metrics, every worker's summed: Prometheus text. */
-  | { op: "metrics.gather" };
+  /**
+   * What every worker holds, merged (`gather.ts`): the metrics (Prometheus text, counters summed), or
+   * the admin API's overview (traffic and requests in flight summed).
+   */
+  | { op: "gather"; what: Gathered };
 
 export type Tell =
   /** A session forgotten by some worker: drop it from every cache. */
@@ -39,8 +42,11 @@ export type Tell =
   | { op: "dns.answer"; answer: DnsAnswer }
   /** This worker runs the gateway's active health checks (or stops running them). */
   | { op: "health.lead"; lead: boolean }
-  /** Hand your metrics over (`MetricsMessage`, same id). */
-  | { op: "metrics.collect"; id: number };
+  /** Hand over what you hold of `what` (`CollectedMessage`, same id). */
+  | { op: "collect"; what: Gathered; id: number };
+
+/** What the primary gathers from every worker. */
+export type Gathered = "metrics" | "overview";
 
 export interface HealthState {
   route: string;
@@ -99,11 +105,11 @@ export interface MembershipMessage {
   state: "joining" | "serving" | "draining" | "gone";
 }
 
-/** A worker's own metrics, for the primary to sum with the others'. */
-export interface MetricsMessage {
-  swy: "metrics";
+/** A worker's own share (its metrics, its overview), for the primary to merge with the others'. */
+export interface CollectedMessage {
+  swy: "collected";
   id: number;
-  json: unknown;
+  value: unknown;
 }
 
 /** What a worker tells the primary, with no answer: a slot it took is free; a tenant's session was used. */
@@ -119,7 +125,7 @@ export type WorkerMessage =
   | HealthMessage
   | DnsMessage
   | MembershipMessage
-  | MetricsMessage
+  | CollectedMessage
   | NoteMessage;
 export type PrimaryMessage = AnswerMessage | TellMessage;
 

@@ -4,6 +4,7 @@ import { LocalHosts } from "../host/local-hosts.js";
 import { usesRedis } from "../redis/client.js";
 import { MemorySessionStore } from "../sessions/memory-store.js";
 import { autoWorkers } from "./cpus.js";
+import { gather } from "./gather.js";
 import {
   type Ask,
   type AskMessage,
@@ -18,7 +19,6 @@ import {
   type Tell,
 } from "./ipc.js";
 import { answerHosts } from "./shared-hosts.js";
-import { gatherMetrics } from "./shared-metrics.js";
 import { SlotBook } from "./shared-slots.js";
 import { SharedStore } from "./shared-store.js";
 import { SharedTenancy } from "./shared-tenancy.js";
@@ -94,8 +94,11 @@ export function runPrimary(config: Config): void {
     const answered =
       ask.op === "slots.take"
         ? Promise.resolve(slots.take(slot, ask.key, ask.max))
-        : part === "metrics"
-          ? gatherMetrics([...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w))
+        : ask.op === "gather"
+          ? gather(
+              [...bySlot.entries()].filter(([s]) => listening.has(s)).map(([, w]) => w),
+              ask.what,
+            )
           : part === "store"
             ? store?.answer(ask)
             : part === "hosts"

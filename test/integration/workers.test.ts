@@ -22,7 +22,7 @@ import {
 } from "../helpers/procs.js";
 import { type RedisServer, startRedis } from "../helpers/redis.js";
 import { openSse, type SseStream } from "../helpers/sse.js";
-import { bearer, initialize, tenantGateway } from "../helpers/tenants.js";
+import { ADMIN, bearer, initialize, tenantGateway } from "../helpers/tenants.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Each request on a connection of its own: the primary hands connections to the workers in turn. */
@@ -280,6 +280,55 @@ describe("switchyard serve --workers 2: /metrics shows the whole gateway", () =>
       assert.equal(total(text, "switchyard_requests_total"), sent, "the requests of both workers, summed");
       assert.equal(total(text, "switchyard_request_duration_seconds_count"), sent, "histograms merged");
       assert.match(text, /^switchyard_sessions_active 5$/m, "the shared store's sessions, counted once");
+    }
+  });
+});
+
+describe("switchyard serve --workers 2: the admin API's overview is the whole gateway's", () => {
+  let replicas: Replica[];
+  let gateway: GatewayProc;
+  before(async () => {
+    replicas = await Promise.all(["r1"].map((n) => startReplica(n)));
+    gateway = await startGateway([
+      "--config",
+      svcConfig(replicas),
+      "--workers",
+      "2",
+      "--log-level",
+      "info",
+      "--admin-token",
+      ADMIN,
+    ]);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+
+  it("counts the requests of both workers in the route's traffic, whichever worker answers", async () => {
+    await Promise.all(Array.from({ length: 5 }, () => open(gateway))); // 2 requests each
+    assert.equal(new Set(served(gateway).map((l) => l.worker)).size, 2, "both workers answered");
+    for (let ask = 0; ask < 4; ask++) {
+      const res = await rawRequest(`${gateway.base}/admin/v1/overview`, {
+        method: "GET",
+        headers: { authorization: `Bearer ${ADMIN}`, ...apart },
+      });
+      assert.equal(res.status, 200);
+      const view = JSON.parse(res.body.toString()) as {
+        routes: Array<{ name: string; traffic: Array<{ requests: number }>; replicas: Array<{ healthy: boolean }> }>;
+        sessions: number;
+      };
+      const svc = view.routes.find((r) => r.name === "svc");
+      assert.equal(
+        svc?.traffic.reduce((n, b) => n + b.requests, 0),
+        10,
+        "both workers' requests, summed",
+      );
+      assert.deepEqual(
+        svc?.replicas.map((r) => r.healthy),
+        [true],
+      );
+      assert.equal(view.sessions, 5, "the shared store's sessions");
     }
   });
 });
