@@ -6,10 +6,18 @@ import type { GatewayState } from "./state.js";
 
 /**
  * The admin API's view of the gateway itself, for operators and their console (`/admin/v1/config`,
- * `/admin/v1/overview`; GET, with the admin or the read-only token). True when `collection` is one.
+ * `/admin/v1/overview`, `/admin/v1/check`; GET, with the admin or the read-only token). True when
+ * `collection` is one.
  */
 export function serveOperator(ctx: RequestContext, gw: GatewayState, collection: string): boolean {
-  const serve = collection === "config" ? serveConfig : collection === "overview" ? serveOverview : undefined;
+  const serve =
+    collection === "config"
+      ? serveConfig
+      : collection === "overview"
+        ? serveOverview
+        : collection === "check"
+          ? serveCheck
+          : undefined;
   if (!serve) return false;
   if ((ctx.req.method ?? "GET") !== "GET") {
     throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET" } });
@@ -123,4 +131,42 @@ function serveOverview(ctx: RequestContext, gw: GatewayState): void {
       respondJson(ctx, 200, { ...overview, sessions, bucketSeconds: gw.traffic.bucketMs / 1000 }),
     (err: unknown) => respondError(ctx, new SwitchyardError("SWY_STORE_UNAVAILABLE", { cause: err })),
   );
+}
+
+/** One `switchyard check` at a time per gateway process (each is a dozen requests or more). */
+let checking = false;
+
+/**
+ * `GET /admin/v1/check?route=NAME[&repeat=N]`: `switchyard check` run by the gateway against one of its
+ * routes, through `publicUrl` when it is set (so the proxies in front are audited too), else its own
+ * listener; the report as `switchyard check --json` prints it.
+ */
+function serveCheck(ctx: RequestContext, gw: GatewayState): void {
+  const query = new URLSearchParams(ctx.query);
+  const route = query.get("route") ?? "";
+  if (!gw.pools.has(route) && !gw.virtuals.has(route)) {
+    throw new SwitchyardError("SWY_ADMIN_NOT_FOUND", { detail: `no route ${route}` });
+  }
+  const repeat = Number(query.get("repeat") ?? "10");
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) {
+    throw new SwitchyardError("SWY_ADMIN_INVALID", { detail: "repeat: 1 to 50" });
+  }
+  if (checking)
+    throw new SwitchyardError("SWY_ADMIN_CONFLICT", { detail: "a check is running: try again when it ends" });
+  checking = true;
+  const url = `${selfBase(gw)}/${route.split("/").map(encodeURIComponent).join("/")}/mcp`;
+  import("../doctor/check.js")
+    .then(({ runCheck }) => runCheck(url, { repeat, idleMs: 0, headers: {}, timeoutMs: 10_000 }))
+    .then(
+      (report) => respondJson(ctx, 200, report),
+      (err: unknown) => respondError(ctx, new SwitchyardError("SWY_ADMIN_INVALID", { cause: err })),
+    )
+    .finally(() => {
+      checking = false;
+    });
+}
+
+/** Where the gateway's routes are reached: `publicUrl`, else its own listener. */
+function selfBase(gw: GatewayState): string {
+  return (gw.config.publicUrl ?? gw.self.base ?? `http://${gw.config.listen}`).replace(/\/+$/, "");
 }

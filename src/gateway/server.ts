@@ -123,6 +123,7 @@ export function createGateway(
     verifier,
     exchanger: new TokenExchanger(verifier.issuers),
     history: new ConfigHistory(),
+    self: { base: undefined },
     traffic: new TrafficWindow(),
     collect: { local: () => localOverview(state) },
     phase: { unready: false, draining: false },
@@ -237,6 +238,7 @@ export function createGateway(
       });
       const ops = opsServer && opsAddress ? await listenOn(opsServer, opsAddress.host, opsAddress.port) : undefined;
       const url = await listenOn(server, host, port);
+      runtime.self.base = url;
       health.start();
       state.discovery?.start();
       listening = true;

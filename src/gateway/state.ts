@@ -33,6 +33,8 @@ export interface Runtime {
   readonly traffic: TrafficWindow;
   /** How the overview is collected: this process's share, or (under `--workers`) every worker's. */
   readonly collect: { local(): OverviewPart; overview?: () => Promise<OverviewPart> };
+  /** The public listener's base URL once it listens (`http://HOST:PORT`, the port it got). */
+  readonly self: { base: string | undefined };
   /** When the configuration was loaded, and the last reload refused. */
   readonly history: ConfigHistory;
   /** Where the gateway is in its life: unready (SIGTERM, before draining), then draining. */

@@ -110,6 +110,26 @@ ${extra}`;
     assert.equal(view.sessions, 3);
   });
 
+  it("GET /check?route=NAME: switchyard check run by the gateway against its own route, its report", async () => {
+    const res = await admin("GET", "/check?route=svc&repeat=3", READ);
+    assert.equal(res.status, 200, res.body.toString());
+    const report = JSON.parse(res.body.toString()) as {
+      url: string;
+      ok: boolean;
+      findings: Array<{ id: string; status: string; title: string }>;
+    };
+    assert.equal(report.url, `${gateway.base}/svc/mcp`);
+    const affinity = report.findings.find((f) => f.id === "session.affinity");
+    assert.equal(affinity?.status, "pass", JSON.stringify(report.findings));
+    // A route whose replica is gone: the report says what fails.
+    const dead = JSON.parse((await admin("GET", "/check?route=dead&repeat=1", READ)).body.toString()) as typeof report;
+    assert.equal(dead.ok, false);
+    assert.ok(dead.findings.some((f) => f.status === "fail"));
+    const unknown = await admin("GET", "/check?route=nope", READ);
+    assert.equal(unknown.status, 404);
+    assert.equal(errorCode(unknown).swy, "SWY_ADMIN_NOT_FOUND");
+  });
+
   it("GET /config: the running configuration with its secrets masked, when it was loaded, the last refused reload", async () => {
     const first = await admin("GET", "/config", READ);
     assert.equal(first.status, 200);
