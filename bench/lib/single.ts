@@ -82,6 +82,25 @@ async function loadThrough(w: Workload, c: Contender, upstream: string): Promise
   return { ...spec, connections: 32 };
 }
 
+/** `w` through each contender in interleaved rounds: req/s, errors, and the CPU of the process `pidOf` names. */
+async function workloadRounds(
+  w: Workload,
+  contenders: Contender[],
+  env: { wrk: string; dir: string; upstream: string },
+  rounds: number,
+  seconds: number,
+  pidOf: (c: Contender) => number | undefined,
+) {
+  const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, env.upstream)));
+  return interleaved(
+    env.wrk,
+    env.dir,
+    contenders.map((c, i) => ({ label: `${w.toUpperCase()} ${c.name}`, load: loads[i] as Load, pid: pidOf(c) })),
+    rounds,
+    seconds,
+  );
+}
+
 /** The nginx stub and its routes, for `run`; everything stopped afterwards. */
 async function withStub<T>(
   run: (env: { wrk: string; nginx: string; dir: string; upstream: string; routes: Route[] }) => Promise<T>,
@@ -222,18 +241,9 @@ export function compareWorkload(name: string, rounds: number, seconds: number): 
       await startSwitchyard(dir, routes, "15s"),
     ];
     try {
-      const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
       // CPU time of each contender's process per request it answered (nginx: its master, not its worker: none).
-      const { rps, errors, cpu } = await interleaved(
-        wrk,
-        dir,
-        contenders.map((c, i) => ({
-          label: `${w.toUpperCase()} ${c.name}`,
-          load: loads[i] as Load,
-          pid: c.name === "nginx" ? undefined : c.pid,
-        })),
-        rounds,
-        seconds,
+      const { rps, errors, cpu } = await workloadRounds(w, contenders, { wrk, dir, upstream }, rounds, seconds, (c) =>
+        c.name === "nginx" ? undefined : c.pid,
       );
       const [ref, ngx, swy] = rps.map(median) as [number, number, number];
       const rows = roundRows(
@@ -344,17 +354,13 @@ function compareWorkers(rounds: number, seconds: number): Promise<string> {
     const sections: string[] = [];
     try {
       for (const w of ["w1", "w6", "w7", "w8"] as const) {
-        const loads = await Promise.all(contenders.map((c) => loadThrough(w, c, upstream)));
-        const { rps, errors, cpu } = await interleaved(
-          wrk,
-          dir,
-          contenders.map((c, i) => ({
-            label: `${w.toUpperCase()} ${c.name}`,
-            load: loads[i] as Load,
-            pid: c.name.startsWith("switchyard") ? c.pid : undefined,
-          })),
+        const { rps, errors, cpu } = await workloadRounds(
+          w,
+          contenders,
+          { wrk, dir, upstream },
           rounds,
           seconds,
+          (c) => (c.name.startsWith("switchyard") ? c.pid : undefined),
         );
         const [one, two, ngx] = rps.map(median) as [number, number, number];
         const rows = roundRows(

@@ -92,11 +92,11 @@ export function mergeOverviews(parts: OverviewPart[]): OverviewPart {
         routes.set(r.name, structuredClone(r));
         continue;
       }
-      held.traffic = held.traffic.map((b, i) => {
-        const other = r.traffic.find((o) => o.at === b.at) ?? r.traffic[i];
-        return other && other.at === b.at
-          ? { at: b.at, requests: b.requests + other.requests, errors: b.errors + other.errors }
-          : b;
+      // Every worker's buckets start on the same 10 s boundaries (one clock): summed by start time.
+      const theirs = new Map(r.traffic.map((b) => [b.at, b]));
+      held.traffic = held.traffic.map((b) => {
+        const other = theirs.get(b.at);
+        return other ? { at: b.at, requests: b.requests + other.requests, errors: b.errors + other.errors } : b;
       });
       for (const replica of r.replicas ?? []) {
         const same = held.replicas?.find((x) => x.id === replica.id);

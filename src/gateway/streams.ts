@@ -29,6 +29,16 @@ export class LocalSlots implements SlotCounter {
     if (open <= 0) this.counts.delete(key);
     else this.counts.set(key, open);
   }
+
+  /** Slots taken now under `key`. */
+  held(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  /** Every key with slots taken, and how many. */
+  entries(): IterableIterator<[string, number]> {
+    return this.counts.entries();
+  }
 }
 
 /**

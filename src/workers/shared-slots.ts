@@ -21,28 +21,26 @@ export class WorkerSlots implements SlotCounter {
 /** The primary's count, with each worker's share: a worker that dies gives back every slot it held. */
 export class SlotBook {
   private readonly total = new LocalSlots();
-  private readonly heldBy = new Map<number, Map<string, number>>();
+  private readonly byWorker = new Map<number, LocalSlots>();
 
   take(worker: number, key: string, max: number): boolean {
     if (!this.total.take(key, max)) return false;
-    const held = this.heldBy.get(worker) ?? new Map<string, number>();
-    this.heldBy.set(worker, held);
-    held.set(key, (held.get(key) ?? 0) + 1);
+    const mine = this.byWorker.get(worker) ?? new LocalSlots();
+    this.byWorker.set(worker, mine);
+    mine.take(key, 0);
     return true;
   }
 
   give(worker: number, key: string): void {
-    const held = this.heldBy.get(worker);
-    const n = held?.get(key);
-    if (!held || n === undefined) return;
-    if (n <= 1) held.delete(key);
-    else held.set(key, n - 1);
+    const mine = this.byWorker.get(worker);
+    if (!mine || mine.held(key) === 0) return;
+    mine.give(key);
     this.total.give(key);
   }
 
   /** The worker is gone: its streams ended with it. */
   release(worker: number): void {
-    for (const [key, n] of this.heldBy.get(worker) ?? []) for (let i = 0; i < n; i++) this.total.give(key);
-    this.heldBy.delete(worker);
+    for (const [key, n] of this.byWorker.get(worker)?.entries() ?? []) for (let i = 0; i < n; i++) this.total.give(key);
+    this.byWorker.delete(worker);
   }
 }
