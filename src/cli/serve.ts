@@ -29,6 +29,9 @@ export interface ServeOptions {
   watch?: boolean;
 }
 
+/** What closing takes once requests and streams are done with (pools, stores, hosts, telemetry): at most. */
+const STOP_AFTER_GRACE_MS = 10_000;
+
 export function fail(message: string): never {
   process.stderr.write(`switchyard: ${message}\n`);
   process.exit(2);
@@ -38,11 +41,19 @@ export function fail(message: string): never {
  * Stop gracefully on SIGTERM/SIGINT; a second signal stops at once. A worker stops on its primary's
  * SIGTERM alone (Ctrl-C reaches the whole process group; the primary passes it on as one SIGTERM).
  */
-export function onShutdown(stop: () => Promise<void>): void {
+export function onShutdown(stop: () => Promise<void>, deadlineMs?: number): void {
   let stopping = false;
   const handler = () => {
     if (stopping) process.exit(1);
     stopping = true;
+    // Past the deadline, whatever still hangs (a store that never answers its close) is abandoned: a
+    // process manager's stop must not wait forever.
+    if (deadlineMs !== undefined) {
+      setTimeout(() => {
+        process.stderr.write(`switchyard: not stopped ${deadlineMs} ms after the signal; exiting\n`);
+        process.exit(1);
+      }, deadlineMs).unref();
+    }
     stop().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -134,11 +145,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     fail(`cannot listen on ${config.listen}: ${(err as Error).message}`);
   }
-  onShutdown(async () => {
-    reloads.close();
-    await gateway.close();
-    await bus?.close();
-    await hosts.close();
-    await telemetry?.shutdown();
-  });
+  onShutdown(
+    async () => {
+      reloads.close();
+      await gateway.close();
+      await bus?.close();
+      await hosts.close();
+      await telemetry?.shutdown();
+    },
+    config.shutdown.unreadyDelay + config.timeouts.shutdownGrace + STOP_AFTER_GRACE_MS,
+  );
 }

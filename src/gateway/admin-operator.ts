@@ -5,11 +5,18 @@ import { respondError, respondJson } from "./respond.js";
 import type { GatewayState } from "./state.js";
 
 /**
- * The admin API's view of the gateway itself, for operators and their console (`/admin/v1/config`,
- * `/admin/v1/overview`, `/admin/v1/check`; GET, with the admin or the read-only token). True when
- * `collection` is one.
+ * The admin API's view of the gateway itself, for operators and their console (`/admin/v1/me`,
+ * `/admin/v1/config`, `/admin/v1/overview`, `/admin/v1/check`; GET, with the admin or the read-only
+ * token). True when `collection` is one.
  */
-export function serveOperator(ctx: RequestContext, gw: GatewayState, collection: string): boolean {
+export function serveOperator(ctx: RequestContext, gw: GatewayState, collection: string, readOnly: boolean): boolean {
+  if (collection === "me") {
+    // What the caller's token may do: the console shows the buttons that would work.
+    if ((ctx.req.method ?? "GET") !== "GET")
+      throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET" } });
+    respondJson(ctx, 200, { access: readOnly ? "read" : "admin" });
+    return true;
+  }
   const serve =
     collection === "config"
       ? serveConfig

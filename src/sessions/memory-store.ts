@@ -1,5 +1,6 @@
+import { hash } from "node:crypto";
 import { Revocations, revocationKey } from "./revocations.js";
-import type { SessionRecord, SessionStore } from "./store.js";
+import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 /** Re-ordering the LRU on every hit costs; within this window a hit only updates the timestamp. */
 const TOUCH_REORDER_MS = 1000;
@@ -96,6 +97,39 @@ export class MemorySessionStore implements SessionStore {
     return true;
   }
 
+  async list(route: string | undefined, limit: number): Promise<{ sessions: ListedSession[]; truncated: boolean }> {
+    const now = this.now();
+    const sessions: ListedSession[] = [];
+    // Most recently used last in the map: walked backwards.
+    const entries = [...this.map].reverse();
+    for (const [key, record] of entries) {
+      if (now - record.lastSeenAt >= this.options.idleTtlMs) break;
+      const [keyRoute, sid] = splitKey(key);
+      if (route !== undefined && keyRoute !== route) continue;
+      if (sessions.length === limit) return { sessions, truncated: true };
+      sessions.push({ name: sessionName(sid), record: { ...record } });
+    }
+    return { sessions, truncated: false };
+  }
+
+  /** The id of the route's session named `name` (a scan: for operators). */
+  findListed(route: string, name: string): string | undefined {
+    for (const key of this.map.keys()) {
+      const [keyRoute, sid] = splitKey(key);
+      if (keyRoute === route && sessionName(sid) === name) return sid;
+    }
+    return undefined;
+  }
+
+  async revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined> {
+    const sid = this.findListed(route, name);
+    const record = sid === undefined ? undefined : this.map.get(this.key(route, sid));
+    if (sid === undefined || !record || !(await this.has(route, sid))) return undefined;
+    await this.forget(route, sid);
+    await this.revoke(route, sid, until);
+    return { revocation: revocationKey(route, sid), replica: record.replica };
+  }
+
   /** Drop expired sessions; the map is in LRU order, so stop at the first live one. */
   sweep(): void {
     const now = this.now();
@@ -110,4 +144,14 @@ export class MemorySessionStore implements SessionStore {
     this.map.clear();
     this.revocations.close();
   }
+}
+
+/** A listed session's name: the hash a shared store keys it by (`redis-store.ts`), never the id. */
+export function sessionName(sessionId: string): string {
+  return hash("sha256", sessionId, "base64url");
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf("\u0000");
+  return [key.slice(0, at), key.slice(at + 1)];
 }

@@ -1,5 +1,5 @@
 import { hasSubscribers, publish } from "../observability/events.js";
-import type { SessionRecord, SessionStore } from "./store.js";
+import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 /** Time one store operation and publish it as a `store` event (nothing measured when nobody listens). */
 function observed<T>(op: string, work: () => Promise<T>): Promise<T> {
@@ -65,6 +65,14 @@ export class ObservedStore implements SessionStore {
 
   size(): Promise<number> {
     return this.inner.size();
+  }
+
+  list(route: string | undefined, limit: number): Promise<{ sessions: ListedSession[]; truncated: boolean }> {
+    return this.inner.list(route, limit);
+  }
+
+  revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined> {
+    return observed("revoke", () => this.inner.revokeListed(route, name, until));
   }
 
   close(): Promise<void> {

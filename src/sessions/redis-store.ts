@@ -1,4 +1,3 @@
-import { hash } from "node:crypto";
 import {
   type RedisClient as Client,
   connectSoon,
@@ -6,8 +5,9 @@ import {
   type RedisOptions,
 } from "../redis/client.js";
 import { ConfirmedCache } from "./confirmed-cache.js";
+import { sessionName } from "./memory-store.js";
 import { Revocations, revocationKey } from "./revocations.js";
-import type { SessionRecord, SessionStore } from "./store.js";
+import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 export interface RedisStoreOptions extends RedisOptions {
   idleTtlMs: number;
@@ -15,8 +15,18 @@ export interface RedisStoreOptions extends RedisOptions {
   cacheSize?: number;
 }
 
-/** What is stored: the record minus `lastSeenAt`, which Redis's sliding TTL stands for. */
-type Stored = Omit<SessionRecord, "lastSeenAt">;
+/**
+ * What is stored: the record minus `lastSeenAt`, which Redis's sliding TTL stands for, plus the name of
+ * its revocation (`rev`, a hash of route and id): an operator who lists sessions holds no id, and
+ * revokes one by its key. (Records written before `rev` existed are forgotten on revocation, no more.)
+ */
+type Stored = Omit<SessionRecord, "lastSeenAt"> & { rev?: string };
+
+/** The record `get` answers: without the store's own field. */
+function recordOf(value: string, lastSeenAt: number): SessionRecord {
+  const { rev: _, ...stored } = JSON.parse(value) as Stored;
+  return { ...stored, lastSeenAt };
+}
 
 /**
  * Session → replica in Redis, shared by every gateway replica. Keys are namespaced and carry a hash of
@@ -109,9 +119,13 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  /** `swy:s:<route>:<sha256(session id)>` */
+  /** `swy:s:<route>:<sha256(session id)>` (the hash: the session's listed name) */
   private key(route: string, sessionId: string): string {
-    return `${this.prefix}s:${route}:${hash("sha256", sessionId, "base64url")}`;
+    return this.keyOf(route, sessionName(sessionId));
+  }
+
+  private keyOf(route: string, name: string): string {
+    return `${this.prefix}s:${route}:${name}`;
   }
 
   peek(route: string, sessionId: string): SessionRecord | undefined {
@@ -137,7 +151,7 @@ export class RedisSessionStore implements SessionStore {
       this.cache.delete(key);
       return undefined;
     }
-    const record = { ...(JSON.parse(value) as Stored), lastSeenAt: now };
+    const record = recordOf(value, now);
     this.cache.remember(key, record, now);
     return record;
   }
@@ -147,7 +161,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
-    const { lastSeenAt: _, ...stored } = record;
+    const { lastSeenAt: _, ...fields } = record;
+    const stored: Stored = { ...fields, rev: revocationKey(route, sessionId) };
     const key = this.key(route, sessionId);
     const reply = await this.client.set(key, JSON.stringify(stored), {
       condition: "NX",
@@ -179,7 +194,6 @@ export class RedisSessionStore implements SessionStore {
     return this.revocations.hasId(route, sessionId);
   }
 
-  /** Sessions under this store's namespace (a SCAN: for tests and operators, not the hot path). */
   /** One PING, within the command timeout (a hung Redis answers false, not never). */
   async reachable(): Promise<boolean> {
     return this.client.ping().then(
@@ -196,9 +210,56 @@ export class RedisSessionStore implements SessionStore {
     return count;
   }
 
+  /**
+   * A SCAN of this namespace's session keys (every primary of a Cluster), then each record and its TTL:
+   * its idle time is what the sliding TTL has used up (to within the cache's confirmation window).
+   */
+  async list(route: string | undefined, limit: number): Promise<{ sessions: ListedSession[]; truncated: boolean }> {
+    const pattern = `${this.prefix}s:${route === undefined ? "" : `${escapeGlob(route)}:`}*`;
+    const keys: string[] = [];
+    let truncated = false;
+    // Read a little past the limit: keys that expired between the SCAN and the read are left out.
+    for await (const found of this.client.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+      keys.push(...found.map(String));
+      if (keys.length > limit * 2 + 100) {
+        truncated = true;
+        break;
+      }
+    }
+    const now = Date.now();
+    const read = await Promise.all(
+      keys.map(async (key) => {
+        const [value, ttl] = await Promise.all([this.client.get(key), this.client.pTTL(key)]);
+        if (value === null || ttl < 0) return undefined;
+        const name = key.slice(key.lastIndexOf(":") + 1);
+        return { name, record: recordOf(String(value), now - Math.max(0, this.options.idleTtlMs - ttl)) };
+      }),
+    );
+    const sessions = read
+      .filter((s): s is ListedSession => s !== undefined)
+      .sort((a, b) => b.record.lastSeenAt - a.record.lastSeenAt);
+    return { sessions: sessions.slice(0, limit), truncated: truncated || sessions.length > limit };
+  }
+
+  async revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined> {
+    const key = this.keyOf(route, name);
+    const value = await this.client.getDel(key);
+    if (value === null) return undefined;
+    this.cache.delete(key);
+    await this.client.publish(this.channel, key);
+    const { rev: revocation, replica } = JSON.parse(String(value)) as Stored;
+    if (revocation !== undefined) await this.revokeKey(revocation, until);
+    return { revocation, replica };
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.client, this.subscriber].map((c) => (c.isOpen ? c.close().catch(() => {}) : undefined)));
     this.cache.clear();
     this.revocations.close();
   }
+}
+
+/** A route name as a literal in a SCAN pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
 }

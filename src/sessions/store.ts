@@ -25,6 +25,20 @@ export interface SessionRecord {
   protocolVersion?: string;
 }
 
+/** A session as an operator sees it (`SessionStore.list`): named by a hash of its id, never the id. */
+export interface ListedSession {
+  /** `sha256(session id)`, base64url: the name a shared store's key holds. */
+  name: string;
+  record: SessionRecord;
+}
+
+/** What `revokeListed` did: the revocation's name (`revocationKey(route, id)`), when the store knew it. */
+export interface RevokedSession {
+  revocation: string | undefined;
+  /** The replica that held it (for the log). */
+  replica: string;
+}
+
 /**
  * Session → replica, with a sliding idle TTL. One small interface, implemented by the memory store
  * (this package) and shared stores (Redis); one contract suite tests them all.
@@ -61,5 +75,15 @@ export interface SessionStore {
   reachable(): Promise<boolean>;
   /** Number of sessions held, where the store can tell cheaply. */
   size(): Promise<number>;
+  /**
+   * The sessions held (of one route, or all), most recently used first, at most `limit` (`truncated`
+   * when there were more). A scan: for operators, never the hot path.
+   */
+  list(route: string | undefined, limit: number): Promise<{ sessions: ListedSession[]; truncated: boolean }>;
+  /**
+   * Revoke a listed session by its name: every gateway forgets it, and its id is refused until `until`.
+   * Undefined when the store holds no such session.
+   */
+  revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined>;
   close(): Promise<void>;
 }

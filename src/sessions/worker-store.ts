@@ -1,7 +1,7 @@
 import type { PrimaryChannel } from "../workers/ipc.js";
 import { ConfirmedCache } from "./confirmed-cache.js";
 import { Revocations, revocationKey } from "./revocations.js";
-import type { SessionRecord, SessionStore } from "./store.js";
+import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 /**
  * A worker's view of the gateway's embedded store, which the primary holds (`workers/shared-store.ts`):
@@ -92,6 +92,17 @@ export class WorkerSessionStore implements SessionStore {
 
   size(): Promise<number> {
     return this.primary.ask<number>({ op: "store.size" });
+  }
+
+  list(route: string | undefined, limit: number): Promise<{ sessions: ListedSession[]; truncated: boolean }> {
+    return this.primary.ask({ op: "store.list", route, limit });
+  }
+
+  async revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined> {
+    // The primary tells every worker (this one too) to forget the session and refuse its id.
+    return (
+      (await this.primary.ask<RevokedSession | null>({ op: "store.revokeListed", route, name, until })) ?? undefined
+    );
   }
 
   async close(): Promise<void> {

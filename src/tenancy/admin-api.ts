@@ -1,5 +1,6 @@
 import { SwitchyardError } from "../errors.js";
 import { serveOperator } from "../gateway/admin-operator.js";
+import { serveSessions } from "../gateway/admin-sessions.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
 import { respondError, respondJson } from "../gateway/respond.js";
@@ -76,15 +77,17 @@ function tenantSettings(body: Record<string, unknown>): Pick<Tenant, "quotas" | 
  *   POST/GET /tenants/ID/servers, PUT/GET/DELETE /tenants/ID/servers/NAME (a server's URL is checked:
  *   422 when refused; its upstream headers are secrets, listed by name only);
  *   GET/DELETE /tenants/ID/sessions, DELETE /tenants/ID/sessions/HASH (sessions by hash, age, replica);
- *   GET /config and GET /overview (the gateway itself: `gateway/admin-operator.ts`).
+ *   GET /me, /config, /overview and /check (the gateway itself: `gateway/admin-operator.ts`);
+ *   GET/DELETE /sessions, DELETE /sessions/ROUTE/HASH (every route's: `gateway/admin-sessions.ts`).
  * `admin.token` may do all of it; `admin.readToken` may only GET.
  */
-async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy): Promise<void> {
+async function handle(ctx: RequestContext, gw: GatewayState, tenancy: Tenancy, readOnly: boolean): Promise<void> {
   const registry = tenancy.registry;
   const method = ctx.req.method ?? "GET";
   const parts = ctx.path.slice(PREFIX.length).split("/").filter(Boolean).map(decodeURIComponent);
   const [collection, tenant, sub, item] = parts;
-  if (parts.length === 1 && collection !== undefined && serveOperator(ctx, gw, collection)) return;
+  if (parts.length === 1 && collection !== undefined && serveOperator(ctx, gw, collection, readOnly)) return;
+  if (collection === "sessions") return serveSessions(ctx, gw, parts.slice(1));
   if (
     collection !== "tenants" ||
     parts.length > 4 ||
@@ -158,7 +161,7 @@ export function serveAdmin(ctx: RequestContext, gw: GatewayState): boolean {
     respondError(ctx, new SwitchyardError("SWY_ADMIN_READ_ONLY"));
     return true;
   }
-  handle(ctx, gw, tenancy).catch((err: unknown) => {
+  handle(ctx, gw, tenancy, readOnly).catch((err: unknown) => {
     if (err instanceof SwitchyardError) respondError(ctx, err);
     else
       respondError(ctx, new SwitchyardError("SWY_STORE_UNAVAILABLE", { headers: { "retry-after": "1" }, cause: err }));

@@ -7,6 +7,8 @@ export type Ask =
   | { op: "store.learn"; route: string; sid: string; record: unknown }
   | { op: "store.revokeKey"; key: string; until: number }
   | { op: "store.size" }
+  | { op: "store.list"; route: string | undefined; limit: number }
+  | { op: "store.revokeListed"; route: string; name: string; until: number }
   | { op: "store.revocations" }
   /** The tenancy document (`shared-tenancy.ts`): read it; store it if nobody changed revision `rev`. */
   | { op: "tenancy.read" }

@@ -34,6 +34,16 @@ export class SharedStore {
         return s.size();
       case "store.revocations":
         return s.revocationList();
+      case "store.list":
+        return s.list(ask.route, ask.limit);
+      case "store.revokeListed": {
+        const sid = s.findListed(ask.route, ask.name);
+        const revoked = await s.revokeListed(ask.route, ask.name, ask.until);
+        if (sid === undefined || revoked?.revocation === undefined) return null;
+        this.tellAll({ op: "store.forgotten", route: ask.route, sid });
+        this.tellAll({ op: "store.revoked", key: revoked.revocation, until: ask.until });
+        return revoked;
+      }
     }
   }
 }

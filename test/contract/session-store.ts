@@ -117,4 +117,53 @@ export function sessionStoreContract(h: StoreHarness): void {
     assert.equal(s.isRevoked("acme/s2", "session-9"), false);
     await s.close();
   });
+
+  it("lists the sessions held, by route, most recent first, named by a hash, with their age and idle time", async () => {
+    const s = await h.create(60_000);
+    const started = h.now();
+    await s.learn("a/b", "secret-session-1", record("http://a/mcp", "a/b", started));
+    await h.advance(1_200);
+    await s.learn("a/b", "secret-session-2", record("http://b/mcp", "a/b", h.now()));
+    await s.learn("c", "secret-session-3", record("http://c/mcp", "c", h.now()));
+    const all = await s.list(undefined, 100);
+    assert.equal(all.sessions.length, 3);
+    assert.equal(all.truncated, false);
+    assert.ok(!JSON.stringify(all).includes("secret-session"), "no session id is listed");
+    const ab = await s.list("a/b", 100);
+    assert.deepEqual(
+      ab.sessions.map((x) => x.record.replica),
+      ["http://b/mcp", "http://a/mcp"],
+      "one route's, most recently used first",
+    );
+    const first = ab.sessions[1];
+    assert.equal(first?.record.createdAt, started);
+    assert.match(String(first?.name), /^[A-Za-z0-9_-]{43}$/);
+    const idle = h.now() - (first?.record.lastSeenAt ?? 0);
+    assert.ok(idle >= 1_000 && idle < 5_000, `idle for ~1.2 s: ${idle} ms`);
+    const one = await s.list(undefined, 2);
+    assert.equal(one.sessions.length, 2);
+    assert.equal(one.truncated, true);
+    await s.close();
+  });
+
+  it("revokes a listed session by its name: forgotten, and its id refused from now on", async () => {
+    const s = await h.create(60_000);
+    await s.learn("a/b", "session-x", record("http://a/mcp", "a/b"));
+    await s.learn("a/b", "session-y", record("http://a/mcp", "a/b"));
+    const listed = (await s.list("a/b", 10)).sessions;
+    const x = listed.find((l) => l.record.replica === "http://a/mcp" && l.name !== undefined);
+    assert.ok(x);
+    const revoked = await s.revokeListed("a/b", x.name, h.now() + 60_000);
+    assert.ok(revoked);
+    const gone = (await s.get("a/b", "session-x")) === undefined ? "session-x" : "session-y";
+    assert.equal(await s.get("a/b", gone), undefined, "the revoked session is forgotten");
+    assert.equal(s.isRevoked("a/b", gone), true, "and its id refused, as a revoked signed id is");
+    assert.equal(revoked.revocation, revocationKey("a/b", gone));
+    const other = gone === "session-x" ? "session-y" : "session-x";
+    assert.ok(await s.get("a/b", other), "the other session stays");
+    assert.equal(s.isRevoked("a/b", other), false);
+    assert.equal(await s.revokeListed("a/b", x.name, h.now() + 60_000), undefined, "unknown now");
+    assert.equal(await s.revokeListed("c", (await s.list("a/b", 10)).sessions[0]?.name ?? "", h.now() + 1), undefined);
+    await s.close();
+  });
 }

@@ -14,6 +14,9 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const live = new Set<ChildProcess>();
 
+/** How long `stop()` waits for a process to end on its signal before it kills it. */
+const STOP_DEADLINE_MS = 30_000;
+
 /**
  * Each managed process leads a process group of its own, so that whatever it started (nginx's workers, the
  * demo's replicas) goes with it: SIGKILL is sent to the whole group.
@@ -129,9 +132,22 @@ export function spawnManaged(command: string, args: string[], env: NodeJS.Proces
     },
     async stop(signal = "SIGTERM") {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
-      if (signal === "SIGKILL") killGroup(child, signal);
-      else child.kill(signal);
-      return exited;
+      if (signal === "SIGKILL") {
+        killGroup(child, signal);
+        return exited;
+      }
+      child.kill(signal);
+      // A process a test stopped (SIGSTOP) and did not resume, on a failure, would never see the signal.
+      child.kill("SIGCONT");
+      // A process that does not end within the deadline is killed, and says so: a hung shutdown fails the
+      // test that waits for it instead of hanging the whole file.
+      const deadline = setTimeout(() => {
+        process.stderr.write(
+          `# ${command} ${args[0] ?? ""}: still running ${STOP_DEADLINE_MS} ms after ${signal}; killed\n`,
+        );
+        killGroup(child, "SIGKILL");
+      }, STOP_DEADLINE_MS);
+      return exited.finally(() => clearTimeout(deadline));
     },
   };
 }

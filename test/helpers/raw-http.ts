@@ -159,6 +159,8 @@ export interface CountingProxy {
   clientErrors: string[];
   /** Most requests open at once since the last `resetMax()`. */
   maxInFlight: number;
+  /** Why the proxy cut a request it could not pass on (its own connection to the replica failed). */
+  upstreamErrors: string[];
   resetMax(): void;
   close(): Promise<void>;
 }
@@ -177,6 +179,7 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
     seen: [],
     clientErrors: [],
     maxInFlight: 0,
+    upstreamErrors: [],
     resetMax() {
       proxy.maxInFlight = inFlight;
     },
@@ -225,8 +228,12 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
           },
         );
         upstream.on("error", (err: NodeJS.ErrnoException) => {
-          if (retry && upstream.reusedSocket && !res.headersSent && err.code === "ECONNRESET") send(false);
-          else res.destroy();
+          // A reused connection the replica closed as it was picked fails as a reset, or as a broken pipe
+          // when the request's bytes went out after the replica's FIN.
+          const raced = err.code === "ECONNRESET" || err.code === "EPIPE";
+          if (retry && upstream.reusedSocket && !res.headersSent && raced) return send(false);
+          proxy.upstreamErrors.push(`${req.method} ${req.url}: ${err.code ?? err.message}`);
+          res.destroy();
         });
         res.on("close", () => {
           if (!res.writableFinished) upstream.destroy();

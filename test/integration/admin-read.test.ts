@@ -110,6 +110,46 @@ ${extra}`;
     assert.equal(view.sessions, 3);
   });
 
+  it("GET /sessions lists every route's sessions by hash; DELETE revokes one (its client gets 404) or a route's all", async () => {
+    const open = async () => {
+      const res = await rawRequest(gateway.route("svc"), { headers: MCP_HEADERS, body: JSON.stringify(INIT_BODY) });
+      return String(res.headers["mcp-session-id"]);
+    };
+    const ping = (sid: string) =>
+      rawRequest(gateway.route("svc"), {
+        headers: { ...MCP_HEADERS, "mcp-session-id": sid },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" }),
+      });
+    const [a, b] = [await open(), await open()];
+    const listed = await admin("GET", "/sessions?route=svc", READ);
+    assert.equal(listed.status, 200);
+    const text = listed.body.toString();
+    assert.ok(!text.includes(a) && !text.includes(b), "no session id is shown");
+    const { sessions } = JSON.parse(text) as {
+      sessions: Array<{ route: string; id: string; replica: string; ageSeconds: number; idleSeconds: number }>;
+    };
+    assert.ok(sessions.length >= 2);
+    assert.ok(sessions.every((s) => s.route === "svc" && s.replica === replica.url));
+    // The most recent first: b, then a.
+    const [first] = sessions;
+    assert.equal((await admin("DELETE", `/sessions/svc/${first?.id}`, READ)).status, 403, "not with the read token");
+    assert.equal((await ping(b)).status, 200);
+    const gone = await admin("DELETE", `/sessions/svc/${first?.id}`, ADMIN);
+    assert.equal(gone.status, 200, gone.body.toString());
+    const refused = await ping(b);
+    assert.equal(refused.status, 404, "the revoked session's next request");
+    assert.equal(errorCode(refused).swy, "SWY_SESSION_NOT_FOUND");
+    assert.equal((await ping(a)).status, 200, "the other session is served");
+    assert.equal((await admin("DELETE", `/sessions/svc/${first?.id}`, ADMIN)).status, 404, "revoked already");
+    const all = await admin("DELETE", "/sessions?route=svc", ADMIN);
+    assert.equal(all.status, 200);
+    assert.ok((JSON.parse(all.body.toString()) as { revoked: number }).revoked >= 1);
+    assert.equal((await ping(a)).status, 404);
+    assert.deepEqual(JSON.parse((await admin("GET", "/sessions?route=svc", READ)).body.toString()).sessions, []);
+    assert.deepEqual(JSON.parse((await admin("GET", "/me", READ)).body.toString()), { access: "read" });
+    assert.deepEqual(JSON.parse((await admin("GET", "/me", ADMIN)).body.toString()), { access: "admin" });
+  });
+
   it("GET /check?route=NAME: switchyard check run by the gateway against its own route, its report", async () => {
     const res = await admin("GET", "/check?route=svc&repeat=3", READ);
     assert.equal(res.status, 200, res.body.toString());

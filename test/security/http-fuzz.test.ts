@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect as netConnect } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { INIT_BODY } from "../helpers/mcp.js";
 import { rssOf } from "../helpers/procs.js";
@@ -583,9 +583,11 @@ async function keepAliveFlood(rig: FuzzRig, sid: string, tag: string): Promise<{
   };
   let answered = 0;
   let pings = 0;
-  await Promise.all(
+  const sockets: Socket[] = [];
+  const flood = Promise.all(
     Array.from({ length: 100 }, (_, conn) => {
       const socket = netConnect(rig.port, "127.0.0.1");
+      sockets.push(socket);
       let buffer = "";
       let i = 0;
       const next = () => {
@@ -600,7 +602,10 @@ async function keepAliveFlood(rig: FuzzRig, sid: string, tag: string): Promise<{
           buffer += d.toString("latin1");
           for (let [res] = parseResponses(buffer); res; [res] = parseResponses(buffer)) {
             buffer = buffer.slice(res.end);
-            if (res.status !== expected) return reject(new Error(`got ${res.status}, expected ${expected}`));
+            if (res.status !== expected) {
+              const why = rig.proxy.upstreamErrors.join("; ") || "none";
+              return reject(new Error(`got ${res.status} ${codeOf(res).swy}, expected ${expected} (proxy: ${why})`));
+            }
             answered++;
             if (++i === 200) {
               socket.destroy();
@@ -614,5 +619,9 @@ async function keepAliveFlood(rig: FuzzRig, sid: string, tag: string): Promise<{
       });
     }),
   );
+  // On a failure, the other connections stop too: left running, they would load the tests after this one.
+  await flood.finally(() => {
+    for (const s of sockets) s.destroy();
+  });
   return { answered, pings };
 }
