@@ -11,6 +11,8 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] || need+=(dnsmasq-base)
+# The console's browser tests: headless Chromium, driven by playwright-core.
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 
 ((${#need[@]})) || exit 0
 echo "test setup: installing ${need[*]} (Debian packages)"

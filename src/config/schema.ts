@@ -562,6 +562,16 @@ export const configSchema = z
         refresh: durationOption("5m", "How often what the upstreams say about themselves is asked again."),
       })
       .prefault({}),
+    console: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "The operator's console at `/console/`, wherever the admin API is served (the operations listener when `ops.listen` is set, else the public one), when `admin.token` is set. Sign in with the admin token, or `admin.readToken` for a read-only view.",
+          ),
+      })
+      .prefault({}),
     ops: z
       .strictObject({
         listen: z

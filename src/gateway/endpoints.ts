@@ -3,6 +3,7 @@ import { serveDiscovery } from "../discovery/serve.js";
 import { SwitchyardError } from "../errors.js";
 import { bearerMatches } from "../security/bearer.js";
 import { serveAdmin } from "../tenancy/admin-api.js";
+import { serveConsole } from "./console.js";
 import type { RequestContext } from "./context.js";
 import { serveDiagnostics } from "./diagnostics.js";
 import { respondError, respondJson } from "./respond.js";
@@ -12,7 +13,7 @@ import type { GatewayState } from "./state.js";
  * The gateway's own endpoints on its public listener: the discovery documents (`discovery/serve.ts`),
  * each protected route's resource metadata, the diagnostic stream of `switchyard check` when enabled,
  * `/healthz` (the process is alive) and `/readyz` (this gateway can serve, see `readiness`; in detail
- * only for an operator). Without an operations listener also the admin API, and `/metrics` — which
+ * only for an operator). Without an operations listener also the admin API and its console, and `/metrics` — which
  * names every replica's address, so on a listener that is not loopback only with `metrics.token`.
  * Neither touches sessions.
  */
@@ -32,6 +33,7 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
   }
   if (ops) return false;
   if (serveAdmin(ctx, gw)) return true;
+  if (serveConsole(ctx, gw)) return true;
   // Metrics name every replica's address: on a public listener, only for the metrics token.
   if (ctx.path === "/metrics" && (gw.policy.loopbackListener || gw.config.metrics.token !== undefined)) {
     return serveMetrics(ctx, gw);
@@ -40,7 +42,8 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
 }
 
 /**
- * The operations listener (`ops.listen`): `/healthz`, `/readyz` in detail, `/metrics` and the admin API.
+ * The operations listener (`ops.listen`): `/healthz`, `/readyz` in detail, `/metrics`, the admin API and
+ * its console.
  * Anything else is 404 there.
  */
 export function serveOpsEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
@@ -53,6 +56,7 @@ export function serveOpsEndpoints(ctx: RequestContext, gw: GatewayState): boolea
     return true;
   }
   if (serveAdmin(ctx, gw)) return true;
+  if (serveConsole(ctx, gw)) return true;
   if (ctx.path === "/metrics") return serveMetrics(ctx, gw);
   return false;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -330,6 +330,37 @@ describe("switchyard serve --workers 2: the admin API's overview is the whole ga
       );
       assert.equal(view.sessions, 5, "the shared store's sessions");
     }
+  });
+
+  it("lists the sessions of both workers, and a session revoked through one is refused by both", async () => {
+    const admin = (method: string, path: string) =>
+      rawRequest(`${gateway.base}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN}`, ...apart },
+      });
+    const mine = await Promise.all(Array.from({ length: 4 }, () => open(gateway)));
+    const listed = JSON.parse((await admin("GET", "/sessions?route=svc")).body.toString()) as {
+      sessions: Array<{ id: string }>;
+    };
+    const names = new Set(listed.sessions.map((s) => s.id));
+    for (const s of mine) assert.ok(names.has(hash("sha256", s.id, "base64url")), "every worker's session listed");
+    const [victim, other] = mine as [{ id: string; replica: string }, { id: string; replica: string }];
+    const revoked = await admin("DELETE", `/sessions/svc/${hash("sha256", victim.id, "base64url")}`);
+    assert.equal(revoked.status, 200, revoked.body.toString());
+    // Asked on fresh connections: both workers answer in turn.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        rawRequest(gateway.route("svc"), { headers: { ...sessionHeaders(victim.id), ...apart }, body: rpc("ping") }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(6).fill(404),
+    );
+    const refusals = () => served(gateway).filter((l) => l.status === 404);
+    await waitFor("the refusals logged", () => refusals().length >= 6);
+    assert.equal(new Set(refusals().map((l) => l.worker)).size, 2, "both workers refused it");
+    assert.ok((await whoami(gateway, other.id)).length > 0, "the others are served");
   });
 });
 
