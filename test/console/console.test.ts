@@ -210,7 +210,7 @@ upstreams:
     await page.locator("#server-error").waitFor();
     const refusal = await page.locator("#server-error").innerText();
     assert.match(refusal, /^Refused: /);
-    assert.match(refusal, /not a public address/);
+    assert.match(refusal, /169\.254\.169\.254 is linkLocal/, "the reason");
     assert.equal(await page.locator('tr[data-server="metadata"]').count(), 0);
     await look("tenant-refused");
     await page.fill("#server-name", "s1");
@@ -281,6 +281,12 @@ upstreams:
     await page.locator('a[href="#/tenants/acme"]').click();
     await page.getByRole("heading", { level: 1, name: /acme/ }).waitFor();
     await look("tenant");
+    // The traffic of the tests above, charted.
+    await go("#/overview", "Overview");
+    await page.locator('section[data-route="files"] svg').first().waitFor();
+    const label = await page.locator('section[data-route="files"] svg[role="img"]').first().getAttribute("aria-label");
+    assert.match(String(label), /peak (0\.[1-9]|[1-9])/, "the route's requests are charted");
+    await screenshot(page, "overview-traffic");
   });
 
   it("with the read-only token: no control that changes anything, and the API refuses", async () => {
