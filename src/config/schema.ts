@@ -570,6 +570,13 @@ export const configSchema = z
           .describe(
             "The operator's console at `/console/`, wherever the admin API is served (the operations listener when `ops.listen` is set, else the public one), when `admin.token` is set. Sign in with the admin token, or `admin.readToken` for a read-only view.",
           ),
+        listen: z
+          .string()
+          .regex(HOST_PORT, "must be HOST:PORT, e.g. 127.0.0.1:9091")
+          .optional()
+          .describe(
+            "A listener of the console's own (`HOST:PORT`): the console and the admin API it calls, and nothing else. The console is then served there only; the admin API stays where it was too.",
+          ),
       })
       .prefault({}),
     ops: z

@@ -60,13 +60,14 @@ function load(): Map<string, Asset> {
 
 /**
  * The operator's console (`/console/`): a page that signs in with the admin token (or the read-only
- * one) and calls the admin API from the browser. Served with the admin API, when it is enabled; true
- * when the request was for it. The page itself holds no secret: everything it shows comes from the API.
+ * one) and calls the admin API from the browser. Served with the admin API, when it is enabled, or only
+ * on its own listener (`console.listen`, `ownListener`); true when the request was for it. The page itself holds no secret: everything it shows comes from the API.
  */
-export function serveConsole(ctx: RequestContext, gw: GatewayState): boolean {
+export function serveConsole(ctx: RequestContext, gw: GatewayState, ownListener = false): boolean {
   const { path } = ctx;
   if (path !== "/console" && !path.startsWith("/console/")) return false;
-  if (!gw.config.console.enabled || gw.config.admin.token === undefined) return false;
+  const { enabled, listen } = gw.config.console;
+  if (!enabled || gw.config.admin.token === undefined || (listen !== undefined && !ownListener)) return false;
   const method = ctx.req.method ?? "GET";
   if (method !== "GET" && method !== "HEAD") {
     throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET, HEAD" } });

@@ -61,6 +61,11 @@ export function serveOpsEndpoints(ctx: RequestContext, gw: GatewayState): boolea
   return false;
 }
 
+/** The console's own listener (`console.listen`): the console and the admin API it calls. */
+export function serveConsoleEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
+  return serveAdmin(ctx, gw) || serveConsole(ctx, gw, true);
+}
+
 /** Whether the asker may see operational detail: on a loopback listener, or with the metrics token. */
 function operator(ctx: RequestContext, gw: GatewayState): boolean {
   const token = gw.config.metrics.token;

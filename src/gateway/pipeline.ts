@@ -15,7 +15,7 @@ import { admitTenant, tenantQuotas } from "./admit-tenant.js";
 import { authenticateBearer, checkScopes, exchangeForUpstream } from "./authorize.js";
 import { createContext, type RequestContext, routeName } from "./context.js";
 import { cors } from "./cors-stage.js";
-import { serveOpsEndpoints, serveOwnEndpoints } from "./endpoints.js";
+import { serveOwnEndpoints } from "./endpoints.js";
 import { forward } from "./forward.js";
 import { checkHttp } from "./http-checks.js";
 import { serveFromCache } from "./list-cache-stage.js";
@@ -194,15 +194,20 @@ export function createHandler(current: () => GatewayState): (req: IncomingMessag
 }
 
 /**
- * The operations listener's handler (`ops.listen`): its endpoints only, anything else 404. Its requests
- * are counted and logged as the public listener's are (a proxy's health checks, a scrape, an admin call).
+ * The handler of a listener that serves the gateway's own endpoints only (`serve`), anything else 404:
+ * the operations listener (`ops.listen`, `serveOpsEndpoints`) or the console's (`console.listen`,
+ * `serveConsoleEndpoints`). Its requests are counted and logged as the public listener's are (a proxy's
+ * health checks, a scrape, an admin call).
  */
-export function createOpsHandler(current: () => GatewayState): (req: IncomingMessage, res: ServerResponse) => void {
+export function createOwnHandler(
+  current: () => GatewayState,
+  serve: (ctx: RequestContext, gw: GatewayState) => boolean,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const gw = current();
     const ctx = begin(req, res, gw);
     try {
-      if (!serveOpsEndpoints(ctx, gw)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
+      if (!serve(ctx, gw)) respondError(ctx, new SwitchyardError("SWY_ROUTE_NOT_FOUND"));
     } catch (err) {
       respondThrown(ctx, err);
     }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { TokenExchanger } from "../auth/token-exchange.js";
 import { BearerVerifier } from "../auth/verifier.js";
@@ -20,8 +20,9 @@ import { localOverview } from "./admin-operator.js";
 import { ALLOW } from "./admit.js";
 import { ConfigHistory } from "./config-history.js";
 import { InFlight } from "./drain.js";
+import { serveConsoleEndpoints, serveOpsEndpoints } from "./endpoints.js";
 import { MAX_HEADER_FIELDS } from "./http-checks.js";
-import { createHandler, createOpsHandler } from "./pipeline.js";
+import { createHandler, createOwnHandler } from "./pipeline.js";
 import { buildSnapshot, replicasOf, retiredPools } from "./snapshot.js";
 import type { GatewayState, Runtime } from "./state.js";
 import { LocalSlots, type SlotCounter, StreamSlots } from "./streams.js";
@@ -169,15 +170,18 @@ export function createGateway(
   });
   server.on("error", (err) => publish("fault", { where: "server", code: "SWY_SERVER_ERROR", message: err.message }));
 
-  // The operations listener (`ops.listen`): metrics, readiness in detail, the admin API — off the public side.
-  const opsAddress = config.ops.listen === undefined ? undefined : splitHostPort(config.ops.listen);
-  const opsServer =
-    opsAddress &&
-    createServer(
-      { requireHostHeader: false },
-      createOpsHandler(() => state),
-    );
-  opsServer?.on("error", (err) => publish("fault", { where: "ops", code: "SWY_SERVER_ERROR", message: err.message }));
+  // Off the public side: the operations listener (`ops.listen`: metrics, readiness in detail, the admin
+  // API) and the console's (`console.listen`: the console and the admin API).
+  const opsListener = ownListener(
+    config.ops.listen,
+    "ops",
+    createOwnHandler(() => state, serveOpsEndpoints),
+  );
+  const consoleListener = ownListener(
+    config.console.listen,
+    "console",
+    createOwnHandler(() => state, serveConsoleEndpoints),
+  );
 
   let closing: Promise<void> | undefined;
 
@@ -236,7 +240,8 @@ export function createGateway(
       await Promise.all([...state.virtuals.values()].map((v) => v.start())).catch((err: unknown) => {
         throw new ConfigError((err as Error).message);
       });
-      const ops = opsServer && opsAddress ? await listenOn(opsServer, opsAddress.host, opsAddress.port) : undefined;
+      const ops = await opsListener?.listen();
+      const consoleUrl = await consoleListener?.listen();
       const url = await listenOn(server, host, port);
       runtime.self.base = url;
       health.start();
@@ -248,6 +253,9 @@ export function createGateway(
         url,
         routes: [...state.pools.keys(), ...state.virtuals.keys()],
         ...(ops ? { ops } : {}),
+        ...(config.console.enabled && config.admin.token !== undefined
+          ? { console: `${consoleUrl ?? ops ?? url}/console/` }
+          : {}),
         ...(notice ? { notice } : {}),
       });
       return url;
@@ -270,10 +278,7 @@ export function createGateway(
         await Promise.race([state.inFlight.idle(), deadline]);
         server.closeAllConnections();
         await closed;
-        if (opsServer?.listening) {
-          opsServer.closeAllConnections();
-          await new Promise<void>((resolve) => opsServer.close(() => resolve()));
-        }
+        await Promise.all([opsListener?.close(), consoleListener?.close()]);
         health.stop();
         state.discovery?.stop();
         await Promise.all([...state.virtuals.values()].map((v) => v.close()));
@@ -284,6 +289,26 @@ export function createGateway(
         metrics?.detach();
       })();
       return closing;
+    },
+  };
+}
+
+/** A listener of the gateway's own endpoints (`HOST:PORT`), when one is configured. */
+function ownListener(
+  listen: string | undefined,
+  where: string,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): { listen(): Promise<string>; close(): Promise<void> } | undefined {
+  if (listen === undefined) return undefined;
+  const { host, port } = splitHostPort(listen);
+  const server = createServer({ requireHostHeader: false }, handler);
+  server.on("error", (err) => publish("fault", { where, code: "SWY_SERVER_ERROR", message: err.message }));
+  return {
+    listen: () => listenOn(server, host, port),
+    async close() {
+      if (!server.listening) return;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

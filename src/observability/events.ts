@@ -61,6 +61,8 @@ export interface EventMap {
     url?: string;
     /** The operations listener's base URL (`ops.listen`). */
     ops?: string;
+    /** The console's URL, when it is served (on its own listener with `console.listen`). */
+    console?: string;
     routes?: string[];
     /** Said once at start: what this listener does not serve, and how to get it. */
     notice?: string;

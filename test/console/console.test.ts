@@ -339,3 +339,44 @@ upstreams:
     return rawRequest(`${gateway.base}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
   }
 });
+
+describe("the console on a listener of its own (console.listen)", () => {
+  let replica: ExampleReplica;
+  let gateway: GatewayProc;
+  let browser: Browser;
+  before(async () => {
+    replica = await startReplica("r1");
+    const port = await freePort();
+    const config = writeConfig(`logLevel: warn
+console:
+  listen: 127.0.0.1:${port}
+upstreams:
+  svc:
+    replicas: [${replica.url}]
+`);
+    gateway = await startGateway(["--config", config, "--admin-token", ADMIN]);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await gateway?.stop();
+    await replica?.stop();
+  });
+
+  it("serves the console and the admin API there, and the console nowhere else; the startup line names it", async () => {
+    const listening = JSON.parse(gateway.lines.find((l) => l.includes('"msg":"listening"')) ?? "{}") as {
+      console?: string;
+    };
+    const url = String(listening.console);
+    assert.notEqual(new URL(url).origin, new URL(gateway.base).origin);
+    assert.equal((await fetch(url)).status, 200);
+    assert.equal((await fetch(`${gateway.base}/console/`)).status, 404, "not on the public listener");
+    assert.equal((await fetch(new URL("/svc/mcp", url), { method: "POST" })).status, 404, "no route there");
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.fill("#token", ADMIN);
+    await page.click("form#signin button[type=submit]");
+    await page.locator(`section[data-route="svc"] tr[data-replica="${replica.url}"]`).waitFor();
+    await page.close();
+  });
+});
