@@ -55,15 +55,16 @@ export async function serveSessions(ctx: RequestContext, gw: GatewayState, rest:
 
 function view(s: ListedSession, now: number) {
   const r = s.record;
+  return { route: r.route, id: s.name, replica: r.replica, principal: r.principal, ...sessionTimes(r, now) };
+}
+
+/** A session's transport, creation and age as the admin API shows them (every route's, or a tenant's). */
+export function sessionTimes(s: { era: string; createdAt: number; lastSeenAt: number }, now: number) {
   return {
-    route: r.route,
-    id: s.name,
-    replica: r.replica,
-    principal: r.principal,
-    transport: r.era === "sse" ? "sse" : "streamable-http",
-    createdAt: new Date(r.createdAt).toISOString(),
-    ageSeconds: Math.max(0, Math.floor((now - r.createdAt) / 1000)),
-    idleSeconds: Math.max(0, Math.floor((now - r.lastSeenAt) / 1000)),
+    transport: s.era === "sse" ? "sse" : "streamable-http",
+    createdAt: new Date(s.createdAt).toISOString(),
+    ageSeconds: Math.max(0, Math.floor((now - s.createdAt) / 1000)),
+    idleSeconds: Math.max(0, Math.floor((now - s.lastSeenAt) / 1000)),
   };
 }
 

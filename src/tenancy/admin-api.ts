@@ -1,6 +1,6 @@
 import { SwitchyardError } from "../errors.js";
 import { serveOperator } from "../gateway/admin-operator.js";
-import { serveSessions } from "../gateway/admin-sessions.js";
+import { serveSessions, sessionTimes } from "../gateway/admin-sessions.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
 import { respondError, respondJson } from "../gateway/respond.js";
@@ -299,10 +299,7 @@ async function sessions(
       server: s.server,
       replica: s.replica,
       principal: s.principal,
-      transport: s.era === "sse" ? "sse" : "streamable-http",
-      createdAt: new Date(s.createdAt).toISOString(),
-      ageSeconds: Math.floor((now - s.createdAt) / 1000),
-      idleSeconds: Math.floor((now - s.lastSeenAt) / 1000),
+      ...sessionTimes(s, now),
     }));
     return respondJson(ctx, 200, { sessions: list });
   }
