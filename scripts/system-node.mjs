@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The product runs on Node >= 20.18; the `node` dev dependency (Node 22, for the conformance suite and
-// the Inspector) puts its binary first on npm scripts' PATH. Tests and benchmarks must run the product
-// on the machine's own Node: this finds it (the first `node` on PATH outside node_modules), and, run
+// The product runs on Node >= 20.18; the `node` and `node24` dev dependencies (Node 22 for the
+// conformance suite and the Inspector, Node 24 for the test command's second run) put a binary first on
+// npm scripts' PATH. Tests and benchmarks run the product on the machine's own Node: this finds it (the first `node` on PATH outside node_modules), and, run
 // as a script, runs it with the given arguments: `node scripts/system-node.mjs --import tsx bench/run.ts`.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";

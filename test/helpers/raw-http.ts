@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { connect as netConnect } from "node:net";
+import { INSPECT, Inspector } from "./inspector.js";
 import { connect, INIT_BODY } from "./mcp.js";
 import { type GatewayProc, type Replica, startGateway, startReplica, svcConfig } from "./procs.js";
 
@@ -312,6 +313,8 @@ export interface FuzzRig {
   replica: Replica;
   proxy: CountingProxy;
   gateway: GatewayProc;
+  /** The gateway's V8 inspector: its live heap. */
+  inspector: Inspector;
   /** The gateway's port, for raw sockets. */
   port: number;
   pid: number;
@@ -330,15 +333,18 @@ export interface FuzzRig {
 export async function startFuzzRig(): Promise<FuzzRig> {
   const replica = await startReplica("fuzz-replica");
   const proxy = await countingProxy(replica.url);
-  const gateway = await startGateway([
-    "--config",
-    svcConfig([{ url: proxy.url }], "timeouts:\n  requestHeaders: 2s\n  requestBody: 2s\n"),
-  ]);
+  // Inspected: the test reads the gateway's live heap after a full collection (`Inspector.liveHeap`).
+  const gateway = await startGateway(
+    ["--config", svcConfig([{ url: proxy.url }], "timeouts:\n  requestHeaders: 2s\n  requestBody: 2s\n")],
+    INSPECT,
+  );
+  const inspector = await Inspector.attach(gateway);
   const port = Number(new URL(gateway.base).port);
   const rig: FuzzRig = {
     replica,
     proxy,
     gateway,
+    inspector,
     port,
     pid: gateway.child.pid as number,
     async openSession() {
@@ -371,6 +377,7 @@ export async function startFuzzRig(): Promise<FuzzRig> {
         (s) => /smuggled/i.test(`${s.method} ${s.url}`) || s.rawHeaders.some((h) => /smuggled/i.test(h)),
       ),
     async stop() {
+      inspector.close();
       await gateway.stop();
       await proxy.close();
       await replica.stop();
