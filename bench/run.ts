@@ -3,7 +3,7 @@
 // Options: --quick (about a minute), --tiny (seconds; what the test suite runs), --out DIR,
 // --profile W1|W2|W6|W7|W8|W9 (only that workload, on a gateway under `node --cpu-prof`: the top functions;
 // with --tiny, one second of it; with --traced, every request traced and exported), --only W1|W2|W6|W7|W8|W9|W10 [--rounds N] (Switchyard, its Node reference and
-// nginx in interleaved rounds: the steady way to measure a change; --only TRACING: W1 with tracing off, on, 1 in 10; --only REDIS: W1 and W5 with the store on one Redis, Sentinel, a Cluster; --only WORKERS: W1, W6, W7, W8 with 1 and 2 workers beside nginx with 2 workers and HAProxy with 2 threads).
+// nginx in interleaved rounds: the steady way to measure a change; --only TRACING: W1 with tracing off, on, 1 in 10; --only REDIS: W1 and W5 with the store on one Redis, Sentinel, a Cluster; --only WORKERS: W1, W6, W7, W8 with 1 and 2 workers beside nginx with 2 workers and HAProxy with 2 threads; --only RUNTIMES: W1 and W4 with the gateway on this Node and on Node 24).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +30,7 @@ import { haBench } from "./lib/ha.js";
 import { hostBench } from "./lib/host.js";
 import { idleStreams } from "./lib/idle-streams.js";
 import { benchTenant, CALL_BODY, MCP_HEADERS, modernLoad, openSession } from "./lib/mcp.js";
+import { compareRuntimes } from "./lib/runtimes.js";
 import { compareWorkload, discardingCollector, profileWorkload, referenceTargetOf } from "./lib/single.js";
 import { fileLimit, requireTools } from "./lib/system.js";
 import { delta, fmt, ratio, table } from "./lib/table.js";
@@ -743,7 +744,9 @@ async function single(): Promise<void> {
   const markdown =
     profiled !== undefined
       ? await profileWorkload(profiled, mode === "tiny", args.includes("--traced"))
-      : await compareWorkload(args[only + 1] ?? "", rounds, seconds);
+      : /^runtimes$/i.test(args[only + 1] ?? "")
+        ? await compareRuntimes(rounds, seconds, { streams: Math.min(PLAN.idle, 5000), holdMs: PLAN.hold })
+        : await compareWorkload(args[only + 1] ?? "", rounds, seconds);
   process.stdout.write(markdown);
 }
 

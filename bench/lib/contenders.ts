@@ -15,6 +15,8 @@ export interface Contender {
   pid: number | undefined;
   /** What the process wrote on stderr (for a failure report). */
   stderr(): string;
+  /** Switchyard's process (its stderr names its inspector, when started with one). */
+  proc?: Managed;
   /** Switchyard's configuration file, and a way to signal it (a reload: SIGHUP). */
   configFile?: string;
   signal?(signal: NodeJS.Signals): void;
@@ -103,6 +105,8 @@ export async function startSwitchyard(
     otlpRatio?: number;
     /** Node's own options for the gateway process (`--cpu-prof`). */
     nodeArgs?: string[];
+    /** The Node binary that runs it (the bench's own by default). */
+    node?: string;
   } = {},
 ): Promise<Contender> {
   const port = await freePort();
@@ -122,9 +126,20 @@ export async function startSwitchyard(
   const file = join(dir, `${name}.yaml`);
   const dataDir = join(dir, `${name}-data`);
   writeFileSync(file, switchyardConfig(port, routes, heartbeat, { ...variant, dataDir }));
-  const proc = spawnManaged(process.execPath, [...(variant.nodeArgs ?? []), CLI, "serve", "--config", file]);
+  const proc = spawnManaged(variant.node ?? process.execPath, [
+    ...(variant.nodeArgs ?? []),
+    CLI,
+    "serve",
+    "--config",
+    file,
+  ]);
   await proc.waitForLine((l) => l.includes('"listening"'));
-  return { ...managed(name, proc, `http://127.0.0.1:${port}`), configFile: file, signal: (s) => proc.child.kill(s) };
+  return {
+    ...managed(name, proc, `http://127.0.0.1:${port}`),
+    proc,
+    configFile: file,
+    signal: (s) => proc.child.kill(s),
+  };
 }
 
 /** The nginx stub upstream (answers at once with canned JSON-RPC, `configs.ts`). */

@@ -7,6 +7,8 @@ export interface IdleResult {
   dropped: number;
   /** Resident memory added per open stream, bytes. */
   rssPerStream: number;
+  /** Live heap added per open stream, bytes (after full collections), when `liveHeap` was given. */
+  heapPerStream: number | undefined;
   fds: number;
   /** Streams that received at least one `:` heartbeat while idle. */
   withHeartbeat: number;
@@ -17,8 +19,15 @@ export interface IdleResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Workload 4: hold `n` idle SSE streams open through a proxy; measure its memory and descriptors. */
-export async function idleStreams(url: string, n: number, holdMs: number, pid: number): Promise<IdleResult> {
+export async function idleStreams(
+  url: string,
+  n: number,
+  holdMs: number,
+  pid: number,
+  liveHeap?: () => Promise<number>,
+): Promise<IdleResult> {
   await sleep(300);
+  const heapBefore = await liveHeap?.();
   const before = rss(pid);
   const fdsBefore = openFds(pid);
   const reqs: ClientRequest[] = [];
@@ -58,6 +67,7 @@ export async function idleStreams(url: string, n: number, holdMs: number, pid: n
   }
   await sleep(holdMs);
   const after = rss(pid);
+  const heapAfter = await liveHeap?.();
   const fds = openFds(pid);
   const droppedWhileHeld = dropped;
   for (const req of reqs) req.destroy();
@@ -69,6 +79,8 @@ export async function idleStreams(url: string, n: number, holdMs: number, pid: n
     opened,
     dropped: droppedWhileHeld + (n - opened),
     rssPerStream: (after - before) / Math.max(opened, 1),
+    heapPerStream:
+      heapBefore === undefined || heapAfter === undefined ? undefined : (heapAfter - heapBefore) / Math.max(opened, 1),
     fds,
     withHeartbeat,
   };

@@ -51,7 +51,7 @@ export function referenceTargetOf(w: Workload, rows: Record<string, WrkResult>):
 
 type Load = { url: string; body: string; headers: Record<string, string>; connections: number };
 
-function workload(name: string): Workload {
+export function workload(name: string): Workload {
   const w = name.toLowerCase();
   if (!(SINGLE_WORKLOADS as readonly string[]).includes(w)) {
     throw new Error(`takes one of ${SINGLE_WORKLOADS.join(", ").toUpperCase()}, not ${name}`);
@@ -83,7 +83,7 @@ async function loadThrough(w: Workload, c: Contender, upstream: string): Promise
 }
 
 /** `w` through each contender in interleaved rounds: req/s, errors, and the CPU of the process `pidOf` names. */
-async function workloadRounds(
+export async function workloadRounds(
   w: Workload,
   contenders: Contender[],
   env: { wrk: string; dir: string; upstream: string },
@@ -102,7 +102,7 @@ async function workloadRounds(
 }
 
 /** The nginx stub and its routes, for `run`; everything stopped afterwards. */
-async function withStub<T>(
+export async function withStub<T>(
   run: (env: { wrk: string; nginx: string; dir: string; upstream: string; routes: Route[] }) => Promise<T>,
 ): Promise<T> {
   const tools = requireTools();
@@ -159,13 +159,13 @@ function perRequest(c: { user: number; sys: number; requests: number }): string 
   return `${us(c.user)} + ${us(c.sys)}`;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /**
  * A table row per contender of interleaved rounds: its rounds, their median, the median's ratio to each
  * of `against` (medians of the same run), its CPU per request ("–" where not measured), its errors.
  */
-function roundRows(
+export function roundRows(
   names: string[],
   run: { rps: number[][]; errors: number[]; cpu: Cpu[] },
   against: number[],

@@ -101,4 +101,24 @@ describe("npm run bench -- --only / --profile (tiny runs of one workload)", () =
     }
     assert.equal(run.stdout.match(/^- Scaling from 1 to 2 workers: [\d.]+×$/gm)?.length, 4);
   });
+
+  it("--only RUNTIMES: W1 and W4 with the gateway on this Node and on Node 24, memory per stream as RSS and live heap", () => {
+    const run = bench("--only", "RUNTIMES", "--tiny");
+    assert.match(run.stdout, /^# Node [\d.]+ and Node 24 side by side/);
+    assert.match(run.stdout, /^- Node 24 against Node [\d.]+: [\d.]+×$/m);
+    for (const c of [`switchyard-node${process.versions.node}`, "switchyard-node24"]) {
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^\\| ${c} \\| [\\d,.]+ \\| [\\d,.]+ \\| [\\d.]+× \\| [\\d.]+× \\| [\\d,.]+ \\+ [\\d,.]+ \\| 0 \\|$`,
+          "m",
+        ),
+      );
+      assert.match(
+        run.stdout,
+        new RegExp(`^\\| ${c} \\| 100/100 \\| 0 \\| -?[\\d,.]+ \\| -?[\\d,.]+ \\| 100/100 \\|$`, "m"),
+        `${c}: W4`,
+      );
+    }
+  });
 });
