@@ -29,6 +29,8 @@ export interface Overview {
   sessions: number | null;
   phase: { unready: boolean; draining: boolean };
   bucketSeconds: number;
+  /** The gateway's clock (epoch ms) when it answered: how much of the last bucket has passed. */
+  now: number;
 }
 
 export interface Session {

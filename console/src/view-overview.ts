@@ -12,7 +12,7 @@ import type { Overview, Replica, RouteView } from "./types.js";
 
 interface Held {
   node: HTMLElement;
-  update(item: RouteView, bucketSeconds: number): void;
+  update(item: RouteView, bucketSeconds: number, now: number): void;
 }
 
 function summary(o: Overview): string {
@@ -48,12 +48,16 @@ function card(route: RouteView): Held {
   const rps = chart();
   const errors = chart();
   node.append(...(table ? [table.box] : []), el("div", { class: "charts" }, rps.node, errors.node));
-  const update = (r: RouteView, seconds: number) => {
+  const update = (r: RouteView, seconds: number, at: number) => {
     meta.textContent =
       r.kind === "virtual server" ? "virtual server (federation)" : [r.kind, r.transport].filter(Boolean).join(" · ");
     if (table) sync(table.body, rows, r.replicas ?? [], (x) => x.id, replicaRow, updateReplica);
     const last = `last ${span(r.traffic.length * seconds)}`;
-    const perSecond = r.traffic.map((b) => b.requests / seconds);
+    // The newest bucket is still filling: its rate is over the part of it that has passed (gateway's clock).
+    const newest = r.traffic.length - 1;
+    const perSecond = r.traffic.map(
+      (b, i) => b.requests / (i === newest ? Math.min(seconds, Math.max(1, (at - b.at) / 1000)) : seconds),
+    );
     const rate = r.traffic.map((b) => (b.requests > 0 ? (b.errors / b.requests) * 100 : 0));
     const [now, peak] = [perSecond.at(-1) ?? 0, Math.max(0, ...perSecond)];
     rps.update(
@@ -87,7 +91,7 @@ export const overviewView: View = (main, ctx) => {
         o.routes,
         (r) => r.name,
         card,
-        (c, r) => c.update(r, o.bucketSeconds),
+        (c, r) => c.update(r, o.bucketSeconds, o.now),
       );
       empty.hidden = o.routes.length > 0;
     } catch (err) {

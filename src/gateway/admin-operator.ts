@@ -135,7 +135,7 @@ function serveOverview(ctx: RequestContext, gw: GatewayState): void {
   const part = gw.collect.overview?.() ?? Promise.resolve(localOverview(gw));
   Promise.all([part, gw.store.size().catch(() => null)]).then(
     ([overview, sessions]) =>
-      respondJson(ctx, 200, { ...overview, sessions, bucketSeconds: gw.traffic.bucketMs / 1000 }),
+      respondJson(ctx, 200, { ...overview, sessions, bucketSeconds: gw.traffic.bucketMs / 1000, now: Date.now() }),
     (err: unknown) => respondError(ctx, new SwitchyardError("SWY_STORE_UNAVAILABLE", { cause: err })),
   );
 }

@@ -13,9 +13,9 @@ import type { GatewayState } from "./state.js";
  * The gateway's own endpoints on its public listener: the discovery documents (`discovery/serve.ts`),
  * each protected route's resource metadata, the diagnostic stream of `switchyard check` when enabled,
  * `/healthz` (the process is alive) and `/readyz` (this gateway can serve, see `readiness`; in detail
- * only for an operator). Without an operations listener also the admin API and its console, and `/metrics` — which
- * names every replica's address, so on a listener that is not loopback only with `metrics.token`.
- * Neither touches sessions.
+ * only for an operator). Without an operations listener also the admin API and its console, and
+ * `/metrics` — which names every replica's address, so on a listener that is not loopback only with
+ * `metrics.token`. Neither touches sessions.
  */
 export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path.startsWith(METADATA_PREFIX) && serveResourceMetadata(ctx, gw)) return true;
@@ -43,8 +43,7 @@ export function serveOwnEndpoints(ctx: RequestContext, gw: GatewayState): boolea
 
 /**
  * The operations listener (`ops.listen`): `/healthz`, `/readyz` in detail, `/metrics`, the admin API and
- * its console.
- * Anything else is 404 there.
+ * its console. Anything else is 404 there.
  */
 export function serveOpsEndpoints(ctx: RequestContext, gw: GatewayState): boolean {
   if (ctx.path === "/healthz") {
