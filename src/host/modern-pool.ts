@@ -65,6 +65,11 @@ export class ModernPool {
     return this.size === 0 || this.warm.some((w) => w.ready);
   }
 
+  /** Processes ready to serve, of the pool's size (`/readyz` says it: a pool still warming up). */
+  get warmth(): { ready: number; size: number } {
+    return { ready: this.warm.filter((w) => w.ready).length, size: this.size };
+  }
+
   /** What `server/discover` answers for a program of the legacy era (from its `initialize` answer). */
   discover(): Record<string, unknown> | undefined {
     if (this.era !== "legacy") return undefined;

@@ -143,7 +143,7 @@ async function route(ctx: RequestContext, state: HostState, metrics: Metrics, po
   if (ctx.path === "/healthz" && method === "GET") return respondJson(ctx, 200, { status: "ok" });
   if (ctx.path === "/readyz" && method === "GET") {
     const ready = !state.closing && state.pool.ready;
-    return respondJson(ctx, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+    return respondJson(ctx, ready ? 200 : 503, { status: ready ? "ready" : "not ready", pool: state.pool.warmth });
   }
   if (ctx.path === "/metrics" && method === "GET") {
     const text = await metrics.render();

@@ -298,7 +298,11 @@ describe("switchyard host: the modern era through a pool, and HTTP+SSE", () => {
   let host: HostProc;
   before(async () => {
     host = await startHost(["--pool", "3", "--max-processes", "6"]);
-    await waitFor("the pool to be ready", async () => (await fetch(`${host.base}/readyz`)).status === 200);
+    // Ready with one process warm; the tests below need all three.
+    await waitFor("the pool's three processes ready", async () => {
+      const ready = (await (await fetch(`${host.base}/readyz`)).json()) as { pool: { ready: number } };
+      return ready.pool.ready === 3;
+    });
   });
   after(async () => {
     await host?.stop();
