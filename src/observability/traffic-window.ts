@@ -6,8 +6,9 @@ interface Ring {
   stamps: Float64Array;
 }
 
-/** Routes tracked at most (tenants' servers count one each); the rest count under `(other)`. */
+/** Routes tracked at most (tenants' servers count one each); the rest count together under `OTHER`. */
 const MAX_ROUTES = 1000;
+export const OTHER = "(other)";
 
 /**
  * Requests and errors (5xx) per route over the last minutes, in buckets of 10 s: the operator's small
@@ -56,7 +57,8 @@ export class TrafficWindow {
   private ring(route: string): Ring {
     let ring = this.rings.get(route);
     if (ring) return ring;
-    if (this.rings.size >= MAX_ROUTES) return this.ring("(other)");
+    // Past the limit, every new route shares one ring (made then, the one past the limit).
+    if (this.rings.size >= MAX_ROUTES && route !== OTHER) return this.ring(OTHER);
     ring = {
       requests: new Uint32Array(this.buckets),
       errors: new Uint32Array(this.buckets),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { TrafficWindow } from "../../src/observability/traffic-window.js";
+import { OTHER, TrafficWindow } from "../../src/observability/traffic-window.js";
 
 describe("the traffic window (the console's charts)", () => {
   it("counts requests and 5xx per route in 10 s buckets, forgets what is older than the window", () => {
@@ -31,5 +31,15 @@ describe("the traffic window (the console's charts)", () => {
       w.series("unknown").map((b) => b.requests),
       [0, 0, 0, 0, 0, 0],
     );
+  });
+
+  it("past 1,000 routes, counts the others together under one name", () => {
+    const w = new TrafficWindow(10_000, 6, () => 1_000_000);
+    for (let i = 0; i < 1_000; i++) w.record(`r${i}`, 200);
+    w.record("one-too-many", 200);
+    w.record("and-another", 503);
+    assert.equal(w.series("r999").at(-1)?.requests, 1, "the first thousand are their own");
+    assert.deepEqual(w.series(OTHER).at(-1), { at: 1_000_000, requests: 2, errors: 1 });
+    assert.equal(w.series("one-too-many").at(-1)?.requests, 0);
   });
 });
