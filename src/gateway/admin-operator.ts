@@ -10,27 +10,18 @@ import type { GatewayState } from "./state.js";
  * token). True when `collection` is one.
  */
 export function serveOperator(ctx: RequestContext, gw: GatewayState, collection: string, readOnly: boolean): boolean {
-  if (collection === "me") {
-    // What the caller's token may do: the console shows the buttons that would work.
-    if ((ctx.req.method ?? "GET") !== "GET")
-      throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET" } });
-    respondJson(ctx, 200, { access: readOnly ? "read" : "admin" });
-    return true;
-  }
-  const serve =
-    collection === "config"
-      ? serveConfig
-      : collection === "overview"
-        ? serveOverview
-        : collection === "check"
-          ? serveCheck
-          : undefined;
+  const serve = Object.hasOwn(OPERATOR, collection) ? OPERATOR[collection] : undefined;
   if (!serve) return false;
   if ((ctx.req.method ?? "GET") !== "GET") {
     throw new SwitchyardError("SWY_METHOD_NOT_ALLOWED", { headers: { allow: "GET" } });
   }
-  serve(ctx, gw);
+  serve(ctx, gw, readOnly);
   return true;
+}
+
+/** What the caller's token may do: the console shows the buttons that would work. */
+function serveMe(ctx: RequestContext, _gw: GatewayState, readOnly: boolean): void {
+  respondJson(ctx, 200, { access: readOnly ? "read" : "admin" });
 }
 
 /**
@@ -177,3 +168,10 @@ function serveCheck(ctx: RequestContext, gw: GatewayState): void {
 function selfBase(gw: GatewayState): string {
   return (gw.config.publicUrl ?? gw.self.base ?? `http://${gw.config.listen}`).replace(/\/+$/, "");
 }
+
+const OPERATOR: Record<string, (ctx: RequestContext, gw: GatewayState, readOnly: boolean) => void> = {
+  me: serveMe,
+  config: serveConfig,
+  overview: serveOverview,
+  check: serveCheck,
+};

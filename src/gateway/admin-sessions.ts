@@ -44,11 +44,14 @@ export async function serveSessions(ctx: RequestContext, gw: GatewayState, rest:
   if (only === undefined) {
     throw new SwitchyardError("SWY_ADMIN_INVALID", { detail: "route: whose sessions to revoke (?route=NAME)" });
   }
+  // A listing at a time, until one comes back short (or a pass revokes nothing: the rest went meanwhile).
   let revoked = 0;
   for (;;) {
     const { sessions } = await gw.store.list(only, LIST_LIMIT);
-    for (const s of sessions) if (await revoke(gw, only, s.name)) revoked++;
-    if (sessions.length < LIST_LIMIT) break;
+    let pass = 0;
+    for (const s of sessions) if (await revoke(gw, only, s.name)) pass++;
+    revoked += pass;
+    if (sessions.length < LIST_LIMIT || pass === 0) break;
   }
   return respondJson(ctx, 200, { revoked });
 }
@@ -68,11 +71,14 @@ export function sessionTimes(s: { era: string; createdAt: number; lastSeenAt: nu
   };
 }
 
+/** How long a revocation lasts: past this, an id is refused anyway (idle past the TTL, or signed and too old). */
+export function revokedUntil(gw: GatewayState): number {
+  return Date.now() + Math.max(gw.config.sessions.idleTtl, gw.tokens?.maxAgeMs ?? 0);
+}
+
 /** Revoke one session; a tenant's leaves its quota too. False when the store holds no such session. */
 async function revoke(gw: GatewayState, route: string, name: string): Promise<boolean> {
-  // Past this, its id is refused anyway: idle past the TTL, or a signed id past its age.
-  const until = Date.now() + Math.max(gw.config.sessions.idleTtl, gw.tokens?.maxAgeMs ?? 0);
-  const revoked = await gw.store.revokeListed(route, name, until);
+  const revoked = await gw.store.revokeListed(route, name, revokedUntil(gw));
   if (!revoked) return false;
   const tenant = gw.pools.get(route)?.tenant;
   if (tenant !== undefined && revoked.revocation !== undefined) {

@@ -16,7 +16,6 @@ import { localTenancy, Tenancy, type TenancyParts } from "../tenancy/tenancy.js"
 import type { Resolver } from "../upstream/connector.js";
 import { HealthChecker } from "../upstream/health.js";
 import type { UpstreamPool } from "../upstream/pool.js";
-import { localOverview } from "./admin-operator.js";
 import { ALLOW } from "./admit.js";
 import { ConfigHistory } from "./config-history.js";
 import { InFlight } from "./drain.js";
@@ -126,7 +125,7 @@ export function createGateway(
     history: new ConfigHistory(),
     self: { base: undefined },
     traffic: new TrafficWindow(),
-    collect: { local: () => localOverview(state) },
+    collect: {},
     phase: { unready: false, draining: false },
   };
   /** The one reference a reload swaps: each request takes the state current when it arrives. */

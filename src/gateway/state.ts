@@ -32,7 +32,7 @@ export interface Runtime {
   /** Requests and errors per route over the last minutes (the console's charts). */
   readonly traffic: TrafficWindow;
   /** How the overview is collected: this process's share, or (under `--workers`) every worker's. */
-  readonly collect: { local(): OverviewPart; overview?: () => Promise<OverviewPart> };
+  readonly collect: { overview?: () => Promise<OverviewPart> };
   /** The public listener's base URL once it listens (`http://HOST:PORT`, the port it got). */
   readonly self: { base: string | undefined };
   /** When the configuration was loaded, and the last reload refused. */

@@ -1,5 +1,4 @@
-import { hash } from "node:crypto";
-import { Revocations, revocationKey } from "./revocations.js";
+import { Revocations, revocationKey, sessionName } from "./revocations.js";
 import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 /** Re-ordering the LRU on every hit costs; within this window a hit only updates the timestamp. */
@@ -50,8 +49,13 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async has(route: string, sessionId: string): Promise<boolean> {
+    return this.peekLive(route, sessionId) !== undefined;
+  }
+
+  /** The record if the session is live, without renewing its idle TTL. */
+  private peekLive(route: string, sessionId: string): SessionRecord | undefined {
     const record = this.map.get(this.key(route, sessionId));
-    return record !== undefined && this.now() - record.lastSeenAt < this.options.idleTtlMs;
+    return record !== undefined && this.now() - record.lastSeenAt < this.options.idleTtlMs ? record : undefined;
   }
 
   async learn(route: string, sessionId: string, record: SessionRecord): Promise<boolean> {
@@ -123,8 +127,13 @@ export class MemorySessionStore implements SessionStore {
 
   async revokeListed(route: string, name: string, until: number): Promise<RevokedSession | undefined> {
     const sid = this.findListed(route, name);
-    const record = sid === undefined ? undefined : this.map.get(this.key(route, sid));
-    if (sid === undefined || !record || !(await this.has(route, sid))) return undefined;
+    return sid === undefined ? undefined : this.revokeId(route, sid, until);
+  }
+
+  /** Revoke the route's session `sid` (one `findListed` found): forgotten, and its id refused until `until`. */
+  async revokeId(route: string, sid: string, until: number): Promise<RevokedSession | undefined> {
+    const record = this.peekLive(route, sid);
+    if (!record) return undefined;
     await this.forget(route, sid);
     await this.revoke(route, sid, until);
     return { revocation: revocationKey(route, sid), replica: record.replica };
@@ -144,11 +153,6 @@ export class MemorySessionStore implements SessionStore {
     this.map.clear();
     this.revocations.close();
   }
-}
-
-/** A listed session's name: the hash a shared store keys it by (`redis-store.ts`), never the id. */
-export function sessionName(sessionId: string): string {
-  return hash("sha256", sessionId, "base64url");
 }
 
 function splitKey(key: string): [string, string] {

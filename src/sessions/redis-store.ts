@@ -5,8 +5,7 @@ import {
   type RedisOptions,
 } from "../redis/client.js";
 import { ConfirmedCache } from "./confirmed-cache.js";
-import { sessionName } from "./memory-store.js";
-import { Revocations, revocationKey } from "./revocations.js";
+import { Revocations, revocationKey, sessionName } from "./revocations.js";
 import type { ListedSession, RevokedSession, SessionRecord, SessionStore } from "./store.js";
 
 export interface RedisStoreOptions extends RedisOptions {

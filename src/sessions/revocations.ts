@@ -1,5 +1,10 @@
 import { hash } from "node:crypto";
 
+/** A listed session's name: the hash a shared store keys it by (`redis-store.ts`), never the id. */
+export function sessionName(sessionId: string): string {
+  return hash("sha256", sessionId, "base64url");
+}
+
 /** The name of a revoked id: a hash of route and id together (a raw id is never kept). */
 export function revocationKey(route: string, sessionId: string): string {
   return hash("sha256", `${route}\u0000${sessionId}`, "base64url");

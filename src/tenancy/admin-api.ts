@@ -1,6 +1,6 @@
 import { SwitchyardError } from "../errors.js";
 import { serveOperator } from "../gateway/admin-operator.js";
-import { serveSessions, sessionTimes } from "../gateway/admin-sessions.js";
+import { revokedUntil, serveSessions, sessionTimes } from "../gateway/admin-sessions.js";
 import type { RequestContext } from "../gateway/context.js";
 import { readBody } from "../gateway/read-body.js";
 import { respondError, respondJson } from "../gateway/respond.js";
@@ -268,8 +268,7 @@ async function revokeSessions(
 ): Promise<number> {
   const live = await tenancy.ledger.list(tenant);
   const chosen = id === undefined ? live : live.filter((s) => s.id === id);
-  // Past this, a session id is refused anyway: idle past the TTL, or a signed id past its age.
-  const until = Date.now() + Math.max(gw.config.sessions.idleTtl, gw.tokens?.maxAgeMs ?? 0);
+  const until = revokedUntil(gw);
   for (const s of chosen) {
     await gw.store.revokeKey(s.id, until);
     await tenancy.ledger.remove(tenant, s.id);

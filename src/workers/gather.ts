@@ -1,6 +1,6 @@
 import type { Worker } from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
-import { mergeOverviews, type OverviewPart } from "../gateway/admin-operator.js";
+import { localOverview, mergeOverviews, type OverviewPart } from "../gateway/admin-operator.js";
 import type { Gateway } from "../gateway/server.js";
 import type { MetricsJson } from "../observability/metrics.js";
 import { type CollectedMessage, type Gathered, isMessage, type PrimaryChannel } from "./ipc.js";
@@ -19,7 +19,9 @@ export function gatherAcrossWorkers(gateway: Gateway, primary: PrimaryChannel): 
   primary.onTell((tell) => {
     if (tell.op !== "collect") return;
     const share: Promise<unknown> =
-      tell.what === "metrics" ? (metrics?.json() ?? Promise.resolve([])) : Promise.resolve(collect.local());
+      tell.what === "metrics"
+        ? (metrics?.json() ?? Promise.resolve([]))
+        : Promise.resolve(localOverview(gateway.state));
     share.then(
       (value) => primary.send({ swy: "collected", id: tell.id, value }),
       () => primary.send({ swy: "collected", id: tell.id, value: tell.what === "metrics" ? [] : undefined }),

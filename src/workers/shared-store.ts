@@ -37,8 +37,9 @@ export class SharedStore {
       case "store.list":
         return s.list(ask.route, ask.limit);
       case "store.revokeListed": {
+        // Found once; the workers are told the id to forget.
         const sid = s.findListed(ask.route, ask.name);
-        const revoked = await s.revokeListed(ask.route, ask.name, ask.until);
+        const revoked = sid === undefined ? undefined : await s.revokeId(ask.route, sid, ask.until);
         if (sid === undefined || revoked?.revocation === undefined) return null;
         this.tellAll({ op: "store.forgotten", route: ask.route, sid });
         this.tellAll({ op: "store.revoked", key: revoked.revocation, until: ask.until });

@@ -127,7 +127,7 @@ upstreams:
     const html = await res.text();
     assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script");
     assert.doesNotMatch(html, /\sstyle=|\son[a-z]+=/i, "no inline style or handler");
-    // Not on a gateway without the admin API.
+    // Its own files only: nothing else under /console/.
     assert.equal((await fetch(`${gateway.base}/console/nope.js`)).status, 404);
     assert.equal((await fetch(`${gateway.base}/console`, { redirect: "manual" })).status, 308);
   });

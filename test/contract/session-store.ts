@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { revocationKey } from "../../src/sessions/revocations.js";
+import { revocationKey, sessionName } from "../../src/sessions/revocations.js";
 import type { SessionRecord, SessionStore } from "../../src/sessions/store.js";
 
 export interface StoreHarness {
@@ -149,21 +149,20 @@ export function sessionStoreContract(h: StoreHarness): void {
   it("revokes a listed session by its name: forgotten, and its id refused from now on", async () => {
     const s = await h.create(60_000);
     await s.learn("a/b", "session-x", record("http://a/mcp", "a/b"));
-    await s.learn("a/b", "session-y", record("http://a/mcp", "a/b"));
+    await s.learn("a/b", "session-y", record("http://b/mcp", "a/b"));
+    // The name an operator sees is the hash of the id: the one listed with session-x's replica.
+    const x = sessionName("session-x");
     const listed = (await s.list("a/b", 10)).sessions;
-    const x = listed.find((l) => l.record.replica === "http://a/mcp" && l.name !== undefined);
-    assert.ok(x);
-    const revoked = await s.revokeListed("a/b", x.name, h.now() + 60_000);
-    assert.ok(revoked);
-    const gone = (await s.get("a/b", "session-x")) === undefined ? "session-x" : "session-y";
-    assert.equal(await s.get("a/b", gone), undefined, "the revoked session is forgotten");
-    assert.equal(s.isRevoked("a/b", gone), true, "and its id refused, as a revoked signed id is");
-    assert.equal(revoked.revocation, revocationKey("a/b", gone));
-    const other = gone === "session-x" ? "session-y" : "session-x";
-    assert.ok(await s.get("a/b", other), "the other session stays");
-    assert.equal(s.isRevoked("a/b", other), false);
-    assert.equal(await s.revokeListed("a/b", x.name, h.now() + 60_000), undefined, "unknown now");
-    assert.equal(await s.revokeListed("c", (await s.list("a/b", 10)).sessions[0]?.name ?? "", h.now() + 1), undefined);
+    assert.equal(listed.find((l) => l.name === x)?.record.replica, "http://a/mcp");
+    const revoked = await s.revokeListed("a/b", x, h.now() + 60_000);
+    assert.deepEqual(revoked, { revocation: revocationKey("a/b", "session-x"), replica: "http://a/mcp" });
+    assert.equal(await s.get("a/b", "session-x"), undefined, "the revoked session is forgotten");
+    assert.equal(s.isRevoked("a/b", "session-x"), true, "and its id refused, as a revoked signed id is");
+    assert.ok(await s.get("a/b", "session-y"), "the other session stays");
+    assert.equal(s.isRevoked("a/b", "session-y"), false);
+    assert.equal(await s.revokeListed("a/b", x, h.now() + 60_000), undefined, "unknown now");
+    assert.equal(await s.revokeListed("c", sessionName("session-y"), h.now() + 1), undefined, "names are per route");
+    assert.ok(await s.get("a/b", "session-y"));
     await s.close();
   });
 }
