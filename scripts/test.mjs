@@ -16,23 +16,22 @@ const NODE24 = join("node_modules", "node24", "bin", "node");
  * What runs on Node 24 too. The whole suite twice would not fit the test command's 15 minutes, so this is
  * the part where the runtime decides the outcome: Node's HTTP parser and server (the fuzz run, request
  * smuggling, slow clients, streaming), the gateway's memory (the fuzz run's live heap), `node:cluster`
- * (`--workers`), fetch and undici (SDK clients, the upstream pool), crypto (tokens), the pure logic
- * (unit and property tests). What it leaves to the machine's Node alone exercises other servers more
+ * (a primary and two workers started, serving and stopped gracefully: `shutdown.test.ts`), fetch and
+ * undici (SDK clients, the upstream pool), crypto (tokens), the pure logic (unit and property tests).
+ * What it leaves to the machine's Node alone exercises other servers, or the gateway's own logic, more
  * than Node: nginx, Caddy, HAProxy, Redis topologies, DNS, the bench and chaos runs, the conformance
- * suite, Chromium.
+ * suite, Chromium, and what the workers share (`workers.test.ts`, a minute of it).
  */
 const ON_NODE24 = [
   "test/unit",
   "test/property",
   "test/security",
   "test/contract/memory-store.test.ts",
-  "test/integration/affinity.test.ts",
   "test/integration/modern.test.ts",
   "test/integration/shutdown.test.ts",
   "test/integration/slow-clients.test.ts",
   "test/integration/streaming.test.ts",
   "test/integration/tenants.test.ts",
-  "test/integration/workers.test.ts",
 ];
 
 function collect(path) {
